@@ -1,0 +1,12 @@
+/*  ofp_classes - every protocol codec, for code that uses the bus */
+
+#ifndef OFP_CLASSES_H_INCLUDED
+#define OFP_CLASSES_H_INCLUDED
+
+#include "ofp_msg.h"
+
+//  Self tests in the order they should run, used by ofp_selftest
+#define OFP_SELFTESTS \
+    {"ofp_msg", ofp_msg_test},
+
+#endif

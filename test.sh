@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what is missing, builds, runs every test, then
+# builds again with AddressSanitizer and UndefinedBehaviorSanitizer and runs the suite again.
+#   ./test.sh            everything
+#   ./test.sh --fast     skip the sanitizer pass
+#   ./test.sh -R regex   only the tests whose name matches (passed on to ctest)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+sanitize=1
+ctest_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --fast) sanitize=0 ;;
+        *) ctest_args+=("$1") ;;
+    esac
+    shift
+done
+
+./scripts/install-deps.sh
+./scripts/npm-deps.sh
+jobs=$(nproc)
+
+run_suite() {
+    local dir=$1; shift
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake --build "$dir" -j "$jobs"
+    (cd "$dir" && ctest --output-on-failure --timeout 600 ${ctest_args[@]+"${ctest_args[@]}"})
+}
+
+echo "== build and test (build/)"
+run_suite build
+if [ "$sanitize" = 1 ]; then
+    echo "== build and test under ASan + UBSan (build-asan/)"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_suite build-asan -DOF_SANITIZE=ON
+fi
