@@ -1,0 +1,19 @@
+/*  of_classes - every libshared class, for services and tools */
+
+#ifndef OF_CLASSES_H_INCLUDED
+#define OF_CLASSES_H_INCLUDED
+
+#include <czmq.h>
+#include <jansson.h>
+#include "ofp_classes.h"
+#include "of_log.h"
+#include "of_settings.h"
+#include "of_schema.h"
+
+//  Self tests in the order they should run, used by of_selftest
+#define OF_SELFTESTS \
+    {"of_log", of_log_test}, \
+    {"of_settings", of_settings_test}, \
+    {"of_schema", of_schema_test},
+
+#endif

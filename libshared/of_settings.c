@@ -1,0 +1,533 @@
+/*  =========================================================================
+    of_settings - ollamaflow.json, the one settings file every service reads
+    =========================================================================
+*/
+
+#include "of_settings.h"
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef enum {
+    S_STRING,       //  char *
+    S_INT,          //  int64_t or int, within min..max
+    S_BOOL,         //  bool
+    S_LIST,         //  char ** from a JSON array of strings, or a comma list in the environment
+    S_LEVEL,        //  of_log_level_t from a name, or OllamaFlow's 0-7 severity
+    S_ARRAY         //  json_t * array, kept as it is (file only)
+} s_type_t;
+
+typedef struct {
+    const char *key;            //  dotted path in the file; matched case-insensitively
+    const char *env;            //  environment variable, or NULL
+    s_type_t type;
+    size_t offset;              //  into of_settings_t
+    size_t width;               //  sizeof the field, for S_INT
+    const char *def;            //  default, as the environment would spell it
+    int64_t min, max;
+    const char *help;
+} s_setting_t;
+
+#define S_FIELD(f) offsetof (of_settings_t, f)
+#define S_WIDTH(f) sizeof (((of_settings_t *) 0)->f)
+
+static const s_setting_t s_settings [] = {
+    {"Webserver.Hostname", "OLLAMAFLOW_HOSTNAME", S_STRING, S_FIELD (http_hostname), 0,
+     "localhost", 0, 0, "address the ingress listens on; * for all"},
+    {"Webserver.Port", "OLLAMAFLOW_PORT", S_INT, S_FIELD (http_port), S_WIDTH (http_port),
+     "43411", 0, 65535, "HTTP port of the ingress (0: any free port)"},
+    {"DatabaseFilename", "OLLAMAFLOW_DATABASE", S_STRING, S_FIELD (database), 0,
+     "./ollamaflow.db", 0, 0, "SQLite file owned by configd"},
+    {"AdminBearerTokens", "OLLAMAFLOW_ADMIN_TOKENS", S_LIST, S_FIELD (admin_tokens), 0, "", 0,
+     0, "bearer tokens accepted by the admin API (comma-separated in the variable)"},
+    {"StickyHeaders", "OLLAMAFLOW_STICKY_HEADERS", S_LIST, S_FIELD (sticky_headers), 0,
+     "x-conversation-id,x-thread-id", 0, 0, "request headers naming the client, in order"},
+    {"Logging.MinimumSeverity", NULL, S_LEVEL, S_FIELD (log_level), 0, "info", 0, 0,
+     "OllamaFlow's severity: 0 debug, 1 info, 2 warning, 3 and above error"},
+    {"Logging.Level", "OLLAMAFLOW_LOG_LEVEL", S_LEVEL, S_FIELD (log_level), 0, "info", 0, 0,
+     "debug, info, warning or error"},
+    {"Bus.ConfigRouter", "OLLAMAFLOW_CONFIG_ROUTER", S_STRING, S_FIELD (config_router), 0,
+     "tcp://127.0.0.1:43421", 0, 0, "configd's requests (config CRUD and snapshots)"},
+    {"Bus.ConfigPublisher", "OLLAMAFLOW_CONFIG_PUBLISHER", S_STRING,
+     S_FIELD (config_publisher), 0, "tcp://127.0.0.1:43422", 0, 0, "configd's updates"},
+    {"Bus.SchedulerRouter", "OLLAMAFLOW_SCHEDULER_ROUTER", S_STRING,
+     S_FIELD (scheduler_router), 0, "tcp://127.0.0.1:43423", 0, 0, "the scheduler's leases"},
+    {"Bus.SchedulerPublisher", "OLLAMAFLOW_SCHEDULER_PUBLISHER", S_STRING,
+     S_FIELD (scheduler_publisher), 0, "tcp://127.0.0.1:43424", 0, 0,
+     "the scheduler's lease and queue state"},
+    {"Bus.HealthPublisher", "OLLAMAFLOW_HEALTH_PUBLISHER", S_STRING,
+     S_FIELD (health_publisher), 0, "tcp://127.0.0.1:43425", 0, 0, "healthmon's backend health"},
+    {"Bus.ModelsPublisher", "OLLAMAFLOW_MODELS_PUBLISHER", S_STRING,
+     S_FIELD (models_publisher), 0, "tcp://127.0.0.1:43426", 0, 0,
+     "modelsync's model inventory and pulls"},
+    {"Bus.BindAny", "OLLAMAFLOW_BIND_ANY", S_BOOL, S_FIELD (bind_any), 0, "false", 0, 0,
+     "owners bind their ports on all interfaces (containers)"},
+    {"Bus.Tap", "OLLAMAFLOW_TAP", S_BOOL, S_FIELD (tap), 0, "false", 0, 0,
+     "also publish copies of request/reply traffic for ollamaflow-tap"},
+    {"Bus.HeartbeatMs", "OLLAMAFLOW_HEARTBEAT_MS", S_INT, S_FIELD (heartbeat_ms),
+     S_WIDTH (heartbeat_ms), "1000", 50, 60000, "how often services send heartbeats"},
+    {"Bus.LivenessMs", "OLLAMAFLOW_LIVENESS_MS", S_INT, S_FIELD (liveness_ms),
+     S_WIDTH (liveness_ms), "3000", 100, 600000, "silence after which a peer counts as gone"},
+    {"Ingress.Id", "OLLAMAFLOW_INGRESS_ID", S_STRING, S_FIELD (ingress_id), 0, "", 0, 0,
+     "id of this ingress replica (default: hostname-pid)"},
+    {"Frontends", NULL, S_ARRAY, S_FIELD (seed_frontends), 0, NULL, 0, 0,
+     "Frontend objects seeded into the database on first start"},
+    {"Backends", NULL, S_ARRAY, S_FIELD (seed_backends), 0, NULL, 0, 0,
+     "Backend objects seeded into the database on first start"},
+};
+
+#define S_COUNT (sizeof s_settings / sizeof s_settings [0])
+
+static void *
+s_slot (of_settings_t *self, const s_setting_t *s)
+{
+    return (char *) self + s->offset;
+}
+
+static void
+s_strv_free (char **strv)
+{
+    for (char **s = strv; s && *s; s++)
+        free (*s);
+    free (strv);
+}
+
+//  Splits a comma-separated list, dropping blanks around items and empty items
+static char **
+s_strv_from_csv (const char *text)
+{
+    size_t cap = 1;
+    for (const char *c = text; *c; c++)
+        cap += *c == ',';
+    char **strv = (char **) calloc (cap + 1, sizeof (char *));
+    size_t n = 0;
+    char *copy = strdup (text);
+    char *save = NULL;
+    for (char *tok = strtok_r (copy, ",", &save); tok; tok = strtok_r (NULL, ",", &save)) {
+        while (*tok == ' ' || *tok == '\t')
+            tok++;
+        char *end = tok + strlen (tok);
+        while (end > tok && (end [-1] == ' ' || end [-1] == '\t'))
+            *--end = 0;
+        if (*tok)
+            strv [n++] = strdup (tok);
+    }
+    free (copy);
+    return strv;
+}
+
+static void
+s_set_int (void *slot, size_t width, int64_t value)
+{
+    if (width == sizeof (int))
+        *(int *) slot = (int) value;
+    else
+        *(int64_t *) slot = value;
+}
+
+//  Applies a value written as text (defaults and environment variables)
+static int
+s_apply_text (of_settings_t *self, const s_setting_t *s, const char *text, const char *origin,
+              char *error, size_t size)
+{
+    void *slot = s_slot (self, s);
+    switch (s->type) {
+        case S_STRING:
+            free (*(char **) slot);
+            *(char **) slot = strdup (text);
+            return 0;
+        case S_INT: {
+            char *end;
+            errno = 0;
+            long long value = strtoll (text, &end, 10);
+            if (errno || end == text || *end || value < s->min || value > s->max) {
+                snprintf (error, size, "%s: must be an integer from %lld to %lld (got '%s')",
+                          origin, (long long) s->min, (long long) s->max, text);
+                return -1;
+            }
+            s_set_int (slot, s->width, value);
+            return 0;
+        }
+        case S_BOOL:
+            if (strcasecmp (text, "1") == 0 || strcasecmp (text, "true") == 0
+                || strcasecmp (text, "yes") == 0)
+                *(bool *) slot = true;
+            else if (strcasecmp (text, "0") == 0 || strcasecmp (text, "false") == 0
+                     || strcasecmp (text, "no") == 0 || *text == 0)
+                *(bool *) slot = false;
+            else {
+                snprintf (error, size, "%s: must be true or false (got '%s')", origin, text);
+                return -1;
+            }
+            return 0;
+        case S_LIST:
+            s_strv_free (*(char ***) slot);
+            *(char ***) slot = s_strv_from_csv (text);
+            return 0;
+        case S_LEVEL:
+            if (of_log_level_parse (text, (of_log_level_t *) slot) != 0) {
+                snprintf (error, size, "%s: must be debug, info, warning or error (got '%s')",
+                          origin, text);
+                return -1;
+            }
+            return 0;
+        case S_ARRAY:
+            break;
+    }
+    return 0;
+}
+
+//  Applies a value read from the file
+static int
+s_apply_json (of_settings_t *self, const s_setting_t *s, json_t *value, char *error, size_t size)
+{
+    void *slot = s_slot (self, s);
+    switch (s->type) {
+        case S_STRING:
+            if (!json_is_string (value) || json_string_length (value) == 0) {
+                snprintf (error, size, "%s: must be a non-empty string", s->key);
+                return -1;
+            }
+            return s_apply_text (self, s, json_string_value (value), s->key, error, size);
+        case S_INT:
+            if (!json_is_integer (value) || json_integer_value (value) < s->min
+                || json_integer_value (value) > s->max) {
+                snprintf (error, size, "%s: must be an integer from %lld to %lld", s->key,
+                          (long long) s->min, (long long) s->max);
+                return -1;
+            }
+            s_set_int (slot, s->width, json_integer_value (value));
+            return 0;
+        case S_BOOL:
+            if (!json_is_boolean (value)) {
+                snprintf (error, size, "%s: must be true or false", s->key);
+                return -1;
+            }
+            *(bool *) slot = json_is_true (value);
+            return 0;
+        case S_LIST: {
+            if (!json_is_array (value)) {
+                snprintf (error, size, "%s: must be an array of strings", s->key);
+                return -1;
+            }
+            char **strv = (char **) calloc (json_array_size (value) + 1, sizeof (char *));
+            size_t index;
+            json_t *item;
+            json_array_foreach (value, index, item) {
+                if (!json_is_string (item) || json_string_length (item) == 0) {
+                    s_strv_free (strv);
+                    snprintf (error, size, "%s[%zu]: must be a non-empty string", s->key, index);
+                    return -1;
+                }
+                strv [index] = strdup (json_string_value (item));
+            }
+            s_strv_free (*(char ***) slot);
+            *(char ***) slot = strv;
+            return 0;
+        }
+        case S_LEVEL:
+            if (json_is_integer (value)) {
+                //  OllamaFlow's SyslogLogging scale: 0 debug, 1 info, 2 warn, 3+ error
+                json_int_t n = json_integer_value (value);
+                if (n < 0 || n > 7) {
+                    snprintf (error, size, "%s: must be from 0 to 7", s->key);
+                    return -1;
+                }
+                *(of_log_level_t *) slot = n == 0   ? OF_LOG_DEBUG
+                                           : n == 1 ? OF_LOG_INFO
+                                           : n == 2 ? OF_LOG_WARNING
+                                                    : OF_LOG_ERROR;
+                return 0;
+            }
+            if (!json_is_string (value)) {
+                snprintf (error, size, "%s: must be a level name or 0-7", s->key);
+                return -1;
+            }
+            return s_apply_text (self, s, json_string_value (value), s->key, error, size);
+        case S_ARRAY:
+            if (!json_is_array (value)) {
+                snprintf (error, size, "%s: must be an array of objects", s->key);
+                return -1;
+            }
+            json_decref (*(json_t **) slot);
+            *(json_t **) slot = json_incref (value);
+            return 0;
+    }
+    return 0;
+}
+
+//  Finds a dotted key in the file, each part matched case-insensitively
+static json_t *
+s_lookup (json_t *root, const char *key)
+{
+    char path [64];
+    snprintf (path, sizeof path, "%s", key);
+    json_t *node = root;
+    char *save = NULL;
+    for (char *part = strtok_r (path, ".", &save); part && node;
+         part = strtok_r (NULL, ".", &save)) {
+        if (!json_is_object (node))
+            return NULL;
+        json_t *found = NULL;
+        const char *name;
+        json_t *child;
+        json_object_foreach (node, name, child)
+            if (strcasecmp (name, part) == 0)
+                found = child;
+        node = found;
+    }
+    return node;
+}
+
+of_settings_t *
+of_settings_load (const char *path, char *error, size_t size)
+{
+    of_settings_t *self = (of_settings_t *) calloc (1, sizeof (of_settings_t));
+    for (size_t i = 0; i < S_COUNT; i++)
+        if (s_settings [i].def
+            && s_apply_text (self, &s_settings [i], s_settings [i].def, s_settings [i].key, error,
+                             size)
+                   != 0)
+            assert (false);     //  a bad default is a programming error
+
+    if (!path)
+        path = getenv ("OLLAMAFLOW_CONFIG");
+    bool explicit_path = path != NULL;
+    if (!path)
+        path = OF_SETTINGS_DEFAULT_FILE;
+
+    if (explicit_path || access (path, F_OK) == 0) {
+        json_error_t jerr;
+        json_t *root = json_load_file (path, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+            snprintf (error, size, "%s: %s (line %d)", path, jerr.text, jerr.line);
+            goto failed;
+        }
+        if (!json_is_object (root)) {
+            json_decref (root);
+            snprintf (error, size, "%s: must hold a JSON object", path);
+            goto failed;
+        }
+        self->file = strdup (path);
+        for (size_t i = 0; i < S_COUNT; i++) {
+            json_t *value = s_lookup (root, s_settings [i].key);
+            if (value && !json_is_null (value)
+                && s_apply_json (self, &s_settings [i], value, error, size) != 0) {
+                json_decref (root);
+                goto failed;
+            }
+        }
+        json_decref (root);
+    }
+
+    for (size_t i = 0; i < S_COUNT; i++) {
+        const char *text = s_settings [i].env ? getenv (s_settings [i].env) : NULL;
+        if (text && s_apply_text (self, &s_settings [i], text, s_settings [i].env, error, size)
+                        != 0)
+            goto failed;
+    }
+    //  OllamaFlow's documented single-token variable
+    const char *token = getenv ("OLLAMAFLOW_ADMIN_TOKEN");
+    if (token && *token && !getenv ("OLLAMAFLOW_ADMIN_TOKENS"))
+        for (size_t i = 0; i < S_COUNT; i++)
+            if (s_settings [i].offset == S_FIELD (admin_tokens))
+                s_apply_text (self, &s_settings [i], token, "OLLAMAFLOW_ADMIN_TOKEN", error, size);
+
+    if (!self->ingress_id || !*self->ingress_id) {
+        char host [HOST_NAME_MAX + 1] = "ingress";
+        gethostname (host, sizeof host);
+        host [sizeof host - 1] = 0;
+        char id [HOST_NAME_MAX + 24];
+        snprintf (id, sizeof id, "%s-%d", host, (int) getpid ());
+        free (self->ingress_id);
+        self->ingress_id = strdup (id);
+    }
+    if (self->liveness_ms <= self->heartbeat_ms) {
+        snprintf (error, size, "Bus.LivenessMs (%lld) must be longer than Bus.HeartbeatMs (%lld)",
+                  (long long) self->liveness_ms, (long long) self->heartbeat_ms);
+        goto failed;
+    }
+    if (!self->seed_frontends)
+        self->seed_frontends = json_array ();
+    if (!self->seed_backends)
+        self->seed_backends = json_array ();
+    return self;
+
+failed:
+    of_settings_destroy (&self);
+    return NULL;
+}
+
+void
+of_settings_destroy (of_settings_t **self_p)
+{
+    assert (self_p);
+    of_settings_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < S_COUNT; i++) {
+        void *slot = s_slot (self, &s_settings [i]);
+        if (s_settings [i].type == S_STRING) {
+            free (*(char **) slot);
+            *(char **) slot = NULL;
+        }
+        else if (s_settings [i].type == S_LIST) {
+            s_strv_free (*(char ***) slot);
+            *(char ***) slot = NULL;
+        }
+        else if (s_settings [i].type == S_ARRAY) {
+            json_decref (*(json_t **) slot);
+            *(json_t **) slot = NULL;
+        }
+    }
+    free (self->file);
+    free (self);
+    *self_p = NULL;
+}
+
+char *
+of_settings_bind_address (of_settings_t *self, const char *endpoint)
+{
+    assert (self && endpoint);
+    const char *colon = strrchr (endpoint, ':');
+    if (!self->bind_any || strncmp (endpoint, "tcp://", 6) != 0 || !colon || colon < endpoint + 6)
+        return strdup (endpoint);
+    char *address;
+    if (asprintf (&address, "tcp://*%s", colon) < 0)
+        return NULL;
+    return address;
+}
+
+int
+of_settings_write_default (const char *path, json_t **backends_p)
+{
+    assert (path && backends_p && *backends_p);
+    json_t *backend_ids = json_array ();
+    size_t index;
+    json_t *backend;
+    json_array_foreach (*backends_p, index, backend)
+        json_array_append (backend_ids, json_object_get (backend, "Identifier"));
+    json_t *root = json_pack (
+        "{s:{s:s, s:i}, s:s, s:[], s:[s,s], s:{s:s}, s:[{s:s, s:s, s:s, s:o}], s:o}",
+        "Webserver", "Hostname", "localhost", "Port", OF_DEFAULT_HTTP_PORT,
+        "DatabaseFilename", "./ollamaflow.db",
+        "AdminBearerTokens",
+        "StickyHeaders", "x-conversation-id", "x-thread-id",
+        "Logging", "Level", "info",
+        "Frontends", "Identifier", "frontend1", "Name", "Default frontend", "Hostname", "*",
+        "Backends", backend_ids,
+        "Backends", *backends_p);
+    *backends_p = NULL;
+    if (!root)
+        return -1;
+    int rc = json_dump_file (root, path, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+    json_decref (root);
+    return rc;
+}
+
+void
+of_settings_print_help (FILE *out)
+{
+    fprintf (out, "Settings (ollamaflow.json key, environment variable, default):\n");
+    fprintf (out, "  %-26s %-32s %s\n", "(file)", "OLLAMAFLOW_CONFIG", "./ollamaflow.json");
+    for (size_t i = 0; i < S_COUNT; i++) {
+        const s_setting_t *s = &s_settings [i];
+        fprintf (out, "  %-26s %-32s %s\n      %s\n", s->key, s->env ? s->env : "-",
+                 s->def ? (*s->def ? s->def : "(none)") : "[]", s->help);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+void
+of_settings_test (bool verbose)
+{
+    printf (" * of_settings: ");
+    char error [OF_SETTINGS_ERROR_MAX];
+    char path [] = "/tmp/of_settings_test_XXXXXX";
+    int fd = mkstemp (path);
+    assert (fd >= 0);
+    close (fd);
+    unsetenv ("OLLAMAFLOW_PORT");
+    unsetenv ("OLLAMAFLOW_CONFIG");
+
+    //  An OllamaFlow file works unchanged, keys in any case, unknown keys ignored
+    FILE *file = fopen (path, "w");
+    fprintf (file, "{\"webserver\": {\"Hostname\": \"*\", \"Port\": 8000, \"IO\": {\"x\": 1}},"
+                   " \"DatabaseFilename\": \"./x.db\", \"AdminBearerTokens\": [\"a\", \"b\"],"
+                   " \"Logging\": {\"Servers\": [], \"MinimumSeverity\": 2},"
+                   " \"Backends\": [{\"Identifier\": \"b1\"}]}");
+    fclose (file);
+    of_settings_t *settings = of_settings_load (path, error, sizeof error);
+    assert (settings);
+    assert (strcmp (settings->http_hostname, "*") == 0);
+    assert (settings->http_port == 8000);
+    assert (strcmp (settings->database, "./x.db") == 0);
+    assert (strcmp (settings->admin_tokens [1], "b") == 0 && !settings->admin_tokens [2]);
+    assert (strcmp (settings->sticky_headers [0], "x-conversation-id") == 0);
+    assert (settings->log_level == OF_LOG_WARNING);
+    assert (json_array_size (settings->seed_backends) == 1);
+    assert (json_array_size (settings->seed_frontends) == 0);
+    assert (strcmp (settings->config_router, "tcp://127.0.0.1:43421") == 0);
+    char *bind = of_settings_bind_address (settings, "tcp://configd:43421");
+    assert (strcmp (bind, "tcp://configd:43421") == 0);
+    free (bind);
+    settings->bind_any = true;
+    bind = of_settings_bind_address (settings, "tcp://configd:43421");
+    assert (strcmp (bind, "tcp://*:43421") == 0);
+    free (bind);
+    of_settings_destroy (&settings);
+    assert (settings == NULL);
+
+    //  The environment wins over the file
+    setenv ("OLLAMAFLOW_PORT", "9001", 1);
+    setenv ("OLLAMAFLOW_ADMIN_TOKENS", " x , y,", 1);
+    settings = of_settings_load (path, error, sizeof error);
+    assert (settings && settings->http_port == 9001);
+    assert (strcmp (settings->admin_tokens [0], "x") == 0);
+    assert (strcmp (settings->admin_tokens [1], "y") == 0 && !settings->admin_tokens [2]);
+    of_settings_destroy (&settings);
+    unsetenv ("OLLAMAFLOW_ADMIN_TOKENS");
+
+    //  Bad values are refused with the key or variable named
+    setenv ("OLLAMAFLOW_PORT", "70000", 1);
+    settings = of_settings_load (path, error, sizeof error);
+    assert (!settings && strstr (error, "OLLAMAFLOW_PORT"));
+    unsetenv ("OLLAMAFLOW_PORT");
+    file = fopen (path, "w");
+    fprintf (file, "{\"Webserver\": {\"Port\": \"eighty\"}}");
+    fclose (file);
+    settings = of_settings_load (path, error, sizeof error);
+    assert (!settings && strstr (error, "Webserver.Port"));
+    if (verbose)
+        printf ("\n  refused: %s\n", error);
+    file = fopen (path, "w");
+    fprintf (file, "{\"Webserver\": ");
+    fclose (file);
+    settings = of_settings_load (path, error, sizeof error);
+    assert (!settings && strstr (error, path));
+    settings = of_settings_load ("/nonexistent/ollamaflow.json", error, sizeof error);
+    assert (!settings);
+
+    //  The default file loads back
+    json_t *fleet = json_pack ("[{s:s, s:s, s:i}]", "Identifier", "local", "Hostname",
+                               "127.0.0.1", "Port", 11434);
+    assert (of_settings_write_default (path, &fleet) == 0 && fleet == NULL);
+    settings = of_settings_load (path, error, sizeof error);
+    assert (settings);
+    assert (json_array_size (settings->seed_frontends) == 1);
+    json_t *frontend = json_array_get (settings->seed_frontends, 0);
+    assert (strcmp (json_string_value (json_array_get (json_object_get (frontend, "Backends"), 0)),
+                    "local")
+            == 0);
+    of_settings_destroy (&settings);
+    of_settings_destroy (&settings);
+    unlink (path);
+    printf ("OK\n");
+}

@@ -1,0 +1,80 @@
+/*  =========================================================================
+    of_settings - ollamaflow.json, the one settings file every service reads
+
+    It reads OllamaFlow's own keys (Webserver.Hostname, Webserver.Port,
+    DatabaseFilename, AdminBearerTokens, StickyHeaders, Logging), so an
+    OllamaFlow user's file works unchanged, plus ours (Bus endpoints, intervals,
+    limits, and the Frontends and Backends that configd seeds on first start).
+    Every setting can be overridden by an environment variable; keys we do not
+    use (Webserver.IO, Logging.Servers, ...) are accepted and ignored.
+    =========================================================================
+*/
+
+#ifndef OF_SETTINGS_H_INCLUDED
+#define OF_SETTINGS_H_INCLUDED
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "of_log.h"
+
+#define OF_SETTINGS_DEFAULT_FILE "ollamaflow.json"
+#define OF_SETTINGS_ERROR_MAX    256
+#define OF_DEFAULT_HTTP_PORT     43411
+
+//  A plain record: services read the fields directly.
+typedef struct {
+    char *file;                     //  where the settings came from (NULL: defaults only)
+    char *http_hostname;            //  Webserver.Hostname: address to listen on, "*" for all
+    int http_port;                  //  Webserver.Port
+    char *database;                 //  DatabaseFilename
+    char **admin_tokens;            //  AdminBearerTokens, NULL-terminated
+    char **sticky_headers;          //  StickyHeaders, NULL-terminated
+    of_log_level_t log_level;       //  Logging.MinimumSeverity or Logging.Level
+    //  Bus endpoints: the owner binds, everyone else connects
+    char *config_router;            //  Bus.ConfigRouter, owned by configd
+    char *config_publisher;         //  Bus.ConfigPublisher, owned by configd
+    char *scheduler_router;         //  Bus.SchedulerRouter, owned by the scheduler
+    char *scheduler_publisher;      //  Bus.SchedulerPublisher, owned by the scheduler
+    char *health_publisher;         //  Bus.HealthPublisher, owned by healthmon
+    char *models_publisher;         //  Bus.ModelsPublisher, owned by modelsync
+    bool bind_any;                  //  Bus.BindAny: owners bind tcp://*:port
+    bool tap;                       //  Bus.Tap: publish copies of request/reply traffic
+    int64_t heartbeat_ms;           //  Bus.HeartbeatMs: how often services say they live
+    int64_t liveness_ms;            //  Bus.LivenessMs: silence after which a peer is gone
+    char *ingress_id;               //  Ingress.Id (default: hostname-pid)
+    json_t *seed_frontends;         //  Frontends: array seeded by configd on first start
+    json_t *seed_backends;          //  Backends: array seeded by configd on first start
+} of_settings_t;
+
+//  Loads settings: defaults, then the file (path, or $OLLAMAFLOW_CONFIG, or
+//  ./ollamaflow.json if it exists), then the environment. Returns NULL and
+//  writes the reason (naming the key or variable) into error when invalid.
+of_settings_t *
+    of_settings_load (const char *path, char *error, size_t size);
+
+//  Destroys settings; accepts NULL.
+void
+    of_settings_destroy (of_settings_t **self_p);
+
+//  Turns an endpoint this process owns into the address to bind: with BindAny,
+//  tcp://host:port becomes tcp://*:port. Returns a new string.
+char *
+    of_settings_bind_address (of_settings_t *self, const char *endpoint);
+
+//  Writes the default settings file for a first run, with the given fleet
+//  (an array of Backend objects, taken over) served by one frontend "*".
+//  Returns 0, or -1 if the file could not be written.
+int
+    of_settings_write_default (const char *path, json_t **backends_p);
+
+//  Prints every setting with its key, variable and default (for --help).
+void
+    of_settings_print_help (FILE *out);
+
+//  Self test
+void
+    of_settings_test (bool verbose);
+
+#endif
