@@ -16,6 +16,7 @@ main (int argc, char *argv [])
 {
     bool verbose = argc > 1 && streq (argv [1], "-v");
     const char *only = argc > 1 + verbose ? argv [1 + verbose] : NULL;
+    setvbuf (stdout, NULL, _IONBF, 0);
     zsys_init ();
     zsys_set_logstream (stderr);
     int ran = 0;

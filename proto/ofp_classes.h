@@ -4,9 +4,12 @@
 #define OFP_CLASSES_H_INCLUDED
 
 #include "ofp_msg.h"
+#include "ofp_check.h"
+#include "ofp_config.h"
 
 //  Self tests in the order they should run, used by ofp_selftest
 #define OFP_SELFTESTS \
-    {"ofp_msg", ofp_msg_test},
+    {"ofp_msg", ofp_msg_test}, \
+    {"ofp_config", ofp_config_test},
 
 #endif

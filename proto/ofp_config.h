@@ -1,0 +1,24 @@
+/*  =========================================================================
+    ofp_config - codec of the config protocol (ofconfig/1), see config.md
+
+    The command table and body checks for configd's ROUTER and PUB traffic.
+    Use with ofp_msg: ofp_msg_recv (&ofp_config_protocol, socket).
+    =========================================================================
+*/
+
+#ifndef OFP_CONFIG_H_INCLUDED
+#define OFP_CONFIG_H_INCLUDED
+
+#include "ofp_msg.h"
+
+#define OFP_CONFIG_SIGNATURE "ofconfig/1"
+#define OFP_CONFIG_MAX_BODY  (16 * 1024 * 1024)
+#define OFP_EPOCH_LENGTH     16
+
+extern const ofp_protocol_t ofp_config_protocol;
+
+//  Self test
+void
+    ofp_config_test (bool verbose);
+
+#endif
