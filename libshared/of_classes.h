@@ -9,6 +9,7 @@
 #include "of_log.h"
 #include "of_settings.h"
 #include "of_schema.h"
+#include "of_service.h"
 
 //  Self tests in the order they should run, used by of_selftest
 #define OF_SELFTESTS \

@@ -1,0 +1,127 @@
+/*  =========================================================================
+    of_service - what every service's main does
+    =========================================================================
+*/
+
+#include "of_service.h"
+#include "of_log.h"
+#include <getopt.h>
+#ifdef OF_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+static void
+s_usage (FILE *out, const char *name, const char *summary)
+{
+    fprintf (out, "Usage: ollamaflow-%s [--config FILE]\n%s\n\n", name, summary);
+    fprintf (out, "Options:\n"
+                  "  -c, --config FILE  settings file (default: $OLLAMAFLOW_CONFIG, else "
+                  "./ollamaflow.json)\n"
+                  "  -h, --help         this text\n"
+                  "  -V, --version      the version\n\n");
+    of_settings_print_help (out);
+}
+
+int
+of_service_main (int argc, char *argv [], const char *name, const char *summary,
+                 zactor_fn *actor_fn)
+{
+    static const struct option options [] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}
+    };
+    const char *config = NULL;
+    int option;
+    while ((option = getopt_long (argc, argv, "c:hV", options, NULL)) != -1) {
+        switch (option) {
+            case 'c': config = optarg; break;
+            case 'h': s_usage (stdout, name, summary); return OF_EXIT_OK;
+            case 'V': printf ("ollamaflow-%s %s\n", name, OF_VERSION); return OF_EXIT_OK;
+            default: s_usage (stderr, name, summary); return OF_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "ollamaflow-%s: unexpected argument '%s'\n", name, argv [optind]);
+        return OF_EXIT_USAGE;
+    }
+
+    char error [OF_SETTINGS_ERROR_MAX];
+    of_settings_t *settings = of_settings_load (config, error, sizeof error);
+    if (!settings) {
+        fprintf (stderr, "ollamaflow-%s: invalid settings: %s\n", name, error);
+        return OF_EXIT_FAILURE;
+    }
+    of_log_init (name, settings->log_level);
+
+    //  czmq's own handler sets zsys_interrupted on SIGINT and SIGTERM
+    zsys_init ();
+    zsys_set_logident (name);
+    zactor_t *actor = zactor_new (actor_fn, settings);
+    char *status = zstr_recv (actor);
+    int code = OF_EXIT_OK;
+    if (!status || strncmp (status, "READY", 5) != 0) {
+        of_log_error ("cannot start: %s", status && strlen (status) > 7 ? status + 7 : "interrupted");
+        code = OF_EXIT_FAILURE;
+    }
+    else {
+        of_log_info ("started (version %s, settings %s)", OF_VERSION,
+                     settings->file ? settings->file : "built-in defaults");
+#ifdef OF_HAVE_SYSTEMD
+        sd_notify (0, "READY=1");
+#endif
+        //  The actor sends nothing more unless it dies; an interrupt ends the wait
+        zpoller_t *poller = zpoller_new (actor, NULL);
+        void *which = zpoller_wait (poller, -1);
+        if (which == actor && !zsys_interrupted) {
+            of_log_error ("stopped unexpectedly");
+            code = OF_EXIT_FAILURE;
+        }
+        zpoller_destroy (&poller);
+#ifdef OF_HAVE_SYSTEMD
+        sd_notify (0, "STOPPING=1");
+#endif
+        of_log_info ("stopping");
+    }
+    zstr_free (&status);
+    zactor_destroy (&actor);
+    of_settings_destroy (&settings);
+    return code;
+}
+
+void
+of_service_ready (zsock_t *pipe)
+{
+    zstr_send (pipe, "READY");
+}
+
+void
+of_service_failed (zsock_t *pipe, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *reason = zsys_vprintf (format, args);
+    va_end (args);
+    zstr_sendf (pipe, "FAILED %s", reason);
+    zstr_free (&reason);
+    //  Stay until the owner destroys the actor
+    char *command = zstr_recv (pipe);
+    zstr_free (&command);
+}
+
+zsock_t *
+of_service_bind (of_settings_t *settings, int type, const char *endpoint)
+{
+    char *address = of_settings_bind_address (settings, endpoint);
+    zsock_t *sock = zsock_new (type);
+    if (sock && address) {
+        zsock_set_linger (sock, 0);
+        if (zsock_bind (sock, "%s", address) == -1)
+            zsock_destroy (&sock);
+    }
+    else
+        zsock_destroy (&sock);
+    free (address);
+    return sock;
+}

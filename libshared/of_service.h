@@ -1,0 +1,42 @@
+/*  =========================================================================
+    of_service - what every service's main does: arguments, settings, the
+    actor's start, systemd readiness, signals and a clean stop
+
+    A service is an actor (zactor_fn) that receives the settings as its
+    argument. Its contract with of_service: signal the pipe at once, set up,
+    then send "READY" or "FAILED <reason>" on the pipe; on $TERM, stop.
+    =========================================================================
+*/
+
+#ifndef OF_SERVICE_H_INCLUDED
+#define OF_SERVICE_H_INCLUDED
+
+#include <czmq.h>
+#include "of_settings.h"
+
+//  Exit codes shared by every service
+#define OF_EXIT_OK      0
+#define OF_EXIT_FAILURE 1
+#define OF_EXIT_USAGE   2
+
+//  Runs a service: parses --config, --help and --version, loads the settings,
+//  starts the actor, tells systemd it is ready, waits for SIGINT or SIGTERM or
+//  the actor's end, and stops it. Returns the process exit code.
+int
+    of_service_main (int argc, char *argv [], const char *name, const char *summary,
+                     zactor_fn *actor);
+
+//  For an actor: reports a successful start.
+void
+    of_service_ready (zsock_t *pipe);
+
+//  For an actor: reports a failed start with its reason, then waits for $TERM.
+void
+    of_service_failed (zsock_t *pipe, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+//  Binds a new socket of the given type at an endpoint this service owns,
+//  honouring Bus.BindAny. NULL with errno set if the bind failed.
+zsock_t *
+    of_service_bind (of_settings_t *settings, int type, const char *endpoint);
+
+#endif
