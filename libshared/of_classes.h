@@ -10,11 +10,13 @@
 #include "of_settings.h"
 #include "of_schema.h"
 #include "of_service.h"
+#include "of_clone.h"
 
 //  Self tests in the order they should run, used by of_selftest
 #define OF_SELFTESTS \
     {"of_log", of_log_test}, \
     {"of_settings", of_settings_test}, \
-    {"of_schema", of_schema_test},
+    {"of_schema", of_schema_test}, \
+    {"of_clone", of_clone_test},
 
 #endif
