@@ -451,7 +451,11 @@ of_schema_normalize (of_kind_t kind, json_t *input, char *error, size_t size)
         if (!json_is_null (item)) {
             char reason [OF_SCHEMA_ERROR_MAX] = "";
             if (s_check_value (field, &item, reason, sizeof reason) != 0) {
-                snprintf (error, size, "%s: %s (rule: %s)", field->name, reason, field->rule);
+                //  The rule in words, unless the reason already says it
+                if (strstr (reason, field->rule))
+                    snprintf (error, size, "%s: %s", field->name, reason);
+                else
+                    snprintf (error, size, "%s: %s (rule: %s)", field->name, reason, field->rule);
                 json_decref (item);
                 json_decref (object);
                 return NULL;

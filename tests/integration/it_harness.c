@@ -1,0 +1,157 @@
+/*  =========================================================================
+    it_harness - what the integration tests share
+    =========================================================================
+*/
+
+#include "it_harness.h"
+#include <fcntl.h>
+#include <sys/wait.h>
+
+void
+it_env_init (it_env_t *env, const char *name, const char *extra)
+{
+    memset (env, 0, sizeof *env);
+    snprintf (env->dir, sizeof env->dir, "/tmp/of-it-%s-XXXXXX", name);
+    IT_ASSERT (mkdtemp (env->dir), "mkdtemp: %s", strerror (errno));
+    const char *bin = getenv ("OF_BIN_DIR");
+    IT_ASSERT (bin, "OF_BIN_DIR must name the directory of the binaries");
+    snprintf (env->bin, sizeof env->bin, "%s", bin);
+    snprintf (env->settings, sizeof env->settings, "%s/ollamaflow.json", env->dir);
+    snprintf (env->database, sizeof env->database, "%s/ollamaflow.db", env->dir);
+    snprintf (env->config_router, sizeof env->config_router, "ipc://%s/config-router", env->dir);
+    snprintf (env->config_publisher, sizeof env->config_publisher, "ipc://%s/config-pub", env->dir);
+    snprintf (env->scheduler_router, sizeof env->scheduler_router, "ipc://%s/sched-router",
+              env->dir);
+    snprintf (env->scheduler_publisher, sizeof env->scheduler_publisher, "ipc://%s/sched-pub",
+              env->dir);
+    snprintf (env->health_publisher, sizeof env->health_publisher, "ipc://%s/health-pub",
+              env->dir);
+    snprintf (env->models_publisher, sizeof env->models_publisher, "ipc://%s/models-pub",
+              env->dir);
+
+    json_t *settings = json_pack (
+        "{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i}, s:{s:s}}", "DatabaseFilename",
+        env->database, "Bus", "ConfigRouter", env->config_router, "ConfigPublisher",
+        env->config_publisher, "SchedulerRouter", env->scheduler_router, "SchedulerPublisher",
+        env->scheduler_publisher, "HealthPublisher", env->health_publisher, "ModelsPublisher",
+        env->models_publisher, "HeartbeatMs", 100, "LivenessMs", 500, "Logging", "Level",
+        "debug");
+    if (extra) {
+        json_error_t jerr;
+        json_t *more = json_loads (extra, 0, &jerr);
+        IT_ASSERT (more, "extra settings: %s", jerr.text);
+        json_object_update (settings, more);
+        json_decref (more);
+    }
+    IT_ASSERT (json_dump_file (settings, env->settings, JSON_INDENT (2)) == 0, "write settings");
+    json_decref (settings);
+}
+
+void
+it_env_cleanup (it_env_t *env)
+{
+    char command [400];
+    snprintf (command, sizeof command, "rm -rf '%s'", env->dir);
+    if (system (command) != 0)
+        fprintf (stderr, "cannot remove %s\n", env->dir);
+}
+
+pid_t
+it_start (it_env_t *env, const char *program, const char *const *environment)
+{
+    char path [700], log [400];
+    snprintf (path, sizeof path, "%s/%s", env->bin, program);
+    snprintf (log, sizeof log, "%s/%s.log", env->dir, program);
+    IT_ASSERT (access (path, X_OK) == 0, "%s is not built", path);
+    fflush (NULL);
+    pid_t pid = fork ();
+    IT_ASSERT (pid >= 0, "fork: %s", strerror (errno));
+    if (pid == 0) {
+        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2 (fd, STDOUT_FILENO);
+            dup2 (fd, STDERR_FILENO);
+            close (fd);
+        }
+        for (const char *const *e = environment; e && *e; e++)
+            putenv ((char *) *e);
+        unsetenv ("NOTIFY_SOCKET");
+        execl (path, program, "--config", env->settings, (char *) NULL);
+        _exit (127);
+    }
+    return pid;
+}
+
+int
+it_stop (pid_t pid, int signal_number)
+{
+    kill (pid, signal_number);
+    int status = 0;
+    //  Bounded: a process that ignores SIGTERM is killed after the timeout
+    for (int waited = 0; waited < IT_TIMEOUT_MS; waited += 10) {
+        if (waitpid (pid, &status, WNOHANG) == pid)
+            return status;
+        zclock_sleep (10);
+    }
+    kill (pid, SIGKILL);
+    waitpid (pid, &status, 0);
+    IT_ASSERT (false, "pid %d did not stop on signal %d", (int) pid, signal_number);
+    return status;
+}
+
+bool
+it_file_contains (const char *path, const char *text, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    do {
+        char *content = NULL;
+        size_t size = 0;
+        FILE *file = fopen (path, "r");
+        if (file) {
+            FILE *memory = open_memstream (&content, &size);
+            char buffer [4096];
+            size_t n;
+            while ((n = fread (buffer, 1, sizeof buffer, file)) > 0)
+                fwrite (buffer, 1, n, memory);
+            fclose (memory);
+            fclose (file);
+            bool found = content && strstr (content, text);
+            free (content);
+            if (found)
+                return true;
+        }
+        zclock_sleep (20);
+    } while (zclock_mono () < deadline);
+    return false;
+}
+
+zsock_t *
+it_config_client (it_env_t *env)
+{
+    zsock_t *client = zsock_new_dealer (env->config_router);
+    IT_ASSERT (client, "cannot connect to %s", env->config_router);
+    zsock_set_linger (client, 0);
+    return client;
+}
+
+ofp_msg_t *
+it_config_request (zsock_t *client, const char *command, json_t *body, int timeout_ms)
+{
+    static unsigned counter = 0;
+    char id [32];
+    snprintf (id, sizeof id, "it-%u", ++counter);
+    ofp_msg_t *request = ofp_msg_new (&ofp_config_protocol, command, id, &body);
+    IT_ASSERT (ofp_msg_send (&request, client) == 0, "send %s", command);
+    zpoller_t *poller = zpoller_new (client, NULL);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    ofp_msg_t *reply = NULL;
+    while (!reply && zclock_mono () < deadline) {
+        if (!zpoller_wait (poller, (int) (deadline - zclock_mono ()) + 1))
+            continue;
+        reply = ofp_msg_recv (&ofp_config_protocol, client);
+        if (reply && (ofp_msg_error (reply) || !streq (ofp_msg_id (reply), id)))
+            ofp_msg_destroy (&reply);   //  a late reply to an earlier request
+    }
+    zpoller_destroy (&poller);
+    return reply;
+}
