@@ -7,11 +7,13 @@
 #include "ofp_check.h"
 #include "ofp_config.h"
 #include "ofp_lease.h"
+#include "ofp_health.h"
 
 //  Self tests in the order they should run, used by ofp_selftest
 #define OFP_SELFTESTS \
     {"ofp_msg", ofp_msg_test}, \
     {"ofp_config", ofp_config_test}, \
-    {"ofp_lease", ofp_lease_test},
+    {"ofp_lease", ofp_lease_test}, \
+    {"ofp_health", ofp_health_test},
 
 #endif
