@@ -65,6 +65,8 @@ static const s_setting_t s_settings [] = {
     {"Bus.ModelsPublisher", "OLLAMAFLOW_MODELS_PUBLISHER", S_STRING,
      S_FIELD (models_publisher), 0, "tcp://127.0.0.1:43426", 0, 0,
      "modelsync's model inventory and pulls"},
+    {"Bus.ModelsRouter", "OLLAMAFLOW_MODELS_ROUTER", S_STRING, S_FIELD (models_router), 0,
+     "tcp://127.0.0.1:43427", 0, 0, "modelsync's requests (pulls and deletes through a frontend)"},
     {"Bus.BindAny", "OLLAMAFLOW_BIND_ANY", S_BOOL, S_FIELD (bind_any), 0, "false", 0, 0,
      "owners bind their ports on all interfaces (containers)"},
     {"Bus.Tap", "OLLAMAFLOW_TAP", S_BOOL, S_FIELD (tap), 0, "false", 0, 0,

@@ -39,6 +39,7 @@ typedef struct {
     char *scheduler_publisher;      //  Bus.SchedulerPublisher, owned by the scheduler
     char *health_publisher;         //  Bus.HealthPublisher, owned by healthmon
     char *models_publisher;         //  Bus.ModelsPublisher, owned by modelsync
+    char *models_router;            //  Bus.ModelsRouter, owned by modelsync
     bool bind_any;                  //  Bus.BindAny: owners bind tcp://*:port
     bool tap;                       //  Bus.Tap: publish copies of request/reply traffic
     int64_t heartbeat_ms;           //  Bus.HeartbeatMs: how often services say they live

@@ -43,7 +43,7 @@ s_check_replace (json_t *body, char *error, size_t size)
 static int
 s_check_epoch_sequence (json_t *body, char *error, size_t size)
 {
-    if (ofp_check_string (body, "Epoch", OFP_EPOCH_LENGTH, OFP_EPOCH_LENGTH, error, size) != 0)
+    if (ofp_check_epoch (body, "Epoch", error, size) != 0)
         return -1;
     return ofp_check_int (body, "Sequence", 0, INT64_MAX, error, size);
 }

@@ -10,10 +10,10 @@
 #define OFP_CONFIG_H_INCLUDED
 
 #include "ofp_msg.h"
+#include "ofp_check.h"
 
 #define OFP_CONFIG_SIGNATURE "ofconfig/1"
 #define OFP_CONFIG_MAX_BODY  (16 * 1024 * 1024)
-#define OFP_EPOCH_LENGTH     16
 
 extern const ofp_protocol_t ofp_config_protocol;
 

@@ -1,0 +1,40 @@
+/*  =========================================================================
+    ofp_lease - codec of the lease protocol (oflease/1), see lease.md
+
+    The command table and body checks for the scheduler's ROUTER (ingress
+    asks, grants, releases, heartbeats) and PUB (state, outcomes) traffic.
+    Use with ofp_msg: ofp_msg_recv (&ofp_lease_protocol, socket).
+    =========================================================================
+*/
+
+#ifndef OFP_LEASE_H_INCLUDED
+#define OFP_LEASE_H_INCLUDED
+
+#include "ofp_msg.h"
+
+#define OFP_LEASE_SIGNATURE     "oflease/1"
+#define OFP_LEASE_MAX_BODY      (4 * 1024 * 1024)
+//  Limits on what an ingress can send
+#define OFP_LEASE_INGRESS_MAX   128         //  Ingress id: hostname-pid by default
+#define OFP_LEASE_MODEL_MAX     256
+#define OFP_LEASE_LABELS_MAX    64
+#define OFP_LEASE_LABEL_MAX     256
+#define OFP_LEASE_EXCLUDE_MAX   64
+#define OFP_LEASE_STICKY_MAX    256
+#define OFP_LEASE_ROUTE_MAX     256
+#define OFP_LEASE_REASON_MAX    256
+#define OFP_LEASE_DEADLINE_MAX  86400000    //  24 h
+#define OFP_LEASE_RESUME_MAX    10000       //  leases in one RESUME
+#define OFP_LEASE_COUNT_MAX     1000000     //  leases, asks, queue positions
+#define OFP_LEASE_RECORDS_MAX   10000       //  records in each STATE list
+#define OFP_LEASE_HOSTNAME_MAX  253
+#define OFP_LEASE_MESSAGE_MAX   1024
+#define OFP_LEASE_RETRY_MAX     3600000
+
+extern const ofp_protocol_t ofp_lease_protocol;
+
+//  Self test
+void
+    ofp_lease_test (bool verbose);
+
+#endif

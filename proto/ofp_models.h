@@ -1,0 +1,36 @@
+/*  =========================================================================
+    ofp_models - codec of the models protocol (ofmodels/1), see models.md
+
+    The command table and body checks for modelsync's PUB traffic (backend
+    inventories, pull progress, full state) and its ROUTER requests (start a
+    pull or delete a model through a frontend; planned for issue 5).
+    Use with ofp_msg: ofp_msg_recv (&ofp_models_protocol, socket).
+    =========================================================================
+*/
+
+#ifndef OFP_MODELS_H_INCLUDED
+#define OFP_MODELS_H_INCLUDED
+
+#include "ofp_msg.h"
+
+#define OFP_MODELS_SIGNATURE     "ofmodels/1"
+#define OFP_MODELS_MAX_BODY      (16 * 1024 * 1024)
+#define OFP_MODELS_NAME_MAX      256         //  model names, with their tag
+#define OFP_MODELS_DIGEST_MAX    128
+#define OFP_MODELS_TIME_MAX      64          //  times as a backend wrote them
+#define OFP_MODELS_DETAIL_MAX    128         //  each string of Details
+#define OFP_MODELS_FAMILIES_MAX  32
+#define OFP_MODELS_STATUS_MAX    256         //  Ollama's pull status line
+#define OFP_MODELS_ERROR_MAX     512
+#define OFP_MODELS_MODELS_MAX    4096        //  models on one backend
+#define OFP_MODELS_LOADED_MAX    256         //  models loaded on one backend
+#define OFP_MODELS_RECORDS_MAX   10000       //  inventories or pulls in one STATE
+#define OFP_MODELS_BACKENDS_MAX  1024        //  backends in one request or reply
+
+extern const ofp_protocol_t ofp_models_protocol;
+
+//  Self test
+void
+    ofp_models_test (bool verbose);
+
+#endif
