@@ -84,7 +84,7 @@ s_on_request (evhtp_request_t *req, void *arg)
         s_reply (self, req, EVHTP_RES_OK, "text/plain; charset=utf-8", S_HOME_TEXT);
     else {
         char message [256];
-        snprintf (message, sizeof message, "unknown route %s %.160s", htp_method_strmethod (method),
+        snprintf (message, sizeof message, "unknown route %s %.160s", htparser_get_methodstr_m (method),
                   path);
         s_reply_error (self, req, EVHTP_RES_NOTFOUND, message);
     }

@@ -150,7 +150,8 @@ s_usage (FILE *out)
              "  -t, --timeout MS       exit after MS milliseconds\n"
              "      --show-secrets     do not mask BearerToken and header values\n"
              "  -h, --help             this text\n\n"
-             "Run the services with OLLAMAFLOW_TAP=1 to see requests and replies too.\n");
+             "Run the services with OLLAMAFLOW_TAP=1 to see requests and replies too.\n\n");
+    of_settings_print_help (out);
 }
 
 int
