@@ -9,6 +9,8 @@
 //  Updates kept while a snapshot is awaited; beyond this, they are dropped
 //  and the next heartbeat shows the gap, which asks for another snapshot.
 #define S_PENDING_MAX 10000
+//  How often of_clone_attach's timer ticks, per liveness interval
+#define S_TICKS_PER_LIVENESS 5
 
 struct _of_clone_t {
     zsock_t *subscriber;
@@ -260,6 +262,37 @@ of_clone_tick (of_clone_t *self)
     int64_t next = self->awaiting ? self->requested_at + self->liveness_ms - now
                                   : self->liveness_ms;
     return next > 0 ? next : 1;
+}
+
+static int
+s_on_socket (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) loop;
+    (void) sock;
+    of_clone_recv ((of_clone_t *) arg);
+    return 0;
+}
+
+static int
+s_on_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    of_clone_tick ((of_clone_t *) arg);
+    return 0;
+}
+
+int
+of_clone_attach (of_clone_t *self, zloop_t *loop)
+{
+    assert (self && loop);
+    if (zloop_reader (loop, self->subscriber, s_on_socket, self) != 0
+        || zloop_reader (loop, self->requester, s_on_socket, self) != 0)
+        return -1;
+    //  Often enough that a lost snapshot request is retried within the liveness interval
+    size_t interval = (size_t) (self->liveness_ms / S_TICKS_PER_LIVENESS);
+    zloop_timer (loop, interval > 0 ? interval : 1, 0, s_on_timer, self);
+    return 0;
 }
 
 bool

@@ -55,6 +55,11 @@ zsock_t *
 void
     of_clone_recv (of_clone_t *self);
 
+//  Lets a zloop drive the copy: readers on both sockets and a timer.
+//  Returns 0, or -1 if the loop refused a reader.
+int
+    of_clone_attach (of_clone_t *self, zloop_t *loop);
+
 //  Runs the timers (snapshot retries, liveness); returns the milliseconds
 //  until it should be called again.
 int64_t

@@ -5,6 +5,8 @@
 
 #include "of_service.h"
 #include "of_log.h"
+#include "ofp_check.h"
+#include <ctype.h>
 #include <getopt.h>
 #ifdef OF_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -110,6 +112,17 @@ of_service_failed (zsock_t *pipe, const char *format, ...)
     zstr_free (&command);
 }
 
+int
+of_service_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void) loop;
+    (void) arg;
+    char *command = zstr_recv (pipe);
+    bool term = !command || streq (command, "$TERM");
+    zstr_free (&command);
+    return term ? -1 : 0;
+}
+
 zsock_t *
 of_service_bind (of_settings_t *settings, int type, const char *endpoint)
 {
@@ -124,4 +137,14 @@ of_service_bind (of_settings_t *settings, int type, const char *endpoint)
         zsock_destroy (&sock);
     free (address);
     return sock;
+}
+
+void
+of_service_epoch (char *dest)
+{
+    zuuid_t *uuid = zuuid_new ();
+    snprintf (dest, OFP_EPOCH_LENGTH + 1, "%.*s", OFP_EPOCH_LENGTH, zuuid_str (uuid));
+    for (char *c = dest; *c; c++)
+        *c = (char) tolower ((unsigned char) *c);
+    zuuid_destroy (&uuid);
 }

@@ -34,9 +34,17 @@ void
 void
     of_service_failed (zsock_t *pipe, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 
+//  A zloop reader for an actor's pipe: ends the loop on $TERM.
+int
+    of_service_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg);
+
 //  Binds a new socket of the given type at an endpoint this service owns,
 //  honouring Bus.BindAny. NULL with errno set if the bind failed.
 zsock_t *
     of_service_bind (of_settings_t *settings, int type, const char *endpoint);
+
+//  Writes a new random epoch: OFP_EPOCH_LENGTH lower-case hex digits and a NUL.
+void
+    of_service_epoch (char *dest);
 
 #endif

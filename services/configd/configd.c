@@ -22,7 +22,6 @@ typedef struct {
     zsock_t *tap;               //  = publisher when Bus.Tap, else NULL
     configd_store_t *store;
     int64_t started;            //  zclock_mono at start
-    int64_t next_heartbeat;
     uint64_t malformed;         //  requests refused as malformed
 } s_configd_t;
 
@@ -48,7 +47,15 @@ s_publish_heartbeat (s_configd_t *self)
                               (json_int_t) (zclock_mono () - self->started));
     ofp_msg_t *heartbeat = ofp_msg_new (&ofp_config_protocol, "HEARTBEAT", NULL, &body);
     ofp_msg_send (&heartbeat, self->publisher);
-    self->next_heartbeat = zclock_mono () + self->settings->heartbeat_ms;
+}
+
+static int
+s_on_heartbeat_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_publish_heartbeat ((s_configd_t *) arg);
+    return 0;
 }
 
 static void
@@ -175,6 +182,18 @@ s_handle_request (s_configd_t *self, ofp_msg_t *request)
     s_reply (self, &reply);
 }
 
+static int
+s_on_request (zloop_t *loop, zsock_t *router, void *arg)
+{
+    (void) loop;
+    ofp_msg_t *request = ofp_msg_recv (&ofp_config_protocol, router);
+    if (request) {
+        s_handle_request ((s_configd_t *) arg, request);
+        ofp_msg_destroy (&request);
+    }
+    return 0;
+}
+
 //  Checks every seed object before writing any, so a bad file changes nothing
 static int
 s_check_seed (of_settings_t *settings, char *error, size_t size)
@@ -280,28 +299,13 @@ configd_actor (zsock_t *pipe, void *args)
     s_publish_heartbeat (&self);
     of_service_ready (pipe);
 
-    zpoller_t *poller = zpoller_new (pipe, self.router, NULL);
-    while (true) {
-        int64_t wait = self.next_heartbeat - zclock_mono ();
-        void *which = zpoller_wait (poller, (int) (wait > 0 ? wait : 0) + 1);
-        if (which == pipe) {
-            char *command = zstr_recv (pipe);
-            bool term = !command || streq (command, "$TERM");
-            zstr_free (&command);
-            if (term)
-                break;
-        }
-        else if (which == self.router) {
-            ofp_msg_t *request = ofp_msg_recv (&ofp_config_protocol, self.router);
-            if (request) {
-                s_handle_request (&self, request);
-                ofp_msg_destroy (&request);
-            }
-        }
-        if (zclock_mono () >= self.next_heartbeat)
-            s_publish_heartbeat (&self);
-    }
-    zpoller_destroy (&poller);
+    zloop_t *loop = zloop_new ();
+    zloop_set_nonstop (loop, true);
+    zloop_reader (loop, pipe, of_service_on_pipe, NULL);
+    zloop_reader (loop, self.router, s_on_request, &self);
+    zloop_timer (loop, (size_t) settings->heartbeat_ms, 0, s_on_heartbeat_timer, &self);
+    zloop_start (loop);
+    zloop_destroy (&loop);
     zsock_destroy (&self.router);
     zsock_destroy (&self.publisher);
     configd_store_destroy (&self.store);

@@ -168,11 +168,7 @@ s_load_meta (configd_store_t *self, char *error, size_t size)
 
     if (strlen (self->epoch) != OFP_EPOCH_LENGTH) {
         //  A new database: a new epoch, so clients of an old one start over
-        zuuid_t *uuid = zuuid_new ();
-        snprintf (self->epoch, sizeof self->epoch, "%.*s", OFP_EPOCH_LENGTH, zuuid_str (uuid));
-        for (char *c = self->epoch; *c; c++)
-            *c = (char) tolower ((unsigned char) *c);
-        zuuid_destroy (&uuid);
+        of_service_epoch (self->epoch);
         self->sequence = 0;
         self->is_new = true;
         stmt = s_prepare (self, "INSERT OR REPLACE INTO meta (key, value) VALUES "

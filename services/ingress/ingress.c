@@ -9,6 +9,7 @@
 
 #include "ingress.h"
 #include "ingress_bus.h"
+#include "ingress_link.h"
 #include "of_service.h"
 #include <evhtp.h>
 #include <netdb.h>
@@ -26,6 +27,7 @@ typedef struct {
     ingress_bus_watch_t *pipe_watch;
     ingress_bus_watch_t *config_watch [2];
     struct event *clone_timer;
+    ingress_link_t *link;
     uint64_t requests;
 } s_ingress_t;
 
@@ -183,6 +185,7 @@ s_bind (s_ingress_t *self, char *error, size_t size)
 static void
 s_destroy (s_ingress_t *self)
 {
+    ingress_link_destroy (&self->link);
     ingress_bus_unwatch (&self->pipe_watch);
     ingress_bus_unwatch (&self->config_watch [0]);
     ingress_bus_unwatch (&self->config_watch [1]);
@@ -234,6 +237,13 @@ ingress_actor (zsock_t *pipe, void *args)
                                                s_on_config, &self);
     self.clone_timer = evtimer_new (self.base, s_on_clone_timer, &self);
     s_on_clone_timer (-1, 0, &self);
+    self.link = ingress_link_new (self.base, settings);
+    if (!self.link) {
+        s_destroy (&self);
+        of_service_failed (pipe, "cannot connect to the scheduler at %s",
+                           settings->scheduler_router);
+        return;
+    }
 
     of_log_info ("ingress %s listening on http://%s:%d", settings->ingress_id,
                  streq (settings->http_hostname, "*") ? "0.0.0.0" : settings->http_hostname,

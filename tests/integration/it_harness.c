@@ -4,7 +4,10 @@
 */
 
 #include "it_harness.h"
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 void
@@ -99,30 +102,107 @@ it_stop (pid_t pid, int signal_number)
     return status;
 }
 
+//  Reads a whole file into a new string, or NULL
+static char *
+s_read_file (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return NULL;
+    char *content = NULL;
+    size_t size = 0;
+    FILE *memory = open_memstream (&content, &size);
+    char buffer [4096];
+    size_t n;
+    while ((n = fread (buffer, 1, sizeof buffer, file)) > 0)
+        fwrite (buffer, 1, n, memory);
+    fclose (memory);
+    fclose (file);
+    return content;
+}
+
 bool
-it_file_contains (const char *path, const char *text, int timeout_ms)
+it_file_line_contains (const char *path, const char *text, const char *also, int timeout_ms)
 {
     int64_t deadline = zclock_mono () + timeout_ms;
     do {
-        char *content = NULL;
-        size_t size = 0;
-        FILE *file = fopen (path, "r");
-        if (file) {
-            FILE *memory = open_memstream (&content, &size);
-            char buffer [4096];
-            size_t n;
-            while ((n = fread (buffer, 1, sizeof buffer, file)) > 0)
-                fwrite (buffer, 1, n, memory);
-            fclose (memory);
-            fclose (file);
-            bool found = content && strstr (content, text);
-            free (content);
-            if (found)
-                return true;
-        }
+        char *content = s_read_file (path);
+        bool found = false;
+        char *save = NULL;
+        for (char *line = content ? strtok_r (content, "\n", &save) : NULL; line && !found;
+             line = strtok_r (NULL, "\n", &save))
+            found = strstr (line, text) && (!also || strstr (line, also));
+        free (content);
+        if (found)
+            return true;
         zclock_sleep (20);
     } while (zclock_mono () < deadline);
     return false;
+}
+
+bool
+it_file_contains (const char *path, const char *text, int timeout_ms)
+{
+    return it_file_line_contains (path, text, NULL, timeout_ms);
+}
+
+int
+it_file_value (const char *path, const char *prefix, size_t length, char *dest, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    do {
+        char *content = s_read_file (path);
+        char *found = content ? strstr (content, prefix) : NULL;
+        if (found && strlen (found + strlen (prefix)) >= length) {
+            memcpy (dest, found + strlen (prefix), length);
+            dest [length] = 0;
+            free (content);
+            return 0;
+        }
+        free (content);
+        zclock_sleep (20);
+    } while (zclock_mono () < deadline);
+    return -1;
+}
+
+int
+it_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    socklen_t length = sizeof address;
+    IT_ASSERT (bind (fd, (struct sockaddr *) &address, sizeof address) == 0, "bind");
+    getsockname (fd, (struct sockaddr *) &address, &length);
+    close (fd);
+    return ntohs (address.sin_port);
+}
+
+int
+it_http_get (int port, const char *path, char *reply, size_t size)
+{
+    *reply = 0;
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct timeval timeout = {IT_TIMEOUT_MS / 1000, 0};
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                  .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    int status = 0;
+    if (connect (fd, (struct sockaddr *) &address, sizeof address) == 0) {
+        char request [512];
+        int length = snprintf (request, sizeof request,
+                               "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                               path);
+        if (send (fd, request, (size_t) length, 0) == length) {
+            size_t used = 0;
+            ssize_t n;
+            while (used < size - 1 && (n = recv (fd, reply + used, size - 1 - used, 0)) > 0)
+                used += (size_t) n;
+            reply [used] = 0;
+            sscanf (reply, "HTTP/1.%*d %d", &status);
+        }
+    }
+    close (fd);
+    return status;
 }
 
 zsock_t *

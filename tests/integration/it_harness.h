@@ -55,6 +55,25 @@ int
 bool
     it_file_contains (const char *path, const char *text, int timeout_ms);
 
+//  True if one line of the file contains both texts, waiting up to timeout_ms.
+bool
+    it_file_line_contains (const char *path, const char *text, const char *also, int timeout_ms);
+
+//  Copies the length characters that follow the first occurrence of prefix in
+//  the file into dest (NUL-terminated); waits up to timeout_ms. 0 or -1.
+int
+    it_file_value (const char *path, const char *prefix, size_t length, char *dest,
+                   int timeout_ms);
+
+//  A TCP port on 127.0.0.1 that was free a moment ago.
+int
+    it_free_port (void);
+
+//  Sends GET path to 127.0.0.1:port; returns the status (0 if no answer) and
+//  copies the whole response (headers and body) into reply.
+int
+    it_http_get (int port, const char *path, char *reply, size_t size);
+
 //  A DEALER connected to configd's router.
 zsock_t *
     it_config_client (it_env_t *env);
