@@ -10,9 +10,34 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#define S_TRACKED_MAX 64
+static pid_t s_tracked [S_TRACKED_MAX];
+static size_t s_tracked_count;
+
+//  On a failed check (abort), kill what the test started
+static void
+s_on_abort (int signal_number)
+{
+    for (size_t i = 0; i < s_tracked_count; i++)
+        if (s_tracked [i] > 0) {
+            kill (-s_tracked [i], SIGKILL);
+            kill (s_tracked [i], SIGKILL);
+        }
+    signal (signal_number, SIG_DFL);
+    raise (signal_number);
+}
+
+void
+it_track (pid_t pid)
+{
+    if (s_tracked_count < S_TRACKED_MAX)
+        s_tracked [s_tracked_count++] = pid;
+}
+
 void
 it_env_init (it_env_t *env, const char *name, const char *extra)
 {
+    signal (SIGABRT, s_on_abort);
     memset (env, 0, sizeof *env);
     snprintf (env->dir, sizeof env->dir, "/tmp/of-it-%s-XXXXXX", name);
     IT_ASSERT (mkdtemp (env->dir), "mkdtemp: %s", strerror (errno));
@@ -82,6 +107,7 @@ it_start (it_env_t *env, const char *program, const char *const *environment)
         execl (path, program, "--config", env->settings, (char *) NULL);
         _exit (127);
     }
+    it_track (pid);
     return pid;
 }
 

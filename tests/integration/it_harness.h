@@ -47,6 +47,12 @@ void
 pid_t
     it_start (it_env_t *env, const char *program, const char *const *environment);
 
+//  Has a process (and its process group, if it leads one) killed should the
+//  test fail, so that a failed test leaves nothing running. it_start tracks
+//  what it starts.
+void
+    it_track (pid_t pid);
+
 //  Sends a signal and waits for the process to end; returns its wait status.
 int
     it_stop (pid_t pid, int signal_number);

@@ -1,0 +1,116 @@
+/*  test_launcher - `ollamaflow up` on a machine with no settings file writes
+    one, starts the five services, says where the HTTP port is, restarts a
+    service that dies, and stops them all on SIGTERM. */
+
+#include "it_harness.h"
+#include <dirent.h>
+#include <sys/wait.h>
+
+//  The pids of running processes whose command line mentions text
+static size_t
+s_processes_with (const char *text, pid_t *pids, size_t max)
+{
+    size_t found = 0;
+    DIR *proc = opendir ("/proc");
+    struct dirent *entry;
+    while (proc && (entry = readdir (proc))) {
+        pid_t pid = (pid_t) atoi (entry->d_name);
+        if (pid <= 0 || pid == getpid ())
+            continue;
+        char path [64], cmdline [4096];
+        snprintf (path, sizeof path, "/proc/%d/cmdline", (int) pid);
+        FILE *file = fopen (path, "r");
+        if (!file)
+            continue;
+        size_t n = fread (cmdline, 1, sizeof cmdline - 1, file);
+        fclose (file);
+        for (size_t i = 0; i < n; i++)
+            if (cmdline [i] == 0)
+                cmdline [i] = ' ';
+        cmdline [n] = 0;
+        //  Zombies have an empty command line and do not count
+        if (n > 0 && strstr (cmdline, text) && strstr (cmdline, "--config ollamaflow.json")
+            && found < max)
+            pids [found++] = pid;
+    }
+    if (proc)
+        closedir (proc);
+    return found;
+}
+
+int
+main (void)
+{
+    it_env_t env;
+    it_env_init (&env, "launcher", NULL);
+    unlink (env.settings);      //  a first run: no settings file
+    int port = it_free_port ();
+    char launcher [600], log [400];
+    snprintf (launcher, sizeof launcher, "%s/ollamaflow", env.bin);
+    snprintf (log, sizeof log, "%s/launcher.log", env.dir);
+
+    fflush (NULL);
+    pid_t pid = fork ();
+    if (pid == 0) {
+        setpgid (0, 0);         //  the launcher and its services: one group to kill on failure
+        IT_ASSERT (chdir (env.dir) == 0, "chdir");
+        FILE *out = freopen (log, "w", stdout);
+        IT_ASSERT (out && dup2 (fileno (stdout), STDERR_FILENO) >= 0, "redirect");
+        //  Private endpoints and port; the settings file itself is the launcher's to write
+        char variables [8][400];
+        snprintf (variables [0], sizeof variables [0], "OLLAMAFLOW_PORT=%d", port);
+        snprintf (variables [1], sizeof variables [1], "OLLAMAFLOW_CONFIG_ROUTER=%s", env.config_router);
+        snprintf (variables [2], sizeof variables [2], "OLLAMAFLOW_CONFIG_PUBLISHER=%s", env.config_publisher);
+        snprintf (variables [3], sizeof variables [3], "OLLAMAFLOW_SCHEDULER_ROUTER=%s", env.scheduler_router);
+        snprintf (variables [4], sizeof variables [4], "OLLAMAFLOW_SCHEDULER_PUBLISHER=%s", env.scheduler_publisher);
+        snprintf (variables [5], sizeof variables [5], "OLLAMAFLOW_HEALTH_PUBLISHER=%s", env.health_publisher);
+        snprintf (variables [6], sizeof variables [6], "OLLAMAFLOW_MODELS_PUBLISHER=%s", env.models_publisher);
+        snprintf (variables [7], sizeof variables [7], "OLLAMAFLOW_MODELS_ROUTER=ipc://%s/models-router", env.dir);
+        for (int i = 0; i < 8; i++)
+            putenv (variables [i]);
+        unsetenv ("OLLAMAFLOW_CONFIG");
+        execl (launcher, "ollamaflow", "up", "--config", "ollamaflow.json", (char *) NULL);
+        _exit (127);
+    }
+    setpgid (pid, pid);
+    it_track (pid);
+    char banner [128];
+    snprintf (banner, sizeof banner, "ollamaflow is up: http://localhost:%d", port);
+    IT_ASSERT (it_file_contains (log, banner, IT_TIMEOUT_MS), "no banner with the port");
+    IT_ASSERT (access (env.settings, R_OK) == 0, "no settings file was written");
+    IT_ASSERT (it_file_contains (env.settings, "\"Frontends\"", 100), "settings without a fleet");
+    char reply [4096];
+    IT_ASSERT (it_http_get (port, "/", reply, sizeof reply) == 200, "GET / failed");
+
+    //  The five services run under the launcher, with the settings it wrote
+    pid_t pids [16];
+    char mark [600];
+    //  The services, not the launcher: "<bin>/ollamaflow-<name> --config ollamaflow.json"
+    snprintf (mark, sizeof mark, "%s/ollamaflow-", env.bin);
+    zclock_sleep (200);
+    size_t running = s_processes_with (mark, pids, 16);
+    IT_ASSERT (running == 5, "%zu services run, not 5", running);
+
+    //  A service that dies is started again
+    pid_t victims [2];
+    IT_ASSERT (s_processes_with ("ollamaflow-healthmon", victims, 2) == 1,
+               "no healthmon");
+    kill (victims [0], SIGKILL);
+    IT_ASSERT (it_file_contains (log, "ollamaflow-healthmon ended (signal 9); restarting it",
+                                 IT_TIMEOUT_MS), "the death was not reported");
+    int64_t deadline = zclock_mono () + IT_TIMEOUT_MS;
+    pid_t again [2] = {0};
+    while (zclock_mono () < deadline
+           && (s_processes_with ("ollamaflow-healthmon", again, 2) != 1
+               || again [0] == victims [0]))
+        zclock_sleep (50);
+    IT_ASSERT (again [0] && again [0] != victims [0], "healthmon was not restarted");
+
+    //  SIGTERM stops everything, and the launcher exits 0
+    int status = it_stop (pid, SIGTERM);
+    IT_ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0, "launcher exit status %d", status);
+    running = s_processes_with (mark, pids, 16);
+    IT_ASSERT (running == 0, "%zu services outlived the launcher", running);
+    it_env_cleanup (&env);
+    return 0;
+}
