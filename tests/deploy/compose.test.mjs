@@ -35,6 +35,7 @@ const ENDPOINTS = {
     OLLAMAFLOW_SCHEDULER_PUBLISHER: { owner: 'scheduler', port: 43424 },
     OLLAMAFLOW_HEALTH_PUBLISHER: { owner: 'healthmon', port: 43425 },
     OLLAMAFLOW_MODELS_PUBLISHER: { owner: 'modelsync', port: 43426 },
+    OLLAMAFLOW_MODELS_ROUTER: { owner: 'modelsync', port: 43427 },
 };
 const ALL_ENDPOINTS = Object.keys(ENDPOINTS);
 const PUBLISHERS = ALL_ENDPOINTS.filter((name) => name.endsWith('_PUBLISHER'));
