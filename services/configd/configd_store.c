@@ -461,27 +461,24 @@ configd_store_put (configd_store_t *self, of_kind_t kind, const char *identifier
         json_decref (object);
         return s_result (500, "InternalError", "database busy: %s", sqlite3_errmsg (self->db));
     }
+    configd_result_t result;
     json_t *existing = configd_store_get (self, kind, id);
     if (create && existing) {
-        json_decref (existing);
-        json_decref (object);
-        return s_abort (self, s_result (409, "Conflict", "a %s with Identifier '%s' already exists",
-                                        of_kind_name (kind), id));
+        result = s_result (409, "Conflict", "a %s with Identifier '%s' already exists",
+                           of_kind_name (kind), id);
+        goto rollback;
     }
     if (!create && !existing) {
-        json_decref (object);
-        return s_abort (self, s_result (404, "NotFound", "no %s with Identifier '%s'",
-                                        of_kind_name (kind), id));
+        result = s_result (404, "NotFound", "no %s with Identifier '%s'", of_kind_name (kind), id);
+        goto rollback;
     }
     if (kind == OF_KIND_FRONTEND) {
         char *backends = json_dumps (json_object_get (object, "Backends"), JSON_COMPACT);
         sqlite3_bind_text (self->missing_backends, 1, backends, -1, free);
         char missing [CONFIGD_MESSAGE_MAX / 2];
         if (s_collect (self->missing_backends, missing, sizeof missing) > 0) {
-            json_decref (existing);
-            json_decref (object);
-            return s_abort (self, s_result (409, "Conflict",
-                                            "Backends: no backend with Identifier %s", missing));
+            result = s_result (409, "Conflict", "Backends: no backend with Identifier %s", missing);
+            goto rollback;
         }
     }
     char now [32];
@@ -491,21 +488,26 @@ configd_store_put (configd_store_t *self, of_kind_t kind, const char *identifier
                          created && json_is_string (created) ? json_copy (created)
                                                              : json_string (now));
     json_object_set_new (object, "LastUpdateUtc", json_string (now));
-    json_decref (existing);
 
     sqlite3_stmt *insert = self->kinds [kind].insert;
     s_bind_object (insert, kind, object);
     if (s_step (insert) != 0) {
-        configd_result_t result = s_result (500, "InternalError", "database write failed: %s",
-                                            sqlite3_errmsg (self->db));
-        json_decref (object);
-        return s_abort (self, result);
+        result = s_result (500, "InternalError", "database write failed: %s",
+                           sqlite3_errmsg (self->db));
+        goto rollback;
     }
-    configd_result_t result = s_commit (self, sequence);
+    json_decref (existing);
+    result = s_commit (self, sequence);
     if (result.status == 0)
         *stored = object;
     else
         json_decref (object);
+    return result;
+
+rollback:
+    s_step (self->rollback);
+    json_decref (existing);
+    json_decref (object);
     return result;
 }
 

@@ -118,8 +118,13 @@ it_stop (pid_t pid, int signal_number)
     int status = 0;
     //  Bounded: a process that ignores SIGTERM is killed after the timeout
     for (int waited = 0; waited < IT_TIMEOUT_MS; waited += 10) {
-        if (waitpid (pid, &status, WNOHANG) == pid)
+        if (waitpid (pid, &status, WNOHANG) == pid) {
+            //  A clean stop is part of every service's contract (and, under the
+            //  sanitizers, an exit without leaks or errors)
+            IT_ASSERT (signal_number != SIGTERM || (WIFEXITED (status) && WEXITSTATUS (status) == 0),
+                       "pid %d stopped on SIGTERM with status %d", (int) pid, status);
             return status;
+        }
         zclock_sleep (10);
     }
     kill (pid, SIGKILL);

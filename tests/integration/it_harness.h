@@ -54,6 +54,7 @@ void
     it_track (pid_t pid);
 
 //  Sends a signal and waits for the process to end; returns its wait status.
+//  After SIGTERM, anything but a clean exit 0 fails the test.
 int
     it_stop (pid_t pid, int signal_number);
 
