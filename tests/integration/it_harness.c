@@ -101,9 +101,9 @@ it_start (it_env_t *env, const char *program, const char *const *environment)
             dup2 (fd, STDERR_FILENO);
             close (fd);
         }
+        unsetenv ("NOTIFY_SOCKET");
         for (const char *const *e = environment; e && *e; e++)
             putenv ((char *) *e);
-        unsetenv ("NOTIFY_SOCKET");
         execl (path, program, "--config", env->settings, (char *) NULL);
         _exit (127);
     }
