@@ -11,12 +11,14 @@
 #include "of_schema.h"
 #include "of_service.h"
 #include "of_clone.h"
+#include "of_evzmq.h"
 
 //  Self tests in the order they should run, used by of_selftest
 #define OF_SELFTESTS \
     {"of_log", of_log_test}, \
     {"of_settings", of_settings_test}, \
     {"of_schema", of_schema_test}, \
-    {"of_clone", of_clone_test},
+    {"of_clone", of_clone_test}, \
+    {"of_evzmq", of_evzmq_test},
 
 #endif

@@ -8,7 +8,7 @@
 */
 
 #include "ingress.h"
-#include "ingress_bus.h"
+#include "of_evzmq.h"
 #include "ingress_link.h"
 #include "of_service.h"
 #include <evhtp.h>
@@ -24,8 +24,8 @@ typedef struct {
     evhtp_t *htp;
     int port;                           //  the port bound (Webserver.Port may be 0)
     of_clone_t *clone;
-    ingress_bus_watch_t *pipe_watch;
-    ingress_bus_watch_t *config_watch [2];
+    of_evzmq_t *pipe_watch;
+    of_evzmq_t *config_watch [2];
     struct event *clone_timer;
     ingress_link_t *link;
     uint64_t requests;
@@ -126,8 +126,8 @@ s_on_clone_timer (evutil_socket_t fd, short what, void *arg)
     s_ingress_t *self = (s_ingress_t *) arg;
     int64_t next = of_clone_tick (self->clone);
     //  The tick may have sent a snapshot request, which can swallow an edge
-    ingress_bus_kick (self->config_watch [0]);
-    ingress_bus_kick (self->config_watch [1]);
+    of_evzmq_kick (self->config_watch [0]);
+    of_evzmq_kick (self->config_watch [1]);
     struct timeval delay = {next / 1000, (next % 1000) * 1000};
     evtimer_add (self->clone_timer, &delay);
 }
@@ -186,9 +186,9 @@ static void
 s_destroy (s_ingress_t *self)
 {
     ingress_link_destroy (&self->link);
-    ingress_bus_unwatch (&self->pipe_watch);
-    ingress_bus_unwatch (&self->config_watch [0]);
-    ingress_bus_unwatch (&self->config_watch [1]);
+    of_evzmq_destroy (&self->pipe_watch);
+    of_evzmq_destroy (&self->config_watch [0]);
+    of_evzmq_destroy (&self->config_watch [1]);
     if (self->clone_timer)
         event_free (self->clone_timer);
     of_clone_destroy (&self->clone);
@@ -230,10 +230,10 @@ ingress_actor (zsock_t *pipe, void *args)
         return;
     }
     of_clone_set_handler (self.clone, s_on_config_change, &self);
-    self.pipe_watch = ingress_bus_watch (self.base, pipe, s_on_pipe, &self);
-    self.config_watch [0] = ingress_bus_watch (self.base, of_clone_subscriber (self.clone),
+    self.pipe_watch = of_evzmq_new (self.base, pipe, s_on_pipe, &self);
+    self.config_watch [0] = of_evzmq_new (self.base, of_clone_subscriber (self.clone),
                                                s_on_config, &self);
-    self.config_watch [1] = ingress_bus_watch (self.base, of_clone_requester (self.clone),
+    self.config_watch [1] = of_evzmq_new (self.base, of_clone_requester (self.clone),
                                                s_on_config, &self);
     self.clone_timer = evtimer_new (self.base, s_on_clone_timer, &self);
     s_on_clone_timer (-1, 0, &self);

@@ -4,12 +4,12 @@
 */
 
 #include "ingress_link.h"
-#include "ingress_bus.h"
+#include "of_evzmq.h"
 
 struct _ingress_link_t {
     of_settings_t *settings;
     zsock_t *dealer;
-    ingress_bus_watch_t *watch;
+    of_evzmq_t *watch;
     struct event *timer;
     char epoch [OFP_EPOCH_LENGTH + 1];
     bool registered;            //  a WELCOME came and no PONG has denied it since
@@ -24,7 +24,7 @@ s_send (ingress_link_t *self, ofp_msg_t **msg_p)
 {
     //  A send that cannot go out now fails; the next tick tries again
     ofp_msg_send (msg_p, self->dealer);
-    ingress_bus_kick (self->watch);
+    of_evzmq_kick (self->watch);
 }
 
 static void
@@ -110,7 +110,7 @@ ingress_link_new (struct event_base *base, of_settings_t *settings)
         ingress_link_destroy (&self);
         return NULL;
     }
-    self->watch = ingress_bus_watch (base, self->dealer, s_on_message, self);
+    self->watch = of_evzmq_new (base, self->dealer, s_on_message, self);
     self->timer = event_new (base, -1, EV_PERSIST, s_on_timer, self);
     struct timeval interval = {settings->heartbeat_ms / 1000, (settings->heartbeat_ms % 1000) * 1000};
     event_add (self->timer, &interval);
@@ -127,7 +127,7 @@ ingress_link_destroy (ingress_link_t **self_p)
         return;
     if (self->timer)
         event_free (self->timer);
-    ingress_bus_unwatch (&self->watch);
+    of_evzmq_destroy (&self->watch);
     zsock_destroy (&self->dealer);
     free (self);
     *self_p = NULL;
