@@ -45,6 +45,16 @@ typedef struct {
     int64_t heartbeat_ms;           //  Bus.HeartbeatMs: how often services say they live
     int64_t liveness_ms;            //  Bus.LivenessMs: silence after which a peer is gone
     char *ingress_id;               //  Ingress.Id (default: hostname-pid)
+    int64_t connect_timeout_ms;     //  Ingress.ConnectTimeoutMs: connecting to a backend
+    int64_t idle_timeout_ms;        //  Ingress.IdleTimeoutMs: silence between chunks
+    int max_attempts;               //  Ingress.MaxAttempts: backends tried on connect failures
+    int64_t queue_timeout_ms;       //  Ingress.QueueTimeoutMs: wait for a free slot
+    int max_connections;            //  Ingress.MaxConnections: client connections per replica
+    char **trusted_proxies;         //  Ingress.TrustedProxies: may set X-Forwarded-For
+    int64_t health_interval_ms;     //  Health.IntervalMs: probe interval
+    int64_t health_timeout_ms;      //  Health.TimeoutMs: probe timeout (0: half the interval)
+    int max_sessions;               //  Scheduler.MaxSessions: sticky sessions kept
+    int max_queue;                  //  Scheduler.MaxQueue: asks waiting, all frontends
     json_t *seed_frontends;         //  Frontends: array seeded by configd on first start
     json_t *seed_backends;          //  Backends: array seeded by configd on first start
 } of_settings_t;
