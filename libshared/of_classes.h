@@ -12,6 +12,7 @@
 #include "of_service.h"
 #include "of_clone.h"
 #include "of_evzmq.h"
+#include "of_merge.h"
 
 //  Self tests in the order they should run, used by of_selftest
 #define OF_SELFTESTS \
@@ -19,6 +20,7 @@
     {"of_settings", of_settings_test}, \
     {"of_schema", of_schema_test}, \
     {"of_clone", of_clone_test}, \
-    {"of_evzmq", of_evzmq_test},
+    {"of_evzmq", of_evzmq_test}, \
+    {"of_merge", of_merge_test},
 
 #endif
