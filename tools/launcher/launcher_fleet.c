@@ -65,14 +65,15 @@ s_write_demo_fleet (const char *settings_path)
     for (size_t i = 0; i < S_DEMO_COUNT; i++) {
         json_t *models = json_array ();
         for (int m = 0; s_demo [i].models [m]; m++)
-            json_array_append_new (models, json_pack ("{s:s}", "name", s_demo [i].models [m]));
+            json_array_append_new (models, json_string (s_demo [i].models [m]));
         json_array_append_new (backends,
-                               json_pack ("{s:s, s:s, s:i, s:i, s:i, s:o}", "name", s_demo [i].id,
-                                          "host", "127.0.0.1", "port", s_demo [i].port,
-                                          "num_parallel", s_demo [i].slots, "decode_tps",
-                                          s_demo [i].decode_rate, "models", models));
+                               json_pack ("{s:s, s:i, s:i, s:i, s:o}", "name", s_demo [i].id,
+                                          "port", s_demo [i].port, "parallel", s_demo [i].slots,
+                                          "decode_rate", s_demo [i].decode_rate, "models",
+                                          models));
     }
-    json_t *fleet = json_pack ("{s:o}", "backends", backends);
+    //  ollama-sim's fleet file (tools/ollama-sim/README.md)
+    json_t *fleet = json_pack ("{s:s, s:o}", "host", "127.0.0.1", "backends", backends);
     int rc = json_dump_file (fleet, path, JSON_INDENT (2));
     json_decref (fleet);
     if (rc != 0) {
