@@ -1,0 +1,320 @@
+/*  =========================================================================
+    of_exchange - one HTTP exchange on libevhtp, held paused until it ends
+    =========================================================================
+*/
+
+#include "of_exchange.h"
+#include <assert.h>
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+//  Room for a Content-Length value
+#define S_LENGTH_TEXT_MAX 24
+
+struct _of_exchange_t {
+    evhtp_request_t *request;
+    struct event_base *base;
+    struct event *watch;            //  EV_READ on the client socket
+    of_exchange_fn *gone;           //  owner's callback for a vanished client
+    void *gone_arg;
+    bool finished;                  //  final output queued, request resumed
+    bool streaming;
+    bool buffered;                  //  HTTP/1.0 stream: collected, sent at the end
+    int stream_status;
+    char peer [NI_MAXHOST];
+    struct evbuffer *output;        //  the client's output buffer, while watched
+    struct evbuffer_cb_entry *output_cb;
+    size_t high, low;
+    bool full;
+    of_exchange_full_fn *full_fn;
+    void *full_arg;
+};
+
+static void
+s_stop_events (of_exchange_t *self)
+{
+    if (self->watch) {
+        event_free (self->watch);
+        self->watch = NULL;
+    }
+    if (self->output_cb) {
+        evbuffer_remove_cb_entry (self->output, self->output_cb);
+        self->output_cb = NULL;
+    }
+}
+
+//  The owner learns that the client is gone, once
+static void
+s_notify_gone (of_exchange_t *self)
+{
+    of_exchange_fn *gone = self->gone;
+    self->gone = NULL;
+    if (gone)
+        gone (self, self->gone_arg);
+}
+
+static evhtp_res
+s_on_fini (evhtp_request_t *request, void *arg)
+{
+    (void) request;
+    of_exchange_t *self = (of_exchange_t *) arg;
+    s_stop_events (self);
+    s_notify_gone (self);
+    free (self);
+    return EVHTP_RES_OK;
+}
+
+static void
+s_on_error (evhtp_request_t *request, evhtp_error_flags flags, void *arg)
+{
+    (void) flags;
+    of_exchange_t *self = (of_exchange_t *) arg;
+    s_stop_events (self);
+    s_notify_gone (self);
+    if (!self->finished) {
+        //  evhtp frees a paused connection only once it is resumed; this may
+        //  free the exchange, so nothing may touch self afterwards
+        self->finished = true;
+        evhtp_request_resume (request);
+    }
+}
+
+of_exchange_t *
+of_exchange_new (evhtp_request_t *request, struct event_base *base)
+{
+    assert (request && base);
+    of_exchange_t *self = (of_exchange_t *) calloc (1, sizeof (of_exchange_t));
+    assert (self);
+    self->request = request;
+    self->base = base;
+    evhtp_connection_t *connection = evhtp_request_get_connection (request);
+    if (connection && connection->saddr
+        && getnameinfo (connection->saddr,
+                        connection->saddr->sa_family == AF_INET6 ? sizeof (struct sockaddr_in6)
+                                                                 : sizeof (struct sockaddr_in),
+                        self->peer, sizeof self->peer, NULL, 0, NI_NUMERICHOST) != 0)
+        self->peer [0] = 0;
+    evhtp_request_pause (request);
+    evhtp_request_set_hook (request, evhtp_hook_on_request_fini, (evhtp_hook) s_on_fini, self);
+    evhtp_request_set_hook (request, evhtp_hook_on_error,
+                            (evhtp_hook) (void (*) (void)) s_on_error, self);
+    return self;
+}
+
+htp_method
+of_exchange_method (of_exchange_t *self)
+{
+    return evhtp_request_get_method (self->request);
+}
+
+const char *
+of_exchange_path (of_exchange_t *self)
+{
+    evhtp_uri_t *uri = self->request->uri;
+    return uri && uri->path && uri->path->full ? uri->path->full : "/";
+}
+
+const char *
+of_exchange_query (of_exchange_t *self)
+{
+    evhtp_uri_t *uri = self->request->uri;
+    return uri && uri->query_raw && *uri->query_raw ? (const char *) uri->query_raw : NULL;
+}
+
+const char *
+of_exchange_header (of_exchange_t *self, const char *name)
+{
+    return evhtp_header_find (self->request->headers_in, name);
+}
+
+evhtp_request_t *
+of_exchange_request (of_exchange_t *self)
+{
+    return self->request;
+}
+
+const char *
+of_exchange_body (of_exchange_t *self, size_t *size_p)
+{
+    struct evbuffer *input = self->request->buffer_in;
+    *size_p = evbuffer_get_length (input);
+    return *size_p ? (const char *) evbuffer_pullup (input, -1) : "";
+}
+
+const char *
+of_exchange_peer (of_exchange_t *self)
+{
+    return self->peer;
+}
+
+void
+of_exchange_set_owner (of_exchange_t *self, of_exchange_fn *gone, void *arg)
+{
+    self->gone = gone;
+    self->gone_arg = arg;
+}
+
+static void
+s_on_watch (evutil_socket_t fd, short what, void *arg)
+{
+    (void) what;
+    of_exchange_t *self = (of_exchange_t *) arg;
+    char byte;
+    ssize_t rc = recv (fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (rc > 0) {
+        //  Pipelined bytes of the next request: evhtp reads them after resume
+        event_free (self->watch);
+        self->watch = NULL;
+        return;
+    }
+    if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    //  The client closed or reset: tell the owner now, then drop the connection
+    s_stop_events (self);
+    s_notify_gone (self);
+    self->finished = true;
+    evhtp_connection_free (evhtp_request_get_connection (self->request));
+}
+
+void
+of_exchange_watch (of_exchange_t *self)
+{
+    if (self->watch || self->finished)
+        return;
+    evutil_socket_t fd = bufferevent_getfd (evhtp_request_get_bev (self->request));
+    self->watch = event_new (self->base, fd, EV_READ | EV_PERSIST, s_on_watch, self);
+    assert (self->watch);
+    event_add (self->watch, NULL);
+}
+
+void
+of_exchange_add_header (of_exchange_t *self, const char *name, const char *value)
+{
+    evhtp_headers_add_header (self->request->headers_out, evhtp_header_new (name, value, 1, 1));
+}
+
+static void
+s_finish (of_exchange_t *self)
+{
+    s_stop_events (self);
+    self->gone = NULL;
+    self->finished = true;
+    evhtp_request_resume (self->request);
+}
+
+void
+of_exchange_reply (of_exchange_t *self, int status, const char *content_type, const char *data,
+                   size_t size)
+{
+    assert (!self->finished && !self->streaming);
+    if (content_type)
+        of_exchange_add_header (self, "Content-Type", content_type);
+    if (of_exchange_method (self) == htp_method_HEAD) {
+        char length [S_LENGTH_TEXT_MAX];
+        snprintf (length, sizeof length, "%zu", size);
+        of_exchange_add_header (self, "Content-Length", length);
+    }
+    else if (size)
+        evbuffer_add (self->request->buffer_out, data, size);
+    evhtp_send_reply (self->request, (evhtp_res) status);
+    s_finish (self);
+}
+
+void
+of_exchange_stream_start (of_exchange_t *self, int status)
+{
+    assert (!self->finished && !self->streaming);
+    self->streaming = true;
+    self->stream_status = status;
+    if (evhtp_request_get_proto (self->request) != EVHTP_PROTO_11) {
+        //  evhtp would send chunked encoding to HTTP/1.0: collect instead
+        self->buffered = true;
+        evhtp_request_set_keepalive (self->request, 0);
+        return;
+    }
+    evhtp_send_reply_chunk_start (self->request, (evhtp_res) status);
+}
+
+void
+of_exchange_stream_write (of_exchange_t *self, struct evbuffer *buffer)
+{
+    assert (self->streaming);
+    if (self->finished || evbuffer_get_length (buffer) == 0)
+        return;
+    if (self->buffered)
+        evbuffer_add_buffer (self->request->buffer_out, buffer);
+    else
+        evhtp_send_reply_chunk (self->request, buffer);
+    //  Whatever evhtp did not take is not sent twice
+    evbuffer_drain (buffer, evbuffer_get_length (buffer));
+}
+
+void
+of_exchange_stream_end (of_exchange_t *self)
+{
+    assert (self->streaming);
+    if (self->finished)
+        return;
+    if (self->buffered)
+        evhtp_send_reply (self->request, (evhtp_res) self->stream_status);
+    else
+        evhtp_send_reply_chunk_end (self->request);
+    s_finish (self);
+}
+
+void
+of_exchange_abort (of_exchange_t *self)
+{
+    s_stop_events (self);
+    self->gone = NULL;
+    self->finished = true;
+    evhtp_connection_free (evhtp_request_get_connection (self->request));
+}
+
+bool
+of_exchange_streaming (of_exchange_t *self)
+{
+    return self->streaming;
+}
+
+bool
+of_exchange_finished (of_exchange_t *self)
+{
+    return self->finished;
+}
+
+static void
+s_on_output (struct evbuffer *buffer, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void) info;
+    of_exchange_t *self = (of_exchange_t *) arg;
+    size_t length = evbuffer_get_length (buffer);
+    if (!self->full && length > self->high) {
+        self->full = true;
+        self->full_fn (self, true, self->full_arg);
+    }
+    else if (self->full && length < self->low) {
+        self->full = false;
+        self->full_fn (self, false, self->full_arg);
+    }
+}
+
+void
+of_exchange_set_watermarks (of_exchange_t *self, size_t high, size_t low,
+                            of_exchange_full_fn *full, void *arg)
+{
+    assert (low < high && full);
+    if (self->output_cb || self->finished)
+        return;
+    self->high = high;
+    self->low = low;
+    self->full_fn = full;
+    self->full_arg = arg;
+    self->output = bufferevent_get_output (evhtp_request_get_bev (self->request));
+    self->output_cb = evbuffer_add_cb (self->output, s_on_output, self);
+}

@@ -1,0 +1,43 @@
+/*  =========================================================================
+    ingress_route - the routes the ingress serves, matched exactly
+
+    evhtp matches callbacks by prefix, so the ingress dispatches itself from
+    this one table: method and exact path to what to do, which request kind
+    the scheduler must allow (completions, embeddings, other) and which
+    dialect errors are written in (Ollama's or OpenAI's).
+    =========================================================================
+*/
+
+#ifndef INGRESS_ROUTE_H_INCLUDED
+#define INGRESS_ROUTE_H_INCLUDED
+
+#include <evhtp.h>
+#include <stdbool.h>
+
+typedef enum {
+    INGRESS_HOME,           //  GET and HEAD /: "Ollama is running"
+    INGRESS_PROXY           //  through a lease to a backend
+} ingress_action_t;
+
+typedef struct {
+    htp_method method;
+    const char *path;
+    ingress_action_t action;
+    const char *kind;       //  for the scheduler: "completions", "embeddings" or "other"
+    bool openai;            //  an OpenAI route (/v1/...): OpenAI's error shape
+} ingress_route_t;
+
+//  The route for a request, or NULL. When NULL, *path_known tells whether the
+//  path exists with another method (405) or not at all (404).
+const ingress_route_t *
+    ingress_route_find (htp_method method, const char *path, bool *path_known);
+
+//  True if errors for this path are written in OpenAI's shape (/v1/...).
+bool
+    ingress_route_openai_path (const char *path);
+
+//  Self test
+void
+    ingress_route_test (bool verbose);
+
+#endif
