@@ -2,6 +2,7 @@
     them, or the one named on the command line */
 
 #include "healthmon_state.h"
+#include "healthmon_probe.h"
 
 typedef struct {
     const char *name;
@@ -10,6 +11,7 @@ typedef struct {
 
 static const s_selftest_t s_selftests [] = {
     {"healthmon_state", healthmon_state_test},
+    {"healthmon_probe", healthmon_probe_test},
     {NULL, NULL}
 };
 
