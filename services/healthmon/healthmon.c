@@ -19,6 +19,7 @@
 #include "healthmon_state.h"
 #include "of_service.h"
 #include <event2/dns.h>
+#include <openssl/crypto.h>
 
 //  The first probe of a new or changed backend waits a random delay of at
 //  most this long, and at most an interval divided by S_JITTER_DIVISOR
@@ -340,6 +341,9 @@ s_destroy (s_healthmon_t *self)
         evdns_base_free (self->dns, 0);
     if (self->base)
         event_base_free (self->base);
+    //  OpenSSL keeps per-thread state (its random generators): free it now,
+    //  not in a thread-exit hook that may run after the process has ended
+    OPENSSL_thread_stop ();
 }
 
 //  The resolver: the system's name servers and hosts file; without a
