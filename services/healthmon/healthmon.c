@@ -157,7 +157,7 @@ s_probe_soon (s_backend_t *backend)
     evtimer_add (backend->timer, &delay);
 }
 
-//  (Re)creates the probe from the backend's config; 0 or -1
+//  (Re)creates the probe from the backend's config and runs it soon
 static void
 s_backend_set_probe (s_backend_t *backend)
 {

@@ -250,25 +250,31 @@ s_on_chunk (struct evhttp_request *request, void *arg)
     (void) arg;
 }
 
+//  The connection's TLS bufferevent, or NULL
+static struct bufferevent *
+s_tls_bev (healthmon_probe_t *self)
+{
+    return self->ssl && self->connection ? evhttp_connection_get_bufferevent (self->connection)
+                                         : NULL;
+}
+
 //  What OpenSSL said went wrong, if anything; else ""
 static void
 s_tls_error (healthmon_probe_t *self, char *dest, size_t size)
 {
     *dest = 0;
-    struct bufferevent *bev =
-        self->connection ? evhttp_connection_get_bufferevent (self->connection) : NULL;
-    SSL *ssl = self->ssl && bev ? bufferevent_openssl_get_ssl (bev) : NULL;
+    struct bufferevent *bev = s_tls_bev (self);
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl (bev) : NULL;
     if (!ssl)
         return;
     long verify = SSL_get_verify_result (ssl);
     unsigned long error = bufferevent_get_openssl_error (bev);
+    const char *text = error ? ERR_reason_error_string (error) : NULL;
     if (verify != X509_V_OK)
         snprintf (dest, size, "tls: certificate verify failed: %s",
                   X509_verify_cert_error_string (verify));
     else if (error)
-        snprintf (dest, size, "tls: %s", ERR_reason_error_string (error)
-                                             ? ERR_reason_error_string (error)
-                                             : "handshake failed");
+        snprintf (dest, size, "tls: %s", text ? text : "handshake failed");
     //  Leave nothing for the next connection to misread
     while (bufferevent_get_openssl_error (bev))
         ;
@@ -278,8 +284,7 @@ s_tls_error (healthmon_probe_t *self, char *dest, size_t size)
 static bool
 s_tls_done (healthmon_probe_t *self)
 {
-    struct bufferevent *bev =
-        self->connection ? evhttp_connection_get_bufferevent (self->connection) : NULL;
+    struct bufferevent *bev = s_tls_bev (self);
     SSL *ssl = bev ? bufferevent_openssl_get_ssl (bev) : NULL;
     return ssl && SSL_is_init_finished (ssl);
 }
