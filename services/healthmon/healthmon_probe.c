@@ -1,0 +1,738 @@
+/*  =========================================================================
+    healthmon_probe - one backend's HTTP probe on a libevent loop
+
+    Why the callbacks only take notes: evhttp calls them from inside its
+    own connection code, where freeing the connection is unsafe. They record
+    what happened and activate the "complete" event; the connection is
+    dropped and the user called from there (or from the timeout), outside
+    evhttp.
+
+    Why the probe resolves host names itself (evdns_getaddrinfo) and hands
+    evhttp a numeric address: a pending evdns lookup can be cancelled when
+    the probe times out or the backend goes away, and a lookup failure gets
+    its own reason ("dns: ...").
+    =========================================================================
+*/
+
+#include "healthmon_probe.h"
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+//  Bounds on what a backend's answer may cost us
+#define S_MAX_HEADERS_SIZE (64 * 1024)
+#define S_MAX_BODY_SIZE    (1024 * 1024)        //  read and dropped, never kept
+#define S_HOST_MAX         300                  //  "[hostname]:port"
+#define S_USER_AGENT       "ollamaflow-healthmon/" OF_VERSION
+#define S_STATUS_FAILURE   500                  //  from here on, a status is a failure
+
+//  The fields that decide how a backend is probed (healthmon_probe_same)
+static const char *const s_probe_fields [] = {
+    "Hostname", "Port", "Ssl", "HealthCheckMethod", "HealthCheckUrl", "Querystring",
+    "BearerToken", "Headers", NULL
+};
+
+struct _healthmon_probe_t {
+    struct event_base *base;
+    struct evdns_base *dns;
+    SSL_CTX *tls;
+    healthmon_probe_fn *handler;
+    void *arg;
+    //  What to probe
+    char *hostname;
+    int port;
+    bool ssl;
+    bool head;                          //  HEAD, else GET
+    char *uri;                          //  HealthCheckUrl with its query string
+    char host_header [S_HOST_MAX];
+    char *token;                        //  BearerToken, or NULL
+    json_t *headers;                    //  Headers
+    //  The probe in flight
+    bool busy;
+    int64_t started;                    //  zclock_mono
+    int64_t timeout_ms;
+    struct evdns_getaddrinfo_request *lookup;
+    struct evhttp_connection *connection;
+    struct evhttp_request *request;     //  owned by evhttp; NULL once it is done
+    bool answered;                      //  a status arrived
+    bool completed;                     //  the whole answer arrived
+    bool failed;                        //  reason holds the failure
+    bool reused;                        //  sent on a kept-alive connection
+    bool retry;                         //  send once more on a new connection
+    struct event *timer;
+    struct event *complete;
+    healthmon_result_t result;
+};
+
+static void
+s_on_timeout (evutil_socket_t fd, short what, void *arg);
+static void
+s_on_complete (evutil_socket_t fd, short what, void *arg);
+
+//  --------------------------------------------------------------------------
+//  Constructor and destructor
+
+healthmon_probe_t *
+healthmon_probe_new (struct event_base *base, struct evdns_base *dns, SSL_CTX *tls,
+                     json_t *backend, healthmon_probe_fn *handler, void *arg)
+{
+    assert (base && dns && backend && handler);
+    healthmon_probe_t *self = (healthmon_probe_t *) zmalloc (sizeof (healthmon_probe_t));
+    self->base = base;
+    self->dns = dns;
+    self->tls = tls;
+    self->handler = handler;
+    self->arg = arg;
+
+    const char *hostname = "localhost", *method = "GET", *url = "/", *query = NULL,
+               *token = NULL;
+    int ssl = 0;
+    json_unpack (backend, "{s?s, s?i, s?b, s?s, s?s, s?s, s?s}", "Hostname", &hostname, "Port",
+                 &self->port, "Ssl", &ssl, "HealthCheckMethod", &method, "HealthCheckUrl",
+                 &url, "Querystring", &query, "BearerToken", &token);
+    self->hostname = strdup (hostname);
+    self->ssl = ssl != 0;
+    self->head = strcasecmp (method, "HEAD") == 0;
+    if (query && *query)
+        self->uri = zsys_sprintf ("%s%c%s", url, strchr (url, '?') ? '&' : '?', query);
+    else
+        self->uri = strdup (url);
+    self->token = token && *token ? strdup (token) : NULL;
+    json_t *headers = json_object_get (backend, "Headers");
+    self->headers = json_is_object (headers) ? json_deep_copy (headers) : json_object ();
+    //  An IPv6 literal needs its brackets in Host
+    snprintf (self->host_header, sizeof self->host_header,
+              strchr (hostname, ':') ? "[%s]:%d" : "%s:%d", hostname, self->port);
+
+    self->timer = evtimer_new (base, s_on_timeout, self);
+    self->complete = event_new (base, -1, 0, s_on_complete, self);
+    return self;
+}
+
+//  Drops the connection (and with it a request in flight: no callbacks)
+static void
+s_disconnect (healthmon_probe_t *self)
+{
+    if (self->lookup) {
+        //  Runs the lookup callback at once with EVUTIL_EAI_CANCEL
+        evdns_getaddrinfo_cancel (self->lookup);
+        self->lookup = NULL;
+    }
+    if (self->connection) {
+        evhttp_connection_free (self->connection);
+        self->connection = NULL;
+    }
+    self->request = NULL;
+}
+
+void
+healthmon_probe_destroy (healthmon_probe_t **self_p)
+{
+    assert (self_p);
+    healthmon_probe_t *self = *self_p;
+    if (self) {
+        s_disconnect (self);
+        if (self->timer)
+            event_free (self->timer);
+        if (self->complete)
+            event_free (self->complete);
+        json_decref (self->headers);
+        free (self->hostname);
+        free (self->uri);
+        free (self->token);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Ending a probe
+
+//  Notes a failure (the first one counts) and ends the probe soon
+static void
+s_fail (healthmon_probe_t *self, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_fail (healthmon_probe_t *self, const char *format, ...)
+{
+    if (!self->answered && !self->failed) {
+        va_list args;
+        va_start (args, format);
+        vsnprintf (self->result.reason, sizeof self->result.reason, format, args);
+        va_end (args);
+        self->failed = true;
+    }
+    event_active (self->complete, 0, 1);
+}
+
+//  Ends the probe: drops the connection unless it can serve the next one,
+//  then tells the user
+static void
+s_finish (healthmon_probe_t *self)
+{
+    evtimer_del (self->timer);
+    event_del (self->complete);
+    healthmon_result_t *result = &self->result;
+    result->ok = self->answered && result->status < S_STATUS_FAILURE;
+    if (self->answered)
+        snprintf (result->reason, sizeof result->reason, "HTTP %d", result->status);
+    else
+        result->latency_ms = -1;
+    //  Keep a plain connection that just served a good answer; TLS
+    //  connections cannot reconnect through evhttp, so they serve one probe
+    if (!(result->ok && self->completed && !self->ssl))
+        s_disconnect (self);
+    self->request = NULL;
+    self->busy = false;
+    self->handler (self->arg, result);
+}
+
+static void
+s_send (healthmon_probe_t *self);
+
+static void
+s_on_complete (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    healthmon_probe_t *self = (healthmon_probe_t *) arg;
+    if (self->retry) {
+        self->retry = false;
+        s_send (self);
+    }
+    else
+        s_finish (self);
+}
+
+//  A late answer: the status, if any arrived, decides; else it is a timeout
+static void
+s_on_timeout (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    healthmon_probe_t *self = (healthmon_probe_t *) arg;
+    if (self->lookup)
+        snprintf (self->result.reason, sizeof self->result.reason,
+                  "timeout after %lld ms resolving %s", (long long) self->timeout_ms,
+                  self->hostname);
+    else if (!self->answered && !self->failed)
+        snprintf (self->result.reason, sizeof self->result.reason, "timeout after %lld ms",
+                  (long long) self->timeout_ms);
+    s_finish (self);
+}
+
+//  --------------------------------------------------------------------------
+//  evhttp callbacks: take notes only (see the top of the file)
+
+static int
+s_on_headers (struct evhttp_request *request, void *arg)
+{
+    healthmon_probe_t *self = (healthmon_probe_t *) arg;
+    int status = evhttp_request_get_response_code (request);
+    //  An informational status (1xx) is followed by the real one
+    if (!self->answered && !self->failed && status >= 200) {
+        self->answered = true;
+        self->result.status = status;
+        self->result.latency_ms = zclock_mono () - self->started;
+    }
+    return 0;
+}
+
+//  Body pieces are dropped as they come (evhttp drains them after this)
+static void
+s_on_chunk (struct evhttp_request *request, void *arg)
+{
+    (void) request;
+    (void) arg;
+}
+
+//  The connection's TLS bufferevent, or NULL
+static struct bufferevent *
+s_tls_bev (healthmon_probe_t *self)
+{
+    return self->ssl && self->connection ? evhttp_connection_get_bufferevent (self->connection)
+                                         : NULL;
+}
+
+//  What OpenSSL said went wrong, if anything; else ""
+static void
+s_tls_error (healthmon_probe_t *self, char *dest, size_t size)
+{
+    *dest = 0;
+    struct bufferevent *bev = s_tls_bev (self);
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl (bev) : NULL;
+    if (!ssl)
+        return;
+    long verify = SSL_get_verify_result (ssl);
+    unsigned long error = bufferevent_get_openssl_error (bev);
+    const char *text = error ? ERR_reason_error_string (error) : NULL;
+    if (verify != X509_V_OK)
+        snprintf (dest, size, "tls: certificate verify failed: %s",
+                  X509_verify_cert_error_string (verify));
+    else if (error)
+        snprintf (dest, size, "tls: %s", text ? text : "handshake failed");
+    //  Leave nothing for the next connection to misread
+    while (bufferevent_get_openssl_error (bev))
+        ;
+}
+
+//  True once the TLS handshake has finished
+static bool
+s_tls_done (healthmon_probe_t *self)
+{
+    struct bufferevent *bev = s_tls_bev (self);
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl (bev) : NULL;
+    return ssl && SSL_is_init_finished (ssl);
+}
+
+static bool
+s_connect_error (int error)
+{
+    return error == ECONNREFUSED || error == EHOSTUNREACH || error == ENETUNREACH
+           || error == ETIMEDOUT || error == EHOSTDOWN || error == EADDRNOTAVAIL
+           || error == ENETDOWN;
+}
+
+//  evhttp failed the request; errno is what the socket said (evhttp restores it)
+static void
+s_on_error (enum evhttp_request_error error, void *arg)
+{
+    int saved = EVUTIL_SOCKET_ERROR ();
+    healthmon_probe_t *self = (healthmon_probe_t *) arg;
+    self->request = NULL;       //  evhttp freed it already
+    char tls [OFP_HEALTH_REASON_MAX];
+    s_tls_error (self, tls, sizeof tls);
+    if (*tls)
+        s_fail (self, "%s", tls);
+    else if (s_connect_error (saved))
+        s_fail (self, "connect: %s", strerror (saved));
+    else if (self->reused && !self->answered && error == EVREQ_HTTP_EOF) {
+        //  The backend closed the kept-alive connection as we sent: try
+        //  once more on a new one (from the complete event, outside evhttp)
+        self->reused = false;
+        self->retry = true;
+        event_active (self->complete, 0, 1);
+    }
+    else if (self->ssl && !s_tls_done (self))
+        s_fail (self, "tls: handshake failed");
+    else if (error == EVREQ_HTTP_TIMEOUT)
+        s_fail (self, "timeout after %lld ms", (long long) self->timeout_ms);
+    else if (error == EVREQ_HTTP_INVALID_HEADER)
+        s_fail (self, "bad response: invalid header");
+    else if (error == EVREQ_HTTP_DATA_TOO_LONG)
+        s_fail (self, "bad response: too large or malformed");
+    else if (saved && saved != EAGAIN)
+        s_fail (self, "connection: %s", strerror (saved));
+    else
+        s_fail (self, "connection closed before the response");
+}
+
+//  The request is over: answered, or failed (request NULL after s_on_error)
+static void
+s_on_done (struct evhttp_request *request, void *arg)
+{
+    healthmon_probe_t *self = (healthmon_probe_t *) arg;
+    self->request = NULL;
+    if (request && self->answered)
+        self->completed = true;
+    else if (request && evhttp_request_get_response_code (request) == 0) {
+        //  evhttp's connect failure path reports nothing but an empty request,
+        //  and it takes that path only for a refused connection
+        char tls [OFP_HEALTH_REASON_MAX];
+        s_tls_error (self, tls, sizeof tls);
+        if (*tls)
+            s_fail (self, "%s", tls);
+        else
+            s_fail (self, "connect: %s", strerror (ECONNREFUSED));
+    }
+    event_active (self->complete, 0, 1);
+}
+
+//  --------------------------------------------------------------------------
+//  Sending
+
+static void
+s_set_header (struct evkeyvalq *headers, const char *name, const char *value)
+{
+    evhttp_remove_header (headers, name);
+    evhttp_add_header (headers, name, value);
+}
+
+//  Creates the connection to a numeric address; 0 or -1
+static int
+s_connect (healthmon_probe_t *self, const char *address)
+{
+    struct bufferevent *bev = NULL;
+    if (self->ssl) {
+        SSL *ssl = self->tls ? SSL_new (self->tls) : NULL;
+        if (!ssl)
+            return -1;
+        unsigned char binary [sizeof (struct in6_addr)];
+        bool literal = inet_pton (AF_INET, self->hostname, binary) == 1
+                       || inet_pton (AF_INET6, self->hostname, binary) == 1;
+        if (literal)
+            X509_VERIFY_PARAM_set1_ip_asc (SSL_get0_param (ssl), self->hostname);
+        else {
+            SSL_set_tlsext_host_name (ssl, self->hostname);
+            SSL_set1_host (ssl, self->hostname);
+        }
+        bev = bufferevent_openssl_socket_new (self->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                              BEV_OPT_CLOSE_ON_FREE);
+        if (!bev) {
+            SSL_free (ssl);
+            return -1;
+        }
+        bufferevent_openssl_set_allow_dirty_shutdown (bev, 1);
+    }
+    //  A numeric address and no evdns base: evhttp's own lookup cannot block
+    self->connection = evhttp_connection_base_bufferevent_new (self->base, NULL, bev, address,
+                                                              (unsigned short) self->port);
+    if (!self->connection) {
+        if (bev)
+            bufferevent_free (bev);
+        return -1;
+    }
+    evhttp_connection_set_retries (self->connection, 0);
+    evhttp_connection_set_max_headers_size (self->connection, S_MAX_HEADERS_SIZE);
+    evhttp_connection_set_max_body_size (self->connection, S_MAX_BODY_SIZE);
+    //  A backstop only: the probe's own timer ends it first
+    struct timeval idle = {(long) (self->timeout_ms / 1000 + 1), 0};
+    evhttp_connection_set_timeout_tv (self->connection, &idle);
+    return 0;
+}
+
+static void
+s_send (healthmon_probe_t *self)
+{
+    struct evhttp_request *request = evhttp_request_new (s_on_done, self);
+    if (!request) {
+        s_fail (self, "cannot create the request");
+        return;
+    }
+    evhttp_request_set_header_cb (request, s_on_headers);
+    evhttp_request_set_chunked_cb (request, s_on_chunk);
+    evhttp_request_set_error_cb (request, s_on_error);
+    struct evkeyvalq *headers = evhttp_request_get_output_headers (request);
+    evhttp_add_header (headers, "Host", self->host_header);
+    evhttp_add_header (headers, "User-Agent", S_USER_AGENT);
+    evhttp_add_header (headers, "Accept", "*/*");
+    if (self->ssl)
+        evhttp_add_header (headers, "Connection", "close");
+    const char *name;
+    json_t *value;
+    json_object_foreach (self->headers, name, value)
+        if (json_is_string (value))
+            s_set_header (headers, name, json_string_value (value));
+    if (self->token) {
+        char *authorization = zsys_sprintf ("Bearer %s", self->token);
+        s_set_header (headers, "Authorization", authorization);
+        zstr_free (&authorization);
+    }
+    //  A refused connect can end the request inside this call: note it first
+    self->request = request;
+    if (evhttp_make_request (self->connection, request,
+                             self->head ? EVHTTP_REQ_HEAD : EVHTTP_REQ_GET, self->uri) != 0) {
+        self->request = NULL;
+        s_fail (self, "cannot send the request");
+    }
+}
+
+//  The host name resolved (maybe at once, for a numeric address)
+static void
+s_on_resolved (int error, struct evutil_addrinfo *found, void *arg)
+{
+    healthmon_probe_t *self = (healthmon_probe_t *) arg;
+    if (error == EVUTIL_EAI_CANCEL)
+        return;                 //  the probe ended or went away; nothing to touch
+    self->lookup = NULL;
+    if (error != 0) {
+        s_fail (self, "dns: %s: %s", self->hostname, evutil_gai_strerror (error));
+        return;
+    }
+    //  IPv4 first: a backend on "localhost" usually listens on 127.0.0.1 only
+    struct evutil_addrinfo *chosen = found;
+    for (struct evutil_addrinfo *item = found; item; item = item->ai_next)
+        if (item->ai_family == AF_INET) {
+            chosen = item;
+            break;
+        }
+    char address [INET6_ADDRSTRLEN] = "";
+    const void *binary =
+        chosen->ai_family == AF_INET6
+            ? (const void *) &((struct sockaddr_in6 *) chosen->ai_addr)->sin6_addr
+            : (const void *) &((struct sockaddr_in *) chosen->ai_addr)->sin_addr;
+    evutil_inet_ntop (chosen->ai_family, binary, address, sizeof address);
+    evutil_freeaddrinfo (found);
+    if (s_connect (self, address) != 0)
+        s_fail (self, "%s", self->ssl ? "tls: no client context" : "cannot connect");
+    else
+        s_send (self);
+}
+
+int
+healthmon_probe_start (healthmon_probe_t *self, int64_t timeout_ms)
+{
+    assert (self);
+    if (self->busy)
+        return -1;
+    self->busy = true;
+    self->started = zclock_mono ();
+    self->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+    self->answered = self->completed = self->failed = self->retry = false;
+    self->reused = self->connection != NULL;
+    memset (&self->result, 0, sizeof self->result);
+    struct timeval delay = {(long) (self->timeout_ms / 1000),
+                            (long) (self->timeout_ms % 1000) * 1000};
+    evtimer_add (self->timer, &delay);
+    if (self->connection)
+        s_send (self);          //  the kept-alive connection
+    else {
+        struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
+                                        .ai_socktype = SOCK_STREAM,
+                                        .ai_protocol = IPPROTO_TCP};
+        //  NULL when the answer came at once (a numeric address, the hosts file)
+        struct evdns_getaddrinfo_request *lookup =
+            evdns_getaddrinfo (self->dns, self->hostname, NULL, &hints, s_on_resolved, self);
+        self->lookup = lookup;
+    }
+    return 0;
+}
+
+bool
+healthmon_probe_busy (healthmon_probe_t *self)
+{
+    assert (self);
+    return self->busy;
+}
+
+bool
+healthmon_probe_same (json_t *backend, json_t *other)
+{
+    for (int index = 0; s_probe_fields [index]; index++) {
+        json_t *mine = json_object_get (backend, s_probe_fields [index]);
+        json_t *theirs = json_object_get (other, s_probe_fields [index]);
+        if ((mine || theirs) && !json_equal (mine, theirs))
+            return false;
+    }
+    return true;
+}
+
+SSL_CTX *
+healthmon_probe_tls_new (void)
+{
+    SSL_CTX *tls = SSL_CTX_new (TLS_client_method ());
+    if (!tls)
+        return NULL;
+    SSL_CTX_set_min_proto_version (tls, TLS1_2_VERSION);
+    SSL_CTX_set_verify (tls, SSL_VERIFY_PEER, NULL);
+    if (SSL_CTX_set_default_verify_paths (tls) != 1) {
+        SSL_CTX_free (tls);
+        return NULL;
+    }
+    return tls;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: probes against an evhttp server on the same loop
+
+typedef struct {
+    struct event_base *base;
+    healthmon_result_t result;
+    int results;
+    //  What the server saw last
+    char method [8];
+    char uri [256];
+    char authorization [64];
+    char custom [64];
+    char host [64];
+} s_test_t;
+
+static void
+s_test_copy_header (struct evhttp_request *request, const char *name, char *dest, size_t size)
+{
+    const char *value = evhttp_find_header (evhttp_request_get_input_headers (request), name);
+    snprintf (dest, size, "%s", value ? value : "");
+}
+
+//  /ok answers 200, /fail 503, /hang never
+static void
+s_test_serve (struct evhttp_request *request, void *arg)
+{
+    s_test_t *test = (s_test_t *) arg;
+    snprintf (test->method, sizeof test->method, "%s",
+              evhttp_request_get_command (request) == EVHTTP_REQ_HEAD ? "HEAD" : "GET");
+    snprintf (test->uri, sizeof test->uri, "%s", evhttp_request_get_uri (request));
+    s_test_copy_header (request, "Authorization", test->authorization,
+                        sizeof test->authorization);
+    s_test_copy_header (request, "X-Probe", test->custom, sizeof test->custom);
+    s_test_copy_header (request, "Host", test->host, sizeof test->host);
+    if (strncmp (test->uri, "/hang", 5) == 0)
+        return;
+    evbuffer_add_printf (evhttp_request_get_output_buffer (request), "Ollama is running");
+    if (strncmp (test->uri, "/ok", 3) == 0)
+        evhttp_send_reply (request, 200, "OK", NULL);
+    else
+        evhttp_send_reply (request, 503, "Unavailable", NULL);
+}
+
+static void
+s_test_result (void *arg, const healthmon_result_t *result)
+{
+    s_test_t *test = (s_test_t *) arg;
+    test->result = *result;
+    test->results++;
+    event_base_loopbreak (test->base);
+}
+
+//  Runs one probe of the backend described by JSON text to its end
+static void
+s_test_probe (s_test_t *test, struct evdns_base *dns, SSL_CTX *tls, const char *backend,
+              int64_t timeout_ms, bool verbose)
+{
+    json_t *object = json_loads (backend, 0, NULL);
+    assert (object);
+    healthmon_probe_t *probe = healthmon_probe_new (test->base, dns, tls, object, s_test_result,
+                                                    test);
+    json_decref (object);
+    int before = test->results;
+    assert (healthmon_probe_start (probe, timeout_ms) == 0);
+    assert (healthmon_probe_busy (probe));
+    assert (healthmon_probe_start (probe, timeout_ms) == -1);
+    assert (test->results == before);       //  never called back from start
+    event_base_dispatch (test->base);
+    assert (test->results == before + 1);
+    assert (!healthmon_probe_busy (probe));
+    if (verbose)
+        printf ("  %s -> %s (%lld ms)\n", backend, test->result.reason,
+                (long long) test->result.latency_ms);
+    //  A second probe of a good backend reuses the connection, and still works
+    if (test->result.ok) {
+        assert (healthmon_probe_start (probe, timeout_ms) == 0);
+        event_base_dispatch (test->base);
+        assert (test->results == before + 2 && test->result.ok);
+    }
+    healthmon_probe_destroy (&probe);
+}
+
+void
+healthmon_probe_test (bool verbose)
+{
+    printf (" * healthmon_probe: ");
+    if (verbose)
+        printf ("\n");
+    s_test_t test = {.base = event_base_new ()};
+    struct evdns_base *dns = evdns_base_new (test.base, 0);
+    //  The hosts file only: the test needs no name server
+    assert (evdns_base_load_hosts (dns, NULL) == 0);
+    SSL_CTX *tls = healthmon_probe_tls_new ();
+    assert (tls);
+    struct evhttp *server = evhttp_new (test.base);
+    evhttp_set_gencb (server, s_test_serve, &test);
+    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle (server, "127.0.0.1", 0);
+    assert (bound);
+    struct sockaddr_in address;
+    socklen_t length = sizeof address;
+    getsockname (evhttp_bound_socket_get_fd (bound), (struct sockaddr *) &address, &length);
+    int port = ntohs (address.sin_port);
+    char backend [512];
+
+    //  A good answer, with the query string, token, headers and Host
+    snprintf (backend, sizeof backend,
+              "{\"Hostname\": \"127.0.0.1\", \"Port\": %d, \"HealthCheckUrl\": \"/ok\", "
+              "\"Querystring\": \"a=1\", \"BearerToken\": \"t0k\", \"Headers\": "
+              "{\"X-Probe\": \"yes\"}}", port);
+    s_test_probe (&test, dns, tls, backend, 2000, verbose);
+    assert (test.result.ok && test.result.status == 200);
+    assert (streq (test.result.reason, "HTTP 200") && test.result.latency_ms >= 0);
+    assert (streq (test.method, "GET") && streq (test.uri, "/ok?a=1"));
+    assert (streq (test.authorization, "Bearer t0k") && streq (test.custom, "yes"));
+    char host [64];
+    snprintf (host, sizeof host, "127.0.0.1:%d", port);
+    assert (streq (test.host, host));
+
+    //  HEAD, a query string after one in the URL, a 5xx answer
+    snprintf (backend, sizeof backend,
+              "{\"Hostname\": \"127.0.0.1\", \"Port\": %d, \"HealthCheckMethod\": \"HEAD\", "
+              "\"HealthCheckUrl\": \"/fail?x=1\", \"Querystring\": \"b=2\"}", port);
+    s_test_probe (&test, dns, tls, backend, 2000, verbose);
+    assert (!test.result.ok && test.result.status == 503);
+    assert (streq (test.result.reason, "HTTP 503"));
+    assert (streq (test.method, "HEAD") && streq (test.uri, "/fail?x=1&b=2"));
+    assert (*test.authorization == 0);
+
+    //  A host name through evdns (the hosts file)
+    snprintf (backend, sizeof backend,
+              "{\"Hostname\": \"localhost\", \"Port\": %d, \"HealthCheckUrl\": \"/ok\"}", port);
+    s_test_probe (&test, dns, tls, backend, 2000, verbose);
+    assert (test.result.ok);
+    snprintf (host, sizeof host, "localhost:%d", port);
+    assert (streq (test.host, host));
+
+    //  No answer: a timeout, no latency
+    snprintf (backend, sizeof backend,
+              "{\"Hostname\": \"127.0.0.1\", \"Port\": %d, \"HealthCheckUrl\": \"/hang\"}", port);
+    s_test_probe (&test, dns, tls, backend, 200, verbose);
+    assert (!test.result.ok && test.result.status == 0 && test.result.latency_ms == -1);
+    assert (streq (test.result.reason, "timeout after 200 ms"));
+
+    //  A closed port
+    int closed = socket (AF_INET, SOCK_STREAM, 0);
+    address.sin_port = 0;
+    assert (bind (closed, (struct sockaddr *) &address, sizeof address) == 0);
+    getsockname (closed, (struct sockaddr *) &address, &length);
+    close (closed);
+    snprintf (backend, sizeof backend, "{\"Hostname\": \"127.0.0.1\", \"Port\": %d}",
+              ntohs (address.sin_port));
+    s_test_probe (&test, dns, tls, backend, 2000, verbose);
+    assert (!test.result.ok && streq (test.result.reason, "connect: Connection refused"));
+
+    //  TLS to a plain HTTP server fails in the handshake
+    snprintf (backend, sizeof backend,
+              "{\"Hostname\": \"127.0.0.1\", \"Port\": %d, \"Ssl\": true, "
+              "\"HealthCheckUrl\": \"/ok\"}", port);
+    s_test_probe (&test, dns, tls, backend, 2000, verbose);
+    assert (!test.result.ok && strncmp (test.result.reason, "tls: ", 5) == 0);
+
+    //  A name the hosts file does not know, and no name server to ask
+    s_test_probe (&test, dns, tls, "{\"Hostname\": \"nowhere.invalid\", \"Port\": 80}", 200,
+                  verbose);
+    assert (!test.result.ok && streq (test.result.reason,
+                                      "timeout after 200 ms resolving nowhere.invalid"));
+
+    //  Destroyed in flight: no callback, nothing leaks
+    json_t *object = json_pack ("{s:s, s:i, s:s}", "Hostname", "127.0.0.1", "Port", port,
+                                "HealthCheckUrl", "/hang");
+    healthmon_probe_t *probe = healthmon_probe_new (test.base, dns, tls, object, s_test_result,
+                                                    &test);
+    int before = test.results;
+    assert (healthmon_probe_start (probe, 5000) == 0);
+    struct timeval moment = {0, 50 * 1000};
+    event_base_loopexit (test.base, &moment);
+    event_base_dispatch (test.base);
+    healthmon_probe_destroy (&probe);
+    assert (test.results == before);
+
+    //  What makes two backends probe alike
+    json_t *other = json_deep_copy (object);
+    assert (healthmon_probe_same (object, other));
+    json_object_set_new (other, "MaxParallelRequests", json_integer (9));
+    assert (healthmon_probe_same (object, other));
+    json_object_set_new (other, "BearerToken", json_string ("new"));
+    assert (!healthmon_probe_same (object, other));
+    json_decref (other);
+    other = json_deep_copy (object);
+    json_object_set_new (other, "Port", json_integer (port + 1));
+    assert (!healthmon_probe_same (object, other));
+    json_decref (other);
+    json_decref (object);
+
+    evhttp_free (server);
+    SSL_CTX_free (tls);
+    evdns_base_free (dns, 0);
+    event_base_free (test.base);
+    printf ("OK\n");
+}

@@ -1,0 +1,73 @@
+/*  =========================================================================
+    healthmon_probe - one backend's HTTP probe on a libevent loop
+
+    Sends the backend's HealthCheckMethod to its HealthCheckUrl (plus
+    Querystring, BearerToken and Headers) with libevent's evhttp client and
+    reports {ok, status, latency, reason} through a callback. Host names are
+    resolved with evdns, never a blocking getaddrinfo; Ssl backends get TLS
+    with certificate and host name verification. At most one probe is in
+    flight; it always ends, at the latest when its timeout fires.
+
+    A plain HTTP connection is kept alive between successful probes and
+    dropped after any failure, so a failing backend is resolved and
+    connected afresh on every probe. A TLS connection serves one probe.
+    =========================================================================
+*/
+
+#ifndef HEALTHMON_PROBE_H_INCLUDED
+#define HEALTHMON_PROBE_H_INCLUDED
+
+#include "of_classes.h"
+#include <event2/dns.h>
+#include <openssl/ssl.h>
+
+//  The outcome of one probe
+typedef struct {
+    bool ok;                                    //  an HTTP status below 500 in time
+    int status;                                 //  the HTTP status; 0 without an answer
+    int64_t latency_ms;                         //  until the status arrived; -1 without one
+    char reason [OFP_HEALTH_REASON_MAX + 1];    //  "HTTP 200", "connect: ...", "timeout ..."
+} healthmon_result_t;
+
+//  Called once per probe, from the event loop (never from inside
+//  healthmon_probe_start). It may start the next probe; it must not destroy
+//  the probe.
+typedef void (healthmon_probe_fn) (void *arg, const healthmon_result_t *result);
+
+typedef struct _healthmon_probe_t healthmon_probe_t;
+
+//  Creates the probe of a backend (a normalized Backend object; the fields
+//  the probe uses are copied). dns and tls are borrowed and must outlive it;
+//  tls may be NULL, and then an Ssl backend's probes fail.
+healthmon_probe_t *
+    healthmon_probe_new (struct event_base *base, struct evdns_base *dns, SSL_CTX *tls,
+                         json_t *backend, healthmon_probe_fn *handler, void *arg);
+
+//  Destroys the probe, abandoning a probe in flight (no callback); accepts NULL.
+void
+    healthmon_probe_destroy (healthmon_probe_t **self_p);
+
+//  Starts a probe that ends within timeout_ms. Returns 0, or -1 if one is
+//  already in flight.
+int
+    healthmon_probe_start (healthmon_probe_t *self, int64_t timeout_ms);
+
+//  True while a probe is in flight.
+bool
+    healthmon_probe_busy (healthmon_probe_t *self);
+
+//  True if two Backend objects are probed alike: same address, TLS, method,
+//  URL, query string, token and headers.
+bool
+    healthmon_probe_same (json_t *backend, json_t *other);
+
+//  A TLS client context that verifies certificates against the system CA
+//  store; NULL if OpenSSL cannot make one. Free with SSL_CTX_free.
+SSL_CTX *
+    healthmon_probe_tls_new (void);
+
+//  Self test
+void
+    healthmon_probe_test (bool verbose);
+
+#endif
