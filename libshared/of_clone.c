@@ -5,6 +5,7 @@
 
 #include "of_clone.h"
 #include "ofp_classes.h"
+#include "of_evzmq.h"
 
 //  Updates kept while a snapshot is awaited; beyond this, they are dropped
 //  and the next heartbeat shows the gap, which asks for another snapshot.
@@ -33,6 +34,10 @@ struct _of_clone_t {
 
     uint64_t snapshots;
     uint64_t malformed;
+
+    //  When a libevent loop drives the copy
+    of_evzmq_t *watches [2];
+    struct event *timer;
 };
 
 static void
@@ -82,6 +87,10 @@ of_clone_destroy (of_clone_t **self_p)
     of_clone_t *self = *self_p;
     if (!self)
         return;
+    of_evzmq_destroy (&self->watches [0]);
+    of_evzmq_destroy (&self->watches [1]);
+    if (self->timer)
+        event_free (self->timer);
     zsock_destroy (&self->subscriber);
     zsock_destroy (&self->requester);
     for (int kind = 0; kind < OF_KIND_COUNT; kind++)
@@ -292,6 +301,40 @@ of_clone_attach (of_clone_t *self, zloop_t *loop)
     //  Often enough that a lost snapshot request is retried within the liveness interval
     size_t interval = (size_t) (self->liveness_ms / S_TICKS_PER_LIVENESS);
     zloop_timer (loop, interval > 0 ? interval : 1, 0, s_on_timer, self);
+    return 0;
+}
+
+static void
+s_on_events (zsock_t *sock, void *arg)
+{
+    (void) sock;
+    of_clone_recv ((of_clone_t *) arg);
+}
+
+static void
+s_on_event_timer (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    of_clone_t *self = (of_clone_t *) arg;
+    int64_t next = of_clone_tick (self);
+    //  The tick may have sent a snapshot request, which can swallow an edge
+    of_evzmq_kick (self->watches [0]);
+    of_evzmq_kick (self->watches [1]);
+    struct timeval delay = {next / 1000, (next % 1000) * 1000};
+    evtimer_add (self->timer, &delay);
+}
+
+int
+of_clone_attach_events (of_clone_t *self, struct event_base *base)
+{
+    assert (self && base && !self->timer);
+    self->watches [0] = of_evzmq_new (base, self->subscriber, s_on_events, self);
+    self->watches [1] = of_evzmq_new (base, self->requester, s_on_events, self);
+    self->timer = evtimer_new (base, s_on_event_timer, self);
+    if (!self->watches [0] || !self->watches [1] || !self->timer)
+        return -1;
+    s_on_event_timer (-1, 0, self);
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <czmq.h>
 #include <jansson.h>
 #include "of_schema.h"
+#include <event2/event.h>
 
 typedef struct _of_clone_t of_clone_t;
 
@@ -59,6 +60,11 @@ void
 //  Returns 0, or -1 if the loop refused a reader.
 int
     of_clone_attach (of_clone_t *self, zloop_t *loop);
+
+//  Lets a libevent loop drive the copy instead: its two sockets (through
+//  of_evzmq) and a timer join the base; they go with the copy. 0 or -1.
+int
+    of_clone_attach_events (of_clone_t *self, struct event_base *base);
 
 //  Runs the timers (snapshot retries, liveness); returns the milliseconds
 //  until it should be called again.

@@ -5,6 +5,7 @@
 
 #include "of_service.h"
 #include "of_log.h"
+#include "of_evzmq.h"
 #include "ofp_check.h"
 #include <ctype.h>
 #include <getopt.h>
@@ -121,6 +122,23 @@ of_service_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
     bool term = !command || streq (command, "$TERM");
     zstr_free (&command);
     return term ? -1 : 0;
+}
+
+static void
+s_on_pipe_event (zsock_t *pipe, void *arg)
+{
+    struct event_base *base = (struct event_base *) arg;
+    while (zsock_events (pipe) & ZMQ_POLLIN)
+        if (of_service_on_pipe (NULL, pipe, NULL) != 0) {
+            event_base_loopbreak (base);
+            return;
+        }
+}
+
+of_evzmq_t *
+of_service_pipe_events (struct event_base *base, zsock_t *pipe)
+{
+    return of_evzmq_new (base, pipe, s_on_pipe_event, base);
 }
 
 zsock_t *

@@ -13,6 +13,7 @@
 
 #include <czmq.h>
 #include "of_settings.h"
+#include "of_evzmq.h"
 
 //  Exit codes shared by every service
 #define OF_EXIT_OK      0
@@ -37,6 +38,11 @@ void
 //  A zloop reader for an actor's pipe: ends the loop on $TERM.
 int
     of_service_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg);
+
+//  For an actor that runs a libevent loop: watches its pipe on the base and
+//  breaks the loop on $TERM. Destroy the result with of_evzmq_destroy.
+of_evzmq_t *
+    of_service_pipe_events (struct event_base *base, zsock_t *pipe);
 
 //  Binds a new socket of the given type at an endpoint this service owns,
 //  honouring Bus.BindAny. NULL with errno set if the bind failed.

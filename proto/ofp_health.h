@@ -17,7 +17,7 @@
 #define OFP_HEALTH_REASON_MAX   512
 #define OFP_HEALTH_COUNT_MAX    1000000     //  consecutive successes or failures
 #define OFP_HEALTH_BACKENDS_MAX 10000       //  records in one STATE
-#define OFP_HEALTH_INTERVAL_MIN 1000
+#define OFP_HEALTH_INTERVAL_MIN 100
 #define OFP_HEALTH_INTERVAL_MAX 3600000
 
 extern const ofp_protocol_t ofp_health_protocol;

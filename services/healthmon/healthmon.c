@@ -46,8 +46,6 @@ struct _s_healthmon_t {
     zsock_t *publisher;
     of_clone_t *clone;
     of_evzmq_t *pipe_watch;
-    of_evzmq_t *config_watch [2];
-    struct event *clone_timer;
     struct event *state_timer;
     zhashx_t *backends;             //  Identifier -> s_backend_t
     char epoch [OFP_EPOCH_LENGTH + 1];
@@ -96,13 +94,8 @@ s_publish_state (s_healthmon_t *self)
          backend = (s_backend_t *) zhashx_next (self->backends))
         json_array_append_new (records,
                                healthmon_state_record_json (backend->state, backend->id));
-    //  The contract's IntervalMs starts at 1000 while Health.IntervalMs may
-    //  be shorter (tests): subscribers use it as a freshness bound, for which
-    //  a longer value is safe (health.md)
-    int64_t interval = self->interval_ms < OFP_HEALTH_INTERVAL_MIN ? OFP_HEALTH_INTERVAL_MIN
-                                                                    : self->interval_ms;
     s_publish (self, "STATE",
-               json_pack ("{s:I, s:o}", "IntervalMs", (json_int_t) interval, "Backends",
+               json_pack ("{s:I, s:o}", "IntervalMs", (json_int_t) self->interval_ms, "Backends",
                           records));
 }
 
@@ -275,41 +268,6 @@ s_reconcile (s_healthmon_t *self)
 //  The bus
 
 static void
-s_on_pipe (zsock_t *pipe, void *arg)
-{
-    s_healthmon_t *self = (s_healthmon_t *) arg;
-    while (zsock_events (pipe) & ZMQ_POLLIN) {
-        char *command = zstr_recv (pipe);
-        bool term = !command || streq (command, "$TERM");
-        zstr_free (&command);
-        if (term) {
-            event_base_loopbreak (self->base);
-            return;
-        }
-    }
-}
-
-static void
-s_on_config (zsock_t *sock, void *arg)
-{
-    (void) sock;
-    of_clone_recv (((s_healthmon_t *) arg)->clone);
-}
-
-static void
-s_on_clone_timer (evutil_socket_t fd, short what, void *arg)
-{
-    (void) fd;
-    (void) what;
-    s_healthmon_t *self = (s_healthmon_t *) arg;
-    struct timeval next = s_timeval (of_clone_tick (self->clone));
-    //  The tick may have sent a snapshot request, which can swallow an edge
-    of_evzmq_kick (self->config_watch [0]);
-    of_evzmq_kick (self->config_watch [1]);
-    evtimer_add (self->clone_timer, &next);
-}
-
-static void
 s_on_config_change (void *arg, of_kind_t kind, const char *identifier, json_t *object)
 {
     (void) identifier;
@@ -327,10 +285,6 @@ s_destroy (s_healthmon_t *self)
     //  Probes first: they hold evdns lookups and connections
     zhashx_destroy (&self->backends);
     of_evzmq_destroy (&self->pipe_watch);
-    of_evzmq_destroy (&self->config_watch [0]);
-    of_evzmq_destroy (&self->config_watch [1]);
-    if (self->clone_timer)
-        event_free (self->clone_timer);
     if (self->state_timer)
         event_free (self->state_timer);
     of_clone_destroy (&self->clone);
@@ -397,13 +351,8 @@ healthmon_actor (zsock_t *pipe, void *args)
     zhashx_set_destructor (self.backends, s_backend_destroy);
     of_service_epoch (self.epoch);
     of_clone_set_handler (self.clone, s_on_config_change, &self);
-    self.pipe_watch = of_evzmq_new (self.base, pipe, s_on_pipe, &self);
-    self.config_watch [0] = of_evzmq_new (self.base, of_clone_subscriber (self.clone),
-                                          s_on_config, &self);
-    self.config_watch [1] = of_evzmq_new (self.base, of_clone_requester (self.clone),
-                                          s_on_config, &self);
-    self.clone_timer = evtimer_new (self.base, s_on_clone_timer, &self);
-    s_on_clone_timer (-1, 0, &self);
+    self.pipe_watch = of_service_pipe_events (self.base, pipe);
+    of_clone_attach_events (self.clone, self.base);
     self.state_timer = event_new (self.base, -1, EV_PERSIST, s_on_state_timer, &self);
     struct timeval heartbeat = s_timeval (settings->heartbeat_ms);
     evtimer_add (self.state_timer, &heartbeat);

@@ -25,8 +25,6 @@ typedef struct {
     int port;                           //  the port bound (Webserver.Port may be 0)
     of_clone_t *clone;
     of_evzmq_t *pipe_watch;
-    of_evzmq_t *config_watch [2];
-    struct event *clone_timer;
     ingress_link_t *link;
     uint64_t requests;
 } s_ingress_t;
@@ -96,43 +94,6 @@ s_on_request (evhtp_request_t *req, void *arg)
 //  The bus
 
 static void
-s_on_pipe (zsock_t *pipe, void *arg)
-{
-    s_ingress_t *self = (s_ingress_t *) arg;
-    while (zsock_events (pipe) & ZMQ_POLLIN) {
-        char *command = zstr_recv (pipe);
-        bool term = !command || streq (command, "$TERM");
-        zstr_free (&command);
-        if (term) {
-            event_base_loopbreak (self->base);
-            return;
-        }
-    }
-}
-
-static void
-s_on_config (zsock_t *sock, void *arg)
-{
-    (void) sock;
-    s_ingress_t *self = (s_ingress_t *) arg;
-    of_clone_recv (self->clone);
-}
-
-static void
-s_on_clone_timer (evutil_socket_t fd, short what, void *arg)
-{
-    (void) fd;
-    (void) what;
-    s_ingress_t *self = (s_ingress_t *) arg;
-    int64_t next = of_clone_tick (self->clone);
-    //  The tick may have sent a snapshot request, which can swallow an edge
-    of_evzmq_kick (self->config_watch [0]);
-    of_evzmq_kick (self->config_watch [1]);
-    struct timeval delay = {next / 1000, (next % 1000) * 1000};
-    evtimer_add (self->clone_timer, &delay);
-}
-
-static void
 s_on_config_change (void *arg, of_kind_t kind, const char *identifier, json_t *object)
 {
     (void) arg;
@@ -187,10 +148,6 @@ s_destroy (s_ingress_t *self)
 {
     ingress_link_destroy (&self->link);
     of_evzmq_destroy (&self->pipe_watch);
-    of_evzmq_destroy (&self->config_watch [0]);
-    of_evzmq_destroy (&self->config_watch [1]);
-    if (self->clone_timer)
-        event_free (self->clone_timer);
     of_clone_destroy (&self->clone);
     if (self->htp) {
         evhtp_unbind_socket (self->htp);
@@ -230,13 +187,8 @@ ingress_actor (zsock_t *pipe, void *args)
         return;
     }
     of_clone_set_handler (self.clone, s_on_config_change, &self);
-    self.pipe_watch = of_evzmq_new (self.base, pipe, s_on_pipe, &self);
-    self.config_watch [0] = of_evzmq_new (self.base, of_clone_subscriber (self.clone),
-                                               s_on_config, &self);
-    self.config_watch [1] = of_evzmq_new (self.base, of_clone_requester (self.clone),
-                                               s_on_config, &self);
-    self.clone_timer = evtimer_new (self.base, s_on_clone_timer, &self);
-    s_on_clone_timer (-1, 0, &self);
+    self.pipe_watch = of_service_pipe_events (self.base, pipe);
+    of_clone_attach_events (self.clone, self.base);
     self.link = ingress_link_new (self.base, settings);
     if (!self.link) {
         s_destroy (&self);
