@@ -1,97 +1,53 @@
 /*  =========================================================================
     ingress - the HTTP service actor: one libevent loop that serves HTTP
-    (libevhtp) and follows the config (of_clone) over ZeroMQ
+    (libevhtp), follows the config (of_clone), holds the link to the
+    scheduler and the connections to the backends
 
-    The actor thread runs the event loop; its pipe, the clone's sockets and a
-    timer are events on the same base, so nothing ever blocks the loop.
+    The actor thread runs the event loop; its pipe and the bus sockets are
+    events on the same base, so nothing ever blocks the loop. Each request is
+    an ingress_call.
     =========================================================================
 */
 
 #include "ingress.h"
-#include "of_evzmq.h"
-#include "ingress_link.h"
+#include "ingress_call.h"
 #include "of_service.h"
 #include <evhtp.h>
 #include <netdb.h>
 
 #define S_LISTEN_BACKLOG 1024
-#define S_HOME_TEXT "Ollama is running"
+//  evhtp's own body limit: a reset, not a 413 (bus notes), so it sits just
+//  above the largest MaxRequestBodySize a frontend may set, which ingress_call
+//  answers with a proper 413
+#define S_HARD_BODY_LIMIT ((uint64_t) 2147483647 + 1)
 
 typedef struct {
     of_settings_t *settings;
-    zsock_t *pipe;
-    struct event_base *base;
     evhtp_t *htp;
     int port;                           //  the port bound (Webserver.Port may be 0)
-    of_clone_t *clone;
     of_evzmq_t *pipe_watch;
-    ingress_link_t *link;
-    uint64_t requests;
+    ingress_ctx_t ctx;
 } s_ingress_t;
 
-//  --------------------------------------------------------------------------
-//  Replies
-
-//  Sends a whole reply. Every request is paused first and resumed after its
-//  output is queued: libevhtp's pipelining needs it (see the bus notes).
 static void
-s_reply (s_ingress_t *self, evhtp_request_t *req, int status, const char *content_type,
-         const char *body)
+s_on_request (evhtp_request_t *request, void *arg)
 {
-    evhtp_request_pause (req);
-    char id [96];
-    snprintf (id, sizeof id, "%s-%llu", self->settings->ingress_id,
-              (unsigned long long) ++self->requests);
-    evhtp_headers_add_header (req->headers_out,
-                              evhtp_header_new ("X-OllamaFlow-Request", id, 0, 1));
-    if (content_type)
-        evhtp_headers_add_header (req->headers_out,
-                                  evhtp_header_new ("Content-Type", content_type, 0, 1));
-    if (body && evhtp_request_get_method (req) != htp_method_HEAD)
-        evbuffer_add (req->buffer_out, body, strlen (body));
-    evhtp_send_reply (req, status);
-    evhtp_request_resume (req);
+    ingress_call_handle (&((s_ingress_t *) arg)->ctx, request);
 }
 
-//  An error in the dialect of the route: Ollama's {"error": "..."} or OpenAI's
-//  {"error": {"message", "type", "code"}}
-static void
-s_reply_error (s_ingress_t *self, evhtp_request_t *req, int status, const char *message)
+static evhtp_res
+s_on_headers (evhtp_request_t *request, evhtp_headers_t *headers, void *arg)
 {
-    const char *path = req->uri && req->uri->path ? req->uri->path->full : "/";
-    json_t *body;
-    if (strncmp (path, "/v1/", 4) == 0)
-        body = json_pack ("{s:{s:s, s:s, s:n, s:n}}", "error", "message", message, "type",
-                          status == 404   ? "not_found_error"
-                          : status < 500 ? "invalid_request_error"
-                                         : "api_error",
-                          "param", "code");
-    else
-        body = json_pack ("{s:s}", "error", message);
-    char *text = json_dumps (body, JSON_COMPACT);
-    s_reply (self, req, status, "application/json; charset=utf-8", text);
-    free (text);
-    json_decref (body);
+    (void) headers;
+    return ingress_call_check_headers (&((s_ingress_t *) arg)->ctx, request);
 }
 
-static void
-s_on_request (evhtp_request_t *req, void *arg)
+static evhtp_res
+s_on_accept (evhtp_connection_t *connection, void *arg)
 {
-    s_ingress_t *self = (s_ingress_t *) arg;
-    const char *path = req->uri && req->uri->path ? req->uri->path->full : "";
-    htp_method method = evhtp_request_get_method (req);
-    if (streq (path, "/") && (method == htp_method_GET || method == htp_method_HEAD))
-        s_reply (self, req, EVHTP_RES_OK, "text/plain; charset=utf-8", S_HOME_TEXT);
-    else {
-        char message [256];
-        snprintf (message, sizeof message, "unknown route %s %.160s", htparser_get_methodstr_m (method),
-                  path);
-        s_reply_error (self, req, EVHTP_RES_NOTFOUND, message);
-    }
+    evhtp_connection_set_hook (connection, evhtp_hook_on_headers, (evhtp_hook) s_on_headers, arg);
+    return EVHTP_RES_OK;
 }
-
-//  --------------------------------------------------------------------------
-//  The bus
 
 static void
 s_on_config_change (void *arg, of_kind_t kind, const char *identifier, json_t *object)
@@ -103,9 +59,6 @@ s_on_config_change (void *arg, of_kind_t kind, const char *identifier, json_t *o
         of_log_debug ("config: %s '%s' %s", of_kind_name (kind), identifier,
                       object ? "changed" : "deleted");
 }
-
-//  --------------------------------------------------------------------------
-//  Start and stop
 
 //  Binds Webserver.Hostname:Port ("*" is every address); SO_REUSEPORT lets
 //  several ingress replicas share the port
@@ -146,61 +99,60 @@ s_bind (s_ingress_t *self, char *error, size_t size)
 static void
 s_destroy (s_ingress_t *self)
 {
-    ingress_link_destroy (&self->link);
-    of_evzmq_destroy (&self->pipe_watch);
-    of_clone_destroy (&self->clone);
     if (self->htp) {
         evhtp_unbind_socket (self->htp);
         evhtp_free (self->htp);
     }
-    if (self->base)
-        event_base_free (self->base);
+    ingress_link_destroy (&self->ctx.link);
+    ingress_pool_destroy (&self->ctx.pool);
+    of_evzmq_destroy (&self->pipe_watch);
+    of_clone_destroy (&self->ctx.clone);
+    if (self->ctx.base)
+        event_base_free (self->ctx.base);
 }
 
 void
 ingress_actor (zsock_t *pipe, void *args)
 {
     zsock_signal (pipe, 0);
-    s_ingress_t self = {.settings = (of_settings_t *) args, .pipe = pipe};
+    s_ingress_t self = {.settings = (of_settings_t *) args};
     of_settings_t *settings = self.settings;
+    self.ctx.settings = settings;
     char error [256];
 
-    self.base = event_base_new ();
-    self.htp = self.base ? evhtp_new (self.base, NULL) : NULL;
-    if (!self.htp) {
+    self.ctx.base = event_base_new ();
+    self.htp = self.ctx.base ? evhtp_new (self.ctx.base, NULL) : NULL;
+    self.ctx.pool = self.ctx.base ? ingress_pool_new (self.ctx.base, settings) : NULL;
+    if (!self.htp || !self.ctx.pool) {
         s_destroy (&self);
-        of_service_failed (pipe, "cannot create the event loop");
+        of_service_failed (pipe, "cannot create the event loop, resolver or TLS context");
         return;
     }
     evhtp_set_gencb (self.htp, s_on_request, &self);
+    evhtp_set_post_accept_cb (self.htp, s_on_accept, &self);
+    evhtp_set_max_body_size (self.htp, S_HARD_BODY_LIMIT);
     if (s_bind (&self, error, sizeof error) != 0) {
         s_destroy (&self);
         of_service_failed (pipe, "%s", error);
         return;
     }
-    self.clone = of_clone_new (settings->config_publisher, settings->config_router,
-                               settings->liveness_ms);
-    if (!self.clone) {
+    self.ctx.clone = of_clone_new (settings->config_publisher, settings->config_router,
+                                   settings->liveness_ms);
+    self.ctx.link = ingress_link_new (self.ctx.base, settings);
+    if (!self.ctx.clone || !self.ctx.link) {
         s_destroy (&self);
-        of_service_failed (pipe, "cannot connect to configd at %s and %s",
-                           settings->config_publisher, settings->config_router);
+        of_service_failed (pipe, "cannot connect to configd (%s) or the scheduler (%s)",
+                           settings->config_router, settings->scheduler_router);
         return;
     }
-    of_clone_set_handler (self.clone, s_on_config_change, &self);
-    self.pipe_watch = of_service_pipe_events (self.base, pipe);
-    of_clone_attach_events (self.clone, self.base);
-    self.link = ingress_link_new (self.base, settings);
-    if (!self.link) {
-        s_destroy (&self);
-        of_service_failed (pipe, "cannot connect to the scheduler at %s",
-                           settings->scheduler_router);
-        return;
-    }
+    of_clone_set_handler (self.ctx.clone, s_on_config_change, &self);
+    of_clone_attach_events (self.ctx.clone, self.ctx.base);
+    self.pipe_watch = of_service_pipe_events (self.ctx.base, pipe);
 
     of_log_info ("ingress %s listening on http://%s:%d", settings->ingress_id,
                  streq (settings->http_hostname, "*") ? "0.0.0.0" : settings->http_hostname,
                  self.port);
     of_service_ready (pipe);
-    event_base_dispatch (self.base);
+    event_base_dispatch (self.ctx.base);
     s_destroy (&self);
 }

@@ -1,0 +1,520 @@
+/*  =========================================================================
+    ingress_call - one client request, from arrival to its last byte
+
+    The states, in order: asking (a lease ask is open), sending (the request
+    is on its way to the backend, no answer yet), streaming (the backend's
+    answer flows to the client). Every path out of a state releases the lease
+    exactly once and frees the call exactly once (s_finish).
+    =========================================================================
+*/
+
+#include "ingress_call.h"
+#include "ingress_match.h"
+#include "ingress_reply.h"
+#include "ingress_route.h"
+#include <event2/keyvalq_struct.h>
+
+//  Backpressure: stop reading the backend above this much unsent client
+//  output, resume below the low mark (bounded memory per stream)
+#define S_OUTPUT_HIGH (256 * 1024)
+#define S_OUTPUT_LOW  (64 * 1024)
+#define S_ID_MAX      96
+
+typedef struct {
+    ingress_ctx_t *ctx;
+    of_exchange_t *exchange;
+    const ingress_route_t *route;
+    json_t *frontend;           //  the frontend's object when the call began
+    json_t *body;               //  the client's body with the frontend's pins
+    json_t *ask;                //  the LEASE body; Exclude grows with each failed backend
+    ingress_ask_t *asking;
+    ingress_lease_t *lease;
+    ingress_upstream_t *upstream;
+    struct event *timer;        //  first byte, then idle between chunks
+    bool streaming_timer;       //  the timer is the idle one
+    int attempts;
+    int64_t sent_at;            //  zclock_mono when the request left for the backend
+    int64_t ttfb_ms;            //  -1 until the first byte
+    int status;                 //  the backend's status, 0 until known
+} s_call_t;
+
+static void s_ask (s_call_t *self);
+
+//  --------------------------------------------------------------------------
+//  The end of a call
+
+static void
+s_release (s_call_t *self, const char *outcome)
+{
+    if (!self->lease)
+        return;
+    ingress_outcome_t report = {outcome, self->status, self->ttfb_ms, -1, -1};
+    ingress_link_release (self->ctx->link, &self->lease, &report);
+}
+
+//  Frees the call; whatever it still holds is given back with outcome
+static void
+s_finish (s_call_t *self, const char *outcome)
+{
+    if (self->asking)
+        ingress_link_cancel (self->ctx->link, &self->asking, outcome);
+    ingress_upstream_cancel (&self->upstream);
+    s_release (self, outcome);
+    if (self->timer)
+        event_free (self->timer);
+    json_decref (self->frontend);
+    json_decref (self->body);
+    json_decref (self->ask);
+    self->ctx->calls--;
+    free (self);
+}
+
+//  The client went away, in any state: cancel everything now
+static void
+s_on_client_gone (of_exchange_t *exchange, void *arg)
+{
+    (void) exchange;
+    s_finish ((s_call_t *) arg, "client_gone");
+}
+
+//  Ends the call with an error answer (nothing was sent to the client yet)
+#define s_fail_reply(self, outcome, status, code, ...) \
+    do { \
+        of_exchange_set_owner ((self)->exchange, NULL, NULL); \
+        ingress_reply_error ((self)->exchange, status, code, -1, __VA_ARGS__); \
+        s_finish (self, outcome); \
+    } while (0)
+
+//  --------------------------------------------------------------------------
+//  Timers
+
+static void
+s_on_timer (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_call_t *self = (s_call_t *) arg;
+    ingress_upstream_cancel (&self->upstream);
+    if (self->streaming_timer) {
+        //  A stream that stopped moving: the client must see it cut, not ended
+        of_exchange_set_owner (self->exchange, NULL, NULL);
+        of_exchange_abort (self->exchange);
+        s_finish (self, "timeout");
+        return;
+    }
+    s_fail_reply (self, "timeout", 504, "timeout",
+                  "backend '%s' sent nothing within the frontend's TimeoutMs (%lld ms)",
+                  self->lease->backend,
+                  (long long) json_integer_value (json_object_get (self->frontend, "TimeoutMs")));
+}
+
+static void
+s_arm_timer (s_call_t *self, int64_t ms, bool streaming)
+{
+    self->streaming_timer = streaming;
+    if (ms <= 0) {
+        event_del (self->timer);
+        return;
+    }
+    struct timeval delay = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add (self->timer, &delay);
+}
+
+//  --------------------------------------------------------------------------
+//  The backend's answer
+
+//  Hop-by-hop and framing headers are the ingress's own to write
+static bool
+s_forwardable_response_header (const char *name)
+{
+    static const char *const dropped [] = {
+        "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Proxy-Connection",
+        "Trailer", "Upgrade", "Date", "Server", NULL
+    };
+    for (const char *const *d = dropped; *d; d++)
+        if (strcasecmp (name, *d) == 0)
+            return false;
+    return strncasecmp (name, "Access-Control-", 15) != 0
+           && strncasecmp (name, "X-OllamaFlow-", 13) != 0;
+}
+
+static void
+s_on_full (of_exchange_t *exchange, bool full, void *arg)
+{
+    (void) exchange;
+    s_call_t *self = (s_call_t *) arg;
+    if (self->upstream)
+        ingress_upstream_hold (self->upstream, full);
+}
+
+static void
+s_on_head (void *arg, int status, struct evkeyvalq *headers)
+{
+    s_call_t *self = (s_call_t *) arg;
+    self->status = status;
+    self->ttfb_ms = zclock_mono () - self->sent_at;
+    struct evkeyval *header;
+    TAILQ_FOREACH (header, headers, next)
+        if (s_forwardable_response_header (header->key))
+            of_exchange_add_header (self->exchange, header->key, header->value);
+    of_exchange_add_header (self->exchange, "X-OllamaFlow-Backend", self->lease->backend);
+    of_exchange_add_header (self->exchange, "X-OllamaFlow-Sticky",
+                            self->lease->sticky ? "true" : "false");
+    of_exchange_stream_start (self->exchange, status);
+    of_exchange_set_watermarks (self->exchange, S_OUTPUT_HIGH, S_OUTPUT_LOW, s_on_full, self);
+    s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
+}
+
+static void
+s_on_data (void *arg, struct evbuffer *data)
+{
+    s_call_t *self = (s_call_t *) arg;
+    s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
+    of_exchange_stream_write (self->exchange, data);
+}
+
+static void
+s_on_done (void *arg)
+{
+    s_call_t *self = (s_call_t *) arg;
+    self->upstream = NULL;
+    of_exchange_set_owner (self->exchange, NULL, NULL);
+    of_exchange_stream_end (self->exchange);
+    s_finish (self, "ok");
+}
+
+static void
+s_on_fail (void *arg, ingress_fail_t fail, const char *reason)
+{
+    s_call_t *self = (s_call_t *) arg;
+    self->upstream = NULL;
+    if (fail == INGRESS_FAIL_BROKEN) {
+        //  Bytes reached the client: it must see the stream cut, not a clean end
+        of_log_info ("backend %s: %s", self->lease->backend, reason);
+        of_exchange_set_owner (self->exchange, NULL, NULL);
+        of_exchange_abort (self->exchange);
+        s_finish (self, "backend_error");
+        return;
+    }
+    of_log_info ("backend %s (attempt %d): %s", self->lease->backend, self->attempts, reason);
+    //  Nothing reached the client: another backend may answer instead
+    bool retry = json_is_true (json_object_get (self->frontend, "AllowRetries"))
+                 && self->attempts < self->ctx->settings->max_attempts
+                 && json_array_size (json_object_get (self->ask, "Exclude")) < OFP_LEASE_EXCLUDE_MAX;
+    char backend [OFP_IDENTIFIER_MAX + 1];
+    snprintf (backend, sizeof backend, "%s", self->lease->backend);
+    s_release (self, "connect_failure");
+    if (retry) {
+        event_del (self->timer);
+        json_array_append_new (json_object_get (self->ask, "Exclude"), json_string (backend));
+        s_ask (self);
+        return;
+    }
+    s_fail_reply (self, "connect_failure", 502, "backend_unavailable", "backend '%s' failed: %s",
+                  backend, reason);
+}
+
+//  --------------------------------------------------------------------------
+//  Sending to the backend
+
+//  Client headers that are the ingress's own to write, or must not travel on
+static bool
+s_forwardable_request_header (const char *name)
+{
+    static const char *const dropped [] = {
+        "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "TE",
+        "Proxy-Connection", "Proxy-Authorization", "Upgrade", "Expect", "Accept-Encoding",
+        "X-Forwarded-For", "Authorization", NULL
+    };
+    for (const char *const *d = dropped; *d; d++)
+        if (strcasecmp (name, *d) == 0)
+            return false;
+    return strncasecmp (name, "X-OllamaFlow-", 13) != 0;
+}
+
+static void
+s_set_header (struct evkeyvalq *headers, const char *name, const char *value)
+{
+    evhttp_remove_header (headers, name);
+    evhttp_add_header (headers, name, value);
+}
+
+static void
+s_fill_headers (s_call_t *self, json_t *backend, struct evkeyvalq *headers)
+{
+    evhtp_kv_t *header;
+    TAILQ_FOREACH (header, of_exchange_request (self->exchange)->headers_in, next)
+        if (header->key && header->val && s_forwardable_request_header (header->key))
+            evhttp_add_header (headers, header->key, header->val);
+
+    //  Ollama refuses a foreign Host: the backend's own
+    char host [OFP_LEASE_HOSTNAME_MAX + 16];
+    bool ipv6 = strchr (self->lease->hostname, ':') != NULL;
+    snprintf (host, sizeof host, ipv6 ? "[%s]:%d" : "%s:%d", self->lease->hostname,
+              self->lease->port);
+    s_set_header (headers, "Host", host);
+    s_set_header (headers, "Content-Type", "application/json");
+
+    char forwarded [1024];
+    const char *chain = of_exchange_header (self->exchange, "X-Forwarded-For");
+    snprintf (forwarded, sizeof forwarded, chain && *chain ? "%s, %s" : "%s%s",
+              chain && *chain ? chain : "", of_exchange_peer (self->exchange));
+    s_set_header (headers, "X-Forwarded-For", forwarded);
+
+    const char *token = json_string_value (json_object_get (backend, "BearerToken"));
+    const char *client = of_exchange_header (self->exchange, "Authorization");
+    if (token) {
+        char bearer [OFP_LEASE_MESSAGE_MAX + 16];
+        snprintf (bearer, sizeof bearer, "Bearer %s", token);
+        s_set_header (headers, "Authorization", bearer);
+    }
+    else if (client)
+        s_set_header (headers, "Authorization", client);
+    const char *name;
+    json_t *value;
+    json_object_foreach (json_object_get (backend, "Headers"), name, value)
+        s_set_header (headers, name, json_string_value (value));
+}
+
+//  The path with the client's query string and the backend's Querystring
+static char *
+s_upstream_uri (s_call_t *self, json_t *backend)
+{
+    const char *query = of_exchange_query (self->exchange);
+    const char *extra = json_string_value (json_object_get (backend, "Querystring"));
+    if (extra && !*extra)
+        extra = NULL;
+    return zsys_sprintf ("%s%s%s%s%s", self->route->path, query || extra ? "?" : "",
+                         query ? query : "", query && extra ? "&" : "", extra ? extra : "");
+}
+
+static void
+s_send (s_call_t *self)
+{
+    ingress_lease_t *lease = self->lease;
+    json_t *backend = of_clone_get (self->ctx->clone, OF_KIND_BACKEND, lease->backend);
+    //  An Ollama route cannot go to an OpenAI-only backend (no translation yet),
+    //  nor anywhere this replica has no config for
+    if (!backend || (lease->openai && !self->route->openai)) {
+        of_log_info ("lease on %s not usable for %s %s", lease->backend, "POST",
+                     self->route->path);
+        json_array_append_new (json_object_get (self->ask, "Exclude"),
+                               json_string (lease->backend));
+        s_release (self, "rejected");
+        if (json_array_size (json_object_get (self->ask, "Exclude")) < OFP_LEASE_EXCLUDE_MAX) {
+            s_ask (self);
+            return;
+        }
+        s_fail_reply (self, "rejected", 502, "backend_unavailable",
+                      "no backend of this frontend can serve %s", self->route->path);
+        return;
+    }
+    //  The backend's pins go over the frontend's, over the client's
+    json_t *body = json_deep_copy (self->body);
+    const char *pins = streq (self->route->kind, "embeddings") ? "PinnedEmbeddingsProperties"
+                                                               : "PinnedCompletionsProperties";
+    if (!streq (self->route->kind, "other"))
+        of_merge_pinned (body, json_object_get (backend, pins));
+    char *text = json_dumps (body, JSON_COMPACT);
+    json_decref (body);
+
+    static const ingress_upstream_fn_t callbacks = {s_on_head, s_on_data, s_on_done, s_on_fail};
+    self->upstream = ingress_upstream_new (self->ctx->pool, lease->hostname, lease->port,
+                                           lease->ssl, &callbacks, self);
+    s_fill_headers (self, backend, ingress_upstream_headers (self->upstream));
+    char *uri = s_upstream_uri (self, backend);
+    self->attempts++;
+    self->sent_at = zclock_mono ();
+    ingress_upstream_send (self->upstream, EVHTTP_REQ_POST, uri, text, strlen (text));
+    zstr_free (&uri);
+    free (text);
+    s_arm_timer (self, json_integer_value (json_object_get (self->frontend, "TimeoutMs")), false);
+}
+
+//  --------------------------------------------------------------------------
+//  The lease
+
+static void
+s_on_lease (void *arg, ingress_lease_t *lease, const ingress_denial_t *denial)
+{
+    s_call_t *self = (s_call_t *) arg;
+    self->asking = NULL;
+    if (lease) {
+        self->lease = lease;
+        s_send (self);
+        return;
+    }
+    of_exchange_set_owner (self->exchange, NULL, NULL);
+    ingress_reply_error (self->exchange, denial->status, denial->error, denial->retry_after_ms,
+                         "%s", denial->message);
+    s_finish (self, "rejected");
+}
+
+static void
+s_ask (s_call_t *self)
+{
+    json_t *body = json_deep_copy (self->ask);
+    self->asking = ingress_link_ask (self->ctx->link, &body, s_on_lease, self);
+}
+
+//  --------------------------------------------------------------------------
+//  Arrival
+
+static json_t *
+s_frontend (ingress_ctx_t *ctx, evhtp_request_t *request)
+{
+    return ingress_match_frontend (of_clone_objects (ctx->clone, OF_KIND_FRONTEND),
+                                   evhtp_header_find (request->headers_in, "Host"));
+}
+
+evhtp_res
+ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request)
+{
+    const char *length = evhtp_header_find (request->headers_in, "Content-Length");
+    json_t *frontend = length ? s_frontend (ctx, request) : NULL;
+    if (!frontend)
+        return EVHTP_RES_OK;
+    long long size = atoll (length);
+    json_int_t limit = json_integer_value (json_object_get (frontend, "MaxRequestBodySize"));
+    if (size > limit) {
+        //  Before the body is read (the bus notes' verified way to send a 413)
+        of_exchange_t *exchange = of_exchange_new (request, ctx->base);
+        ingress_reply_cors (exchange);
+        evhtp_request_set_keepalive (request, 0);
+        ingress_reply_error (exchange, 413, "request_too_large", -1,
+                             "request body of %lld bytes is over this frontend's limit of %lld "
+                             "(MaxRequestBodySize)", size, (long long) limit);
+    }
+    return EVHTP_RES_OK;
+}
+
+static void
+s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route)
+{
+    if (!of_clone_ready (ctx->clone)) {
+        ingress_reply_error (exchange, 503, "not_ready", 1000,
+                             "ollamaflow has no configuration yet: configd has not answered");
+        return;
+    }
+    evhtp_request_t *request = of_exchange_request (exchange);
+    json_t *frontend = s_frontend (ctx, request);
+    const char *host = evhtp_header_find (request->headers_in, "Host");
+    if (!frontend) {
+        ingress_reply_error (exchange, 404, "frontend_not_found", -1,
+                             "no active frontend serves host '%s'", host ? host : "");
+        return;
+    }
+    const char *allow = streq (route->kind, "embeddings")    ? "AllowEmbeddings"
+                        : streq (route->kind, "completions") ? "AllowCompletions"
+                                                             : NULL;
+    if (allow && !json_is_true (json_object_get (frontend, allow))) {
+        ingress_reply_error (exchange, 403, "kind_not_allowed", -1,
+                             "%s requests are not allowed on frontend '%s'", route->kind,
+                             json_string_value (json_object_get (frontend, "Identifier")));
+        return;
+    }
+    size_t size;
+    const char *raw = of_exchange_body (exchange, &size);
+    json_int_t limit = json_integer_value (json_object_get (frontend, "MaxRequestBodySize"));
+    if ((json_int_t) size > limit) {
+        ingress_reply_error (exchange, 413, "request_too_large", -1,
+                             "request body of %zu bytes is over this frontend's limit of %lld "
+                             "(MaxRequestBodySize)", size, (long long) limit);
+        return;
+    }
+    json_error_t jerr;
+    json_t *body = size ? json_loadb (raw, size, 0, &jerr) : NULL;
+    if (!json_is_object (body)) {
+        if (size == 0)
+            ingress_reply_error (exchange, 400, "invalid_request", -1, "missing request body");
+        else if (!body)
+            ingress_reply_error (exchange, 400, "invalid_request", -1,
+                                 "invalid JSON in the request body: %s (at byte %d)", jerr.text,
+                                 jerr.position);
+        else
+            ingress_reply_error (exchange, 400, "invalid_request", -1,
+                                 "the request body must be a JSON object");
+        json_decref (body);
+        return;
+    }
+    char error [256];
+    json_t *labels = ingress_match_labels (exchange, error, sizeof error);
+    if (!labels) {
+        json_decref (body);
+        ingress_reply_error (exchange, 400, "invalid_request", -1, "%s", error);
+        return;
+    }
+    if (allow)
+        of_merge_pinned (body, json_object_get (frontend, streq (route->kind, "embeddings")
+                                                              ? "PinnedEmbeddingsProperties"
+                                                              : "PinnedCompletionsProperties"));
+    //  The model the backend will get: after the pins
+    const char *model = json_string_value (json_object_get (body, "model"));
+    if (!model)
+        model = json_string_value (json_object_get (body, "name"));
+    if (model && strlen (model) > OFP_LEASE_MODEL_MAX) {
+        json_decref (body);
+        json_decref (labels);
+        ingress_reply_error (exchange, 400, "invalid_request", -1,
+                             "model: a name of at most %d characters", OFP_LEASE_MODEL_MAX);
+        return;
+    }
+    char client [INGRESS_STICKY_KEY_MAX + 1];
+    ingress_match_client (exchange, ctx->settings->sticky_headers, ctx->settings->trusted_proxies,
+                          client, sizeof client);
+    char route_name [OFP_LEASE_ROUTE_MAX];
+    snprintf (route_name, sizeof route_name, "POST %s", route->path);
+
+    s_call_t *self = (s_call_t *) zmalloc (sizeof (s_call_t));
+    self->ctx = ctx;
+    self->exchange = exchange;
+    self->route = route;
+    self->frontend = json_incref (frontend);
+    self->body = body;
+    self->ttfb_ms = -1;
+    self->timer = evtimer_new (ctx->base, s_on_timer, self);
+    self->ask = json_pack ("{s:O, s:s, s:s, s:s, s:o, s:s, s:[], s:I}", "Frontend",
+                           json_object_get (frontend, "Identifier"), "Kind", route->kind, "Route",
+                           route_name, "Model", model ? model : "", "Labels", labels,
+                           "StickyKey", client, "Exclude", "DeadlineMs",
+                           (json_int_t) ctx->settings->queue_timeout_ms);
+    ctx->calls++;
+    of_exchange_set_owner (exchange, s_on_client_gone, self);
+    of_exchange_watch (exchange);
+    s_ask (self);
+}
+
+void
+ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
+{
+    if (request->flags & EVHTP_REQ_FLAG_FINISHED)
+        return;                 //  answered from its headers (413)
+    of_exchange_t *exchange = of_exchange_new (request, ctx->base);
+    char id [S_ID_MAX];
+    snprintf (id, sizeof id, "%s-%llu", ctx->settings->ingress_id,
+              (unsigned long long) ++ctx->requests);
+    of_exchange_add_header (exchange, "X-OllamaFlow-Request", id);
+    ingress_reply_cors (exchange);
+
+    htp_method method = evhtp_request_get_method (request);
+    const char *path = of_exchange_path (exchange);
+    if (method == htp_method_OPTIONS) {
+        ingress_reply_preflight (exchange);
+        return;
+    }
+    bool known;
+    const ingress_route_t *route = ingress_route_find (method, path, &known);
+    if (!route) {
+        if (known)
+            ingress_reply_error (exchange, 405, "method_not_allowed", -1,
+                                 "method %s is not allowed on %.200s",
+                                 htparser_get_methodstr_m (method), path);
+        else
+            ingress_reply_error (exchange, 404, "not_found", -1, "unknown route %s %.200s",
+                                 htparser_get_methodstr_m (method), path);
+    }
+    else if (route->action == INGRESS_HOME)
+        ingress_reply_home (exchange);
+    else
+        s_start (ctx, exchange, route);
+}

@@ -1,0 +1,41 @@
+/*  =========================================================================
+    ingress_call - one client request, from arrival to its last byte
+
+    Matches the frontend, checks the request against its rules, merges the
+    pinned properties, asks the scheduler for a lease, sends the request to
+    the granted backend and streams the response back as it arrives, then
+    releases the lease with its outcome. A connect failure before any byte
+    reached the client is retried on another backend; a client that goes away
+    cancels the upstream work and frees the lease at once.
+    =========================================================================
+*/
+
+#ifndef INGRESS_CALL_H_INCLUDED
+#define INGRESS_CALL_H_INCLUDED
+
+#include "of_classes.h"
+#include "ingress_link.h"
+#include "ingress_upstream.h"
+#include <evhtp.h>
+
+//  What every call of one ingress shares
+typedef struct {
+    of_settings_t *settings;
+    struct event_base *base;
+    of_clone_t *clone;
+    ingress_link_t *link;
+    ingress_pool_t *pool;
+    uint64_t requests;          //  requests seen, for request ids
+    uint64_t calls;             //  calls in progress
+} ingress_ctx_t;
+
+//  Handles one request (any route); evhtp's request callback.
+void
+    ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request);
+
+//  Checks a request's headers before its body is read: a Content-Length over
+//  the frontend's MaxRequestBodySize is answered 413 at once.
+evhtp_res
+    ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request);
+
+#endif

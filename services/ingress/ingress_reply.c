@@ -1,0 +1,86 @@
+/*  =========================================================================
+    ingress_reply - the answers the ingress writes itself
+    =========================================================================
+*/
+
+#include "ingress_reply.h"
+#include "ingress_route.h"
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MESSAGE_MAX 1024
+#define S_CONTENT_TYPE "application/json; charset=utf-8"
+
+//  OpenAI's error types by status, as Ollama's /v1 layer names them
+static const char *
+s_openai_type (int status)
+{
+    if (status == 400 || status == 413 || status == 405)
+        return "invalid_request_error";
+    if (status == 401 || status == 403)
+        return "permission_error";
+    if (status == 404)
+        return "not_found_error";
+    if (status == 429)
+        return "rate_limit_error";
+    return "api_error";
+}
+
+void
+ingress_reply_error (of_exchange_t *exchange, int status, const char *code, int64_t retry_after_ms,
+                     const char *format, ...)
+{
+    char message [S_MESSAGE_MAX];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    json_t *body;
+    if (ingress_route_openai_path (of_exchange_path (exchange)))
+        body = json_pack ("{s:{s:s, s:s, s:n, s:o}}", "error", "message", message, "type",
+                          s_openai_type (status), "param", "code",
+                          code ? json_string (code) : json_null ());
+    else
+        body = json_pack ("{s:s}", "error", message);
+    if (retry_after_ms >= 0) {
+        char seconds [24];
+        snprintf (seconds, sizeof seconds, "%lld", (long long) ((retry_after_ms + 999) / 1000));
+        of_exchange_add_header (exchange, "Retry-After", seconds);
+    }
+    char *text = json_dumps (body, JSON_COMPACT);
+    of_exchange_reply (exchange, status, S_CONTENT_TYPE, text, strlen (text));
+    free (text);
+    json_decref (body);
+}
+
+void
+ingress_reply_cors (of_exchange_t *exchange)
+{
+    of_exchange_add_header (exchange, "Access-Control-Allow-Origin", "*");
+    of_exchange_add_header (exchange, "Access-Control-Expose-Headers",
+                            "X-OllamaFlow-Request, X-OllamaFlow-Backend, X-OllamaFlow-Sticky");
+}
+
+void
+ingress_reply_preflight (of_exchange_t *exchange)
+{
+    of_exchange_add_header (exchange, "Access-Control-Allow-Methods",
+                            "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+    const char *asked = of_exchange_header (exchange, "Access-Control-Request-Headers");
+    of_exchange_add_header (exchange, "Access-Control-Allow-Headers",
+                            asked && *asked ? asked
+                                            : "Authorization, Content-Type, User-Agent, Accept, "
+                                              "X-Requested-With, OpenAI-Beta, X-OllamaFlow-Label");
+    of_exchange_add_header (exchange, "Access-Control-Max-Age", "86400");
+    of_exchange_reply (exchange, 204, NULL, NULL, 0);
+}
+
+void
+ingress_reply_home (of_exchange_t *exchange)
+{
+    of_exchange_reply (exchange, 200, "text/plain; charset=utf-8", INGRESS_HOME_TEXT,
+                       strlen (INGRESS_HOME_TEXT));
+}

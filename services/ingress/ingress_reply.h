@@ -1,0 +1,36 @@
+/*  =========================================================================
+    ingress_reply - the answers the ingress writes itself: errors in the
+    client's dialect, CORS preflights, and Ollama's "Ollama is running"
+    =========================================================================
+*/
+
+#ifndef INGRESS_REPLY_H_INCLUDED
+#define INGRESS_REPLY_H_INCLUDED
+
+#include "of_exchange.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+#define INGRESS_HOME_TEXT "Ollama is running"
+
+//  An error: Ollama's {"error": message} on Ollama routes, OpenAI's
+//  {"error": {"message", "type", "param", "code"}} on /v1 routes. code may be
+//  NULL; retry_after_ms >= 0 adds Retry-After (seconds, rounded up).
+void
+    ingress_reply_error (of_exchange_t *exchange, int status, const char *code,
+                         int64_t retry_after_ms, const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
+
+//  A CORS preflight (OPTIONS): 204 with what browsers need.
+void
+    ingress_reply_preflight (of_exchange_t *exchange);
+
+//  GET or HEAD /
+void
+    ingress_reply_home (of_exchange_t *exchange);
+
+//  Adds the CORS headers every answer carries.
+void
+    ingress_reply_cors (of_exchange_t *exchange);
+
+#endif

@@ -1,0 +1,398 @@
+/*  =========================================================================
+    ingress_upstream - requests to backends, over pooled connections
+    =========================================================================
+*/
+
+#include "ingress_upstream.h"
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+//  Idle keep-alive connections kept per backend address
+#define S_IDLE_PER_BACKEND_MAX 64
+//  Once the request is written, evhttp's own timeout steps aside: the call's
+//  first-byte and idle timers take over (a cold model load can take minutes)
+#define S_WRITTEN_TIMEOUT_S    (24 * 3600)
+#define S_KEY_MAX              (OFP_LEASE_HOSTNAME_MAX + 16)
+#define S_REASON_MAX           256
+
+struct _ingress_pool_t {
+    struct event_base *base;
+    struct evdns_base *dns;
+    SSL_CTX *tls;
+    of_settings_t *settings;
+    zhashx_t *idle;             //  "host:port" -> zlistx_t of evhttp_connection
+    size_t idle_count;
+};
+
+struct _ingress_upstream_t {
+    ingress_pool_t *pool;
+    char key [S_KEY_MAX];
+    char host [OFP_LEASE_HOSTNAME_MAX + 1];
+    int port;
+    bool ssl;
+    struct evhttp_connection *connection;
+    struct evhttp_request *request;     //  NULL once evhttp has freed it
+    ingress_upstream_fn_t fn;
+    void *arg;
+    bool written;                       //  the whole request went out
+    bool headed;                        //  the response's head came
+    enum evhttp_request_error error;
+    bool failed;
+    struct evbuffer *output;            //  the connection's output, while watched
+    struct evbuffer_cb_entry *output_cb;
+    struct event *deferred;             //  on_fail for a request that could not be queued
+};
+
+//  --------------------------------------------------------------------------
+//  Connections
+
+static void
+s_idle_list_destroy (void **item)
+{
+    zlistx_t *list = (zlistx_t *) *item;
+    for (void *connection = zlistx_first (list); connection; connection = zlistx_next (list))
+        evhttp_connection_free ((struct evhttp_connection *) connection);
+    zlistx_destroy (&list);
+    *item = NULL;
+}
+
+ingress_pool_t *
+ingress_pool_new (struct event_base *base, of_settings_t *settings)
+{
+    assert (base && settings);
+    ingress_pool_t *self = (ingress_pool_t *) zmalloc (sizeof (ingress_pool_t));
+    self->base = base;
+    self->settings = settings;
+    self->dns = evdns_base_new (base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    self->tls = SSL_CTX_new (TLS_client_method ());
+    self->idle = zhashx_new ();
+    zhashx_set_destructor (self->idle, s_idle_list_destroy);
+    if (!self->dns || !self->tls || SSL_CTX_set_default_verify_paths (self->tls) != 1) {
+        ingress_pool_destroy (&self);
+        return NULL;
+    }
+    SSL_CTX_set_verify (self->tls, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_min_proto_version (self->tls, TLS1_2_VERSION);
+    return self;
+}
+
+void
+ingress_pool_destroy (ingress_pool_t **self_p)
+{
+    assert (self_p);
+    ingress_pool_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->idle);
+    if (self->tls)
+        SSL_CTX_free (self->tls);
+    if (self->dns)
+        evdns_base_free (self->dns, 0);
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+ingress_pool_idle (ingress_pool_t *self)
+{
+    assert (self);
+    return self->idle_count;
+}
+
+//  A TLS connection that checks the backend's certificate and name
+static struct evhttp_connection *
+s_connect_tls (ingress_pool_t *pool, const char *host, int port)
+{
+    SSL *ssl = SSL_new (pool->tls);
+    if (!ssl)
+        return NULL;
+    struct in6_addr address;
+    bool literal = inet_pton (AF_INET, host, &address) == 1 || inet_pton (AF_INET6, host, &address) == 1;
+    if (literal)
+        X509_VERIFY_PARAM_set1_ip_asc (SSL_get0_param (ssl), host);
+    else {
+        SSL_set_tlsext_host_name (ssl, host);
+        SSL_set1_host (ssl, host);
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new (
+        pool->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (!bev) {
+        SSL_free (ssl);
+        return NULL;
+    }
+    return evhttp_connection_base_bufferevent_new (pool->base, pool->dns, bev, host,
+                                                   (unsigned short) port);
+}
+
+//  Takes an idle connection to the address, or makes a new one
+static struct evhttp_connection *
+s_connection_take (ingress_pool_t *pool, const char *key, const char *host, int port, bool ssl)
+{
+    if (ssl)
+        //  evhttp cannot reconnect a used TLS bufferevent: one request each
+        return s_connect_tls (pool, host, port);
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (pool->idle, key);
+    if (list && zlistx_size (list) > 0) {
+        pool->idle_count--;
+        return (struct evhttp_connection *) zlistx_detach (list, zlistx_first (list));
+    }
+    return evhttp_connection_base_new (pool->base, pool->dns, host, (unsigned short) port);
+}
+
+static void
+s_connection_free_later_cb (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    evhttp_connection_free ((struct evhttp_connection *) arg);
+}
+
+//  Frees a connection from the loop: never inside one of its own callbacks
+static void
+s_connection_free_later (ingress_pool_t *pool, struct evhttp_connection *connection)
+{
+    struct timeval now = {0, 0};
+    event_base_once (pool->base, -1, EV_TIMEOUT, s_connection_free_later_cb, connection, &now);
+}
+
+//  Keeps a connection that ended its request cleanly, for the next one
+static void
+s_connection_give_back (ingress_upstream_t *self)
+{
+    ingress_pool_t *pool = self->pool;
+    struct evhttp_connection *connection = self->connection;
+    self->connection = NULL;
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (pool->idle, self->key);
+    if (!list) {
+        list = zlistx_new ();
+        zhashx_insert (pool->idle, self->key, list);
+    }
+    if (self->ssl || zlistx_size (list) >= S_IDLE_PER_BACKEND_MAX)
+        s_connection_free_later (pool, connection);
+    else {
+        zlistx_add_end (list, connection);
+        pool->idle_count++;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  One request
+
+static void
+s_unwatch_output (ingress_upstream_t *self)
+{
+    if (self->output_cb) {
+        evbuffer_remove_cb_entry (self->output, self->output_cb);
+        self->output_cb = NULL;
+    }
+}
+
+static void
+s_free (ingress_upstream_t *self)
+{
+    s_unwatch_output (self);
+    if (self->deferred)
+        event_free (self->deferred);
+    free (self);
+}
+
+//  The request has left: evhttp's connect timeout gives way to the call's timers
+static void
+s_on_output (struct evbuffer *buffer, const struct evbuffer_cb_info *info, void *arg)
+{
+    ingress_upstream_t *self = (ingress_upstream_t *) arg;
+    if (info->n_deleted > 0 && evbuffer_get_length (buffer) == 0 && !self->written) {
+        self->written = true;
+        struct timeval timeout = {S_WRITTEN_TIMEOUT_S, 0};
+        evhttp_connection_set_timeout_tv (self->connection, &timeout);
+        s_unwatch_output (self);
+    }
+}
+
+static int
+s_on_head (struct evhttp_request *request, void *arg)
+{
+    ingress_upstream_t *self = (ingress_upstream_t *) arg;
+    self->headed = true;
+    self->written = true;
+    s_unwatch_output (self);
+    self->fn.on_head (self->arg, evhttp_request_get_response_code (request),
+                      evhttp_request_get_input_headers (request));
+    return 0;
+}
+
+static void
+s_on_data (struct evhttp_request *request, void *arg)
+{
+    ingress_upstream_t *self = (ingress_upstream_t *) arg;
+    self->fn.on_data (self->arg, evhttp_request_get_input_buffer (request));
+}
+
+static void
+s_on_error (enum evhttp_request_error error, void *arg)
+{
+    ingress_upstream_t *self = (ingress_upstream_t *) arg;
+    self->error = error;
+    self->failed = true;
+}
+
+static void
+s_fail (ingress_upstream_t *self)
+{
+    char reason [S_REASON_MAX];
+    ingress_fail_t fail;
+    if (self->headed) {
+        fail = INGRESS_FAIL_BROKEN;
+        snprintf (reason, sizeof reason, "the backend's response broke off%s",
+                  self->error == EVREQ_HTTP_INVALID_HEADER ? " (malformed framing)" : "");
+    }
+    else if (!self->written) {
+        fail = INGRESS_FAIL_CONNECT;
+        if (self->error == EVREQ_HTTP_TIMEOUT)
+            snprintf (reason, sizeof reason, "connect: timed out after %lld ms",
+                      (long long) self->pool->settings->connect_timeout_ms);
+        else
+            snprintf (reason, sizeof reason, "connect: connection refused or reset");
+    }
+    else {
+        fail = INGRESS_FAIL_NO_RESPONSE;
+        snprintf (reason, sizeof reason, "%s",
+                  self->error == EVREQ_HTTP_INVALID_HEADER
+                      ? "the backend sent a malformed response"
+                      : "the backend closed the connection without answering");
+    }
+    //  The connection is broken: it goes, from the loop
+    s_connection_free_later (self->pool, self->connection);
+    self->connection = NULL;
+    ingress_upstream_fn_t fn = self->fn;
+    void *owner = self->arg;
+    s_free (self);
+    fn.on_fail (owner, fail, reason);
+}
+
+static void
+s_on_done (struct evhttp_request *request, void *arg)
+{
+    ingress_upstream_t *self = (ingress_upstream_t *) arg;
+    self->request = NULL;       //  evhttp frees it after this callback
+    if (!request || self->failed || evhttp_request_get_response_code (request) == 0) {
+        s_fail (self);
+        return;
+    }
+    s_connection_give_back (self);
+    ingress_upstream_fn_t fn = self->fn;
+    void *owner = self->arg;
+    s_free (self);
+    fn.on_done (owner);
+}
+
+ingress_upstream_t *
+ingress_upstream_new (ingress_pool_t *pool, const char *host, int port, bool ssl,
+                      const ingress_upstream_fn_t *fn, void *arg)
+{
+    assert (pool && host && fn && fn->on_head && fn->on_data && fn->on_done && fn->on_fail);
+    ingress_upstream_t *self = (ingress_upstream_t *) zmalloc (sizeof (ingress_upstream_t));
+    self->pool = pool;
+    snprintf (self->host, sizeof self->host, "%s", host);
+    self->port = port;
+    self->ssl = ssl;
+    snprintf (self->key, sizeof self->key, "%s:%d", host, port);
+    self->fn = *fn;
+    self->arg = arg;
+    self->request = evhttp_request_new (s_on_done, self);
+    evhttp_request_set_header_cb (self->request, s_on_head);
+    evhttp_request_set_chunked_cb (self->request, s_on_data);
+    evhttp_request_set_error_cb (self->request, s_on_error);
+    return self;
+}
+
+struct evkeyvalq *
+ingress_upstream_headers (ingress_upstream_t *self)
+{
+    assert (self && self->request);
+    return evhttp_request_get_output_headers (self->request);
+}
+
+static void
+s_on_deferred_fail (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    ingress_upstream_t *self = (ingress_upstream_t *) arg;
+    ingress_upstream_fn_t fn = self->fn;
+    void *owner = self->arg;
+    s_free (self);
+    fn.on_fail (owner, INGRESS_FAIL_CONNECT, "connect: cannot open a connection");
+}
+
+int
+ingress_upstream_send (ingress_upstream_t *self, enum evhttp_cmd_type method, const char *uri,
+                       const char *body, size_t size)
+{
+    assert (self && self->request && uri);
+    if (size)
+        evbuffer_add (evhttp_request_get_output_buffer (self->request), body, size);
+    self->connection = s_connection_take (self->pool, self->key, self->host, self->port, self->ssl);
+    if (self->connection) {
+        int64_t connect_ms = self->pool->settings->connect_timeout_ms;
+        struct timeval timeout = {connect_ms / 1000, (connect_ms % 1000) * 1000};
+        evhttp_connection_set_timeout_tv (self->connection, &timeout);
+        evhttp_connection_set_retries (self->connection, 0);
+        self->output = bufferevent_get_output (evhttp_connection_get_bufferevent (self->connection));
+        self->output_cb = evbuffer_add_cb (self->output, s_on_output, self);
+        if (evhttp_make_request (self->connection, self->request, method, uri) == 0)
+            return 0;
+        //  evhttp freed the request; the connection is no use
+        self->request = NULL;
+        s_unwatch_output (self);
+        s_connection_free_later (self->pool, self->connection);
+        self->connection = NULL;
+    }
+    else {
+        evhttp_request_free (self->request);
+        self->request = NULL;
+    }
+    self->deferred = evtimer_new (self->pool->base, s_on_deferred_fail, self);
+    struct timeval now = {0, 0};
+    evtimer_add (self->deferred, &now);
+    return -1;
+}
+
+void
+ingress_upstream_hold (ingress_upstream_t *self, bool hold)
+{
+    assert (self);
+    if (!self->connection)
+        return;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent (self->connection);
+    if (hold)
+        bufferevent_disable (bev, EV_READ);
+    else
+        bufferevent_enable (bev, EV_READ);
+}
+
+void
+ingress_upstream_cancel (ingress_upstream_t **self_p)
+{
+    assert (self_p);
+    ingress_upstream_t *self = *self_p;
+    if (!self)
+        return;
+    *self_p = NULL;
+    s_unwatch_output (self);
+    if (self->request && self->connection) {
+        //  Runs the error callback (REQUEST_CANCEL) at once, never the done callback;
+        //  the connection closes, which a backend takes as the client's going away
+        evhttp_cancel_request (self->request);
+        s_connection_free_later (self->pool, self->connection);
+    }
+    else if (self->request)
+        evhttp_request_free (self->request);
+    s_free (self);
+}
