@@ -140,7 +140,7 @@ s_connection_take (ingress_pool_t *pool, const char *key, const char *host, int 
     zlistx_t *list = (zlistx_t *) zhashx_lookup (pool->idle, key);
     if (list && zlistx_size (list) > 0) {
         pool->idle_count--;
-        return (struct evhttp_connection *) zlistx_detach (list, zlistx_first (list));
+        return (struct evhttp_connection *) zlistx_detach (list, NULL);
     }
     return evhttp_connection_base_new (pool->base, pool->dns, host, (unsigned short) port);
 }
