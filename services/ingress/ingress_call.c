@@ -370,6 +370,16 @@ s_frontend (ingress_ctx_t *ctx, evhtp_request_t *request)
 evhtp_res
 ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request)
 {
+    //  Every body here is JSON, whatever the client labels it (curl -d says
+    //  form-urlencoded). Left as a form, evhtp would parse the body into the
+    //  query string, which would then travel on to the backend.
+    evhtp_header_t *type = evhtp_headers_find_header (request->headers_in, "Content-Type");
+    if (type && type->val
+        && strncasecmp (type->val, "application/x-www-form-urlencoded", 33) == 0) {
+        evhtp_header_rm_and_free (request->headers_in, type);
+        evhtp_headers_add_header (request->headers_in,
+                                  evhtp_header_new ("Content-Type", "application/json", 0, 0));
+    }
     const char *length = evhtp_header_find (request->headers_in, "Content-Length");
     json_t *frontend = length ? s_frontend (ctx, request) : NULL;
     if (!frontend)
