@@ -26,6 +26,7 @@ typedef struct {
     sim_model_spec_t spec;
     bool cached;                //  already on the backend: no bytes to move
     bool fail;                  //  pull_fail fault, taken at the start
+    bool unknown;               //  neither here nor in the registry
     double bandwidth;
     int64_t t_start;
 } transfer_t;
@@ -119,6 +120,21 @@ s_tick (sim_req_t *req, void *arg)
     sim_req_timer (req, PROGRESS_NS, s_tick, self);
 }
 
+static void
+s_start (sim_req_t *req, void *arg)
+{
+    transfer_t *self = (transfer_t *) arg;
+    if (self->stream)
+        sim_req_stream_start (req, 200, SIM_CT_NDJSON);
+    s_line (self, "{\"status\":\"%s\"}", self->push? "retrieving manifest": "pulling manifest");
+    if (self->unknown) {
+        sim_req_set_owner (req, NULL, NULL);
+        s_end_error (self, self->push? "file does not exist": UNKNOWN_MODEL);
+        return;
+    }
+    s_tick (req, self);
+}
+
 void
 sim_transfer_handle (sim_backend_t *backend, sim_req_t *req, sim_route_t route)
 {
@@ -152,16 +168,14 @@ sim_transfer_handle (sim_backend_t *backend, sim_req_t *req, sim_route_t route)
     self->t_start = sim_clock_mono_ns ();
     sim_model_t *local = sim_models_find (sim_backend_models (backend), normal);
     const sim_model_spec_t *remote = sim_fleet_registry_find (sim_backend_fleet (backend), normal);
-    if (self->stream)
-        sim_req_stream_start (req, 200, SIM_CT_NDJSON);
-    s_line (self, "{\"status\":\"%s\"}", self->push? "retrieving manifest": "pulling manifest");
-    if (self->push? !local: !local && !remote) {
-        s_end_error (self, self->push? "file does not exist": UNKNOWN_MODEL);
-        return;
+    self->unknown = self->push? !local: !local && !remote;
+    if (!self->unknown) {
+        self->spec = local? local->spec: *remote;
+        self->cached = local != NULL && !self->push;
     }
-    self->spec = local? local->spec: *remote;
-    self->cached = local != NULL && !self->push;
     sim_req_set_owner (req, s_gone, self);
     sim_req_watch (req);
-    s_tick (req, self);
+    //  Start from the event loop: a stream started inside evhtp's request
+    //  callback and continued from a timer loses its connection
+    sim_req_timer (req, 0, s_start, self);
 }
