@@ -326,6 +326,15 @@ s_dispatch (sim_req_t *req, void *arg)
     }
 }
 
+//  Drops the connection; never from inside evhtp's request callback, which
+//  still uses the connection after the handler returns
+static void
+s_abort (sim_req_t *req, void *arg)
+{
+    (void) arg;
+    sim_req_abort (req);
+}
+
 static void
 s_on_request (evhtp_request_t *request, void *arg)
 {
@@ -336,7 +345,13 @@ s_on_request (evhtp_request_t *request, void *arg)
     self->routes [route]++;
     s_record (self, req);
     const sim_faults_t *faults = &self->config->faults;
-    if (faults->hang) {
+    if (!self->listening) {
+        //  Refusing or flapped down: a kept-alive connection dies as well,
+        //  as it would when the server process goes away
+        sim_backend_count (self, SIM_STAT_FAULTED, 1);
+        sim_req_timer (req, 0, s_abort, NULL);
+    }
+    else if (faults->hang) {
         //  Accept and never answer; the exchange ends when the client leaves
         sim_backend_count (self, SIM_STAT_FAULTED, 1);
         sim_req_watch (req);
