@@ -5,6 +5,7 @@
 
 #include "sim_control.h"
 #include "sim_clock.h"
+#include "sim_conns.h"
 #include <arpa/inet.h>
 #include <assert.h>
 #include <event2/listener.h>
@@ -19,6 +20,7 @@
 struct _sim_control_t {
     struct event_base *base;
     evhtp_t *htp;
+    sim_conns_t *conns;
     int port;
     sim_fleet_t *fleet;
     sim_backend_t **backends;
@@ -186,9 +188,11 @@ sim_control_new (struct event_base *base, const char *host, int port, sim_fleet_
     assert (self->htp);
     evhtp_set_gencb (self->htp, s_on_request, self);
     evhtp_set_max_body_size (self->htp, CONTROL_BODY_MAX);
+    self->conns = sim_conns_new (self->htp);
     char address [SIM_HOST_MAX + 8];
     snprintf (address, sizeof address, "%s%s", strchr (host, ':')? "ipv6:": "", host);
     if (evhtp_bind_socket (self->htp, address, (uint16_t) port, CONTROL_BACKLOG)) {
+        sim_conns_destroy (&self->conns);
         evhtp_free (self->htp);
         free (self);
         return NULL;
@@ -209,6 +213,7 @@ sim_control_destroy (sim_control_t **self_p)
     if (!self)
         return;
     evhtp_unbind_socket (self->htp);
+    sim_conns_destroy (&self->conns);
     evhtp_free (self->htp);
     free (self);
     *self_p = NULL;

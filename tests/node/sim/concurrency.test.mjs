@@ -16,7 +16,10 @@ before(async () => {
   });
 });
 
-after(async () => { await sim.stop(); });
+after(async () => {
+  // A clean exit: no crash, and no leak under AddressSanitizer
+  assert.deepEqual(await sim.stop(), { code: 0, signal: null });
+});
 beforeEach(async () => { await sim.reset(); });
 
 const generate = (tokens, signal, stream = false) => fetch(`${sim.url('a')}/api/generate`, {

@@ -26,7 +26,10 @@ before(async () => {
   openai = new OpenAI({ baseURL: `${sim.url('a')}/v1`, apiKey: 'x', maxRetries: 0 });
 });
 
-after(async () => { await sim.stop(); });
+after(async () => {
+  // A clean exit: no crash, and no leak under AddressSanitizer
+  assert.deepEqual(await sim.stop(), { code: 0, signal: null });
+});
 beforeEach(async () => { await sim.faults('a', NO_FAULTS); await sim.reset(); });
 
 const chat = (options = {}) => ollama.chat({ model: 'llama3.2', messages: [{ role: 'user', content: 'hi' }], ...options });

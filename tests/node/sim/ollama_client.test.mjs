@@ -26,7 +26,10 @@ before(async () => {
   ollama = new Ollama({ host: sim.url('a') });
 });
 
-after(async () => { await sim.stop(); });
+after(async () => {
+  // A clean exit: no crash, and no leak under AddressSanitizer
+  assert.deepEqual(await sim.stop(), { code: 0, signal: null });
+});
 
 const words = (text) => text.trim().split(/\s+/).length;
 

@@ -23,7 +23,10 @@ before(async () => {
   openai = new OpenAI({ baseURL: `${sim.url('ollama')}/v1`, apiKey: 'sk-test', maxRetries: 0 });
 });
 
-after(async () => { await sim.stop(); });
+after(async () => {
+  // A clean exit: no crash, and no leak under AddressSanitizer
+  assert.deepEqual(await sim.stop(), { code: 0, signal: null });
+});
 
 const messages = [{ role: 'user', content: 'Hello there' }];
 
