@@ -76,7 +76,9 @@ struct _sim_backend_t {
     sim_models_t *models;
     uint64_t stats [SIM_STAT_COUNT];
     uint64_t routes [SIM_ROUTE_COUNT];
-    json_t *last_request;
+    char *record;                       //  the last request, see s_record
+    size_t record_size, record_capacity, record_headers, record_body;
+    bool recorded;
     unsigned next_id;
 };
 
@@ -190,9 +192,6 @@ sim_backend_host_allowed (const char *header)
     if (strcmp (host, "localhost") == 0 || s_ends_with (host, ".localhost")
         || s_ends_with (host, ".local") || s_ends_with (host, ".internal"))
         return true;
-    char self_name [HOSTNAME_MAX];
-    if (gethostname (self_name, sizeof self_name) == 0 && strcasecmp (self_name, host) == 0)
-        return true;
     struct in_addr v4;
     struct in6_addr v6;
     if (inet_pton (AF_INET, host, &v4) == 1) {
@@ -203,7 +202,11 @@ sim_backend_host_allowed (const char *header)
     if (inet_pton (AF_INET6, host, &v6) == 1)
         return IN6_IS_ADDR_LOOPBACK (&v6) || IN6_IS_ADDR_UNSPECIFIED (&v6)
             || (v6.s6_addr [0] & 0xFE) == 0xFC;
-    return false;
+    //  The machine's own name (looked up once)
+    static char self_name [HOSTNAME_MAX];
+    if (!*self_name && gethostname (self_name, sizeof self_name - 1))
+        return false;
+    return strcasecmp (self_name, host) == 0;
 }
 
 static sim_route_t
@@ -222,33 +225,82 @@ s_route (sim_backend_t *self, const char *path)
     return SIM_ROUTE_UNKNOWN;
 }
 
+//  Appends bytes to the record of the last request
+static void
+s_record_add (sim_backend_t *self, const char *data, size_t size)
+{
+    if (self->record_size + size > self->record_capacity) {
+        size_t capacity = (self->record_size + size) * 2;
+        char *record = realloc (self->record, capacity);
+        assert (record);
+        self->record = record;
+        self->record_capacity = capacity;
+    }
+    memcpy (self->record + self->record_size, data, size);
+    self->record_size += size;
+}
+
+//  Keeps the last request as raw bytes: method, path, query, then header
+//  names and values, each NUL-terminated, then the body. The control endpoint
+//  turns it into JSON only when asked, so recording stays cheap under load.
 static void
 s_record (sim_backend_t *self, sim_req_t *req)
 {
     evhtp_request_t *request = sim_req_evhtp (req);
-    json_t *headers = json_object ();
-    evhtp_kv_t *header;
-    TAILQ_FOREACH (header, request->headers_in, next) {
-        char key [HOSTNAME_MAX];
-        snprintf (key, sizeof key, "%s", header->key);
-        for (char *p = key; *p; p++)
-            *p = (char) tolower ((unsigned char) *p);
-        json_t *value = json_stringn (header->val, header->vlen);
-        if (value)
-            json_object_set_new (headers, key, value);
-    }
+    const char *method = htparser_get_methodstr_m (sim_req_method (req));
+    const char *path = sim_req_path (req);
     size_t size;
     const char *body = sim_req_body_raw (req, &size);
-    json_t *text = json_stringn (body, size > RECORD_BODY_MAX? RECORD_BODY_MAX: size);
     const char *query = request->uri && request->uri->query_raw
                       ? (const char *) request->uri->query_raw: "";
     if (size && strncmp (query, body, size) == 0)
         query = "";     //  evhtp puts form-encoded bodies there too
-    json_decref (self->last_request);
-    self->last_request = json_pack ("{sssssssosIso}",
-        "method", htparser_get_methodstr_m (sim_req_method (req)), "path", sim_req_path (req),
-        "query", query, "headers", headers, "body_size", (json_int_t) size,
-        "body", text? text: json_null ());
+    self->record_size = 0;
+    self->record_headers = 0;
+    s_record_add (self, method, strlen (method) + 1);
+    s_record_add (self, path, strlen (path) + 1);
+    s_record_add (self, query, strlen (query) + 1);
+    evhtp_kv_t *header;
+    TAILQ_FOREACH (header, request->headers_in, next) {
+        s_record_add (self, header->key, header->klen);
+        s_record_add (self, "", 1);
+        s_record_add (self, header->val, header->vlen);
+        s_record_add (self, "", 1);
+        self->record_headers++;
+    }
+    self->record_body = size;
+    s_record_add (self, body, size > RECORD_BODY_MAX? RECORD_BODY_MAX: size);
+    self->recorded = true;
+}
+
+static json_t *
+s_record_json (sim_backend_t *self)
+{
+    if (!self->recorded)
+        return json_null ();
+    const char *p = self->record;
+    const char *method = p;
+    p += strlen (p) + 1;
+    const char *path = p;
+    p += strlen (p) + 1;
+    const char *query = p;
+    p += strlen (p) + 1;
+    json_t *headers = json_object ();
+    for (size_t i = 0; i < self->record_headers; i++) {
+        char key [HOSTNAME_MAX];
+        snprintf (key, sizeof key, "%s", p);
+        for (char *c = key; *c; c++)
+            *c = (char) tolower ((unsigned char) *c);
+        p += strlen (p) + 1;
+        json_t *value = json_string (p);
+        if (value)
+            json_object_set_new (headers, key, value);
+        p += strlen (p) + 1;
+    }
+    json_t *body = json_stringn (p, (size_t) (self->record + self->record_size - p));
+    return json_pack ("{sssssssosIso}", "method", method, "path", path, "query", query,
+                      "headers", headers, "body_size", (json_int_t) self->record_body,
+                      "body", body? body: json_null ());
 }
 
 static void
@@ -409,7 +461,7 @@ sim_backend_destroy (sim_backend_t **self_p)
     evhtp_free (self->htp);
     sim_slots_destroy (&self->slots);
     sim_models_destroy (&self->models);
-    json_decref (self->last_request);
+    free (self->record);
     free (self);
     *self_p = NULL;
 }
@@ -484,8 +536,7 @@ sim_backend_stats (sim_backend_t *self)
     json_object_set_new (stats, "peak_queued", json_integer (sim_slots_peak_queued (self->slots)));
     json_object_set_new (stats, "listening", json_boolean (self->listening));
     json_object_set_new (stats, "connections", json_integer ((json_int_t) sim_conns_size (self->conns)));
-    json_object_set_new (stats, "last_request",
-                         self->last_request? json_incref (self->last_request): json_null ());
+    json_object_set_new (stats, "last_request", s_record_json (self));
     return stats;
 }
 
@@ -495,6 +546,5 @@ sim_backend_reset (sim_backend_t *self)
     memset (self->stats, 0, sizeof self->stats);
     memset (self->routes, 0, sizeof self->routes);
     sim_slots_reset_peaks (self->slots);
-    json_decref (self->last_request);
-    self->last_request = NULL;
+    self->recorded = false;
 }
