@@ -281,11 +281,13 @@ s_loaded (sim_req_t *req, void *arg)
     s_complete (job);
 }
 
-//  The slot is ours: load, prefill, then produce
+//  The slot is ours: load, prefill, then produce. A reply that is due at
+//  once is sent at once when the request handler runs this (reply_now); a
+//  grant from the queue always goes through a timer, so that a long queue
+//  of instant replies never recurses.
 static void
-s_granted (void *arg)
+s_run (job_t *job, bool reply_now)
 {
-    job_t *job = (job_t *) arg;
     const sim_backend_config_t *config = sim_backend_config (job->backend);
     job->holding = true;
     job->model = sim_models_find (sim_backend_models (job->backend), job->model_name);
@@ -304,23 +306,35 @@ s_granted (void *arg)
                     ? (int64_t) (job->gen.prompt_tokens * 1e9 / config->prefill_rate): 0;
     job->t_first = job->t_ready + prefill;
     job->token_ns = config->decode_rate > 0? (int64_t) (1e9 / config->decode_rate): 0;
-    sim_req_watch (job->req);
     int64_t now = job->t_granted;
-    if (job->load_only)
-        sim_req_timer (job->req, job->t_ready - now, s_loaded, job);
-    else if (job->embedding)
-        sim_req_timer (job->req, job->t_first - now, s_embedded, job);
-    else if (job->stream)
-        sim_req_timer (job->req, job->t_first + job->token_ns - now, s_tick, job);
-    else {
+    sim_req_fn *finish = job->load_only? s_loaded: job->embedding? s_embedded: s_whole;
+    int64_t at = job->load_only? job->t_ready: job->t_first;
+    if (!job->load_only && !job->embedding && !job->stream) {
         int end = job->gen.eval_count;
         if (job->drop_at >= 0 && job->drop_at < end)
             end = job->drop_at;
         if (job->error_at >= 0 && job->error_at < end)
             end = job->error_at;
-        sim_req_timer (job->req, job->t_first + (int64_t) end * job->token_ns - now, s_whole, job);
+        at = job->t_first + (int64_t) end * job->token_ns;
+    }
+    if (job->stream && !job->load_only && !job->embedding) {
+        sim_req_watch (job->req);
+        sim_req_timer (job->req, job->t_first + job->token_ns - now, s_tick, job);
+    }
+    else if (reply_now && at <= now && job->drop_at < 0)
+        finish (job->req, job);
+    else {
+        sim_req_watch (job->req);
+        sim_req_timer (job->req, at - now, finish, job);
     }
 }
+
+static void
+s_granted (void *arg)
+{
+    s_run ((job_t *) arg, false);
+}
+
 
 static bool
 s_new_sse (const char *version)
@@ -548,5 +562,5 @@ sim_generate_handle (sim_backend_t *backend, sim_req_t *req, sim_route_t route)
     else if (result == SIM_SLOT_QUEUED)
         sim_req_watch (req);
     else
-        s_granted (job);
+        s_run (job, true);
 }
