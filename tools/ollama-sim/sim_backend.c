@@ -248,6 +248,8 @@ s_record (sim_backend_t *self, sim_req_t *req)
 {
     evhtp_request_t *request = sim_req_evhtp (req);
     const char *method = htparser_get_methodstr_m (sim_req_method (req));
+    if (!method)
+        method = "UNKNOWN";
     const char *path = sim_req_path (req);
     size_t size;
     const char *body = sim_req_body_raw (req, &size);
@@ -352,7 +354,7 @@ s_dispatch (sim_req_t *req, void *arg)
         sim_req_reply (req, 404, SIM_CT_GIN_TEXT, "404 page not found", 18);
         return;
     }
-    if (!(s_routes [route].methods & (1u << method))) {
+    if (method >= htp_method_UNKNOWN || !(s_routes [route].methods & (1u << method))) {
         sim_req_reply (req, 405, SIM_CT_GIN_TEXT, "405 method not allowed", 22);
         return;
     }

@@ -16,6 +16,8 @@
 #define INSTANT_TOKEN_NS 1000
 //  A mid-stream drop waits this long so the tokens before it reach the client
 #define DROP_FLUSH_NS    (20 * SIM_NS_PER_MS)
+//  Most tokens written in one timer turn, so instant streams stay fair
+#define TOKENS_PER_TURN  256
 //  Longest prompt text kept for hashing
 #define PROMPT_TEXT_MAX  (1024 * 1024)
 //  Ollama version from which SSE chat streams use the new framing
@@ -176,6 +178,8 @@ s_tick (sim_req_t *req, void *arg)
     int due = job->token_ns? (int) ((now - job->t_first) / job->token_ns): total;
     if (due > total)
         due = total;
+    if (due > job->emitted + TOKENS_PER_TURN)
+        due = job->emitted + TOKENS_PER_TURN;
     struct evbuffer *out = evbuffer_new ();
     if (!sim_req_streaming (req) && job->error_at != 0)
         sim_req_stream_start (req, 200, sim_output_stream_type (job->gen.route));
@@ -215,8 +219,8 @@ s_tick (sim_req_t *req, void *arg)
         }
         return;
     }
-    sim_req_timer (req, job->t_first + (int64_t) (job->emitted + 1) * job->token_ns - now, s_tick,
-                   job);
+    int64_t next = job->t_first + (int64_t) (job->emitted + 1) * job->token_ns;
+    sim_req_timer (req, next - sim_clock_mono_ns (), s_tick, job);
 }
 
 //  Non-streamed generation: one reply at the end

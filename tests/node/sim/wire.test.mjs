@@ -12,7 +12,7 @@ before(async () => {
   sim = await startSim({
     fleet: {
       backends: [
-        { name: 'a', decode_rate: 20, prefill_rate: 0, load_ms: 0, models: ['llama3.2'] },
+        { name: 'a', decode_rate: 20, prefill_rate: 0, load_ms: 0, pull_bandwidth: 0, models: ['llama3.2'] },
         { name: 'open', host_check: false, load_ms: 0, models: ['llama3.2'] },
       ],
     },
@@ -166,6 +166,40 @@ test('model names are case-insensitive and echoed as sent', async () => {
   const reply = await post('/api/generate', { model: 'LLAMA3.2:Latest', prompt: 'x', stream: false, options: { num_predict: 1 } });
   assert.equal(reply.status, 200);
   assert.equal(JSON.parse(reply.body).model, 'LLAMA3.2:Latest');
+});
+
+test('malformed requests never crash the simulator', async () => {
+  await sim.configure('a', { decode_rate: 0 });
+  const bodies = ['', '{', '[]', '"x"', '12', 'null', '{"model":5}', '{"model":"llama3.2","messages":"x"}',
+    '{"model":"llama3.2","messages":[1,2]}', '{"model":"llama3.2","messages":[{"content":5}]}',
+    '{"model":"llama3.2","prompt":7}', '{"model":"llama3.2","prompt":"x","options":[]}',
+    '{"model":"llama3.2","prompt":"x","options":{"num_predict":"many"}}',
+    '{"model":"llama3.2","prompt":"x","keep_alive":"forever"}', '{"model":"llama3.2","input":[1]}',
+    '{"model":"llama3.2","input":"x","dimensions":100000}', '{"source":1,"destination":null}',
+    '{"model":"' + 'x'.repeat(5000) + '"}', '['.repeat(5000), '{"model":"\u0000bad"}'];
+  const paths = ['/api/generate', '/api/chat', '/api/embed', '/api/embeddings', '/api/show', '/api/pull',
+    '/api/push', '/api/copy', '/v1/chat/completions', '/v1/completions', '/v1/embeddings'];
+  for (const path of paths) {
+    for (const body of bodies) {
+      const reply = await rawRequest({ port, method: 'POST', path, body, headers: { 'content-type': 'application/json' } });
+      assert.ok(reply.status < 500 || path.includes('pull') || path.includes('push'), `${path} ${body.slice(0, 40)}: ${reply.status}`);
+    }
+  }
+  const garbage = await rawExchange(port, 'GARBAGE / HTTP/9.9\r\n\r\n\x00\x01\x02', { idleMs: 200 });
+  assert.doesNotMatch(garbage, /HTTP\/1\.1 200/);
+  const deleteBad = await rawRequest({ port, method: 'DELETE', path: '/api/delete', body: '{"model":[]}' });
+  assert.equal(deleteBad.status, 400);
+  assert.equal((await rawRequest({ port })).body, 'Ollama is running');
+  await sim.configure('a', { decode_rate: 20 });
+});
+
+test('an instant stream of many tokens arrives whole', async () => {
+  await sim.configure('a', { decode_rate: 0 });
+  const reply = await post('/api/generate', { model: 'llama3.2', prompt: 'x', options: { num_predict: 2000 } });
+  const lines = reply.body.trim().split('\n');
+  assert.equal(lines.length, 2001);
+  assert.equal(JSON.parse(lines[2000]).eval_count, 2000);
+  await sim.configure('a', { decode_rate: 20 });
 });
 
 test('a model unloads keep_alive after its last use', async () => {
