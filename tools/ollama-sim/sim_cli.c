@@ -21,7 +21,8 @@ static const char *s_usage =
     "  --host ADDR --port N --count N --api ollama|openai --version V\n"
     "  --models a,b:tag,...  --parallel N --max-queue N\n"
     "  --prefill-rate TPS --decode-rate TPS (0 = instant) --load-ms MS --keep-alive DUR\n"
-    "  --pull-bandwidth BPS --embedding-dim N --default-tokens N --seed N --no-host-check\n";
+    "  --pull-bandwidth BPS --embedding-dim N --default-tokens N --seed N --no-host-check\n"
+    "  --max-loaded-models N (0 = no limit)\n";
 
 static const char *s_demo =
     "{\"registry\":[{\"name\":\"qwen2.5:0.5b\",\"size\":397821319,\"family\":\"qwen2\","
@@ -91,6 +92,7 @@ sim_cli_parse (int argc, char *argv [], const char **ports_file_p, int *control_
         { "pull-bandwidth", required_argument, 0, 1 },
         { "embedding-dim", required_argument, 0, 1 },
         { "default-tokens", required_argument, 0, 1 }, { "seed", required_argument, 0, 1 },
+        { "max-loaded-models", required_argument, 0, 1 },
         { 0, 0, 0, 0 }
     };
     const char *fleet_file = NULL;

@@ -40,13 +40,14 @@ sim_control_config_json (const sim_backend_config_t *c)
                                 "pull_fail", f->pull_fail);
     json_t *keep_alive = c->keep_alive_ms == SIM_CLOCK_FOREVER? json_string ("-1")
                        : json_sprintf ("%lldms", (long long) c->keep_alive_ms);
-    return json_pack ("{sssssssssisisfsfsisosfsisisbsIso}", "name", c->name, "host", c->host,
+    return json_pack ("{sssssssssisisfsfsisosfsisisisbsIso}", "name", c->name, "host", c->host,
                       "api", c->api == SIM_API_OPENAI? "openai": "ollama", "version", c->version,
                       "parallel", c->parallel, "max_queue", c->max_queue,
                       "prefill_rate", c->prefill_rate, "decode_rate", c->decode_rate,
                       "load_ms", c->load_ms, "keep_alive", keep_alive,
                       "pull_bandwidth", c->pull_bandwidth, "embedding_dim", c->embedding_dim,
-                      "default_tokens", c->default_tokens, "host_check", c->host_check,
+                      "default_tokens", c->default_tokens,
+                      "max_loaded_models", c->max_loaded_models, "host_check", c->host_check,
                       "seed", (json_int_t) c->seed, "faults", faults);
 }
 

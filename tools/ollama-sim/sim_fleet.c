@@ -69,6 +69,7 @@ sim_fleet_defaults (sim_backend_config_t *config)
     config->pull_bandwidth = SIM_DEFAULT_PULL_RATE;
     config->embedding_dim = SIM_DEFAULT_EMBED_DIM;
     config->default_tokens = SIM_DEFAULT_TOKENS;
+    config->max_loaded_models = SIM_DEFAULT_MAX_LOADED;
     config->host_check = true;
     config->faults.drop_after_tokens = -1;
     config->faults.error_after_tokens = -1;
@@ -290,6 +291,8 @@ s_apply_key (sim_backend_config_t *c, const char *key, json_t *value, char *erro
         return s_get_int (value, key, 0, SIM_TIME_MAX_MS, &c->load_ms, error, size);
     if (strcmp (key, "embedding_dim") == 0)
         return s_get_int (value, key, 1, SIM_EMBED_DIM_MAX, &c->embedding_dim, error, size);
+    if (strcmp (key, "max_loaded_models") == 0)
+        return s_get_int (value, key, 0, SIM_LOADED_MAX, &c->max_loaded_models, error, size);
     if (strcmp (key, "default_tokens") == 0)
         return s_get_int (value, key, 0, SIM_TOKENS_MAX, &c->default_tokens, error, size);
     if (strcmp (key, "host_check") == 0)

@@ -38,6 +38,8 @@
 #define SIM_DEFAULT_PULL_RATE    500e6      //  bytes per second
 #define SIM_DEFAULT_EMBED_DIM    384
 #define SIM_DEFAULT_TOKENS       32         //  generation length without num_predict
+#define SIM_DEFAULT_MAX_LOADED   3          //  OLLAMA_MAX_LOADED_MODELS on CPU
+#define SIM_LOADED_MAX           1000
 #define SIM_DEFAULT_MODEL_SIZE   2019393189ULL
 #define SIM_DEFAULT_CONTEXT      4096
 #define SIM_RATE_MAX             1e12
@@ -94,6 +96,7 @@ typedef struct {
     double pull_bandwidth;      //  bytes per second, 0 = instant
     int embedding_dim;
     int default_tokens;
+    int max_loaded_models;      //  OLLAMA_MAX_LOADED_MODELS; 0 = no limit
     bool host_check;            //  Ollama's Host-header check on loopback binds
     uint64_t seed;
     sim_faults_t faults;

@@ -20,7 +20,7 @@ struct _sim_models_t {
     sim_model_t **models;
     size_t size, capacity;
     int embedding_dim;
-    int64_t keep_alive_ms;      //  for models loaded at start
+    const sim_backend_config_t *config;     //  live: max_loaded_models
 };
 
 static void
@@ -59,6 +59,7 @@ sim_models_new (const sim_backend_config_t *config)
     sim_models_t *self = calloc (1, sizeof *self);
     assert (self);
     self->embedding_dim = config->embedding_dim;
+    self->config = config;
     int64_t now = sim_clock_mono_ns ();
     for (size_t i = 0; i < config->model_count; i++) {
         sim_model_t *model = s_store (self, &config->models [i]);
@@ -148,11 +149,36 @@ sim_models_loaded (sim_models_t *self, sim_model_t *model)
     return model->users > 0 || model->until_mono > sim_clock_mono_ns ();
 }
 
+//  Makes room for one more loaded model: unloads idle models, the one that
+//  would expire first, until fewer than max_loaded_models are loaded. Models
+//  in use are never unloaded (the limit is then exceeded).
+static void
+s_make_room (sim_models_t *self)
+{
+    int limit = self->config->max_loaded_models;
+    while (limit > 0) {
+        int loaded = 0;
+        sim_model_t *victim = NULL;
+        for (size_t i = 0; i < self->size; i++) {
+            sim_model_t *model = self->models [i];
+            if (!sim_models_loaded (self, model))
+                continue;
+            loaded++;
+            if (model->users == 0 && (!victim || model->until_mono < victim->until_mono))
+                victim = model;
+        }
+        if (loaded < limit || !victim)
+            return;
+        victim->until_mono = 0;
+    }
+}
+
 int64_t
 sim_models_use (sim_models_t *self, sim_model_t *model, int load_ms)
 {
     int64_t now = sim_clock_mono_ns ();
     if (!sim_models_loaded (self, model)) {
+        s_make_room (self);
         model->ready_mono = now + (int64_t) load_ms * SIM_NS_PER_MS;
         model->until_mono = INT64_MAX;
     }

@@ -205,3 +205,14 @@ test('empty prompt only loads; keep_alive 0 unloads', async () => {
   assert.equal(unloaded.done_reason, 'unload');
   assert.ok(!(await ollama.ps()).models.some((m) => m.name === 'llama3.2:latest'));
 });
+
+test('max_loaded_models: loading one more model unloads the idle one that expires first', async () => {
+  await sim.configure('a', { max_loaded_models: 1 });
+  await ollama.generate({ model: 'llama3.2', prompt: 'x', options: { num_predict: 1 } });
+  assert.deepEqual((await ollama.ps()).models.map((m) => m.name), ['llama3.2:latest']);
+  await ollama.embed({ model: 'all-minilm', input: 'x' });
+  assert.deepEqual((await ollama.ps()).models.map((m) => m.name), ['all-minilm:latest']);
+  await sim.configure('a', { max_loaded_models: 3 });
+  await ollama.generate({ model: 'llama3.2', prompt: 'x', options: { num_predict: 1 } });
+  assert.deepEqual((await ollama.ps()).models.map((m) => m.name).sort(), ['all-minilm:latest', 'llama3.2:latest']);
+});
