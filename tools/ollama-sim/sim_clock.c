@@ -41,9 +41,19 @@ sim_clock_format (int64_t unix_ns, char *buf, size_t size)
 {
     time_t secs = (time_t) (unix_ns / SIM_NS_PER_SEC);
     long nanos = (long) (unix_ns % SIM_NS_PER_SEC);
-    struct tm tm;
-    gmtime_r (&secs, &tm);
-    size_t length = strftime (buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    //  Streams stamp every token: format the date part once per second
+    static time_t cached_secs = -1;
+    static char cached [SIM_CLOCK_STAMP_MAX];
+    static size_t cached_length;
+    if (secs != cached_secs) {
+        struct tm tm;
+        gmtime_r (&secs, &tm);
+        cached_length = strftime (cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_secs = secs;
+    }
+    size_t length = cached_length < size? cached_length: 0;
+    memcpy (buf, cached, length);
+    buf [length] = 0;
     char frac [16] = "";
     if (nanos) {
         snprintf (frac, sizeof frac, ".%09ld", nanos);

@@ -12,9 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 //  Status text for Content-Length of HEAD replies
 #define LENGTH_TEXT_MAX 24
+//  Room for a chunk-size line
+#define CHUNK_HEAD_MAX 24
 
 struct _sim_req_t {
     evhtp_request_t *request;
@@ -316,10 +319,31 @@ sim_req_stream_write (sim_req_t *self, const char *data, size_t size)
         evbuffer_add (self->request->buffer_out, data, size);
         return;
     }
-    struct evbuffer *chunk = evbuffer_new ();
-    evbuffer_add (chunk, data, size);
-    evhtp_send_reply_chunk (self->request, chunk);
-    evbuffer_free (chunk);
+    //  One chunk, framed as evhtp_send_reply_chunk would. When nothing waits in
+    //  the output buffer, it goes to the socket at once: this saves a loop turn
+    //  and two epoll_ctl calls per token, most of the cost of 10,000 streams.
+    //  What the socket does not take (or any error) goes through the
+    //  bufferevent as usual, which keeps the order and reports errors.
+    char head [CHUNK_HEAD_MAX];
+    int head_size = snprintf (head, sizeof head, "%zx\r\n", size);
+    struct iovec pieces [3] = {
+        { head, (size_t) head_size }, { (void *) data, size }, { (void *) "\r\n", 2 }
+    };
+    struct bufferevent *bev = evhtp_request_get_bev (self->request);
+    struct evbuffer *output = bufferevent_get_output (bev);
+    ssize_t sent = 0;
+    if (evbuffer_get_length (output) == 0) {
+        struct msghdr message = { .msg_iov = pieces, .msg_iovlen = 3 };
+        sent = sendmsg (bufferevent_getfd (bev), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent < 0)
+            sent = 0;
+    }
+    for (int i = 0; i < 3; i++) {
+        size_t skip = (size_t) sent < pieces [i].iov_len? (size_t) sent: pieces [i].iov_len;
+        sent -= (ssize_t) skip;
+        if (skip < pieces [i].iov_len)
+            evbuffer_add (output, (char *) pieces [i].iov_base + skip, pieces [i].iov_len - skip);
+    }
 }
 
 void
