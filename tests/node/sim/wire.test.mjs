@@ -2,6 +2,7 @@
 // keep-alive expiry, and what the control endpoint records of each request.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { startSim, rawRequest, rawExchange, sleep, waitFor } from './sim.mjs';
 
 const RFC3339NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
@@ -199,6 +200,56 @@ test('an instant stream of many tokens arrives whole', async () => {
   const lines = reply.body.trim().split('\n');
   assert.equal(lines.length, 2001);
   assert.equal(JSON.parse(lines[2000]).eval_count, 2000);
+  await sim.configure('a', { decode_rate: 20 });
+});
+
+test('a slow reader of a large instant stream gets every byte in order', async () => {
+  await sim.configure('a', { decode_rate: 0 });
+  const tokens = 20000;
+  const body = JSON.stringify({ model: 'llama3.2', prompt: 'slow', options: { num_predict: tokens } });
+  const received = await new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks = [];
+    socket.on('connect', () => {
+      socket.write(`POST /api/generate HTTP/1.0\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      socket.pause();                                   // let the server's socket buffer fill up
+      setTimeout(() => socket.resume(), 300);
+    });
+    socket.on('data', (data) => chunks.push(data));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString()));
+    socket.on('error', reject);
+  });
+  const lines = received.split('\r\n\r\n')[1].trim().split('\n').map((line) => JSON.parse(line));
+  assert.equal(lines.length, tokens + 1);
+  const whole = await post('/api/generate', { model: 'llama3.2', prompt: 'slow', stream: false, options: { num_predict: tokens } });
+  assert.equal(lines.map((l) => l.response).join(''), JSON.parse(whole.body).response);
+  // Chunked (HTTP/1.1) too: the direct socket writes and the buffered ones must keep their order
+  const raw = await new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks = [];
+    socket.on('connect', () => {
+      socket.write(`POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n${body}`);
+      socket.pause();
+      setTimeout(() => socket.resume(), 300);
+    });
+    socket.on('data', (data) => chunks.push(data));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('error', reject);
+  });
+  let rest = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+  let decoded = '';
+  for (;;) {
+    const eol = rest.indexOf('\r\n');
+    const size = parseInt(rest.slice(0, eol), 16);
+    if (size === 0) break;
+    decoded += rest.slice(eol + 2, eol + 2 + size);
+    assert.equal(rest.slice(eol + 2 + size, eol + 4 + size), '\r\n');
+    rest = rest.slice(eol + 4 + size);
+  }
+  const parts = decoded.trim().split('\n').map((line) => JSON.parse(line));
+  assert.equal(parts.length, tokens + 1);
+  assert.equal(parts.map((p) => p.response).join(''), JSON.parse(whole.body).response);
   await sim.configure('a', { decode_rate: 20 });
 });
 
