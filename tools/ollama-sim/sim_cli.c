@@ -14,7 +14,7 @@
 static const char *s_usage =
     "usage: ollama-sim [options]\n"
     "  --fleet FILE          run the fleet described in FILE (JSON, see README.md)\n"
-    "  --demo                run the built-in demo fleet (3 backends)\n"
+    "  --demo                run the built-in demo fleet (3 backends; on --port N, N+1, N+2)\n"
     "  --control-port N      control endpoint port (default: any free port)\n"
     "  --ports-file FILE     also write the bound ports (JSON) to FILE\n"
     "one backend (or --count N identical ones) from flags:\n"
@@ -143,8 +143,13 @@ sim_cli_parse (int argc, char *argv [], const char **ports_file_p, int *control_
     sim_fleet_t *fleet;
     if (fleet_file)
         fleet = sim_fleet_new_from_file (fleet_file, error, size);
-    else if (demo)
+    else if (demo) {
         fleet = sim_fleet_new_from_text (s_demo, error, size);
+        //  --port N puts the demo fleet on N, N+1, ...
+        json_int_t port = json_integer_value (json_object_get (backend, "port"));
+        for (size_t i = 0; fleet && port > 0 && i < sim_fleet_size (fleet); i++)
+            sim_fleet_backend (fleet, i)->port = (int) port + (int) i;
+    }
     else
         fleet = sim_fleet_new_simple (backend, count, error, size);
     json_decref (backend);

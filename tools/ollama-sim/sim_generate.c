@@ -343,13 +343,21 @@ s_granted (void *arg)
 static bool
 s_new_sse (const char *version)
 {
+    //  The answer for the last version string asked about
+    static char last [SIM_SHORT_MAX];
+    static bool last_answer;
+    if (strcmp (version, last) == 0)
+        return last_answer;
+    snprintf (last, sizeof last, "%s", version);
     int major = 0, minor = 0, patch = 0;
     sscanf (version, "%d.%d.%d", &major, &minor, &patch);
     if (major != NEW_SSE_MAJOR)
-        return major > NEW_SSE_MAJOR;
-    if (minor != NEW_SSE_MINOR)
-        return minor > NEW_SSE_MINOR;
-    return patch >= NEW_SSE_PATCH;
+        last_answer = major > NEW_SSE_MAJOR;
+    else if (minor != NEW_SSE_MINOR)
+        last_answer = minor > NEW_SSE_MINOR;
+    else
+        last_answer = patch >= NEW_SSE_PATCH;
+    return last_answer;
 }
 
 

@@ -17,11 +17,27 @@
 void
 sim_output_set_model (sim_gen_t *gen, const char *name)
 {
-    json_t *string = json_string (name);
-    char *text = string? json_dumps (string, JSON_ENCODE_ANY): NULL;
-    snprintf (gen->model_json, sizeof gen->model_json, "%s", text? text: "\"\"");
-    free (text);
-    json_decref (string);
+    //  JSON string escaping; the name came from parsed JSON, so it is UTF-8
+    static const char hex [] = "0123456789abcdef";
+    char *out = gen->model_json;
+    char *limit = out + sizeof gen->model_json - 8;
+    *out++ = '"';
+    for (const unsigned char *p = (const unsigned char *) name; *p && out < limit; p++) {
+        if (*p == '"' || *p == '\\') {
+            *out++ = '\\';
+            *out++ = (char) *p;
+        }
+        else if (*p < 0x20) {
+            memcpy (out, "\\u00", 4);
+            out [4] = hex [*p >> 4];
+            out [5] = hex [*p & 15];
+            out += 6;
+        }
+        else
+            *out++ = (char) *p;
+    }
+    *out++ = '"';
+    *out = 0;
 }
 
 const char *
