@@ -80,6 +80,7 @@ struct _sim_backend_t {
     size_t record_size, record_capacity, record_headers, record_body;
     bool recorded;
     unsigned next_id;
+    uint64_t fail_count;                //  for http_500_every
 };
 
 static int
@@ -331,7 +332,10 @@ s_dispatch (sim_req_t *req, void *arg)
     const char *path = sim_req_path (req);
     sim_route_t route = s_route (self, path);
     bool v1 = strncmp (path, "/v1/", 4) == 0;
-    if (faults->http_500) {
+    bool fail = faults->http_500;
+    if (faults->http_500_every > 0)
+        fail |= ++self->fail_count % (uint64_t) faults->http_500_every == 0;
+    if (fail) {
         sim_backend_count (self, SIM_STAT_FAULTED, 1);
         if (v1)
             sim_req_reply_openai_error (req, 500, faults->error_message);
@@ -547,6 +551,7 @@ sim_backend_reset (sim_backend_t *self)
 {
     memset (self->stats, 0, sizeof self->stats);
     memset (self->routes, 0, sizeof self->routes);
+    self->fail_count = 0;
     sim_slots_reset_peaks (self->slots);
     self->recorded = false;
 }

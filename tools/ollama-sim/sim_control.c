@@ -31,9 +31,9 @@ json_t *
 sim_control_config_json (const sim_backend_config_t *c)
 {
     const sim_faults_t *f = &c->faults;
-    json_t *faults = json_pack ("{sbsbsisbsisisssisb}", "refuse", f->refuse, "hang", f->hang,
+    json_t *faults = json_pack ("{sbsbsisbsisisisssisb}", "refuse", f->refuse, "hang", f->hang,
                                 "slow_first_byte_ms", f->slow_first_byte_ms,
-                                "http_500", f->http_500,
+                                "http_500", f->http_500, "http_500_every", f->http_500_every,
                                 "drop_after_tokens", f->drop_after_tokens,
                                 "error_after_tokens", f->error_after_tokens,
                                 "error_message", f->error_message, "flap_ms", f->flap_ms,

@@ -237,6 +237,8 @@ s_apply_faults (sim_faults_t *faults, json_t *object, char *error, size_t size)
         else if (strcmp (key, "slow_first_byte_ms") == 0)
             rc = s_get_int (value, key, 0, SIM_TIME_MAX_MS, &faults->slow_first_byte_ms, error,
                             size);
+        else if (strcmp (key, "http_500_every") == 0)
+            rc = s_get_int (value, key, 0, SIM_QUEUE_MAX, &faults->http_500_every, error, size);
         else if (strcmp (key, "flap_ms") == 0)
             rc = s_get_int (value, key, 0, SIM_TIME_MAX_MS, &faults->flap_ms, error, size);
         else if (strcmp (key, "drop_after_tokens") == 0)

@@ -73,6 +73,7 @@ typedef struct {
     bool hang;                  //  accept requests and never answer
     int slow_first_byte_ms;     //  delay before anything is answered
     bool http_500;              //  answer every request with 500
+    int http_500_every;         //  0 off; else every Nth request gets 500
     int drop_after_tokens;      //  -1 off; else drop the connection mid-stream
     int error_after_tokens;     //  -1 off; else an error line mid-stream
     char error_message [SIM_MESSAGE_MAX];

@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { startSim, rawRequest, sleep } from './sim.mjs';
 
 const RUNNER_STOPPED = 'model runner has unexpectedly stopped, this may be due to resource limitations or an internal error, check ollama server logs for details';
-const NO_FAULTS = { refuse: false, hang: false, slow_first_byte_ms: 0, http_500: false, drop_after_tokens: -1,
+const NO_FAULTS = { refuse: false, hang: false, slow_first_byte_ms: 0, http_500: false, http_500_every: 0, drop_after_tokens: -1,
   error_after_tokens: -1, flap_ms: 0, pull_fail: false, error_message: RUNNER_STOPPED };
 let sim;
 let ollama;
@@ -77,6 +77,13 @@ test('http_500: every request fails with 500, native and OpenAI shape', async ()
     (error) => error instanceof OpenAI.InternalServerError && error.message.includes(RUNNER_STOPPED));
   const faulty = new Ollama({ host: sim.url('started-faulty') });
   await assert.rejects(faulty.list(), (error) => error.status_code === 500);
+});
+
+test('http_500_every: every third request fails, the others succeed', async () => {
+  await sim.faults('a', { http_500_every: 3 });
+  const statuses = [];
+  for (let i = 0; i < 6; i++) statuses.push((await fetch(`${sim.url('a')}/api/version`)).status);
+  assert.deepEqual(statuses, [200, 200, 500, 200, 200, 500]);
 });
 
 test('drop mid-stream: the client gets some tokens, then the connection dies without a done object', async () => {
