@@ -410,76 +410,49 @@ s_inputs (json_t *input)
     return json_incref (input);
 }
 
-//  Reads the request into the job. Returns 0, or an HTTP status with a message.
+//  Reads an embeddings request. Returns 0, or an HTTP status with a message.
 static int
-s_parse (job_t *job, json_t *body, char *error, size_t size)
+s_parse_embedding (job_t *job, json_t *body, char *error, size_t size)
+{
+    sim_route_t route = job->gen.route;
+    bool v1 = s_is_v1 (route);
+    job->embedding = true;
+    if (route == SIM_ROUTE_EMBEDDINGS) {
+        const char *prompt = json_string_value (json_object_get (body, "prompt"));
+        job->inputs = prompt && *prompt? json_pack ("[s]", prompt): json_array ();
+    }
+    else
+        job->inputs = s_inputs (json_object_get (body, "input"));
+    if (!job->inputs || (v1 && json_array_size (job->inputs) == 0)) {
+        snprintf (error, size, v1? "invalid input": "invalid input type");
+        return 400;
+    }
+    json_t *dimensions = json_object_get (body, "dimensions");
+    if (json_is_integer (dimensions)) {
+        if (json_integer_value (dimensions) < 1 || json_integer_value (dimensions) > job->dim) {
+            snprintf (error, size, "invalid dimensions");
+            return 400;
+        }
+        job->dim = (int) json_integer_value (dimensions);
+    }
+    const char *format = json_string_value (json_object_get (body, "encoding_format"));
+    job->base64 = format && strcmp (format, "base64") == 0;
+    size_t index;
+    json_t *input;
+    json_array_foreach (job->inputs, index, input)
+        job->gen.prompt_tokens += sim_text_count_tokens (json_string_value (input));
+    return 0;
+}
+
+//  Reads a generation request. Returns 0, or an HTTP status with a message.
+static int
+s_parse_generation (job_t *job, json_t *body, sim_model_t *model, const char *name, char *error,
+                    size_t size)
 {
     sim_route_t route = job->gen.route;
     const sim_backend_config_t *config = sim_backend_config (job->backend);
     bool v1 = s_is_v1 (route);
-    const char *name = json_string_value (json_object_get (body, "model"));
-    if (!name && route == SIM_ROUTE_EMBEDDINGS)
-        name = json_string_value (json_object_get (body, "name"));
-    if ((!name || !*name) && (route == SIM_ROUTE_CHAT || v1)) {
-        snprintf (error, size, "model is required");
-        return 400;
-    }
-    sim_model_t *model = sim_models_find (sim_backend_models (job->backend), name? name: "");
-    if (!model) {
-        snprintf (error, size, "model '%.200s' not found", name? name: "");
-        return 404;
-    }
-    snprintf (job->model_name, sizeof job->model_name, "%s", model->spec.name);
-    sim_output_set_model (&job->gen, name);
-    job->dim = model->spec.embedding_length;
     json_t *options = json_object_get (body, "options");
-    json_t *seed = v1? json_object_get (body, "seed"): json_object_get (options, "seed");
-    job->seed = json_is_integer (seed)? (uint64_t) json_integer_value (seed): config->seed;
-    job->keep_alive_ms = config->keep_alive_ms;
-    json_t *keep_alive = json_object_get (body, "keep_alive");
-    if (keep_alive && sim_clock_parse_duration (keep_alive, &job->keep_alive_ms)) {
-        snprintf (error, size, "time: invalid duration");
-        return 400;
-    }
-    job->drop_at = config->faults.drop_after_tokens;
-    job->error_at = config->faults.error_after_tokens;
-    job->gen.id = sim_backend_next_id (job->backend);
-    job->gen.created = sim_clock_wall_ns () / SIM_NS_PER_SEC;
-    job->gen.new_sse = s_new_sse (config->version);
-    job->gen.raw = json_is_true (json_object_get (body, "raw"));
-
-    //  Embeddings
-    if (route == SIM_ROUTE_EMBED || route == SIM_ROUTE_EMBEDDINGS
-        || route == SIM_ROUTE_V1_EMBEDDINGS) {
-        job->embedding = true;
-        if (route == SIM_ROUTE_EMBEDDINGS) {
-            const char *prompt = json_string_value (json_object_get (body, "prompt"));
-            job->inputs = prompt && *prompt? json_pack ("[s]", prompt): json_array ();
-        }
-        else
-            job->inputs = s_inputs (json_object_get (body, "input"));
-        if (!job->inputs || (v1 && json_array_size (job->inputs) == 0)) {
-            snprintf (error, size, v1? "invalid input": "invalid input type");
-            return 400;
-        }
-        json_t *dimensions = json_object_get (body, "dimensions");
-        if (json_is_integer (dimensions)) {
-            if (json_integer_value (dimensions) < 1 || json_integer_value (dimensions) > job->dim) {
-                snprintf (error, size, "invalid dimensions");
-                return 400;
-            }
-            job->dim = (int) json_integer_value (dimensions);
-        }
-        const char *format = json_string_value (json_object_get (body, "encoding_format"));
-        job->base64 = format && strcmp (format, "base64") == 0;
-        size_t index;
-        json_t *input;
-        json_array_foreach (job->inputs, index, input)
-            job->gen.prompt_tokens += sim_text_count_tokens (json_string_value (input));
-        return 0;
-    }
-
-    //  Generations
     if (model->spec.embedding) {
         snprintf (error, size, "\"%.200s\" does not support %s", name,
                   route == SIM_ROUTE_GENERATE || route == SIM_ROUTE_V1_COMPLETIONS
@@ -538,6 +511,50 @@ s_parse (job_t *job, json_t *body, char *error, size_t size)
     }
     job->gen.eval_count = tokens;
     return 0;
+}
+
+//  Reads the request into the job. Returns 0, or an HTTP status with a message.
+static int
+s_parse (job_t *job, json_t *body, char *error, size_t size)
+{
+    sim_route_t route = job->gen.route;
+    const sim_backend_config_t *config = sim_backend_config (job->backend);
+    bool v1 = s_is_v1 (route);
+    const char *name = json_string_value (json_object_get (body, "model"));
+    if (!name && route == SIM_ROUTE_EMBEDDINGS)
+        name = json_string_value (json_object_get (body, "name"));
+    if ((!name || !*name) && (route == SIM_ROUTE_CHAT || v1)) {
+        snprintf (error, size, "model is required");
+        return 400;
+    }
+    sim_model_t *model = sim_models_find (sim_backend_models (job->backend), name? name: "");
+    if (!model) {
+        snprintf (error, size, "model '%.200s' not found", name? name: "");
+        return 404;
+    }
+    snprintf (job->model_name, sizeof job->model_name, "%s", model->spec.name);
+    sim_output_set_model (&job->gen, name);
+    job->dim = model->spec.embedding_length;
+    json_t *options = json_object_get (body, "options");
+    json_t *seed = v1? json_object_get (body, "seed"): json_object_get (options, "seed");
+    job->seed = json_is_integer (seed)? (uint64_t) json_integer_value (seed): config->seed;
+    job->keep_alive_ms = config->keep_alive_ms;
+    json_t *keep_alive = json_object_get (body, "keep_alive");
+    if (keep_alive && sim_clock_parse_duration (keep_alive, &job->keep_alive_ms)) {
+        snprintf (error, size, "time: invalid duration");
+        return 400;
+    }
+    job->drop_at = config->faults.drop_after_tokens;
+    job->error_at = config->faults.error_after_tokens;
+    job->gen.id = sim_backend_next_id (job->backend);
+    job->gen.created = sim_clock_wall_ns () / SIM_NS_PER_SEC;
+    job->gen.new_sse = s_new_sse (config->version);
+    job->gen.raw = json_is_true (json_object_get (body, "raw"));
+
+    if (route == SIM_ROUTE_EMBED || route == SIM_ROUTE_EMBEDDINGS
+        || route == SIM_ROUTE_V1_EMBEDDINGS)
+        return s_parse_embedding (job, body, error, size);
+    return s_parse_generation (job, body, model, name, error, size);
 }
 
 void

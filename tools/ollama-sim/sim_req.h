@@ -86,7 +86,10 @@ void
 
 //  Streams: start with a status and content type, write pieces, then end
 //  (final) or abort (drops the connection without the last chunk: the
-//  exchange is freed at once and the owner's gone callback is not called)
+//  exchange is freed at once and the owner's gone callback is not called).
+//  Never abort, and never start a stream that continues later, from inside
+//  evhtp's request callback: evhtp still uses the connection after the
+//  handler returns. Go through sim_req_timer (req, 0, ...) instead.
 void
     sim_req_stream_start (sim_req_t *self, int status, const char *content_type);
 void
