@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Measures ollama-sim by hand (not a test): small-request throughput and concurrent streams.
 #   bench/sim/bench.sh [build-dir]      (default: build)
-# Needs wrk (apt-get install -y wrk). Short and bounded: about 40 s in all.
+# Needs wrk (apt-get install -y wrk). Short and bounded: about a minute in all.
+# RUNS (3) repeats each small-request measurement; the box is noisy, so read the spread.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${1:-build}/bin/ollama-sim
-DURATION=${DURATION:-5s}
+DURATION=${DURATION:-4s}
+RUNS=${RUNS:-3}
 STREAMS=${STREAMS:-10000}
 ulimit -n "$(ulimit -Hn)"
 work=$(mktemp -d)
@@ -23,12 +25,17 @@ stat() { curl -s "127.0.0.1:$control/backends/0" | python3 -c "import json,sys;s
 
 echo "== small requests, one backend, rates 0 (as fast as possible)"
 start --parallel 100000 --max-queue 100000 --decode-rate 0 --prefill-rate 0 --load-ms 0
+summary() { grep -E "Requests/sec|50%|99%" | tr -s ' ' | tr '\n' ' '; echo; }
 for conns in 64 256; do
     echo "-- GET /api/version, $conns connections"
-    wrk -t1 -c$conns -d$DURATION --latency "http://127.0.0.1:$port/api/version" | grep -E "Requests/sec|50%|99%"
+    for _ in $(seq "$RUNS"); do
+        wrk -t1 -c$conns -d$DURATION --latency "http://127.0.0.1:$port/api/version" | summary
+    done
     echo "-- POST /api/generate stream:false num_predict:1, $conns connections"
-    GEN_STREAM=false GEN_TOKENS=1 wrk -t1 -c$conns -d$DURATION --latency -s bench/sim/generate.lua \
-        "http://127.0.0.1:$port" | grep -E "Requests/sec|50%|99%"
+    for _ in $(seq "$RUNS"); do
+        GEN_STREAM=false GEN_TOKENS=1 wrk -t1 -c$conns -d$DURATION --latency -s bench/sim/generate.lua \
+            "http://127.0.0.1:$port" | summary
+    done
 done
 stat requests completed
 stop
