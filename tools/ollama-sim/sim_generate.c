@@ -16,6 +16,8 @@
 #define INSTANT_TOKEN_NS 1000
 //  A mid-stream drop waits this long so the tokens before it reach the client
 #define DROP_FLUSH_NS    (20 * SIM_NS_PER_MS)
+//  Most inputs in one embeddings request: the reply grows with inputs x dimensions
+#define EMBED_INPUTS_MAX 2048
 //  Most tokens written in one timer turn, so instant streams stay fair
 #define TOKENS_PER_TURN  256
 //  Longest prompt text kept for hashing
@@ -425,6 +427,10 @@ s_parse_embedding (job_t *job, json_t *body, char *error, size_t size)
         job->inputs = s_inputs (json_object_get (body, "input"));
     if (!job->inputs || (v1 && json_array_size (job->inputs) == 0)) {
         snprintf (error, size, v1? "invalid input": "invalid input type");
+        return 400;
+    }
+    if (json_array_size (job->inputs) > EMBED_INPUTS_MAX) {
+        snprintf (error, size, "too many inputs: at most %d", EMBED_INPUTS_MAX);
         return 400;
     }
     json_t *dimensions = json_object_get (body, "dimensions");

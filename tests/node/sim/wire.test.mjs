@@ -158,6 +158,8 @@ test('bad requests get Ollama\'s errors', async () => {
   assert.deepEqual([noModelGenerate.status, JSON.parse(noModelGenerate.body)], [404, { error: "model '' not found" }]);
   const badInput = await post('/api/embed', { model: 'llama3.2', input: 5 });
   assert.deepEqual([badInput.status, JSON.parse(badInput.body)], [400, { error: 'invalid input type' }]);
+  const many = await post('/api/embed', { model: 'llama3.2', input: new Array(3000).fill('x') });
+  assert.deepEqual([many.status, JSON.parse(many.body)], [400, { error: 'too many inputs: at most 2048' }]);
   const v1 = await post('/v1/chat/completions', { model: 'nope', messages: [{ role: 'user', content: 'x' }] });
   assert.deepEqual([v1.status, JSON.parse(v1.body)], [404,
     { error: { message: "model 'nope' not found", type: 'not_found_error', param: null, code: null } }]);
