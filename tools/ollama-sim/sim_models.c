@@ -335,3 +335,70 @@ sim_models_size (sim_models_t *self)
 {
     return self->size;
 }
+
+void
+sim_models_test (void)
+{
+    sim_backend_config_t config;
+    sim_fleet_defaults (&config);
+    sim_model_spec_t specs [2];
+    char error [SIM_ERROR_MAX];
+    json_t *llama = json_pack ("{ss}", "name", "llama3.2");
+    json_t *minilm = json_pack ("{sssb}", "name", "all-minilm", "loaded", true);
+    assert (sim_fleet_parse_model (llama, &specs [0], error, sizeof error) == 0);
+    assert (sim_fleet_parse_model (minilm, &specs [1], error, sizeof error) == 0);
+    json_decref (llama);
+    json_decref (minilm);
+    config.models = specs;
+    config.model_count = 2;
+    config.max_loaded_models = 1;
+    sim_models_t *models = sim_models_new (&config);
+    assert (sim_models_size (models) == 2);
+    sim_model_t *model = sim_models_find (models, "LLAMA3.2");
+    sim_model_t *loaded = sim_models_find (models, "all-minilm:latest");
+    assert (model && loaded && !sim_models_find (models, "nothing"));
+    assert (!sim_models_loaded (models, model) && sim_models_loaded (models, loaded));
+
+    //  A cold model loads (evicting the idle one over the limit) and stays while used
+    int64_t now = sim_clock_mono_ns ();
+    int64_t ready = sim_models_use (models, model, 1000);
+    assert (ready >= now + 1000 * SIM_NS_PER_MS);
+    assert (sim_models_loaded (models, model) && !sim_models_loaded (models, loaded));
+    json_t *ps = sim_models_ps (models);
+    assert (json_array_size (json_object_get (ps, "models")) == 1);
+    json_decref (ps);
+    //  Removed while in use: the entry lives until the request lets go
+    assert (sim_models_remove (models, "llama3.2") == 0);
+    assert (sim_models_remove (models, "llama3.2") == -1);
+    assert (sim_models_size (models) == 1);
+    sim_models_unuse (models, model, 0);
+
+    //  keep_alive 0 unloads at once; forever keeps it (look the model up again
+    //  after each unuse: the store owns it, the request's pointer is gone)
+    sim_models_use (models, sim_models_find (models, "all-minilm"), 0);
+    sim_models_unuse (models, sim_models_find (models, "all-minilm"), 0);
+    assert (!sim_models_loaded (models, sim_models_find (models, "all-minilm")));
+    sim_models_use (models, sim_models_find (models, "all-minilm"), 0);
+    sim_models_unuse (models, sim_models_find (models, "all-minilm"), SIM_CLOCK_FOREVER);
+    assert (sim_models_loaded (models, sim_models_find (models, "all-minilm")));
+    sim_models_unload (models, sim_models_find (models, "all-minilm"));
+    assert (!sim_models_loaded (models, sim_models_find (models, "all-minilm")));
+
+    //  Copy, tags, /v1/models
+    assert (sim_models_copy (models, "all-minilm", "mine:v2") == 0);
+    assert (sim_models_copy (models, "ghost", "x") == -1);
+    json_t *tags = sim_models_tags (models);
+    assert (json_array_size (json_object_get (tags, "models")) == 2);
+    json_decref (tags);
+    json_t *list = sim_models_v1_list (models);
+    assert (json_array_size (json_object_get (list, "data")) == 2);
+    json_decref (list);
+    sim_models_remove (models, "mine:v2");
+    sim_models_remove (models, "all-minilm");
+    list = sim_models_v1_list (models);
+    assert (json_is_null (json_object_get (list, "data")));
+    json_decref (list);
+    sim_models_destroy (&models);
+    sim_models_destroy (&models);
+    assert (models == NULL);
+}

@@ -90,4 +90,8 @@ json_t *
 size_t
     sim_models_size (sim_models_t *self);
 
+//  Self-test
+void
+    sim_models_test (void);
+
 #endif

@@ -5,6 +5,7 @@
 
 #include "sim_clock.h"
 #include "sim_fleet.h"
+#include "sim_models.h"
 #include "sim_slots.h"
 #include "sim_text.h"
 #include <stdio.h>
@@ -20,6 +21,7 @@ static const test_t s_tests [] = {
     { "sim_text", sim_text_test },
     { "sim_slots", sim_slots_test },
     { "sim_fleet", sim_fleet_test },
+    { "sim_models", sim_models_test },
 };
 
 int
