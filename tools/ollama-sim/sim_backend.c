@@ -81,6 +81,7 @@ struct _sim_backend_t {
     bool recorded;
     unsigned next_id;
     uint64_t fail_count;                //  for http_500_every
+    bool dropping;                      //  connections are being dropped on purpose
 };
 
 static int
@@ -113,6 +114,13 @@ static void
 s_apply_listener (sim_backend_t *self)
 {
     bool want = !self->config->faults.refuse && !self->flap_down;
+    if (!want && self->listening) {
+        //  Going down: open connections die too, streams included, as when
+        //  the server process goes away. Their work counts as faulted.
+        self->dropping = true;
+        sim_conns_drop_all (self->conns);
+        self->dropping = false;
+    }
     if (s_listen (self, want))
         fprintf (stderr, "ollama-sim: %s: cannot listen again on port %d\n", self->config->name,
                  self->port);
@@ -512,6 +520,12 @@ void
 sim_backend_count (sim_backend_t *self, sim_stat_t stat, uint64_t amount)
 {
     self->stats [stat] += amount;
+}
+
+bool
+sim_backend_dropping (sim_backend_t *self)
+{
+    return self->dropping;
 }
 
 unsigned

@@ -77,6 +77,11 @@ struct event_base *
 void
     sim_backend_count (sim_backend_t *self, sim_stat_t stat, uint64_t amount);
 
+//  True while the backend drops its connections on purpose (a fault), so
+//  that work ended that way is not counted as a client cancellation
+bool
+    sim_backend_dropping (sim_backend_t *self);
+
 //  A small number that grows with each OpenAI reply ("chatcmpl-<n>")
 unsigned
     sim_backend_next_id (sim_backend_t *self);

@@ -70,10 +70,17 @@ sim_conns_destroy (sim_conns_t **self_p)
     sim_conns_t *self = *self_p;
     if (!self)
         return;
-    while (self->head)
-        evhtp_connection_free (self->head->connection);
+    sim_conns_drop_all (self);
     free (self);
     *self_p = NULL;
+}
+
+void
+sim_conns_drop_all (sim_conns_t *self)
+{
+    //  Each free runs the fini hook, which unlinks the head
+    while (self->head)
+        evhtp_connection_free (self->head->connection);
 }
 
 size_t

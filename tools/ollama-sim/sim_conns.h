@@ -24,6 +24,10 @@ sim_conns_t *
 void
     sim_conns_destroy (sim_conns_t **self_p);
 
+//  Frees every open connection now, as a crashing server would
+void
+    sim_conns_drop_all (sim_conns_t *self);
+
 //  Number of open connections
 size_t
     sim_conns_size (sim_conns_t *self);

@@ -106,7 +106,8 @@ s_gone (sim_req_t *req, void *arg)
 {
     (void) req;
     job_t *job = (job_t *) arg;
-    sim_backend_count (job->backend, SIM_STAT_CANCELLED, 1);
+    sim_backend_count (job->backend, sim_backend_dropping (job->backend)? SIM_STAT_FAULTED
+                                                                       : SIM_STAT_CANCELLED, 1);
     s_release (job);
     s_job_destroy (&job);
 }

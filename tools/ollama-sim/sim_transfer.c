@@ -36,7 +36,8 @@ s_gone (sim_req_t *req, void *arg)
 {
     (void) req;
     transfer_t *self = (transfer_t *) arg;
-    sim_backend_count (self->backend, SIM_STAT_CANCELLED, 1);
+    sim_backend_count (self->backend, sim_backend_dropping (self->backend)? SIM_STAT_FAULTED
+                                                                         : SIM_STAT_CANCELLED, 1);
     free (self);
 }
 

@@ -44,8 +44,16 @@ async function collect(iterable) {
   return { parts };
 }
 
-test('refuse: connections are refused until the fault is cleared', async () => {
+test('refuse: open streams die, new connections are refused until the fault is cleared', async () => {
+  const stream = await chat({ stream: true, options: { num_predict: 1000 } });
+  const iterator = stream[Symbol.asyncIterator]();
+  assert.equal((await iterator.next()).value.done, false);
   await sim.faults('a', { refuse: true });
+  await assert.rejects(async () => { for (;;) if ((await iterator.next()).done) break; });
+  const dropped = await sim.stats('a');
+  assert.equal(dropped.cancelled, 0);
+  assert.equal(dropped.faulted, 1);
+  assert.equal(dropped.active, 0);
   await assert.rejects(fetch(`${sim.url('a')}/`), (error) => error.cause?.code === 'ECONNREFUSED');
   assert.equal((await sim.stats('a')).listening, false);
   await sim.faults('a', { refuse: false });
