@@ -1,0 +1,140 @@
+// Starts a whole ollamaflow for one test file: an ollama-sim fleet and the five real services
+// (configd, scheduler, healthmon, modelsync, and one or more ingress replicas) on private ipc://
+// endpoints and free ports, with the given Frontends and Backends seeded. The binaries come from
+// $OF_BIN_DIR (CTest sets it) or build/bin.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { startSim } from '../sim/sim.mjs';
+
+const DEFAULT_BIN = fileURLToPath(new URL('../../../build/bin', import.meta.url));
+const READY_TIMEOUT_MS = 15000;
+const SERVICES = ['configd', 'scheduler', 'healthmon', 'modelsync'];
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+// Polls fn until it returns a truthy value or the time is up
+export async function waitFor(fn, { timeout = READY_TIMEOUT_MS, interval = 50, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(interval);
+  }
+  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+}
+
+// fleet: the ollama-sim fleet (backends get their ports from the sim); backends(sim): the Backend
+// objects to seed, given the running sim; frontends: the Frontend objects; replicas: ingresses
+export async function startFlow({ fleet, backends, frontends, replicas = 1, settings = {} }) {
+  const bin = process.env.OF_BIN_DIR || DEFAULT_BIN;
+  const sim = await startSim({ fleet });
+  const dir = mkdtempSync(join(tmpdir(), 'ollamaflow-e2e-'));
+  const endpoint = (name) => `ipc://${dir}/${name}`;
+  const ports = [];
+  for (let i = 0; i < replicas; i++) ports.push(await freePort());
+  const base = {
+    Webserver: { Hostname: '127.0.0.1', Port: ports[0] },
+    DatabaseFilename: join(dir, 'ollamaflow.db'),
+    Logging: { Level: 'info' },
+    Bus: {
+      ConfigRouter: endpoint('config-router'), ConfigPublisher: endpoint('config-pub'),
+      SchedulerRouter: endpoint('sched-router'), SchedulerPublisher: endpoint('sched-pub'),
+      HealthPublisher: endpoint('health-pub'), ModelsPublisher: endpoint('models-pub'),
+      ModelsRouter: endpoint('models-router'), HeartbeatMs: 200, LivenessMs: 1000,
+    },
+    Health: { IntervalMs: 200 },
+    Backends: backends(sim),
+    Frontends: frontends,
+  };
+  for (const [key, value] of Object.entries(settings))
+    base[key] = typeof value === 'object' && !Array.isArray(value) ? { ...base[key], ...value } : value;
+  const file = join(dir, 'ollamaflow.json');
+  writeFileSync(file, JSON.stringify(base, null, 2));
+
+  const processes = new Map();
+  const start = (name, env = {}) => {
+    const program = name.startsWith('ingress') ? 'ingress' : name;
+    const child = spawn(join(bin, `ollamaflow-${program}`), ['--config', file], {
+      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
+    });
+    let log = '';
+    child.stderr.on('data', (data) => { log += data; });
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    processes.set(name, { child, exited, log: () => log });
+    return child;
+  };
+  for (const name of SERVICES) start(name);
+  for (let i = 0; i < replicas; i++)
+    start(`ingress${i}`, { OLLAMAFLOW_PORT: String(ports[i]), OLLAMAFLOW_INGRESS_ID: `replica-${i}` });
+
+  const flow = {
+    sim,
+    dir,
+    settingsFile: file,
+    url: (replica = 0) => `http://127.0.0.1:${ports[replica]}`,
+    port: (replica = 0) => ports[replica],
+    log: (name) => processes.get(name).log(),
+    // Sends a signal to a service and waits for its end
+    async kill(name, signal = 'SIGKILL') {
+      const entry = processes.get(name);
+      entry.child.kill(signal);
+      return entry.exited;
+    },
+    restart(name) {
+      const replica = name.startsWith('ingress') ? Number(name.slice(7)) : -1;
+      return start(name, replica >= 0
+        ? { OLLAMAFLOW_PORT: String(ports[replica]), OLLAMAFLOW_INGRESS_ID: `replica-${replica}` } : {});
+    },
+    // Stops everything; every service must exit 0 on SIGTERM
+    async stop() {
+      const results = {};
+      for (const [name, entry] of processes) {
+        if (entry.child.exitCode === null && entry.child.signalCode === null) entry.child.kill('SIGTERM');
+        results[name] = await entry.exited;
+      }
+      const simResult = await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+      return { ...results, sim: simResult };
+    },
+  };
+  return flow;
+}
+
+// Waits until every named backend has answered a request through the flow (health settled)
+export async function waitHealthy(flow, body, { replica = 0, count = 1 } = {}) {
+  return waitFor(async () => {
+    const response = await fetch(`${flow.url(replica)}/api/generate`, {
+      method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' },
+    });
+    await response.text();
+    return response.status === 200;
+  }, { what: 'a healthy backend through ollamaflow' });
+}
+
+// The stop results of a flow, checked: every process exited 0
+export function assertCleanStop(assert, results) {
+  for (const [name, result] of Object.entries(results))
+    assert.deepEqual(result, { code: 0, signal: null }, `${name} did not stop cleanly`);
+}
+
+export { readFileSync };
