@@ -22,8 +22,7 @@ struct _of_exchange_t {
     struct event *watch;            //  EV_READ on the client socket
     of_exchange_fn *gone;           //  owner's callback for a vanished client
     void *gone_arg;
-    bool finished;                  //  final output queued
-    bool resuming;                  //  waiting for the output to drain, then resume
+    bool finished;                  //  final output queued, request resumed
     bool streaming;
     bool buffered;                  //  HTTP/1.0 stream: collected, sent at the end
     int stream_status;
@@ -75,11 +74,9 @@ s_on_error (evhtp_request_t *request, evhtp_error_flags flags, void *arg)
 {
     (void) flags;
     of_exchange_t *self = (of_exchange_t *) arg;
-    bool resume = !self->finished || self->resuming;
-    self->resuming = false;
     s_stop_events (self);
     s_notify_gone (self);
-    if (resume) {
+    if (!self->finished) {
         //  evhtp frees a paused connection only once it is resumed; this may
         //  free the exchange, so nothing may touch self afterwards
         self->finished = true;
@@ -201,37 +198,13 @@ of_exchange_add_header (of_exchange_t *self, const char *name, const char *value
     evhtp_headers_add_header (self->request->headers_out, evhtp_header_new (name, value, 1, 1));
 }
 
-//  Resumes once the client has taken all the output. Resumed with output
-//  still queued, evhtp 1.2.18 finishes the request from its write callback,
-//  and a second write callback on the same connection then finds no request
-//  and drops the connection: the client's next keep-alive request fails.
-static void
-s_on_drained (struct evbuffer *buffer, const struct evbuffer_cb_info *info, void *arg)
-{
-    (void) info;
-    of_exchange_t *self = (of_exchange_t *) arg;
-    if (evbuffer_get_length (buffer) > 0 || !self->resuming)
-        return;
-    self->resuming = false;
-    evbuffer_remove_cb_entry (self->output, self->output_cb);
-    self->output_cb = NULL;
-    evhtp_request_resume (self->request);
-}
-
 static void
 s_finish (of_exchange_t *self)
 {
     s_stop_events (self);
     self->gone = NULL;
     self->finished = true;
-    struct evbuffer *output = bufferevent_get_output (evhtp_request_get_bev (self->request));
-    if (evbuffer_get_length (output) == 0) {
-        evhtp_request_resume (self->request);
-        return;
-    }
-    self->resuming = true;
-    self->output = output;
-    self->output_cb = evbuffer_add_cb (output, s_on_drained, self);
+    evhtp_request_resume (self->request);
 }
 
 void
