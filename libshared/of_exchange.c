@@ -12,9 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
-//  Room for a Content-Length value
+//  Room for a Content-Length value, and for a chunk-size line
 #define S_LENGTH_TEXT_MAX 24
+#define S_CHUNK_HEAD_MAX  24
+//  Pieces of one chunk written with one system call
+#define S_CHUNK_PIECES_MAX 16
 
 struct _of_exchange_t {
     evhtp_request_t *request;
@@ -246,12 +250,48 @@ of_exchange_stream_write (of_exchange_t *self, struct evbuffer *buffer)
     assert (self->streaming);
     if (self->finished || evbuffer_get_length (buffer) == 0)
         return;
-    if (self->buffered)
+    if (self->buffered) {
         evbuffer_add_buffer (self->request->buffer_out, buffer);
-    else
-        evhtp_send_reply_chunk (self->request, buffer);
-    //  Whatever evhtp did not take is not sent twice
-    evbuffer_drain (buffer, evbuffer_get_length (buffer));
+        return;
+    }
+    //  One chunk, framed as evhtp_send_reply_chunk would, but written here:
+    //  evhtp's own call flushes the bufferevent, and the write callbacks that
+    //  leaves behind end a keep-alive connection once the request is done. When
+    //  nothing waits in the output, the chunk goes to the socket at once (one
+    //  system call, no loop turn); what the socket does not take, and anything
+    //  behind queued output, goes through the bufferevent, which keeps the
+    //  order and reports errors.
+    size_t size = evbuffer_get_length (buffer);
+    char head [S_CHUNK_HEAD_MAX];
+    int head_size = snprintf (head, sizeof head, "%zx\r\n", size);
+    struct bufferevent *bev = evhtp_request_get_bev (self->request);
+    struct evbuffer *output = bufferevent_get_output (bev);
+    if (evbuffer_get_length (output) == 0) {
+        struct iovec pieces [S_CHUNK_PIECES_MAX + 2];
+        pieces [0] = (struct iovec) {head, (size_t) head_size};
+        int count = evbuffer_peek (buffer, -1, NULL, pieces + 1, S_CHUNK_PIECES_MAX);
+        if (count > 0 && count <= S_CHUNK_PIECES_MAX) {
+            pieces [count + 1] = (struct iovec) {(void *) "\r\n", 2};
+            struct msghdr message = {.msg_iov = pieces, .msg_iovlen = (size_t) count + 2};
+            ssize_t sent = sendmsg (bufferevent_getfd (bev), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (sent > 0) {
+                size_t skip = (size_t) sent;
+                //  The head, then the body, then the tail: queue what is left of each
+                if (skip < (size_t) head_size)
+                    evbuffer_add (output, head + skip, (size_t) head_size - skip);
+                skip = skip > (size_t) head_size ? skip - (size_t) head_size : 0;
+                evbuffer_drain (buffer, skip < size ? skip : size);
+                evbuffer_add_buffer (output, buffer);
+                skip = skip > size ? skip - size : 0;
+                if (skip < 2)
+                    evbuffer_add (output, "\r\n" + skip, 2 - skip);
+                return;
+            }
+        }
+    }
+    evbuffer_add (output, head, (size_t) head_size);
+    evbuffer_add_buffer (output, buffer);
+    evbuffer_add (output, "\r\n", 2);
 }
 
 void
