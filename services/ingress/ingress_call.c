@@ -36,6 +36,8 @@ typedef struct {
     int64_t sent_at;            //  zclock_mono when the request left for the backend
     int64_t ttfb_ms;            //  -1 until the first byte
     int status;                 //  the backend's status, 0 until known
+    struct evbuffer *whole;     //  a response with a Content-Length, collected
+    char *content_type;         //  its Content-Type
 } s_call_t;
 
 static void s_ask (s_call_t *self);
@@ -65,6 +67,9 @@ s_finish (s_call_t *self, const char *outcome)
     json_decref (self->frontend);
     json_decref (self->body);
     json_decref (self->ask);
+    if (self->whole)
+        evbuffer_free (self->whole);
+    free (self->content_type);
     self->ctx->calls--;
     free (self);
 }
@@ -153,13 +158,27 @@ s_on_head (void *arg, int status, struct evkeyvalq *headers)
     s_call_t *self = (s_call_t *) arg;
     self->status = status;
     self->ttfb_ms = zclock_mono () - self->sent_at;
+    bool whole = evhttp_find_header (headers, "Content-Length")
+                 && !evhttp_find_header (headers, "Transfer-Encoding");
     struct evkeyval *header;
     TAILQ_FOREACH (header, headers, next)
-        if (s_forwardable_response_header (header->key))
+        if (s_forwardable_response_header (header->key)
+            && !(whole && strcasecmp (header->key, "Content-Type") == 0))
             of_exchange_add_header (self->exchange, header->key, header->value);
     of_exchange_add_header (self->exchange, "X-OllamaFlow-Backend", self->lease->backend);
     of_exchange_add_header (self->exchange, "X-OllamaFlow-Sticky",
                             self->lease->sticky ? "true" : "false");
+    //  A response that says its length (not a stream) goes out whole, with its
+    //  length, as the backend sent it; a stream goes out chunk by chunk
+    const char *length = evhttp_find_header (headers, "Content-Length");
+    const char *encoding = evhttp_find_header (headers, "Transfer-Encoding");
+    if (length && !encoding) {
+        self->whole = evbuffer_new ();
+        const char *type = evhttp_find_header (headers, "Content-Type");
+        self->content_type = type ? strdup (type) : NULL;
+        s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
+        return;
+    }
     of_exchange_stream_start (self->exchange, status);
     of_exchange_set_watermarks (self->exchange, S_OUTPUT_HIGH, S_OUTPUT_LOW, s_on_full, self);
     s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
@@ -170,7 +189,10 @@ s_on_data (void *arg, struct evbuffer *data)
 {
     s_call_t *self = (s_call_t *) arg;
     s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
-    of_exchange_stream_write (self->exchange, data);
+    if (self->whole)
+        evbuffer_add_buffer (self->whole, data);
+    else
+        of_exchange_stream_write (self->exchange, data);
 }
 
 static void
@@ -179,7 +201,13 @@ s_on_done (void *arg)
     s_call_t *self = (s_call_t *) arg;
     self->upstream = NULL;
     of_exchange_set_owner (self->exchange, NULL, NULL);
-    of_exchange_stream_end (self->exchange);
+    if (self->whole) {
+        size_t size = evbuffer_get_length (self->whole);
+        of_exchange_reply (self->exchange, self->status, self->content_type,
+                           (const char *) evbuffer_pullup (self->whole, -1), size);
+    }
+    else
+        of_exchange_stream_end (self->exchange);
     s_finish (self, "ok");
 }
 
@@ -188,6 +216,13 @@ s_on_fail (void *arg, ingress_fail_t fail, const char *reason)
 {
     s_call_t *self = (s_call_t *) arg;
     self->upstream = NULL;
+    if (fail == INGRESS_FAIL_BROKEN && self->whole) {
+        //  Nothing reached the client yet, but the backend did the work: no retry
+        of_log_info ("backend %s: %s", self->lease->backend, reason);
+        s_fail_reply (self, "backend_error", 502, "backend_error", "backend '%s' failed: %s",
+                      self->lease->backend, reason);
+        return;
+    }
     if (fail == INGRESS_FAIL_BROKEN) {
         //  Bytes reached the client: it must see the stream cut, not a clean end
         of_log_info ("backend %s: %s", self->lease->backend, reason);
