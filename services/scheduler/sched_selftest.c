@@ -1,6 +1,7 @@
 /*  sched_selftest - runs the self test of one scheduler class, or of all of them
     Usage: sched_selftest [-v] [class]; each class is registered as its own CTest. */
 
+#include "sched_broker.h"
 #include "sched_fleet.h"
 #include "sched_health.h"
 #include "sched_pick.h"
@@ -18,6 +19,7 @@ static const struct {
     {"sched_health", sched_health_test},
     {"sched_fleet", sched_fleet_test},
     {"sched_pick", sched_pick_test},
+    {"sched_broker", sched_broker_test},
     {NULL, NULL}
 };
 
