@@ -292,6 +292,18 @@ s_on_resume (s_scheduler_t *self, ofp_msg_t *request, const char *ingress, int64
     s_send (self, &reply);
 }
 
+//  True if the command is a request that carries a request id
+static bool
+s_has_id (const char *command)
+{
+    for (const ofp_command_t *spec = ofp_lease_protocol.commands; spec->name; spec++)
+        if (streq (spec->name, command))
+            return spec->has_id;
+    return false;
+}
+
+//  A malformed request is answered ERROR 400 with its id, or with "-" when
+//  its id could not be read; a message that carries no id is only counted
 static void
 s_on_malformed (s_scheduler_t *self, ofp_msg_t *request)
 {
@@ -299,7 +311,7 @@ s_on_malformed (s_scheduler_t *self, ofp_msg_t *request)
     if (self->malformed <= S_MALFORMED_LOGGED || self->malformed % 1000 == 0)
         of_log_warning ("malformed message #%llu refused: %s",
                         (unsigned long long) self->malformed, ofp_msg_error (request));
-    if (ofp_msg_id (request))
+    if (ofp_msg_id (request) || s_has_id (ofp_msg_command (request)))
         s_reply_error (self, request, 400, "BadRequest", ofp_msg_error (request));
 }
 

@@ -397,6 +397,8 @@ s_test_malformed (sched_world_t *world)
     //  Frames of every wrong kind
     zstr_send (m->dealer, "garbage");
     zstr_sendx (m->dealer, OFP_LEASE_SIGNATURE, "LEASE", NULL);
+    msg = sched_world_reply (world, m, "-", "ERROR");
+    ofp_msg_destroy (&msg);
     zstr_sendx (m->dealer, OFP_LEASE_SIGNATURE, "LEASE", "7", "{\"Frontend\":", NULL);
     msg = sched_world_reply (world, m, "7", "ERROR");
     ofp_msg_destroy (&msg);
