@@ -236,16 +236,21 @@ sched_world_ingress (sched_world_t *self, const char *id, bool hello)
     zlistx_set_destructor (ingress->held, s_held_destroy);
     ingress->asks = json_object ();
     self->ingresses [self->count++] = ingress;
-    if (hello) {
-        json_t *body = json_pack ("{s:s, s:i, s:s}", "Ingress", id, "Pid", (int) getpid (),
-                                  "Version", "test");
-        const char *request = sched_world_send (self, ingress, "HELLO", body);
-        ofp_msg_t *welcome = sched_world_reply (self, ingress, request, "WELCOME");
-        snprintf (ingress->epoch, sizeof ingress->epoch, "%s",
-                  json_string_value (json_object_get (ofp_msg_body (welcome), "Epoch")));
-        ofp_msg_destroy (&welcome);
-    }
+    if (hello)
+        sched_world_hello (self, ingress);
     return ingress;
+}
+
+void
+sched_world_hello (sched_world_t *self, sched_ingress_t *ingress)
+{
+    json_t *body = json_pack ("{s:s, s:i, s:s}", "Ingress", ingress->id, "Pid", (int) getpid (),
+                              "Version", "test");
+    const char *request = sched_world_send (self, ingress, "HELLO", body);
+    ofp_msg_t *welcome = sched_world_reply (self, ingress, request, "WELCOME");
+    snprintf (ingress->epoch, sizeof ingress->epoch, "%s",
+              json_string_value (json_object_get (ofp_msg_body (welcome), "Epoch")));
+    ofp_msg_destroy (&welcome);
 }
 
 const char *
@@ -353,6 +358,21 @@ sched_world_reply (sched_world_t *self, sched_ingress_t *ingress, const char *id
     return msg;
 }
 
+void
+sched_world_expect (sched_world_t *self, sched_ingress_t *ingress, const char *id,
+                    const char *commands)
+{
+    ofp_msg_t *msg = sched_world_reply (self, ingress, id, commands);
+    ofp_msg_destroy (&msg);
+}
+
+void
+sched_world_queue (sched_world_t *self, sched_ingress_t *ingress, const char *fields, char *id)
+{
+    snprintf (id, SCHED_WORLD_ID_MAX, "%s", sched_world_ask (self, ingress, fields));
+    sched_world_expect (self, ingress, id, "QUEUED");
+}
+
 //  "b1", "b1*", "DENY 429 QueueFull", "ERROR 409 NotRegistered"
 static const char *
 s_verdict (ofp_msg_t *msg)
@@ -421,11 +441,7 @@ s_probe (sched_world_t *self, const char *backend)
     free (text);
     if (streq (verdict, "ERROR 409 NotRegistered")) {
         //  The scheduler restarted: register the prober again
-        json_t *body = json_pack ("{s:s, s:i, s:s}", "Ingress", self->prober->id, "Pid",
-                                  (int) getpid (), "Version", "test");
-        const char *request = sched_world_send (self, self->prober, "HELLO", body);
-        ofp_msg_t *welcome = sched_world_reply (self, self->prober, request, "WELCOME");
-        ofp_msg_destroy (&welcome);
+        sched_world_hello (self, self->prober);
         return false;
     }
     bool healthy = !strstr (verdict, "NoHealthyBackend");
@@ -447,13 +463,13 @@ sched_world_health (sched_world_t *self, const char *backend, const char *state)
 }
 
 void
-sched_world_await_state (sched_world_t *self, const char *text)
+sched_world_await_published (sched_world_t *self, const char *command, const char *text)
 {
     int64_t deadline = zclock_mono () + IT_TIMEOUT_MS;
     while (true) {
         while (zsock_events (self->states) & ZMQ_POLLIN) {
             ofp_msg_t *msg = ofp_msg_recv (&ofp_lease_protocol, self->states);
-            char *dump = msg && ofp_msg_is (msg, "STATE")
+            char *dump = msg && ofp_msg_is (msg, command)
                              ? json_dumps (ofp_msg_body (msg), JSON_COMPACT) : NULL;
             bool found = dump && strstr (dump, text);
             free (dump);
@@ -461,7 +477,7 @@ sched_world_await_state (sched_world_t *self, const char *text)
             if (found)
                 return;
         }
-        IT_ASSERT (zclock_mono () < deadline, "no STATE with %s", text);
+        IT_ASSERT (zclock_mono () < deadline, "no %s with %s", command, text);
         sched_world_pump (self, S_SLICE_MS);
     }
 }

@@ -16,6 +16,8 @@
 #include "it_harness.h"
 
 #define SCHED_WORLD_INGRESSES_MAX 16
+//  Room for a request id the fakes make
+#define SCHED_WORLD_ID_MAX 32
 
 typedef struct _sched_world_t sched_world_t;
 
@@ -64,9 +66,10 @@ zsock_t *
 void
     sched_world_health (sched_world_t *self, const char *backend, const char *state);
 
-//  Waits until a STATE from the scheduler contains the text.
+//  Waits until a message the scheduler publishes (STATE, OUTCOME) contains
+//  the text in its body.
 void
-    sched_world_await_state (sched_world_t *self, const char *text);
+    sched_world_await_published (sched_world_t *self, const char *command, const char *text);
 
 //  Connects a fake ingress; with hello, registers it (HELLO, WELCOME).
 sched_ingress_t *
@@ -90,6 +93,21 @@ const char *
 ofp_msg_t *
     sched_world_reply (sched_world_t *self, sched_ingress_t *ingress, const char *id,
                        const char *commands);
+
+//  Waits for a message as sched_world_reply does, and drops it.
+void
+    sched_world_expect (sched_world_t *self, sched_ingress_t *ingress, const char *id,
+                        const char *commands);
+
+//  Asks (as sched_world_ask) and waits for QUEUED; copies the request id
+//  into id (SCHED_WORLD_ID_MAX bytes).
+void
+    sched_world_queue (sched_world_t *self, sched_ingress_t *ingress, const char *fields,
+                       char *id);
+
+//  Sends HELLO and waits for WELCOME; remembers its epoch.
+void
+    sched_world_hello (sched_world_t *self, sched_ingress_t *ingress);
 
 //  Asks and waits for the end (GRANT, DENY or ERROR). Returns "b1" (granted
 //  backend, "b1*" if sticky), "DENY 429 QueueFull" or "ERROR 409 NotRegistered"

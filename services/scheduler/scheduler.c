@@ -186,11 +186,6 @@ static void
 s_on_hello (s_scheduler_t *self, ofp_msg_t *request, const char *ingress, int64_t now)
 {
     json_t *body = ofp_msg_body (request);
-    if (!streq (ingress, json_string_value (json_object_get (body, "Ingress")))) {
-        s_reply_error (self, request, 400, "BadRequest",
-                       "Ingress: must be the DEALER's routing id");
-        return;
-    }
     bool known = sched_table_registered (self->env.table, ingress);
     int freed = sched_table_register (self->env.table, ingress, now);
     if (freed < 0) {
@@ -257,11 +252,6 @@ static void
 s_on_resume (s_scheduler_t *self, ofp_msg_t *request, const char *ingress, int64_t now)
 {
     json_t *body = ofp_msg_body (request);
-    if (!streq (ingress, json_string_value (json_object_get (body, "Ingress")))) {
-        s_reply_error (self, request, 400, "BadRequest",
-                       "Ingress: must be the DEALER's routing id");
-        return;
-    }
     if (!streq (self->epoch, json_string_value (json_object_get (body, "Epoch")))) {
         s_reply_error (self, request, 409, "NotRegistered", "Epoch: not the scheduler's epoch");
         return;
@@ -328,13 +318,14 @@ s_handle_request (s_scheduler_t *self, ofp_msg_t *request)
     bool named = s_ingress_of (request, ingress);
     bool registered = named && sched_table_seen (self->env.table, ingress, now);
 
-    if (ofp_msg_is (request, "HELLO")) {
-        if (named)
-            s_on_hello (self, request, ingress, now);
-        else
-            s_reply_error (self, request, 400, "BadRequest",
-                           "Ingress: must be the DEALER's routing id");
-    }
+    //  Replies are routed by routing id: the ids must agree
+    const char *claimed = json_string_value (json_object_get (ofp_msg_body (request), "Ingress"));
+    if ((ofp_msg_is (request, "HELLO") || ofp_msg_is (request, "RESUME"))
+        && !(named && streq (ingress, claimed)))
+        s_reply_error (self, request, 400, "BadRequest", "Ingress: must be the DEALER's routing id");
+    else
+    if (ofp_msg_is (request, "HELLO"))
+        s_on_hello (self, request, ingress, now);
     else
     if (ofp_msg_is (request, "HEARTBEAT")) {
         json_t *pong = json_pack ("{s:s, s:b, s:I}", "Epoch", self->epoch, "Registered",

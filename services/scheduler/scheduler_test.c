@@ -138,7 +138,7 @@ s_test_cap (sched_world_t *world, sched_ingress_t **ingresses)
     IT_ASSERT (granted == 4 && queued == 6 && refused == 10,
                "%d granted, %d queued, %d refused", granted, queued, refused);
     IT_ASSERT (held [0] == 2 && held [1] == 2, "not 2 and 2");
-    sched_world_await_state (world, "{\"Backend\":\"q1\",\"Leases\":2,");
+    sched_world_await_published (world, "STATE", "{\"Backend\":\"q1\",\"Leases\":2,");
 
     //  Each release lets the next queued ask in, in the order of arrival
     for (int64_t next = 1; next <= 6; next++) {
@@ -175,40 +175,32 @@ s_test_queue (sched_world_t *world, sched_ingress_t *a)
               "DENY 503 DeadlineExceeded");
 
     //  A cancelled ask is never granted; the next one is
-    char cancelled [32], waiting [32];
+    char cancelled [SCHED_WORLD_ID_MAX], waiting [SCHED_WORLD_ID_MAX];
     snprintf (cancelled, sizeof cancelled, "%s", sched_world_ask (world, a, "{\"Frontend\": \"queue\"}"));
-    snprintf (waiting, sizeof waiting, "%s", sched_world_ask (world, a, "{\"Frontend\": \"queue\"}"));
-    ofp_msg_t *msg = sched_world_reply (world, a, waiting, "QUEUED");
-    ofp_msg_destroy (&msg);
+    sched_world_queue (world, a, "{\"Frontend\": \"queue\"}", waiting);
     zlistx_t *inbox = a->inbox;
     zlistx_purge (inbox);
     json_t *reason = json_pack ("{s:s}", "Reason", "client gone");
     ofp_msg_t *cancel = ofp_msg_new (&ofp_lease_protocol, "CANCEL", cancelled, &reason);
     IT_ASSERT (ofp_msg_send (&cancel, a->dealer) == 0, "send CANCEL");
     sched_world_release (world, a, NULL);
-    msg = sched_world_reply (world, a, waiting, "GRANT");
-    ofp_msg_destroy (&msg);
+    sched_world_expect (world, a, waiting, "GRANT");
     sched_world_pump (world, 200);
     IT_ASSERT (!sched_world_received (a, cancelled), "a cancelled ask was answered");
 
     //  q3 turns healthy while an ask waits: it is granted there at once
-    char third [32];
-    snprintf (third, sizeof third, "%s", sched_world_ask (world, a, "{\"Frontend\": \"queue\"}"));
-    msg = sched_world_reply (world, a, third, "QUEUED");
-    ofp_msg_destroy (&msg);
+    char third [SCHED_WORLD_ID_MAX];
+    sched_world_queue (world, a, "{\"Frontend\": \"queue\"}", third);
     sched_world_health (world, "q3", "Healthy");
-    msg = sched_world_reply (world, a, third, "GRANT");
+    ofp_msg_t *msg = sched_world_reply (world, a, third, "GRANT");
     IT_ASSERT (streq (json_string_value (json_object_get (ofp_msg_body (msg), "Backend")), "q3"),
                "not granted on q3");
     ofp_msg_destroy (&msg);
     s_expect (sched_world_lease (world, a, "{\"Frontend\": \"queue\"}"), "q3");
 
     //  No candidate left for a waiting ask: refused at once, not at its deadline
-    char doomed [32];
-    snprintf (doomed, sizeof doomed, "%s",
-              sched_world_ask (world, a, "{\"Frontend\": \"queue\", \"DeadlineMs\": 86400000}"));
-    msg = sched_world_reply (world, a, doomed, "QUEUED");
-    ofp_msg_destroy (&msg);
+    char doomed [SCHED_WORLD_ID_MAX];
+    sched_world_queue (world, a, "{\"Frontend\": \"queue\", \"DeadlineMs\": 86400000}", doomed);
     sched_world_health (world, "q1", "Unhealthy");
     sched_world_health (world, "q2", "Unhealthy");
     sched_world_health (world, "q3", "Unhealthy");
@@ -226,7 +218,7 @@ s_test_queue (sched_world_t *world, sched_ingress_t *a)
     msg = it_config_request (sched_world_config (world), "REPLACE", replace, IT_TIMEOUT_MS);
     IT_ASSERT (msg && ofp_msg_is (msg, "OBJECT"), "REPLACE failed");
     ofp_msg_destroy (&msg);
-    sched_world_await_state (world, "{\"Backend\":\"q1\",\"Leases\":0,\"MaxParallelRequests\":1,");
+    sched_world_await_published (world, "STATE", "{\"Backend\":\"q1\",\"Leases\":0,\"MaxParallelRequests\":1,");
     const char *only_q1 = "{\"Frontend\": \"queue\", \"Exclude\": [\"q2\", \"q3\"], \"DeadlineMs\": 0}";
     s_expect (sched_world_lease (world, a, only_q1), "q1");
     s_expect (sched_world_lease (world, a, only_q1), "DENY 503 DeadlineExceeded");
@@ -258,16 +250,11 @@ s_test_silence (sched_world_t *world)
     sched_ingress_t *y = sched_world_ingress (world, "ingress-y", true);
     s_expect (sched_world_lease (world, x, "{\"Frontend\": \"solo\"}"), "d1");
     s_expect (sched_world_lease (world, x, "{\"Frontend\": \"solo\"}"), "d1");
-    char dropped [32], waiting [32];
-    snprintf (dropped, sizeof dropped, "%s", sched_world_ask (world, x, "{\"Frontend\": \"solo\"}"));
-    ofp_msg_t *msg = sched_world_reply (world, x, dropped, "QUEUED");
-    ofp_msg_destroy (&msg);
-    snprintf (waiting, sizeof waiting, "%s", sched_world_ask (world, y, "{\"Frontend\": \"solo\"}"));
-    msg = sched_world_reply (world, y, waiting, "QUEUED");
-    ofp_msg_destroy (&msg);
+    char dropped [SCHED_WORLD_ID_MAX], waiting [SCHED_WORLD_ID_MAX];
+    sched_world_queue (world, x, "{\"Frontend\": \"solo\"}", dropped);
+    sched_world_queue (world, y, "{\"Frontend\": \"solo\"}", waiting);
     x->silent = true;
-    msg = sched_world_reply (world, y, waiting, "GRANT");
-    ofp_msg_destroy (&msg);
+    sched_world_expect (world, y, waiting, "GRANT");
     IT_ASSERT (!sched_world_received (x, dropped), "the silent ingress's ask was answered");
     x->silent = false;
     IT_ASSERT (json_is_false (json_object_get (sched_world_pong (world, x), "Registered")),
@@ -275,6 +262,27 @@ s_test_silence (sched_world_t *world)
     s_expect (sched_world_lease (world, x, "{\"Frontend\": \"solo\"}"), "ERROR 409 NotRegistered");
     zlistx_purge (x->held);
     sched_world_release_all (world, y);
+}
+
+//  HELLO from a known ingress frees what it held; every RELEASE is published
+static void
+s_test_hello_again (sched_world_t *world)
+{
+    printf (" * HELLO again, OUTCOME\n");
+    sched_ingress_t *h = sched_world_ingress (world, "ingress-h", true);
+    sched_ingress_t *w = sched_world_ingress (world, "ingress-w", true);
+    s_expect (sched_world_lease (world, h, "{\"Frontend\": \"solo\"}"), "d1");
+    s_expect (sched_world_lease (world, h, "{\"Frontend\": \"solo\"}"), "d1");
+    char waiting [SCHED_WORLD_ID_MAX];
+    sched_world_queue (world, w, "{\"Frontend\": \"solo\"}", waiting);
+    //  A restarted replica with the same id: its predecessor's slots are freed
+    sched_world_hello (world, h);
+    zlistx_purge (h->held);
+    sched_world_expect (world, w, waiting, "GRANT");
+    sched_world_release_all (world, w);
+    sched_world_await_published (world, "OUTCOME",
+                                 "\"Outcome\":\"ok\",\"DurationMs\":100,\"TtfbMs\":10,"
+                                 "\"Status\":200,\"Ingress\":\"ingress-w\",\"Frontend\":\"solo\"");
 }
 
 //  A new epoch: RESUME counts the leases still held, the cap holds
@@ -298,14 +306,9 @@ s_test_restart (sched_world_t *world)
     zlistx_t *held = r->held;
     //  The 409 added nothing; the two old leases are still held
     IT_ASSERT (zlistx_size (held) == 2, "holds %zu", zlistx_size (held));
-    json_t *body = json_pack ("{s:s, s:i, s:s}", "Ingress", r->id, "Pid", (int) getpid (),
-                              "Version", "test");
-    ofp_msg_t *msg = sched_world_reply (world, r, sched_world_send (world, r, "HELLO", body), "WELCOME");
-    const char *epoch = json_string_value (json_object_get (ofp_msg_body (msg), "Epoch"));
-    IT_ASSERT (!streq (epoch, first), "same epoch after a restart");
-    char second [OFP_EPOCH_LENGTH + 1];
-    snprintf (second, sizeof second, "%s", epoch);
-    ofp_msg_destroy (&msg);
+    sched_world_hello (world, r);
+    const char *second = r->epoch;
+    IT_ASSERT (!streq (second, first), "same epoch after a restart");
 
     json_t *leases = json_array ();
     for (sched_held_t *lease = (sched_held_t *) zlistx_first (held); lease;
@@ -313,8 +316,8 @@ s_test_restart (sched_world_t *world)
         json_array_append_new (leases, json_pack ("{s:s, s:s, s:s, s:s}", "Lease", lease->lease,
                                                   "Epoch", lease->epoch, "Backend", lease->backend,
                                                   "Frontend", lease->frontend));
-    body = json_pack ("{s:s, s:s, s:O}", "Ingress", r->id, "Epoch", first, "Leases", leases);
-    msg = sched_world_reply (world, r, sched_world_send (world, r, "RESUME", body), "ERROR");
+    json_t *body = json_pack ("{s:s, s:s, s:O}", "Ingress", r->id, "Epoch", first, "Leases", leases);
+    ofp_msg_t *msg = sched_world_reply (world, r, sched_world_send (world, r, "RESUME", body), "ERROR");
     IT_ASSERT (json_integer_value (json_object_get (ofp_msg_body (msg), "Status")) == 409, "not 409");
     ofp_msg_destroy (&msg);
     body = json_pack ("{s:s, s:s, s:O}", "Ingress", r->id, "Epoch", second, "Leases", leases);
@@ -332,13 +335,10 @@ s_test_restart (sched_world_t *world)
     sched_ingress_t *q = sched_world_ingress (world, "ingress-q", true);
     s_expect (sched_world_lease (world, q, "{\"Frontend\": \"solo\", \"DeadlineMs\": 0}"),
               "DENY 503 DeadlineExceeded");
-    char waiting [32];
-    snprintf (waiting, sizeof waiting, "%s", sched_world_ask (world, q, "{\"Frontend\": \"solo\"}"));
-    msg = sched_world_reply (world, q, waiting, "QUEUED");
-    ofp_msg_destroy (&msg);
+    char waiting [SCHED_WORLD_ID_MAX];
+    sched_world_queue (world, q, "{\"Frontend\": \"solo\"}", waiting);
     sched_world_release (world, r, NULL);
-    msg = sched_world_reply (world, q, waiting, "GRANT");
-    ofp_msg_destroy (&msg);
+    sched_world_expect (world, q, waiting, "GRANT");
     sched_world_release_all (world, r);
     sched_world_release_all (world, q);
 }
@@ -359,7 +359,7 @@ s_test_sticky (sched_world_t *world)
     sched_world_lease (world, a, "{\"Frontend\": \"sticky\", \"StickyKey\": \"bob\"}");
     for (int round = 0; round < 4; round++)
         s_expect (sched_world_lease (world, round % 2 ? a : b, alice), pinned);
-    sched_world_await_state (world, "{\"Frontend\":\"sticky\",\"Queued\":0,\"Sessions\":2}");
+    sched_world_await_published (world, "STATE", "{\"Frontend\":\"sticky\",\"Queued\":0,\"Sessions\":2}");
     sched_world_release_all (world, a);
     sched_world_release_all (world, b);
 
@@ -377,7 +377,7 @@ s_test_sticky (sched_world_t *world)
 
     //  Unused for the expiry, the sessions are cleaned up
     sched_world_pump (world, S_STICKY_MS + S_MARGIN_MS);
-    sched_world_await_state (world, "{\"Frontend\":\"sticky\",\"Queued\":0,\"Sessions\":0}");
+    sched_world_await_published (world, "STATE", "{\"Frontend\":\"sticky\",\"Queued\":0,\"Sessions\":0}");
     IT_ASSERT (!strchr (sched_world_lease (world, a, alice), '*'), "a session outlived its expiry");
     sched_world_release_all (world, a);
 }
@@ -397,20 +397,16 @@ s_test_malformed (sched_world_t *world)
     //  Frames of every wrong kind
     zstr_send (m->dealer, "garbage");
     zstr_sendx (m->dealer, OFP_LEASE_SIGNATURE, "LEASE", NULL);
-    msg = sched_world_reply (world, m, "-", "ERROR");
-    ofp_msg_destroy (&msg);
+    sched_world_expect (world, m, "-", "ERROR");
     zstr_sendx (m->dealer, OFP_LEASE_SIGNATURE, "LEASE", "7", "{\"Frontend\":", NULL);
-    msg = sched_world_reply (world, m, "7", "ERROR");
-    ofp_msg_destroy (&msg);
+    sched_world_expect (world, m, "7", "ERROR");
     zstr_sendx (m->dealer, OFP_LEASE_SIGNATURE, "GRANT", "8", "{}", NULL);
-    msg = sched_world_reply (world, m, "8", "ERROR");
-    ofp_msg_destroy (&msg);
+    sched_world_expect (world, m, "8", "ERROR");
     //  An ingress that never said HELLO, and one whose HELLO lies about its id
     sched_ingress_t *stranger = sched_world_ingress (world, "stranger", false);
     s_expect (sched_world_lease (world, stranger, "{\"Frontend\": \"rr\"}"), "ERROR 409 NotRegistered");
     body = json_pack ("{s:s, s:i, s:s}", "Ingress", "someone-else", "Pid", 1, "Version", "x");
-    msg = sched_world_reply (world, stranger, sched_world_send (world, stranger, "HELLO", body), "ERROR");
-    ofp_msg_destroy (&msg);
+    sched_world_expect (world, stranger, sched_world_send (world, stranger, "HELLO", body), "ERROR");
     IT_ASSERT (*sched_world_lease (world, m, "{\"Frontend\": \"rr\"}") == 'r', "not served");
     sched_world_release_all (world, m);
 }
@@ -434,6 +430,7 @@ main (void)
     s_test_queue (world, ingresses [0]);
     s_test_silence (world);
     s_test_malformed (world);
+    s_test_hello_again (world);
     s_test_sticky (world);
     s_test_restart (world);
     sched_world_destroy (&world);
