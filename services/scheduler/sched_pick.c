@@ -92,36 +92,12 @@ s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const size_t *
     return frontend->backends [free [chosen]];
 }
 
-void
-sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *pick)
+//  The frontend's candidates for the ask (positions, in the frontend's
+//  order); with none, the DENY naming the first reason
+static size_t
+s_candidates (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
+              size_t *candidates, sched_pick_t *pick)
 {
-    assert (env && env->table && env->sessions && env->health && ask && pick);
-    pick->frontend = NULL;
-    pick->backend = NULL;
-    pick->sticky = false;
-    pick->usable_count = 0;
-    pick->status = 0;
-    pick->error = NULL;
-    pick->message [0] = 0;
-    const char *kind = s_kind_names [ask->kind];
-    if (!env->fleet) {
-        s_deny (pick, 503, "NoHealthyBackend", "the scheduler has no config yet");
-        return;
-    }
-    sched_frontend_t *frontend = sched_fleet_frontend (env->fleet, ask->frontend);
-    if (!frontend || !frontend->active) {
-        s_deny (pick, 404, "NotFound", "no active frontend '%s'", ask->frontend);
-        return;
-    }
-    pick->frontend = frontend;
-    if (!frontend->allows [ask->kind]) {
-        s_deny (pick, 403, "KindNotAllowed", "frontend '%s' does not allow %s", frontend->id,
-                kind);
-        return;
-    }
-
-    //  Candidates, counting why the others are not, to name the first reason
-    size_t candidates [SCHED_PICK_BACKENDS_MAX];
     size_t count = 0, allowing = 0, labelled = 0, stocked = 0;
     for (size_t index = 0; index < frontend->count && index < SCHED_PICK_BACKENDS_MAX; index++) {
         sched_backend_t *backend = frontend->backends [index];
@@ -139,7 +115,7 @@ sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *
     }
     if (allowing == 0)
         s_deny (pick, 403, "KindNotAllowed", "no active backend of '%s' allows %s", frontend->id,
-                kind);
+                s_kind_names [ask->kind]);
     else
     if (labelled == 0)
         s_deny (pick, 503, "NoHealthyBackend", "no active backend of '%s' carries every label "
@@ -152,26 +128,64 @@ sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *
     if (count == 0)
         s_deny (pick, 503, "NoHealthyBackend", "no healthy backend of '%s' can take the request",
                 frontend->id);
-    if (count == 0)
-        return;
+    return count;
+}
 
-    //  A session whose backend is still a candidate decides, even if it must wait
-    if (frontend->sticky && ask->sticky_key) {
-        const char *pinned =
-            sched_sessions_lookup (env->sessions, frontend->id, ask->sticky_key, env->now);
-        for (size_t index = 0; pinned && index < count; index++) {
-            sched_backend_t *backend = frontend->backends [candidates [index]];
-            if (!streq (backend->id, pinned))
-                continue;
-            if (s_has_room (env, backend))
-                s_grant (pick, backend, true);
-            else {
-                s_verdict (pick, SCHED_PICK_WAIT);
-                pick->usable [pick->usable_count++] = backend->id;
-            }
-            return;
+//  A session whose backend is still a candidate decides, even if it must
+//  wait; true if it did
+static bool
+s_sticky (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
+          const size_t *candidates, size_t count, sched_pick_t *pick)
+{
+    if (!frontend->sticky || !ask->sticky_key)
+        return false;
+    const char *pinned =
+        sched_sessions_lookup (env->sessions, frontend->id, ask->sticky_key, env->now);
+    for (size_t index = 0; pinned && index < count; index++) {
+        sched_backend_t *backend = frontend->backends [candidates [index]];
+        if (!streq (backend->id, pinned))
+            continue;
+        if (s_has_room (env, backend))
+            s_grant (pick, backend, true);
+        else {
+            s_verdict (pick, SCHED_PICK_WAIT);
+            pick->usable [pick->usable_count++] = backend->id;
         }
+        return true;
     }
+    return false;
+}
+
+void
+sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *pick)
+{
+    assert (env && env->table && env->sessions && env->health && ask && pick);
+    pick->frontend = NULL;
+    pick->backend = NULL;
+    pick->sticky = false;
+    pick->usable_count = 0;
+    pick->status = 0;
+    pick->error = NULL;
+    pick->message [0] = 0;
+    if (!env->fleet) {
+        s_deny (pick, 503, "NoHealthyBackend", "the scheduler has no config yet");
+        return;
+    }
+    sched_frontend_t *frontend = sched_fleet_frontend (env->fleet, ask->frontend);
+    if (!frontend || !frontend->active) {
+        s_deny (pick, 404, "NotFound", "no active frontend '%s'", ask->frontend);
+        return;
+    }
+    pick->frontend = frontend;
+    if (!frontend->allows [ask->kind]) {
+        s_deny (pick, 403, "KindNotAllowed", "frontend '%s' does not allow %s", frontend->id,
+                s_kind_names [ask->kind]);
+        return;
+    }
+    size_t candidates [SCHED_PICK_BACKENDS_MAX];
+    size_t count = s_candidates (env, frontend, ask, candidates, pick);
+    if (count == 0 || s_sticky (env, frontend, ask, candidates, count, pick))
+        return;
 
     size_t free [SCHED_PICK_BACKENDS_MAX];
     size_t free_count = 0;

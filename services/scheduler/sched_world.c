@@ -25,6 +25,11 @@ struct _sched_world_t {
     zsock_t *config;                //  DEALER to configd
     json_t *backends;               //  every backend id, in the seed's order
     json_t *health;                 //  backend -> state the fake healthmon says
+    json_t *most;                   //  backend -> most leases seen in a STATE
+    json_t *outcomes;               //  OUTCOME bodies published, as JSON text
+    const char *awaited_command;    //  what sched_world_await_published waits for
+    const char *awaited_text;
+    bool awaited;
     int64_t health_sequence;
     int64_t health_at;              //  when the fake healthmon publishes next
     sched_ingress_t *ingresses [SCHED_WORLD_INGRESSES_MAX];
@@ -86,6 +91,8 @@ sched_world_new (const char *name, const char *extra)
     IT_ASSERT (self->settings, "settings: %s", error);
     self->settings->liveness_ms = S_LIVENESS_MS;
     self->health = json_object ();
+    self->most = json_object ();
+    self->outcomes = json_array ();
     self->healthmon = zsock_new_pub (self->env.health_publisher);
     self->states = zsock_new_sub (self->env.scheduler_publisher, OFP_LEASE_SIGNATURE);
     IT_ASSERT (self->healthmon && self->states, "cannot bind the fake healthmon");
@@ -118,6 +125,8 @@ sched_world_destroy (sched_world_t **self_p)
     zsock_destroy (&self->states);
     json_decref (self->backends);
     json_decref (self->health);
+    json_decref (self->most);
+    json_decref (self->outcomes);
     of_settings_destroy (&self->settings);
     it_env_cleanup (&self->env);
     free (self);
@@ -135,6 +144,37 @@ zsock_t *
 sched_world_config (sched_world_t *self)
 {
     return self->config;
+}
+
+//  Reads what the scheduler published: notes the most leases each backend
+//  had in a STATE, keeps OUTCOMEs, and notes when a message of the command
+//  awaited contains the text awaited
+static void
+s_read_published (sched_world_t *self)
+{
+    while (zsock_events (self->states) & ZMQ_POLLIN) {
+        ofp_msg_t *msg = ofp_msg_recv (&ofp_lease_protocol, self->states);
+        if (!msg)
+            break;
+        IT_ASSERT (!ofp_msg_error (msg), "the scheduler published: %s", ofp_msg_error (msg));
+        json_t *body = ofp_msg_body (msg);
+        size_t index;
+        json_t *record;
+        json_array_foreach (json_object_get (body, "Backends"), index, record) {
+            const char *backend = json_string_value (json_object_get (record, "Backend"));
+            json_t *leases = json_object_get (record, "Leases");
+            if (json_integer_value (leases) > json_integer_value (json_object_get (self->most, backend)))
+                json_object_set (self->most, backend, leases);
+        }
+        char *dump = json_dumps (body, JSON_COMPACT);
+        if (self->awaited_command && ofp_msg_is (msg, self->awaited_command)
+            && strstr (dump, self->awaited_text))
+            self->awaited = true;
+        if (ofp_msg_is (msg, "OUTCOME"))
+            json_array_append_new (self->outcomes, json_string (dump));
+        free (dump);
+        ofp_msg_destroy (&msg);
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -212,6 +252,7 @@ sched_world_pump (sched_world_t *self, int milliseconds)
         zpoller_wait (poller, (int) (left < S_SLICE_MS ? (left > 0 ? left : 0) : S_SLICE_MS));
         for (size_t index = 0; index < self->count; index++)
             s_receive (self->ingresses [index]);
+        s_read_published (self);
     } while (zclock_mono () < deadline);
     zpoller_destroy (&poller);
 }
@@ -465,19 +506,26 @@ sched_world_health (sched_world_t *self, const char *backend, const char *state)
 void
 sched_world_await_published (sched_world_t *self, const char *command, const char *text)
 {
+    //  OUTCOMEs are kept, since one may have come already; STATEs repeat
+    size_t index;
+    json_t *outcome;
+    json_array_foreach (self->outcomes, index, outcome)
+        if (streq (command, "OUTCOME") && strstr (json_string_value (outcome), text))
+            return;
+    self->awaited_command = command;
+    self->awaited_text = text;
+    self->awaited = false;
     int64_t deadline = zclock_mono () + IT_TIMEOUT_MS;
-    while (true) {
-        while (zsock_events (self->states) & ZMQ_POLLIN) {
-            ofp_msg_t *msg = ofp_msg_recv (&ofp_lease_protocol, self->states);
-            char *dump = msg && ofp_msg_is (msg, command)
-                             ? json_dumps (ofp_msg_body (msg), JSON_COMPACT) : NULL;
-            bool found = dump && strstr (dump, text);
-            free (dump);
-            ofp_msg_destroy (&msg);
-            if (found)
-                return;
-        }
+    while (!self->awaited) {
         IT_ASSERT (zclock_mono () < deadline, "no %s with %s", command, text);
         sched_world_pump (self, S_SLICE_MS);
     }
+    self->awaited_command = NULL;
+}
+
+size_t
+sched_world_most_leases (sched_world_t *self, const char *backend)
+{
+    s_read_published (self);
+    return (size_t) json_integer_value (json_object_get (self->most, backend));
 }

@@ -71,6 +71,11 @@ void
 void
     sched_world_await_published (sched_world_t *self, const char *command, const char *text);
 
+//  The most leases a STATE showed on the backend since the start (the STATEs
+//  come every Bus.HeartbeatMs: a sample, not every moment).
+size_t
+    sched_world_most_leases (sched_world_t *self, const char *backend);
+
 //  Connects a fake ingress; with hello, registers it (HELLO, WELCOME).
 sched_ingress_t *
     sched_world_ingress (sched_world_t *self, const char *id, bool hello);

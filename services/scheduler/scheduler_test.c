@@ -160,6 +160,9 @@ s_test_cap (sched_world_t *world, sched_ingress_t **ingresses)
     }
     for (int index = 0; index < 3; index++)
         sched_world_release_all (world, ingresses [index]);
+    //  What the scheduler itself published agrees
+    IT_ASSERT (sched_world_most_leases (world, "q1") == 2 && sched_world_most_leases (world, "q2") == 2,
+               "a STATE showed more than 2 leases");
 }
 
 //  Deadlines, CANCEL, health and config changes with asks waiting
