@@ -10,6 +10,7 @@
 //  Longer than the harness's 500 ms, so that a loaded machine under the
 //  sanitizers never expires a fake ingress that the test keeps beating for
 #define S_LIVENESS_MS 1500
+#define S_LIVENESS_VARIABLE "OLLAMAFLOW_LIVENESS_MS=1500"
 //  How long one round of the pump waits for input
 #define S_SLICE_MS    20
 //  The frontend the world adds over every backend, to probe health
@@ -18,8 +19,10 @@
 struct _sched_world_t {
     it_env_t env;
     of_settings_t *settings;
-    zactor_t *configd;
+    zactor_t *configd;              //  in-process actors,
     zactor_t *scheduler;
+    pid_t configd_pid;              //  or the real programs
+    pid_t scheduler_pid;
     zsock_t *healthmon;             //  the fake healthmon's PUB
     zsock_t *states;                //  SUB to the scheduler's STATE
     zsock_t *config;                //  DEALER to configd
@@ -80,7 +83,7 @@ s_settings_text (const char *extra, json_t **backends_p)
 }
 
 sched_world_t *
-sched_world_new (const char *name, const char *extra)
+sched_world_new (const char *name, const char *extra, bool binaries)
 {
     sched_world_t *self = (sched_world_t *) zmalloc (sizeof (sched_world_t));
     char *text = s_settings_text (extra, &self->backends);
@@ -96,8 +99,15 @@ sched_world_new (const char *name, const char *extra)
     self->healthmon = zsock_new_pub (self->env.health_publisher);
     self->states = zsock_new_sub (self->env.scheduler_publisher, OFP_LEASE_SIGNATURE);
     IT_ASSERT (self->healthmon && self->states, "cannot bind the fake healthmon");
-    self->configd = s_start (configd_actor, self->settings);
-    self->scheduler = s_start (scheduler_actor, self->settings);
+    if (binaries) {
+        static const char *const environment [] = {S_LIVENESS_VARIABLE, NULL};
+        self->configd_pid = it_start (&self->env, "ollamaflow-configd", environment);
+        self->scheduler_pid = it_start (&self->env, "ollamaflow-scheduler", environment);
+    }
+    else {
+        self->configd = s_start (configd_actor, self->settings);
+        self->scheduler = s_start (scheduler_actor, self->settings);
+    }
     self->config = it_config_client (&self->env);
     self->prober = sched_world_ingress (self, "prober", true);
     return self;
@@ -120,6 +130,11 @@ sched_world_destroy (sched_world_t **self_p)
     }
     zactor_destroy (&self->scheduler);
     zactor_destroy (&self->configd);
+    //  A program must stop cleanly on SIGTERM (it_stop checks)
+    if (self->scheduler_pid)
+        it_stop (self->scheduler_pid, SIGTERM);
+    if (self->configd_pid)
+        it_stop (self->configd_pid, SIGTERM);
     zsock_destroy (&self->config);
     zsock_destroy (&self->healthmon);
     zsock_destroy (&self->states);
@@ -136,8 +151,15 @@ sched_world_destroy (sched_world_t **self_p)
 void
 sched_world_restart (sched_world_t *self)
 {
-    zactor_destroy (&self->scheduler);
-    self->scheduler = s_start (scheduler_actor, self->settings);
+    if (self->scheduler_pid) {
+        static const char *const environment [] = {S_LIVENESS_VARIABLE, NULL};
+        it_stop (self->scheduler_pid, SIGKILL);
+        self->scheduler_pid = it_start (&self->env, "ollamaflow-scheduler", environment);
+    }
+    else {
+        zactor_destroy (&self->scheduler);
+        self->scheduler = s_start (scheduler_actor, self->settings);
+    }
 }
 
 zsock_t *

@@ -46,14 +46,17 @@ typedef struct {
 
 //  Starts configd and the scheduler with the given settings (JSON text: seed
 //  Frontends and Backends, limits), the fake healthmon and the STATE SUB.
+//  With binaries, configd and the scheduler are the real programs, started
+//  from $OF_BIN_DIR; else actors in this process.
 sched_world_t *
-    sched_world_new (const char *name, const char *extra);
+    sched_world_new (const char *name, const char *extra, bool binaries);
 
 //  Stops everything and removes the private directory.
 void
     sched_world_destroy (sched_world_t **self_p);
 
-//  Stops the scheduler and starts a new one (a new epoch).
+//  Stops the scheduler (a program: with SIGKILL) and starts a new one (a new
+//  epoch).
 void
     sched_world_restart (sched_world_t *self);
 
