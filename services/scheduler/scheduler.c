@@ -1,47 +1,39 @@
 /*  =========================================================================
     scheduler - the lease service actor (proto/lease.md)
 
-    Knows the config (of_clone) and every ingress: registers them (HELLO),
-    answers their heartbeats (PONG), expires the silent ones, and publishes
-    its STATE every heartbeat interval. Choosing backends and counting leases
-    (LEASE, GRANT, RELEASE, RESUME, the queue) is the request path's work and
-    is not built yet: a LEASE is answered 501 so that no ingress waits on it.
+    Owns the sockets and the loop, and dispatches: ingress requests on the
+    ROUTER, health and model inventories from the monitors' PUBs
+    (sched_health), the config from configd (of_clone), and the heartbeat
+    timer (expiry of silent ingresses and sessions, STATE). The asks go to
+    sched_broker, which decides them with sched_pick over the fleet that is
+    compiled again here whenever the config or the health changes.
+
+    Waiting asks are served the moment something may have made room: a
+    RELEASE or a freed ingress (the backends concerned), a config or health
+    change (every ask is decided again). Nothing polls.
     =========================================================================
 */
 
 #include "scheduler.h"
 #include "of_service.h"
+#include "sched_broker.h"
 
-#define S_MALFORMED_LOGGED 10
-#define S_INGRESSES_MAX    10000
-
-typedef struct {
-    char *id;
-    int64_t seen_at;            //  zclock_mono of its last message
-} s_ingress_t;
+#define S_MALFORMED_LOGGED  10
 
 typedef struct {
     of_settings_t *settings;
     zsock_t *router;
     zsock_t *publisher;
     zsock_t *tap;
+    zloop_t *loop;
     of_clone_t *clone;
+    sched_pick_env_t env;           //  fleet (NULL until the config is known),
+                                    //  table, sessions, health: owned here
+    sched_broker_t *broker;
     char epoch [OFP_EPOCH_LENGTH + 1];
-    int64_t sequence;           //  messages published in this epoch
-    zhashx_t *ingresses;        //  Ingress id -> s_ingress_t
+    int64_t sequence;               //  messages published in this epoch
     uint64_t malformed;
 } s_scheduler_t;
-
-static void
-s_ingress_destroy (void **item)
-{
-    s_ingress_t *ingress = (s_ingress_t *) *item;
-    if (ingress) {
-        free (ingress->id);
-        free (ingress);
-        *item = NULL;
-    }
-}
 
 static void
 s_send (s_scheduler_t *self, ofp_msg_t **reply_p)
@@ -58,57 +50,259 @@ s_reply_error (s_scheduler_t *self, ofp_msg_t *request, int status, const char *
     s_send (self, &reply);
 }
 
+//  The ingress id of a request: its routing id, if it is a valid token
+static bool
+s_ingress_of (ofp_msg_t *request, char *dest)
+{
+    zframe_t *routing_id = ofp_msg_routing_id (request);
+    size_t size = routing_id ? zframe_size (routing_id) : 0;
+    if (size == 0 || size > OFP_LEASE_INGRESS_MAX)
+        return false;
+    const byte *data = zframe_data (routing_id);
+    for (size_t index = 0; index < size; index++)
+        if (data [index] <= ' ' || data [index] >= 0x7f)
+            return false;
+    memcpy (dest, data, size);
+    dest [size] = 0;
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  Config and health
+
+static bool
+s_healthy (void *arg, const char *backend)
+{
+    return sched_health_healthy (((s_scheduler_t *) arg)->env.health, backend);
+}
+
+static void
+s_lost (void *arg, const char *frontend, const char *backend)
+{
+    sched_sessions_drop (((s_scheduler_t *) arg)->env.sessions, frontend, backend);
+}
+
+//  Compiles the fleet again, drops the sessions it invalidates, and decides
+//  every waiting ask again
+static void
+s_rebuild (s_scheduler_t *self)
+{
+    if (!of_clone_ready (self->clone))
+        return;
+    sched_fleet_t *fleet = sched_fleet_new (of_clone_objects (self->clone, OF_KIND_FRONTEND),
+                                            of_clone_objects (self->clone, OF_KIND_BACKEND),
+                                            s_healthy, self, self->env.fleet);
+    sched_fleet_diff (fleet, self->env.fleet, s_lost, self);
+    sched_fleet_destroy (&self->env.fleet);
+    self->env.fleet = fleet;
+    sched_broker_drain (self->broker, NULL);
+}
+
+static void
+s_on_config (void *arg, of_kind_t kind, const char *identifier, json_t *object)
+{
+    (void) kind;
+    (void) identifier;
+    (void) object;
+    s_rebuild ((s_scheduler_t *) arg);
+}
+
+static int
+s_on_monitor (zloop_t *loop, zsock_t *socket, void *arg)
+{
+    (void) loop;
+    s_scheduler_t *self = (s_scheduler_t *) arg;
+    if (sched_health_recv (self->env.health, socket))
+        s_rebuild (self);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Published
+
+static void
+s_publish (s_scheduler_t *self, const char *command, json_t *body)
+{
+    json_object_set_new (body, "Sequence", json_integer (++self->sequence));
+    ofp_msg_t *msg = ofp_msg_new (&ofp_lease_protocol, command, NULL, &body);
+    ofp_msg_send (&msg, self->publisher);
+}
+
 static void
 s_publish_state (s_scheduler_t *self)
 {
     json_t *backends = json_array ();
-    const char *id;
-    json_t *backend;
-    json_object_foreach (of_clone_objects (self->clone, OF_KIND_BACKEND), id, backend)
-        if (json_array_size (backends) < S_INGRESSES_MAX)
-            json_array_append_new (
-                backends, json_pack ("{s:s, s:i, s:O, s:i}", "Backend", id, "Leases", 0,
-                                     "MaxParallelRequests",
-                                     json_object_get (backend, "MaxParallelRequests"),
-                                     "Sessions", 0));
     json_t *frontends = json_array ();
-    json_t *frontend;
-    json_object_foreach (of_clone_objects (self->clone, OF_KIND_FRONTEND), id, frontend)
-        if (json_array_size (frontends) < S_INGRESSES_MAX)
-            json_array_append_new (frontends, json_pack ("{s:s, s:i, s:i}", "Frontend", id,
-                                                         "Queued", 0, "Sessions", 0));
-    json_t *body = json_pack ("{s:s, s:I, s:i, s:i, s:i, s:o, s:o}", "Epoch", self->epoch,
-                              "Sequence", (json_int_t) ++self->sequence, "Ingresses",
-                              (int) zhashx_size (self->ingresses), "Leases", 0, "Asks", 0,
-                              "Backends", backends, "Frontends", frontends);
-    ofp_msg_t *state = ofp_msg_new (&ofp_lease_protocol, "STATE", NULL, &body);
-    ofp_msg_send (&state, self->publisher);
+    for (sched_backend_t *backend = self->env.fleet ? sched_fleet_first_backend (self->env.fleet) : NULL;
+         backend && json_array_size (backends) < OFP_LEASE_RECORDS_MAX;
+         backend = sched_fleet_next_backend (self->env.fleet))
+        json_array_append_new (backends, json_pack (
+            "{s:s, s:I, s:I, s:I}", "Backend", backend->id, "Leases",
+            (json_int_t) sched_table_leases (self->env.table, backend->id), "MaxParallelRequests",
+            (json_int_t) backend->max_parallel, "Sessions",
+            (json_int_t) sched_sessions_of_backend (self->env.sessions, backend->id)));
+    for (sched_frontend_t *frontend = self->env.fleet ? sched_fleet_first_frontend (self->env.fleet) : NULL;
+         frontend && json_array_size (frontends) < OFP_LEASE_RECORDS_MAX;
+         frontend = sched_fleet_next_frontend (self->env.fleet))
+        json_array_append_new (frontends, json_pack (
+            "{s:s, s:I, s:I}", "Frontend", frontend->id, "Queued",
+            (json_int_t) sched_queue_of_frontend (sched_broker_queue (self->broker), frontend->id), "Sessions",
+            (json_int_t) sched_sessions_of_frontend (self->env.sessions, frontend->id)));
+    s_publish (self, "STATE", json_pack ("{s:s, s:I, s:I, s:I, s:o, s:o}", "Epoch", self->epoch,
+                                         "Ingresses",
+                                         (json_int_t) sched_table_ingresses (self->env.table),
+                                         "Leases", (json_int_t) sched_table_size (self->env.table),
+                                         "Asks", (json_int_t) sched_queue_size (sched_broker_queue (self->broker)),
+                                         "Backends", backends, "Frontends", frontends));
 }
 
-//  Forgets the ingresses that have been silent for the liveness interval
-static void
-s_expire_ingresses (s_scheduler_t *self)
+//  Every heartbeat: forget silent ingresses, expire sessions, publish STATE
+static int
+s_on_state_timer (zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
+    s_scheduler_t *self = (s_scheduler_t *) arg;
     int64_t now = zclock_mono ();
-    zlistx_t *silent = zlistx_new ();
-    for (s_ingress_t *ingress = (s_ingress_t *) zhashx_first (self->ingresses); ingress;
-         ingress = (s_ingress_t *) zhashx_next (self->ingresses))
-        if (now - ingress->seen_at >= self->settings->liveness_ms)
-            zlistx_add_end (silent, ingress->id);
-    for (char *id = (char *) zlistx_first (silent); id; id = (char *) zlistx_next (silent)) {
-        of_log_warning ("ingress %s went silent; forgetting it", id);
-        zhashx_delete (self->ingresses, id);
+    zlistx_t *silent = sched_table_expire (self->env.table, now, self->settings->liveness_ms);
+    for (char *id = silent ? (char *) zlistx_first (silent) : NULL; id;
+         id = (char *) zlistx_next (silent)) {
+        size_t asks = sched_broker_drop_ingress (self->broker, id);
+        of_log_warning ("ingress %s went silent; forgetting it, its leases and %zu asks", id,
+                        asks);
     }
+    if (silent)
+        sched_broker_drain (self->broker, NULL);
     zlistx_destroy (&silent);
+    sched_sessions_expire (self->env.sessions, now);
+    s_publish_state (self);
+    return 0;
 }
 
-static s_ingress_t *
-s_ingress_seen (s_scheduler_t *self, const char *id)
+//  --------------------------------------------------------------------------
+//  Requests
+
+static void
+s_on_hello (s_scheduler_t *self, ofp_msg_t *request, const char *ingress, int64_t now)
 {
-    s_ingress_t *ingress = (s_ingress_t *) zhashx_lookup (self->ingresses, id);
-    if (ingress)
-        ingress->seen_at = zclock_mono ();
-    return ingress;
+    json_t *body = ofp_msg_body (request);
+    bool known = sched_table_registered (self->env.table, ingress);
+    int freed = sched_table_register (self->env.table, ingress, now);
+    if (freed < 0) {
+        s_reply_error (self, request, 503, "TooManyIngresses", "the ingress table is full");
+        return;
+    }
+    if (known) {
+        //  "I start from nothing": what the predecessor held is gone
+        size_t asks = sched_broker_drop_ingress (self->broker, ingress);
+        of_log_info ("ingress %s registered again: %d leases freed, %zu asks dropped", ingress,
+                     freed, asks);
+        if (freed)
+            sched_broker_drain (self->broker, NULL);
+    }
+    else
+        of_log_info ("ingress %s registered (pid %lld, version %s)", ingress,
+                     (long long) json_integer_value (json_object_get (body, "Pid")),
+                     json_string_value (json_object_get (body, "Version")));
+    json_t *welcome = json_pack ("{s:s, s:I, s:I}", "Epoch", self->epoch, "HeartbeatMs",
+                                 (json_int_t) self->settings->heartbeat_ms, "LivenessMs",
+                                 (json_int_t) self->settings->liveness_ms);
+    ofp_msg_t *reply = ofp_msg_reply (request, "WELCOME", &welcome);
+    s_send (self, &reply);
+}
+
+static void
+s_on_lease (s_scheduler_t *self, ofp_msg_t *request, const char *ingress, int64_t now)
+{
+    if (sched_broker_waits (self->broker, ingress, ofp_msg_id (request))) {
+        s_reply_error (self, request, 400, "BadRequest", "an ask with this request id waits");
+        return;
+    }
+    sched_ask_t *ask = sched_ask_new (ingress, ofp_msg_id (request), ofp_msg_body (request), now);
+    sched_broker_serve (self->broker, &ask);
+}
+
+static void
+s_on_release (s_scheduler_t *self, ofp_msg_t *request, const char *ingress)
+{
+    json_t *body = ofp_msg_body (request);
+    const char *epoch = json_string_value (json_object_get (body, "Epoch"));
+    const char *lease_id = json_string_value (json_object_get (body, "Lease"));
+    json_t *outcome = json_deep_copy (body);
+    json_object_set_new (outcome, "Ingress", json_string (ingress));
+    char *backend = NULL;
+    sched_lease_t *lease = sched_table_lookup (self->env.table, epoch, lease_id);
+    //  Only the holder frees a lease; anyone's outcome counts
+    if (lease && streq (lease->ingress, ingress)) {
+        json_object_set_new (outcome, "Frontend", json_string (lease->frontend));
+        backend = strdup (lease->backend);
+        sched_table_remove (self->env.table, lease);
+    }
+    if (streq (json_string_value (json_object_get (body, "Outcome")), "ok")) {
+        sched_broker_note_duration (self->broker,
+                                    json_integer_value (json_object_get (body, "DurationMs")));
+    }
+    s_publish (self, "OUTCOME", outcome);
+    if (backend)
+        sched_broker_drain (self->broker, backend);
+    free (backend);
+}
+
+static void
+s_on_resume (s_scheduler_t *self, ofp_msg_t *request, const char *ingress, int64_t now)
+{
+    json_t *body = ofp_msg_body (request);
+    if (!streq (self->epoch, json_string_value (json_object_get (body, "Epoch")))) {
+        s_reply_error (self, request, 409, "NotRegistered", "Epoch: not the scheduler's epoch");
+        return;
+    }
+    size_t adopted = 0, index;
+    json_t *held;
+    json_array_foreach (json_object_get (body, "Leases"), index, held) {
+        const char *frontend_id = json_string_value (json_object_get (held, "Frontend"));
+        const char *backend_id = json_string_value (json_object_get (held, "Backend"));
+        const char *sticky_key = json_string_value (json_object_get (held, "StickyKey"));
+        if (sched_table_add (self->env.table, json_string_value (json_object_get (held, "Epoch")),
+                             json_string_value (json_object_get (held, "Lease")), ingress,
+                             backend_id, frontend_id, sticky_key) != 0)
+            continue;
+        adopted++;
+        //  Sessions died with the old epoch: the running requests say where they were
+        sched_frontend_t *frontend =
+            self->env.fleet ? sched_fleet_frontend (self->env.fleet, frontend_id) : NULL;
+        if (frontend && frontend->sticky && sticky_key
+            && !sched_sessions_lookup (self->env.sessions, frontend_id, sticky_key, now))
+            sched_sessions_pin (self->env.sessions, frontend_id, sticky_key, backend_id, now,
+                                frontend->sticky_ms);
+    }
+    of_log_info ("ingress %s resumed %zu leases", ingress, adopted);
+    json_t *resumed = json_pack ("{s:s, s:I}", "Epoch", self->epoch, "Leases",
+                                 (json_int_t) adopted);
+    ofp_msg_t *reply = ofp_msg_reply (request, "RESUMED", &resumed);
+    s_send (self, &reply);
+}
+
+//  True if the command is a request that carries a request id
+static bool
+s_has_id (const char *command)
+{
+    for (const ofp_command_t *spec = ofp_lease_protocol.commands; spec->name; spec++)
+        if (streq (spec->name, command))
+            return spec->has_id;
+    return false;
+}
+
+//  A malformed request is answered ERROR 400 with its id, or with "-" when
+//  its id could not be read; a message that carries no id is only counted
+static void
+s_on_malformed (s_scheduler_t *self, ofp_msg_t *request)
+{
+    self->malformed++;
+    if (self->malformed <= S_MALFORMED_LOGGED || self->malformed % 1000 == 0)
+        of_log_warning ("malformed message #%llu refused: %s",
+                        (unsigned long long) self->malformed, ofp_msg_error (request));
+    if (ofp_msg_id (request) || s_has_id (ofp_msg_command (request)))
+        s_reply_error (self, request, 400, "BadRequest", ofp_msg_error (request));
 }
 
 static void
@@ -116,55 +310,52 @@ s_handle_request (s_scheduler_t *self, ofp_msg_t *request)
 {
     ofp_tap_publish (self->tap, "scheduler", "IN", request);
     if (ofp_msg_error (request)) {
-        self->malformed++;
-        if (self->malformed <= S_MALFORMED_LOGGED || self->malformed % 1000 == 0)
-            of_log_warning ("malformed message #%llu refused: %s",
-                            (unsigned long long) self->malformed, ofp_msg_error (request));
-        if (ofp_msg_id (request))
-            s_reply_error (self, request, 400, "BadRequest", ofp_msg_error (request));
+        s_on_malformed (self, request);
         return;
     }
-    json_t *body = ofp_msg_body (request);
-    const char *ingress_id = json_string_value (json_object_get (body, "Ingress"));
+    int64_t now = zclock_mono ();
+    char ingress [OFP_LEASE_INGRESS_MAX + 1] = "";
+    bool named = s_ingress_of (request, ingress);
+    bool registered = named && sched_table_seen (self->env.table, ingress, now);
 
-    if (ofp_msg_is (request, "HELLO")) {
-        s_ingress_t *ingress = s_ingress_seen (self, ingress_id);
-        if (!ingress && zhashx_size (self->ingresses) >= S_INGRESSES_MAX) {
-            s_reply_error (self, request, 503, "TooManyIngresses", "the ingress table is full");
-            return;
-        }
-        if (!ingress) {
-            ingress = (s_ingress_t *) zmalloc (sizeof (s_ingress_t));
-            ingress->id = strdup (ingress_id);
-            ingress->seen_at = zclock_mono ();
-            zhashx_insert (self->ingresses, ingress_id, ingress);
-            of_log_info ("ingress %s registered (pid %lld, version %s)", ingress_id,
-                         (long long) json_integer_value (json_object_get (body, "Pid")),
-                         json_string_value (json_object_get (body, "Version")));
-        }
-        json_t *welcome = json_pack ("{s:s, s:I, s:I}", "Epoch", self->epoch, "HeartbeatMs",
-                                     (json_int_t) self->settings->heartbeat_ms, "LivenessMs",
-                                     (json_int_t) self->settings->liveness_ms);
-        ofp_msg_t *reply = ofp_msg_reply (request, "WELCOME", &welcome);
-        s_send (self, &reply);
-    }
-    else if (ofp_msg_is (request, "HEARTBEAT")) {
-        bool registered = s_ingress_seen (self, ingress_id) != NULL;
-        json_t *pong = json_pack ("{s:s, s:b, s:i}", "Epoch", self->epoch, "Registered",
-                                  registered, "Leases", 0);
-        //  A HEARTBEAT has no request id: answer with the id "-"
+    //  Replies are routed by routing id: the ids must agree
+    const char *claimed = json_string_value (json_object_get (ofp_msg_body (request), "Ingress"));
+    if ((ofp_msg_is (request, "HELLO") || ofp_msg_is (request, "RESUME"))
+        && !(named && streq (ingress, claimed)))
+        s_reply_error (self, request, 400, "BadRequest", "Ingress: must be the DEALER's routing id");
+    else
+    if (ofp_msg_is (request, "HELLO"))
+        s_on_hello (self, request, ingress, now);
+    else
+    if (ofp_msg_is (request, "HEARTBEAT")) {
+        json_t *pong = json_pack ("{s:s, s:b, s:I}", "Epoch", self->epoch, "Registered",
+                                  registered, "Leases",
+                                  (json_int_t) sched_table_ingress_leases (self->env.table, ingress));
         ofp_msg_t *reply = ofp_msg_reply (request, "PONG", &pong);
         s_send (self, &reply);
     }
-    else if (ofp_msg_is (request, "LEASE") || ofp_msg_is (request, "RESUME")) {
-        //  Asks are matched to ingresses by routing id only once leases exist
-        s_reply_error (self, request, 501, "NotImplemented",
-                       "this scheduler does not grant leases yet");
+    else
+    if ((ofp_msg_is (request, "LEASE") || ofp_msg_is (request, "RESUME")) && !registered)
+        s_reply_error (self, request, 409, "NotRegistered",
+                       "no HELLO from this ingress in this epoch");
+    else
+    if (ofp_msg_is (request, "LEASE"))
+        s_on_lease (self, request, ingress, now);
+    else
+    if (ofp_msg_is (request, "RESUME"))
+        s_on_resume (self, request, ingress, now);
+    else
+    if (ofp_msg_is (request, "RELEASE")) {
+        if (named)
+            s_on_release (self, request, ingress);
     }
-    else if (ofp_msg_is (request, "CANCEL") || ofp_msg_is (request, "RELEASE")) {
-        //  Nothing is queued or leased yet: nothing to free
+    else
+    if (ofp_msg_is (request, "CANCEL")) {
+        if (named)
+            sched_broker_cancel (self->broker, ingress, ofp_msg_id (request));
     }
-    else if (ofp_msg_id (request)) {
+    else
+    if (ofp_msg_id (request)) {
         char message [128];
         snprintf (message, sizeof message, "%s is not a request", ofp_msg_command (request));
         s_reply_error (self, request, 400, "BadRequest", message);
@@ -183,14 +374,22 @@ s_on_request (zloop_t *loop, zsock_t *router, void *arg)
     return 0;
 }
 
-static int
-s_on_state_timer (zloop_t *loop, int timer_id, void *arg)
+//  --------------------------------------------------------------------------
+//  The actor
+
+static void
+s_destroy (s_scheduler_t *self)
 {
-    (void) loop;
-    (void) timer_id;
-    s_expire_ingresses ((s_scheduler_t *) arg);
-    s_publish_state ((s_scheduler_t *) arg);
-    return 0;
+    //  The broker ends its timer in the loop: before the loop goes
+    sched_broker_destroy (&self->broker);
+    zloop_destroy (&self->loop);
+    sched_table_destroy (&self->env.table);
+    sched_sessions_destroy (&self->env.sessions);
+    sched_fleet_destroy (&self->env.fleet);
+    sched_health_destroy (&self->env.health);
+    of_clone_destroy (&self->clone);
+    zsock_destroy (&self->router);
+    zsock_destroy (&self->publisher);
 }
 
 void
@@ -203,13 +402,12 @@ scheduler_actor (zsock_t *pipe, void *args)
     self.publisher = of_service_bind (settings, ZMQ_PUB, settings->scheduler_publisher);
     self.clone = of_clone_new (settings->config_publisher, settings->config_router,
                                settings->liveness_ms);
-    if (!self.router || !self.publisher || !self.clone) {
-        of_service_failed (pipe, "cannot bind %s and %s, or reach configd: %s",
+    self.env.health = sched_health_new (settings->health_publisher, settings->models_publisher);
+    if (!self.router || !self.publisher || !self.clone || !self.env.health) {
+        of_service_failed (pipe, "cannot bind %s and %s, or reach configd and the monitors: %s",
                            settings->scheduler_router, settings->scheduler_publisher,
                            strerror (errno));
-        zsock_destroy (&self.router);
-        zsock_destroy (&self.publisher);
-        of_clone_destroy (&self.clone);
+        s_destroy (&self);
         return;
     }
     if (settings->tap)
@@ -217,23 +415,24 @@ scheduler_actor (zsock_t *pipe, void *args)
     //  An ingress that reconnects (same id) takes its routing id over
     zsock_set_router_handover (self.router, 1);
     of_service_epoch (self.epoch);
-    self.ingresses = zhashx_new ();
-    zhashx_set_destructor (self.ingresses, s_ingress_destroy);
+    self.env.table = sched_table_new ();
+    self.env.sessions = sched_sessions_new ((size_t) settings->max_sessions);
+    self.loop = zloop_new ();
+    self.broker = sched_broker_new (self.loop, self.router, self.tap, self.epoch, &self.env,
+                                    (size_t) settings->max_queue);
+    of_clone_set_handler (self.clone, s_on_config, &self);
     of_log_info ("epoch %s; leases on %s, state on %s", self.epoch, settings->scheduler_router,
                  settings->scheduler_publisher);
     of_service_ready (pipe);
 
-    zloop_t *loop = zloop_new ();
-    zloop_set_nonstop (loop, true);
-    zloop_reader (loop, pipe, of_service_on_pipe, NULL);
-    zloop_reader (loop, self.router, s_on_request, &self);
-    of_clone_attach (self.clone, loop);
-    zloop_timer (loop, (size_t) settings->heartbeat_ms, 0, s_on_state_timer, &self);
+    zloop_set_nonstop (self.loop, true);
+    zloop_reader (self.loop, pipe, of_service_on_pipe, NULL);
+    zloop_reader (self.loop, self.router, s_on_request, &self);
+    zloop_reader (self.loop, sched_health_health_socket (self.env.health), s_on_monitor, &self);
+    zloop_reader (self.loop, sched_health_models_socket (self.env.health), s_on_monitor, &self);
+    of_clone_attach (self.clone, self.loop);
+    zloop_timer (self.loop, (size_t) settings->heartbeat_ms, 0, s_on_state_timer, &self);
     s_publish_state (&self);
-    zloop_start (loop);
-    zloop_destroy (&loop);
-    zhashx_destroy (&self.ingresses);
-    of_clone_destroy (&self.clone);
-    zsock_destroy (&self.router);
-    zsock_destroy (&self.publisher);
+    zloop_start (self.loop);
+    s_destroy (&self);
 }

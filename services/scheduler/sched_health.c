@@ -1,0 +1,378 @@
+/*  =========================================================================
+    sched_health - what the monitors say about each backend
+    =========================================================================
+*/
+
+#include "sched_health.h"
+
+//  The tag Ollama gives a model named without one
+#define S_DEFAULT_TAG ":latest"
+#define S_MODEL_KEY_MAX (OFP_MODELS_NAME_MAX + sizeof (S_DEFAULT_TAG))
+//  Value stored in a set: any non-NULL pointer
+#define S_MEMBER ((void *) 1)
+
+struct _sched_health_t {
+    zsock_t *health;            //  SUB to healthmon
+    zsock_t *models;            //  SUB to modelsync
+    zhashx_t *healthy;          //  backends that are Healthy (a set)
+    zhashx_t *inventories;      //  backend -> set of model keys, for fetched inventories
+    uint64_t malformed;
+};
+
+static void
+s_set_destroy (void **item)
+{
+    zhashx_destroy ((zhashx_t **) item);
+}
+
+static bool
+s_sets_equal (zhashx_t *one, zhashx_t *two)
+{
+    if (zhashx_size (one) != zhashx_size (two))
+        return false;
+    for (void *item = zhashx_first (one); item; item = zhashx_next (one))
+        if (!zhashx_lookup (two, (const char *) zhashx_cursor (one)))
+            return false;
+    return true;
+}
+
+//  "llama3" is "llama3:latest"; a ':' before the last '/' is a registry port
+static void
+s_model_key (char *dest, const char *name)
+{
+    const char *slash = strrchr (name, '/');
+    bool tagged = strchr (slash ? slash : name, ':') != NULL;
+    snprintf (dest, S_MODEL_KEY_MAX, "%s%s", name, tagged ? "" : S_DEFAULT_TAG);
+}
+
+static zsock_t *
+s_subscriber (const char *endpoint, const char *signature)
+{
+    zsock_t *socket = zsock_new (ZMQ_SUB);
+    assert (socket);
+    zsock_set_linger (socket, 0);
+    zsock_set_subscribe (socket, signature);
+    if (zsock_connect (socket, "%s", endpoint) != 0)
+        zsock_destroy (&socket);
+    return socket;
+}
+
+sched_health_t *
+sched_health_new (const char *health_publisher, const char *models_publisher)
+{
+    sched_health_t *self = (sched_health_t *) zmalloc (sizeof (sched_health_t));
+    self->healthy = zhashx_new ();
+    self->inventories = zhashx_new ();
+    zhashx_set_destructor (self->inventories, s_set_destroy);
+    if (health_publisher)
+        self->health = s_subscriber (health_publisher, OFP_HEALTH_SIGNATURE);
+    if (models_publisher)
+        self->models = s_subscriber (models_publisher, OFP_MODELS_SIGNATURE);
+    if ((health_publisher && !self->health) || (models_publisher && !self->models))
+        sched_health_destroy (&self);
+    return self;
+}
+
+void
+sched_health_destroy (sched_health_t **self_p)
+{
+    assert (self_p);
+    sched_health_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->health);
+    zsock_destroy (&self->models);
+    zhashx_destroy (&self->healthy);
+    zhashx_destroy (&self->inventories);
+    free (self);
+    *self_p = NULL;
+}
+
+zsock_t *
+sched_health_health_socket (sched_health_t *self)
+{
+    assert (self);
+    return self->health;
+}
+
+zsock_t *
+sched_health_models_socket (sched_health_t *self)
+{
+    assert (self);
+    return self->models;
+}
+
+bool
+sched_health_recv (sched_health_t *self, zsock_t *socket)
+{
+    assert (self && socket);
+    const ofp_protocol_t *protocol =
+        socket == self->models ? &ofp_models_protocol : &ofp_health_protocol;
+    bool changed = false;
+    while (zsock_events (socket) & ZMQ_POLLIN) {
+        ofp_msg_t *msg = ofp_msg_recv (protocol, socket);
+        if (!msg)
+            break;
+        changed |= sched_health_apply (self, msg);
+        ofp_msg_destroy (&msg);
+    }
+    return changed;
+}
+
+//  Sets one backend's health from its record; true if that changed it
+static bool
+s_apply_record (zhashx_t *healthy, json_t *record)
+{
+    const char *backend = json_string_value (json_object_get (record, "Backend"));
+    bool now = streq (json_string_value (json_object_get (record, "State")), "Healthy");
+    bool before = zhashx_lookup (healthy, backend) != NULL;
+    if (now && !before)
+        zhashx_insert (healthy, backend, S_MEMBER);
+    else if (before && !now)
+        zhashx_delete (healthy, backend);
+    return now != before;
+}
+
+//  The set of model keys of an inventory, or NULL if it was never fetched
+static zhashx_t *
+s_inventory_models (json_t *inventory)
+{
+    if (!ofp_check_present (inventory, "FetchedUtc"))
+        return NULL;
+    zhashx_t *models = zhashx_new ();
+    size_t index;
+    json_t *model;
+    char key [S_MODEL_KEY_MAX];
+    json_array_foreach (json_object_get (inventory, "Models"), index, model) {
+        s_model_key (key, json_string_value (json_object_get (model, "Name")));
+        zhashx_insert (models, key, S_MEMBER);
+    }
+    return models;
+}
+
+//  Replaces one backend's inventory in the map; true if that changed it
+static bool
+s_apply_inventory (zhashx_t *inventories, json_t *inventory)
+{
+    const char *backend = json_string_value (json_object_get (inventory, "Backend"));
+    zhashx_t *models = s_inventory_models (inventory);
+    zhashx_t *before = (zhashx_t *) zhashx_lookup (inventories, backend);
+    bool changed = (models == NULL) != (before == NULL)
+                   || (models && !s_sets_equal (models, before));
+    if (models)
+        zhashx_update (inventories, backend, models);
+    else
+        zhashx_delete (inventories, backend);
+    return changed;
+}
+
+//  Applies a STATE: the map becomes exactly its records
+static bool
+s_apply_state (zhashx_t **map_p, json_t *records, bool inventories)
+{
+    zhashx_t *map = zhashx_new ();
+    if (inventories)
+        zhashx_set_destructor (map, s_set_destroy);
+    size_t index;
+    json_t *record;
+    json_array_foreach (records, index, record)
+        if (inventories)
+            s_apply_inventory (map, record);
+        else
+            s_apply_record (map, record);
+    //  Applied to an empty map, every record "changed" it: compare with the old map
+    bool changed;
+    if (inventories) {
+        changed = zhashx_size (map) != zhashx_size (*map_p);
+        for (zhashx_t *models = (zhashx_t *) zhashx_first (map); models && !changed;
+             models = (zhashx_t *) zhashx_next (map)) {
+            zhashx_t *before = (zhashx_t *) zhashx_lookup (*map_p, (const char *) zhashx_cursor (map));
+            changed = !before || !s_sets_equal (models, before);
+        }
+    }
+    else
+        changed = !s_sets_equal (map, *map_p);
+    zhashx_destroy (map_p);
+    *map_p = map;
+    return changed;
+}
+
+bool
+sched_health_apply (sched_health_t *self, ofp_msg_t *msg)
+{
+    assert (self && msg);
+    if (ofp_msg_error (msg)) {
+        self->malformed++;
+        return false;
+    }
+    json_t *body = ofp_msg_body (msg);
+    bool models = ofp_msg_protocol (msg) == &ofp_models_protocol;
+    if (ofp_msg_is (msg, "STATE"))
+        return models ? s_apply_state (&self->inventories, json_object_get (body, "Inventories"), true)
+                      : s_apply_state (&self->healthy, json_object_get (body, "Backends"), false);
+    if (!models && ofp_msg_is (msg, "TRANSITION"))
+        return s_apply_record (self->healthy, body);
+    if (models && ofp_msg_is (msg, "INVENTORY"))
+        return s_apply_inventory (self->inventories, body);
+    return false;                   //  PULL and the rest: not for routing
+}
+
+bool
+sched_health_healthy (sched_health_t *self, const char *backend)
+{
+    assert (self && backend);
+    return zhashx_lookup (self->healthy, backend) != NULL;
+}
+
+bool
+sched_health_has_model (sched_health_t *self, const char *backend, const char *model)
+{
+    assert (self && backend && model);
+    if (*model == 0)
+        return true;
+    zhashx_t *models = (zhashx_t *) zhashx_lookup (self->inventories, backend);
+    if (!models)
+        return true;
+    char key [S_MODEL_KEY_MAX];
+    s_model_key (key, model);
+    return zhashx_lookup (models, key) != NULL;
+}
+
+uint64_t
+sched_health_malformed (sched_health_t *self)
+{
+    assert (self);
+    return self->malformed;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+#define S_EPOCH "0123456789abcdef"
+#define S_SINCE "2025-01-01T00:00:00.000000Z"
+
+//  A health STATE or TRANSITION of one backend, or a STATE of two
+static ofp_msg_t *
+s_health (const char *command, const char *backend, const char *state, const char *other,
+          const char *other_state)
+{
+    json_t *records = json_array ();
+    json_array_append_new (records, json_pack ("{s:s, s:s, s:s, s:s, s:i, s:i}", "Backend",
+                                               backend, "State", state, "Since", S_SINCE,
+                                               "Reason", "", "ConsecutiveSuccesses", 0,
+                                               "ConsecutiveFailures", 0));
+    if (other)
+        json_array_append_new (records, json_pack ("{s:s, s:s, s:s, s:s, s:i, s:i}", "Backend",
+                                                   other, "State", other_state, "Since",
+                                                   S_SINCE, "Reason", "",
+                                                   "ConsecutiveSuccesses", 0,
+                                                   "ConsecutiveFailures", 0));
+    json_t *body;
+    if (streq (command, "STATE"))
+        body = json_pack ("{s:s, s:i, s:i, s:o}", "Epoch", S_EPOCH, "Sequence", 1, "IntervalMs",
+                          5000, "Backends", records);
+    else {
+        body = json_deep_copy (json_array_get (records, 0));
+        json_decref (records);
+        json_object_update_new (body, json_pack ("{s:s, s:i, s:s}", "Epoch", S_EPOCH,
+                                                 "Sequence", 2, "Previous",
+                                                 streq (state, "Healthy") ? "Unhealthy"
+                                                                          : "Healthy"));
+    }
+    ofp_msg_t *msg = ofp_msg_new (&ofp_health_protocol, command, NULL, &body);
+    //  Through the codec, as a subscriber receives it
+    zmsg_t *zmsg = ofp_msg_encode (msg);
+    ofp_msg_destroy (&msg);
+    return ofp_msg_decode (&ofp_health_protocol, &zmsg, false);
+}
+
+static ofp_msg_t *
+s_inventory (const char *backend, const char *model, bool fetched)
+{
+    json_t *body = json_pack ("{s:s, s:i, s:s, s:s, s:[{s:s, s:s, s:{}}], s:[]}", "Epoch",
+                              S_EPOCH, "Sequence", 3, "Backend", backend, "ApiFormat", "Ollama",
+                              "Models", "Name", model, "Model", model, "Details", "Loaded");
+    if (fetched)
+        json_object_set_new (body, "FetchedUtc", json_string (S_SINCE));
+    ofp_msg_t *msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &body);
+    zmsg_t *zmsg = ofp_msg_encode (msg);
+    ofp_msg_destroy (&msg);
+    return ofp_msg_decode (&ofp_models_protocol, &zmsg, false);
+}
+
+static bool
+s_apply (sched_health_t *self, ofp_msg_t *msg)
+{
+    assert (ofp_msg_error (msg) == NULL);
+    bool changed = sched_health_apply (self, msg);
+    ofp_msg_destroy (&msg);
+    return changed;
+}
+
+void
+sched_health_test (bool verbose)
+{
+    printf (" * sched_health: ");
+    if (verbose)
+        printf ("\n");
+    sched_health_t *health = sched_health_new (NULL, NULL);
+    assert (health);
+
+    //  Nobody is healthy until healthmon says so; Unknown is not healthy
+    assert (!sched_health_healthy (health, "b1"));
+    assert (s_apply (health, s_health ("STATE", "b1", "Healthy", "b2", "Unknown")));
+    assert (sched_health_healthy (health, "b1") && !sched_health_healthy (health, "b2"));
+    assert (!s_apply (health, s_health ("STATE", "b1", "Healthy", "b2", "Unhealthy")));
+    assert (s_apply (health, s_health ("TRANSITION", "b2", "Healthy", NULL, NULL)));
+    assert (sched_health_healthy (health, "b2"));
+    assert (!s_apply (health, s_health ("TRANSITION", "b2", "Healthy", NULL, NULL)));
+    //  A STATE replaces everything: b1 missing from it is Unknown
+    assert (s_apply (health, s_health ("STATE", "b2", "Healthy", NULL, NULL)));
+    assert (!sched_health_healthy (health, "b1") && sched_health_healthy (health, "b2"));
+
+    //  Inventories: unknown means no filter; names without a tag are ":latest"
+    assert (sched_health_has_model (health, "b1", "llama3"));
+    assert (!s_apply (health, s_inventory ("b1", "llama3:latest", false)));
+    assert (sched_health_has_model (health, "b1", "mistral"));
+    assert (s_apply (health, s_inventory ("b1", "llama3:latest", true)));
+    assert (sched_health_has_model (health, "b1", "llama3"));
+    assert (sched_health_has_model (health, "b1", "llama3:latest"));
+    assert (!sched_health_has_model (health, "b1", "llama3:8b"));
+    assert (!sched_health_has_model (health, "b1", "mistral"));
+    assert (sched_health_has_model (health, "b1", ""));
+    assert (!s_apply (health, s_inventory ("b1", "llama3", true)));
+    assert (s_apply (health, s_inventory ("b1", "registry:5000/x/qwen", true)));
+    assert (sched_health_has_model (health, "b1", "registry:5000/x/qwen:latest"));
+
+    //  Malformed messages are counted and change nothing
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_addstr (zmsg, OFP_HEALTH_SIGNATURE);
+    zmsg_addstr (zmsg, "STATE");
+    zmsg_addstr (zmsg, "{\"Epoch\":1}");
+    ofp_msg_t *bad = ofp_msg_decode (&ofp_health_protocol, &zmsg, false);
+    assert (!sched_health_apply (health, bad));
+    ofp_msg_destroy (&bad);
+    assert (sched_health_malformed (health) == 1);
+    assert (sched_health_healthy (health, "b2"));
+    sched_health_destroy (&health);
+
+    //  Over real sockets
+    health = sched_health_new ("inproc://sched-health-test", "inproc://sched-models-test");
+    zsock_t *publisher = zsock_new_pub ("inproc://sched-health-test");
+    assert (health && publisher);
+    int64_t deadline = zclock_mono () + 5000;
+    while (!sched_health_healthy (health, "b7") && zclock_mono () < deadline) {
+        //  The subscription takes a moment to reach the publisher
+        ofp_msg_t *state = s_health ("STATE", "b7", "Healthy", NULL, NULL);
+        ofp_msg_send (&state, publisher);
+        zpoller_t *poller = zpoller_new (sched_health_health_socket (health), NULL);
+        if (zpoller_wait (poller, 50))
+            sched_health_recv (health, sched_health_health_socket (health));
+        zpoller_destroy (&poller);
+    }
+    assert (sched_health_healthy (health, "b7"));
+    zsock_destroy (&publisher);
+    sched_health_destroy (&health);
+    sched_health_destroy (&health);
+    printf ("OK\n");
+}

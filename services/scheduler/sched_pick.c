@@ -1,0 +1,408 @@
+/*  =========================================================================
+    sched_pick - decides one ask: candidates and the frontend's policy
+    =========================================================================
+*/
+
+#include "sched_pick.h"
+
+static const char *const s_kind_names [SCHED_KIND_COUNT] = {"completions", "embeddings", "other"};
+
+static void
+s_verdict (sched_pick_t *pick, sched_verdict_t verdict)
+{
+    pick->verdict = verdict;
+}
+
+static void
+s_deny (sched_pick_t *pick, int status, const char *error, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static void
+s_deny (sched_pick_t *pick, int status, const char *error, const char *format, ...)
+{
+    s_verdict (pick, SCHED_PICK_DENY);
+    pick->status = status;
+    pick->error = error;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (pick->message, sizeof pick->message, format, args);
+    va_end (args);
+}
+
+static void
+s_grant (sched_pick_t *pick, sched_backend_t *backend, bool sticky)
+{
+    s_verdict (pick, SCHED_PICK_GRANT);
+    pick->backend = backend;
+    pick->sticky = sticky;
+}
+
+static bool
+s_has_labels (const sched_backend_t *backend, json_t *labels)
+{
+    size_t index;
+    json_t *label;
+    json_array_foreach (labels, index, label)
+        if (!zhashx_lookup (backend->labels, json_string_value (label)))
+            return false;
+    return true;
+}
+
+static bool
+s_has_room (sched_pick_env_t *env, const sched_backend_t *backend)
+{
+    return sched_table_leases (env->table, backend->id) < backend->max_parallel;
+}
+
+//  True if a has fewer leases than b relative to their MaxParallelRequests
+static bool
+s_less_loaded (sched_pick_env_t *env, const sched_backend_t *a, const sched_backend_t *b)
+{
+    size_t load_a = sched_table_leases (env->table, a->id);
+    size_t load_b = sched_table_leases (env->table, b->id);
+    return (uint64_t) load_a * b->max_parallel < (uint64_t) load_b * a->max_parallel;
+}
+
+//  Picks among free candidates (positions in the frontend, ascending) by the
+//  frontend's policy, and moves the rotation past the one picked
+static sched_backend_t *
+s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const size_t *free,
+               size_t count)
+{
+    assert (count > 0);
+    //  The rotation: the first free candidate at or after the cursor
+    size_t start = 0;
+    while (start < count && free [start] < frontend->cursor)
+        start++;
+    start %= count;
+    size_t chosen = start;
+    if (frontend->policy == SCHED_POLICY_RANDOM)
+        chosen = (size_t) randof ((int) count);
+    else
+    if (frontend->policy == SCHED_POLICY_LEAST_OUTSTANDING)
+        //  Ties go to the first in rotation order, so an idle fleet is spread too
+        for (size_t step = 1; step < count; step++) {
+            size_t index = (start + step) % count;
+            if (s_less_loaded (env, frontend->backends [free [index]],
+                               frontend->backends [free [chosen]]))
+                chosen = index;
+        }
+    if (frontend->policy != SCHED_POLICY_RANDOM)
+        frontend->cursor = (free [chosen] + 1) % frontend->count;
+    return frontend->backends [free [chosen]];
+}
+
+//  The frontend's candidates for the ask (positions, in the frontend's
+//  order); with none, the DENY naming the first reason
+static size_t
+s_candidates (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
+              size_t *candidates, sched_pick_t *pick)
+{
+    size_t count = 0, allowing = 0, labelled = 0, stocked = 0;
+    for (size_t index = 0; index < frontend->count && index < SCHED_PICK_BACKENDS_MAX; index++) {
+        sched_backend_t *backend = frontend->backends [index];
+        if (!backend->configured || !backend->active || !backend->allows [ask->kind])
+            continue;
+        allowing++;
+        if (!s_has_labels (backend, ask->labels))
+            continue;
+        labelled++;
+        if (!sched_health_has_model (env->health, backend->id, ask->model))
+            continue;
+        stocked++;
+        if (backend->healthy && !sched_ask_excludes (ask, backend->id))
+            candidates [count++] = index;
+    }
+    if (allowing == 0)
+        s_deny (pick, 403, "KindNotAllowed", "no active backend of '%s' allows %s", frontend->id,
+                s_kind_names [ask->kind]);
+    else
+    if (labelled == 0)
+        s_deny (pick, 503, "NoHealthyBackend", "no active backend of '%s' carries every label "
+                "asked for", frontend->id);
+    else
+    if (stocked == 0)
+        s_deny (pick, 404, "NotFound", "no backend of '%s' has model '%s'", frontend->id,
+                ask->model);
+    else
+    if (count == 0)
+        s_deny (pick, 503, "NoHealthyBackend", "no healthy backend of '%s' can take the request",
+                frontend->id);
+    return count;
+}
+
+//  A session whose backend is still a candidate decides, even if it must
+//  wait; true if it did
+static bool
+s_sticky (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
+          const size_t *candidates, size_t count, sched_pick_t *pick)
+{
+    if (!frontend->sticky || !ask->sticky_key)
+        return false;
+    const char *pinned =
+        sched_sessions_lookup (env->sessions, frontend->id, ask->sticky_key, env->now);
+    for (size_t index = 0; pinned && index < count; index++) {
+        sched_backend_t *backend = frontend->backends [candidates [index]];
+        if (!streq (backend->id, pinned))
+            continue;
+        if (s_has_room (env, backend))
+            s_grant (pick, backend, true);
+        else {
+            s_verdict (pick, SCHED_PICK_WAIT);
+            pick->usable [pick->usable_count++] = backend->id;
+        }
+        return true;
+    }
+    return false;
+}
+
+void
+sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *pick)
+{
+    assert (env && env->table && env->sessions && env->health && ask && pick);
+    pick->frontend = NULL;
+    pick->backend = NULL;
+    pick->sticky = false;
+    pick->usable_count = 0;
+    pick->status = 0;
+    pick->error = NULL;
+    pick->message [0] = 0;
+    if (!env->fleet) {
+        s_deny (pick, 503, "NoHealthyBackend", "the scheduler has no config yet");
+        return;
+    }
+    sched_frontend_t *frontend = sched_fleet_frontend (env->fleet, ask->frontend);
+    if (!frontend || !frontend->active) {
+        s_deny (pick, 404, "NotFound", "no active frontend '%s'", ask->frontend);
+        return;
+    }
+    pick->frontend = frontend;
+    if (!frontend->allows [ask->kind]) {
+        s_deny (pick, 403, "KindNotAllowed", "frontend '%s' does not allow %s", frontend->id,
+                s_kind_names [ask->kind]);
+        return;
+    }
+    size_t candidates [SCHED_PICK_BACKENDS_MAX];
+    size_t count = s_candidates (env, frontend, ask, candidates, pick);
+    if (count == 0 || s_sticky (env, frontend, ask, candidates, count, pick))
+        return;
+
+    size_t free [SCHED_PICK_BACKENDS_MAX];
+    size_t free_count = 0;
+    for (size_t index = 0; index < count; index++)
+        if (s_has_room (env, frontend->backends [candidates [index]]))
+            free [free_count++] = candidates [index];
+    if (free_count)
+        s_grant (pick, s_policy_pick (env, frontend, free, free_count), false);
+    else {
+        s_verdict (pick, SCHED_PICK_WAIT);
+        for (size_t index = 0; index < count; index++)
+            pick->usable [pick->usable_count++] = frontend->backends [candidates [index]]->id;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+typedef struct {
+    sched_pick_env_t env;
+    zhashx_t *sick;             //  backends the test says are not healthy
+    json_t *frontends;
+    json_t *backends;
+    int leases;
+} s_test_t;
+
+static bool
+s_test_healthy (void *arg, const char *backend)
+{
+    return zhashx_lookup (((s_test_t *) arg)->sick, backend) == NULL;
+}
+
+static void
+s_test_rebuild (s_test_t *test)
+{
+    sched_fleet_t *fleet = sched_fleet_new (test->frontends, test->backends, s_test_healthy, test,
+                                            test->env.fleet);
+    sched_fleet_destroy (&test->env.fleet);
+    test->env.fleet = fleet;
+}
+
+static void
+s_test_sick (s_test_t *test, const char *backend, bool sick)
+{
+    if (sick)
+        zhashx_insert (test->sick, backend, (void *) 1);
+    else
+        zhashx_delete (test->sick, backend);
+    s_test_rebuild (test);
+}
+
+//  Decides an ask given as LEASE JSON text; on GRANT, counts the lease
+static void
+s_test_decide (s_test_t *test, const char *lease, sched_pick_t *pick)
+{
+    json_t *body = json_loads (lease, 0, NULL);
+    assert (body);
+    json_t *defaults = json_pack ("{s:s, s:s, s:[], s:[], s:i}", "Kind", "completions", "Model",
+                                  "", "Labels", "Exclude", "DeadlineMs", 1000);
+    json_object_update_missing (body, defaults);
+    json_decref (defaults);
+    sched_ask_t *ask = sched_ask_new ("i1", "1", body, test->env.now);
+    json_decref (body);
+    sched_pick_decide (&test->env, ask, pick);
+    if (pick->verdict == SCHED_PICK_GRANT) {
+        char lease_id [16];
+        snprintf (lease_id, sizeof lease_id, "%d", ++test->leases);
+        sched_table_add (test->env.table, "0123456789abcdef", lease_id, "i1", pick->backend->id,
+                         ask->frontend, NULL);
+        if (pick->frontend->sticky && ask->sticky_key)
+            sched_sessions_pin (test->env.sessions, ask->frontend, ask->sticky_key,
+                                pick->backend->id, test->env.now, pick->frontend->sticky_ms);
+    }
+    sched_ask_destroy (&ask);
+}
+
+//  The backend granted, "WAIT n" or the DENY's status
+static const char *
+s_test_verdict (s_test_t *test, const char *lease)
+{
+    static char verdict [64];
+    sched_pick_t pick;
+    s_test_decide (test, lease, &pick);
+    if (pick.verdict == SCHED_PICK_GRANT)
+        snprintf (verdict, sizeof verdict, "%s%s", pick.backend->id, pick.sticky ? "*" : "");
+    else
+    if (pick.verdict == SCHED_PICK_WAIT)
+        snprintf (verdict, sizeof verdict, "WAIT %zu", pick.usable_count);
+    else
+        snprintf (verdict, sizeof verdict, "%d %s", pick.status, pick.error);
+    return verdict;
+}
+
+static void
+s_test_release_all (s_test_t *test)
+{
+    sched_table_register (test->env.table, "i1", test->env.now);
+}
+
+void
+sched_pick_test (bool verbose)
+{
+    printf (" * sched_pick: ");
+    if (verbose)
+        printf ("\n");
+    s_test_t test;
+    memset (&test, 0, sizeof test);
+    test.sick = zhashx_new ();
+    test.env.table = sched_table_new ();
+    test.env.sessions = sched_sessions_new (100);
+    test.env.health = sched_health_new (NULL, NULL);
+    test.env.now = 1000;
+    sched_table_register (test.env.table, "i1", test.env.now);
+    const char *f1 = "{\"Frontend\":\"f1\"}";
+    assert (streq (s_test_verdict (&test, f1), "503 NoHealthyBackend"));
+
+    test.backends = sched_fleet_objects (OF_KIND_BACKEND,
+        "[{\"Identifier\":\"b1\",\"MaxParallelRequests\":2,\"Labels\":[\"gpu\",\"eu\"]},"
+        "{\"Identifier\":\"b2\",\"MaxParallelRequests\":2,\"AllowEmbeddings\":false},"
+        "{\"Identifier\":\"b3\",\"MaxParallelRequests\":2,\"Labels\":[\"gpu\"]},"
+        "{\"Identifier\":\"b4\",\"Active\":false}]");
+    test.frontends = sched_fleet_objects (OF_KIND_FRONTEND,
+        "[{\"Identifier\":\"f1\",\"Backends\":[\"b1\",\"b2\",\"b3\",\"b4\"]},"
+        "{\"Identifier\":\"f2\",\"Backends\":[\"b1\",\"b2\",\"b3\"],"
+        "\"LoadBalancing\":\"LeastOutstanding\",\"UseStickySessions\":true,"
+        "\"AllowCompletions\":false},"
+        "{\"Identifier\":\"off\",\"Active\":false,\"Backends\":[\"b1\"]},"
+        "{\"Identifier\":\"only2\",\"Backends\":[\"b2\",\"b4\"]}]");
+    s_test_rebuild (&test);
+
+    //  Round robin, stable when a backend is out of the rotation
+    assert (streq (s_test_verdict (&test, f1), "b1"));
+    assert (streq (s_test_verdict (&test, f1), "b2"));
+    assert (streq (s_test_verdict (&test, f1), "b3"));
+    s_test_release_all (&test);
+    s_test_sick (&test, "b2", true);
+    assert (streq (s_test_verdict (&test, f1), "b1"));
+    assert (streq (s_test_verdict (&test, f1), "b3"));
+    assert (streq (s_test_verdict (&test, f1), "b1"));
+    assert (streq (s_test_verdict (&test, f1), "b3"));
+    //  Both full: wait for the two of them
+    assert (streq (s_test_verdict (&test, f1), "WAIT 2"));
+    s_test_release_all (&test);
+    s_test_sick (&test, "b2", false);
+
+    //  Labels: exact, every one
+    const char *gpu_eu = "{\"Frontend\":\"f1\",\"Labels\":[\"gpu\",\"eu\"]}";
+    assert (streq (s_test_verdict (&test, gpu_eu), "b1"));
+    assert (streq (s_test_verdict (&test, gpu_eu), "b1"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"f1\",\"Labels\":[\"gpu\"]}"), "b3"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"f1\",\"Labels\":[\"e\"]}"),
+                   "503 NoHealthyBackend"));
+    assert (streq (s_test_verdict (&test, gpu_eu), "WAIT 1"));
+    s_test_release_all (&test);
+
+    //  Kinds, frontends, exclusions
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"f1\",\"Kind\":\"embeddings\"}"), "b1"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"f2\",\"Kind\":\"completions\"}"),
+                   "403 KindNotAllowed"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"only2\",\"Kind\":\"embeddings\"}"),
+                   "403 KindNotAllowed"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"nope\"}"), "404 NotFound"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"off\"}"), "404 NotFound"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"f1\",\"Exclude\":[\"b1\",\"b2\",\"b3\"]}"),
+                   "503 NoHealthyBackend"));
+    s_test_release_all (&test);
+
+    //  Models: known inventories filter, unknown ones do not
+    json_t *inventory = json_pack ("{s:s, s:i, s:s, s:s, s:[{s:s, s:s, s:{}}], s:[], s:s}",
+                                   "Epoch", "0123456789abcdef", "Sequence", 1, "Backend", "b1",
+                                   "ApiFormat", "Ollama", "Models", "Name", "llama3:latest",
+                                   "Model", "llama3:latest", "Details", "Loaded", "FetchedUtc",
+                                   "2025-01-01T00:00:00.000000Z");
+    ofp_msg_t *msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &inventory);
+    sched_health_apply (test.env.health, msg);
+    ofp_msg_destroy (&msg);
+    const char *llama = "{\"Frontend\":\"f1\",\"Model\":\"llama3\",\"Labels\":[\"eu\"]}";
+    assert (streq (s_test_verdict (&test, llama), "b1"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"f1\",\"Model\":\"qwen\",\"Labels\":[\"eu\"]}"),
+                   "404 NotFound"));
+    s_test_release_all (&test);
+
+    //  Least outstanding, relative to MaxParallelRequests; sticky sessions
+    const char *alice = "{\"Frontend\":\"f2\",\"Kind\":\"other\",\"StickyKey\":\"alice\"}";
+    const char *bob = "{\"Frontend\":\"f2\",\"Kind\":\"other\",\"StickyKey\":\"bob\"}";
+    assert (streq (s_test_verdict (&test, alice), "b1"));
+    assert (streq (s_test_verdict (&test, bob), "b2"));
+    assert (streq (s_test_verdict (&test, alice), "b1*"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"f2\",\"Kind\":\"other\"}"), "b3"));
+    //  b1 is full: alice waits for it alone; then b1 turns unhealthy and she moves
+    assert (streq (s_test_verdict (&test, alice), "WAIT 1"));
+    s_test_sick (&test, "b1", true);
+    assert (streq (s_test_verdict (&test, alice), "b2"));
+    assert (streq (s_test_verdict (&test, alice), "WAIT 1"));
+    s_test_release_all (&test);
+    assert (streq (s_test_verdict (&test, alice), "b2*"));
+    //  Sessions respect labels: b2 lacks "eu", so alice goes elsewhere this time
+    s_test_sick (&test, "b1", false);
+    assert (streq (s_test_verdict (&test,
+                   "{\"Frontend\":\"f2\",\"Kind\":\"other\",\"StickyKey\":\"alice\","
+                   "\"Labels\":[\"eu\"]}"), "b1"));
+
+    //  Random picks only candidates with room
+    json_object_set_new (json_object_get (test.frontends, "f1"), "LoadBalancing",
+                         json_string ("Random"));
+    s_test_rebuild (&test);
+    s_test_release_all (&test);
+    for (int round = 0; round < 6; round++)
+        assert (!streq (s_test_verdict (&test, f1), "WAIT 3"));
+    assert (streq (s_test_verdict (&test, f1), "WAIT 3"));
+
+    sched_fleet_destroy (&test.env.fleet);
+    sched_health_destroy (&test.env.health);
+    sched_sessions_destroy (&test.env.sessions);
+    sched_table_destroy (&test.env.table);
+    zhashx_destroy (&test.sick);
+    json_decref (test.frontends);
+    json_decref (test.backends);
+    printf ("OK\n");
+}

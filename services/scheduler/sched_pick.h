@@ -1,0 +1,70 @@
+/*  =========================================================================
+    sched_pick - decides one ask: which backends are candidates, and which
+    one the frontend's policy picks
+
+    A candidate is a backend of the frontend that is configured, active,
+    healthy, allows the ask's kind, carries every label asked for (exact
+    match), has the model (when known) and is not excluded. A sticky session
+    whose backend is a candidate decides alone. Then RoundRobin, Random or
+    LeastOutstanding picks among the candidates with a free slot (leases below
+    MaxParallelRequests). The verdict: GRANT that backend, WAIT for the
+    candidates (all full), or DENY with the status the client gets.
+
+    Deciding has one side effect: a grant moves the frontend's rotation.
+    Pinning the session and counting the lease are the caller's.
+    =========================================================================
+*/
+
+#ifndef SCHED_PICK_H_INCLUDED
+#define SCHED_PICK_H_INCLUDED
+
+#include "of_classes.h"
+#include "sched_fleet.h"
+#include "sched_health.h"
+#include "sched_queue.h"
+#include "sched_sessions.h"
+#include "sched_table.h"
+
+//  Most backends in a frontend (of_schema's list limit)
+#define SCHED_PICK_BACKENDS_MAX 1024
+#define SCHED_PICK_MESSAGE_MAX  256
+
+typedef enum {
+    SCHED_PICK_GRANT,
+    SCHED_PICK_WAIT,
+    SCHED_PICK_DENY
+} sched_verdict_t;
+
+//  What deciding reads
+typedef struct {
+    sched_fleet_t *fleet;       //  NULL until the config is known
+    sched_table_t *table;       //  leases per backend
+    sched_sessions_t *sessions;
+    sched_health_t *health;     //  model inventories
+    int64_t now;                //  zclock_mono
+} sched_pick_env_t;
+
+//  A verdict
+typedef struct {
+    sched_verdict_t verdict;
+    sched_frontend_t *frontend;     //  when known
+    sched_backend_t *backend;       //  GRANT: the backend
+    bool sticky;                    //  GRANT: a session chose it
+    //  WAIT: the candidates the ask waits for (a session's backend alone)
+    const char *usable [SCHED_PICK_BACKENDS_MAX];
+    size_t usable_count;
+    //  DENY: HTTP status, error name, message
+    int status;
+    const char *error;
+    char message [SCHED_PICK_MESSAGE_MAX];
+} sched_pick_t;
+
+//  Decides an ask; fills pick.
+void
+    sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *pick);
+
+//  Self test
+void
+    sched_pick_test (bool verbose);
+
+#endif
