@@ -33,7 +33,9 @@ before(async () => {
   await waitFor(async () => (await hostEmbed('chat.local', 0)).status === 200, { what: 'a healthy fleet' });
   await waitFor(async () => {
     const seen = new Set();
-    for (let i = 0; i < 6; i++) seen.add((await hostEmbed('chat.local', 0)).backend);
+    //  Sticky by client: a new conversation each time, or every request lands on one backend
+    for (let i = 0; i < 9; i++)
+      seen.add((await hostEmbed('chat.local', 0, { 'x-conversation-id': `warm-${Math.random()}` })).backend);
     return seen.size === 3;
   }, { what: 'three healthy backends' });
 });
