@@ -208,8 +208,9 @@ it_free_port (void)
     return ntohs (address.sin_port);
 }
 
-int
-it_http_get (int port, const char *path, char *reply, size_t size)
+//  One request with Connection: close; returns the status, the response in reply
+static int
+s_http (int port, const char *request, size_t length, char *reply, size_t size)
 {
     *reply = 0;
     int fd = socket (AF_INET, SOCK_STREAM, 0);
@@ -218,21 +219,36 @@ it_http_get (int port, const char *path, char *reply, size_t size)
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
     int status = 0;
-    if (connect (fd, (struct sockaddr *) &address, sizeof address) == 0) {
-        char request [512];
-        int length = snprintf (request, sizeof request,
-                               "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-                               path);
-        if (send (fd, request, (size_t) length, 0) == length) {
-            size_t used = 0;
-            ssize_t n;
-            while (used < size - 1 && (n = recv (fd, reply + used, size - 1 - used, 0)) > 0)
-                used += (size_t) n;
-            reply [used] = 0;
-            sscanf (reply, "HTTP/1.%*d %d", &status);
-        }
+    if (connect (fd, (struct sockaddr *) &address, sizeof address) == 0
+        && send (fd, request, length, 0) == (ssize_t) length) {
+        size_t used = 0;
+        ssize_t n;
+        while (used < size - 1 && (n = recv (fd, reply + used, size - 1 - used, 0)) > 0)
+            used += (size_t) n;
+        reply [used] = 0;
+        sscanf (reply, "HTTP/1.%*d %d", &status);
     }
     close (fd);
+    return status;
+}
+
+int
+it_http_get (int port, const char *path, char *reply, size_t size)
+{
+    char request [512];
+    int length = snprintf (request, sizeof request,
+                           "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
+    return s_http (port, request, (size_t) length, reply, size);
+}
+
+int
+it_http_post (int port, const char *path, const char *body, char *reply, size_t size)
+{
+    char *request = zsys_sprintf ("POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                                  path, strlen (body), body);
+    int status = s_http (port, request, strlen (request), reply, size);
+    zstr_free (&request);
     return status;
 }
 

@@ -81,6 +81,10 @@ int
 int
     it_http_get (int port, const char *path, char *reply, size_t size);
 
+//  Sends POST path with a JSON body to 127.0.0.1:port; like it_http_get.
+int
+    it_http_post (int port, const char *path, const char *body, char *reply, size_t size);
+
 //  A DEALER connected to configd's router.
 zsock_t *
     it_config_client (it_env_t *env);

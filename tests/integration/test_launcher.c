@@ -45,6 +45,7 @@ main (void)
     it_env_init (&env, "launcher", NULL);
     unlink (env.settings);      //  a first run: no settings file
     int port = it_free_port ();
+    int demo_port = it_free_port ();
     char launcher [600], log [400];
     snprintf (launcher, sizeof launcher, "%s/ollamaflow", env.bin);
     snprintf (log, sizeof log, "%s/launcher.log", env.dir);
@@ -57,7 +58,7 @@ main (void)
         FILE *out = freopen (log, "w", stdout);
         IT_ASSERT (out && dup2 (fileno (stdout), STDERR_FILENO) >= 0, "redirect");
         //  Private endpoints and port; the settings file itself is the launcher's to write
-        char variables [8][400];
+        char variables [9][400];
         snprintf (variables [0], sizeof variables [0], "OLLAMAFLOW_PORT=%d", port);
         snprintf (variables [1], sizeof variables [1], "OLLAMAFLOW_CONFIG_ROUTER=%s", env.config_router);
         snprintf (variables [2], sizeof variables [2], "OLLAMAFLOW_CONFIG_PUBLISHER=%s", env.config_publisher);
@@ -66,7 +67,8 @@ main (void)
         snprintf (variables [5], sizeof variables [5], "OLLAMAFLOW_HEALTH_PUBLISHER=%s", env.health_publisher);
         snprintf (variables [6], sizeof variables [6], "OLLAMAFLOW_MODELS_PUBLISHER=%s", env.models_publisher);
         snprintf (variables [7], sizeof variables [7], "OLLAMAFLOW_MODELS_ROUTER=ipc://%s/models-router", env.dir);
-        for (int i = 0; i < 8; i++)
+        snprintf (variables [8], sizeof variables [8], "OLLAMAFLOW_DEMO_PORT=%d", demo_port);
+        for (int i = 0; i < 9; i++)
             putenv (variables [i]);
         unsetenv ("OLLAMAFLOW_CONFIG");
         execl (launcher, "ollamaflow", "up", "--config", "ollamaflow.json", (char *) NULL);
@@ -81,6 +83,20 @@ main (void)
     IT_ASSERT (it_file_contains (env.settings, "\"Frontends\"", 100), "settings without a fleet");
     char reply [4096];
     IT_ASSERT (it_http_get (port, "/", reply, sizeof reply) == 200, "GET / failed");
+
+    //  No Ollama answers here and ollama-sim is built: the demo fleet serves
+    IT_ASSERT (it_file_contains (env.settings, "\"DemoFleet\"", 100), "no demo fleet was written");
+    int64_t serve_deadline = zclock_mono () + 3 * IT_TIMEOUT_MS;
+    bool generated = false;
+    while (!generated && zclock_mono () < serve_deadline) {
+        generated = it_http_post (port, "/api/generate",
+                                  "{\"model\":\"llama3.2:3b\",\"prompt\":\"hi\",\"stream\":false,"
+                                  "\"options\":{\"num_predict\":2}}", reply, sizeof reply) == 200;
+        if (!generated)
+            zclock_sleep (200);
+    }
+    IT_ASSERT (generated, "no generation through the demo fleet: %s", reply);
+    IT_ASSERT (strstr (reply, "X-OllamaFlow-Backend: sim-"), "not from the demo fleet: %s", reply);
 
     //  The five services run under the launcher, with the settings it wrote
     pid_t pids [16];
@@ -111,6 +127,9 @@ main (void)
     IT_ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0, "launcher exit status %d", status);
     running = s_processes_with (mark, pids, 16);
     IT_ASSERT (running == 0, "%zu services outlived the launcher", running);
+    char simulator [600];
+    snprintf (simulator, sizeof simulator, "%s/ollama-sim --fleet", env.bin);
+    IT_ASSERT (s_processes_with (simulator, pids, 16) == 0, "the demo fleet outlived the launcher");
     it_env_cleanup (&env);
     return 0;
 }

@@ -15,16 +15,27 @@
 //  The demo fleet: three simulated Ollama servers with different speeds and models
 static const struct {
     const char *id;
-    int port;
+    int offset;                 //  from the first demo port
     int slots;
     int decode_rate;
     const char *models [3];
 } s_demo [] = {
-    {"sim-fast", S_DEMO_FIRST_PORT, 4, 120, {"llama3.2:3b", "all-minilm:latest", NULL}},
-    {"sim-medium", S_DEMO_FIRST_PORT + 1, 2, 60, {"llama3.2:3b", "qwen2.5:7b", NULL}},
-    {"sim-slow", S_DEMO_FIRST_PORT + 2, 1, 25, {"qwen2.5:7b", "all-minilm:latest", NULL}},
+    {"sim-fast", 0, 4, 120, {"llama3.2:3b", "all-minilm:latest", NULL}},
+    {"sim-medium", 1, 2, 60, {"llama3.2:3b", "qwen2.5:7b", NULL}},
+    {"sim-slow", 2, 1, 25, {"qwen2.5:7b", "all-minilm:latest", NULL}},
 };
 #define S_DEMO_COUNT (sizeof s_demo / sizeof s_demo [0])
+
+//  The demo fleet's first port: OLLAMAFLOW_DEMO_PORT, else S_DEMO_FIRST_PORT
+static int
+s_demo_port (size_t index)
+{
+    const char *text = getenv ("OLLAMAFLOW_DEMO_PORT");
+    int first = text ? atoi (text) : 0;
+    if (first <= 0 || first > 65533)
+        first = S_DEMO_FIRST_PORT;
+    return first + s_demo [index].offset;
+}
 
 bool
 launcher_ollama_answers (const char *host, int port)
@@ -68,7 +79,7 @@ s_write_demo_fleet (const char *settings_path)
             json_array_append_new (models, json_string (s_demo [i].models [m]));
         json_array_append_new (backends,
                                json_pack ("{s:s, s:i, s:i, s:i, s:o}", "name", s_demo [i].id,
-                                          "port", s_demo [i].port, "parallel", s_demo [i].slots,
+                                          "port", s_demo_port (i), "parallel", s_demo [i].slots,
                                           "decode_rate", s_demo [i].decode_rate, "models",
                                           models));
     }
@@ -114,7 +125,7 @@ launcher_fleet_write_default (const char *path, const char *bin_dir, launcher_fl
         for (size_t i = 0; i < S_DEMO_COUNT; i++)
             json_array_append_new (backends,
                                    json_pack ("{s:s, s:s, s:i, s:i}", "Identifier", s_demo [i].id,
-                                              "Hostname", "127.0.0.1", "Port", s_demo [i].port,
+                                              "Hostname", "127.0.0.1", "Port", s_demo_port (i),
                                               "MaxParallelRequests", s_demo [i].slots));
     }
     else {
