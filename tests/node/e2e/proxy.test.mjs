@@ -169,17 +169,18 @@ test('labels route only to backends that carry every one of them', async () => {
 
 test('pinned properties: the backend\'s over the frontend\'s over the client\'s', async () => {
   await flow.sim.reset();
-  // Label "us" leaves a and b; send until b answers
-  await waitFor(async () => {
+  // Send until b answers and its last request is ours (health probes also count as requests)
+  const last = await waitFor(async () => {
     const response = await fetch(`${flow.url()}/api/generate`, {
       method: 'POST',
       body: JSON.stringify({ model: MODEL, prompt: 'p', stream: false,
         options: { num_predict: 1, temperature: 0.9, seed: 5 } }),
     });
     await response.text();
-    return response.headers.get('x-ollamaflow-backend') === 'b';
+    if (response.headers.get('x-ollamaflow-backend') !== 'b') return null;
+    const seen = await flow.sim.control('/backends/b/last');
+    return seen.path === '/api/generate' ? seen : null;
   }, { what: 'a request on backend b' });
-  const last = await flow.sim.control('/backends/b/last');
   const body = typeof last.body === 'string' ? JSON.parse(last.body) : last.body;
   assert.equal(body.options.temperature, 0.25, 'the frontend pins temperature');
   assert.equal(body.options.num_ctx, 2048, 'the backend pins num_ctx over the frontend');
