@@ -12,8 +12,10 @@
 #include "ingress.h"
 #include "ingress_call.h"
 #include "of_service.h"
+#include "of_conns.h"
 #include <evhtp.h>
 #include <netdb.h>
+#include <openssl/crypto.h>
 
 #define S_LISTEN_BACKLOG 1024
 //  evhtp's own body limit: a reset, not a 413 (bus notes), so it sits just
@@ -26,6 +28,7 @@ typedef struct {
     evhtp_t *htp;
     int port;                           //  the port bound (Webserver.Port may be 0)
     of_evzmq_t *pipe_watch;
+    of_conns_t *conns;                  //  every open client connection, bounded
     ingress_ctx_t ctx;
 } s_ingress_t;
 
@@ -101,6 +104,8 @@ s_destroy (s_ingress_t *self)
 {
     if (self->htp) {
         evhtp_unbind_socket (self->htp);
+        //  Open connections first: their requests' ends release their leases
+        of_conns_destroy (&self->conns);
         evhtp_free (self->htp);
     }
     ingress_link_destroy (&self->ctx.link);
@@ -109,6 +114,9 @@ s_destroy (s_ingress_t *self)
     of_clone_destroy (&self->ctx.clone);
     if (self->ctx.base)
         event_base_free (self->ctx.base);
+    //  OpenSSL keeps per-thread state (its error queue, random generators):
+    //  free it now, not in a thread-exit hook that may run after the process ends
+    OPENSSL_thread_stop ();
 }
 
 void
@@ -129,7 +137,7 @@ ingress_actor (zsock_t *pipe, void *args)
         return;
     }
     evhtp_set_gencb (self.htp, s_on_request, &self);
-    evhtp_set_post_accept_cb (self.htp, s_on_accept, &self);
+    self.conns = of_conns_new (self.htp, (size_t) settings->max_connections, s_on_accept, &self);
     evhtp_set_max_body_size (self.htp, S_HARD_BODY_LIMIT);
     if (s_bind (&self, error, sizeof error) != 0) {
         s_destroy (&self);

@@ -43,6 +43,7 @@ struct _ingress_upstream_t {
     bool headed;                        //  the response's head came
     enum evhttp_request_error error;
     bool failed;
+    int64_t sent_at;                    //  zclock_mono when the request was queued
     struct evbuffer *output;            //  the connection's output, while watched
     struct evbuffer_cb_entry *output_cb;
     struct event *deferred;             //  on_fail for a request that could not be queued
@@ -254,7 +255,10 @@ s_fail (ingress_upstream_t *self)
     }
     else if (!self->written) {
         fail = INGRESS_FAIL_CONNECT;
-        if (self->error == EVREQ_HTTP_TIMEOUT)
+        //  evhttp 2.1 reports a refused connect as a timeout too: tell them apart by the clock
+        int64_t waited = zclock_mono () - self->sent_at;
+        if (self->error == EVREQ_HTTP_TIMEOUT
+            && waited >= self->pool->settings->connect_timeout_ms)
             snprintf (reason, sizeof reason, "connect: timed out after %lld ms",
                       (long long) self->pool->settings->connect_timeout_ms);
         else
@@ -338,6 +342,7 @@ ingress_upstream_send (ingress_upstream_t *self, enum evhttp_cmd_type method, co
     assert (self && self->request && uri);
     if (size)
         evbuffer_add (evhttp_request_get_output_buffer (self->request), body, size);
+    self->sent_at = zclock_mono ();
     self->connection = s_connection_take (self->pool, self->key, self->host, self->port, self->ssl);
     if (self->connection) {
         int64_t connect_ms = self->pool->settings->connect_timeout_ms;

@@ -5,7 +5,7 @@
 
 #include "sim_backend.h"
 #include "sim_clock.h"
-#include "sim_conns.h"
+#include "of_conns.h"
 #include "sim_generate.h"
 #include "sim_manage.h"
 #include "sim_transfer.h"
@@ -65,7 +65,7 @@ struct _sim_backend_t {
     sim_fleet_t *fleet;
     struct event_base *base;
     evhtp_t *htp;
-    sim_conns_t *conns;
+    of_conns_t *conns;
     int port;
     bool listening;
     bool loopback;
@@ -118,7 +118,7 @@ s_apply_listener (sim_backend_t *self)
         //  Going down: open connections die too, streams included, as when
         //  the server process goes away. Their work counts as faulted.
         self->dropping = true;
-        sim_conns_drop_all (self->conns);
+        of_conns_drop_all (self->conns);
         self->dropping = false;
     }
     if (s_listen (self, want))
@@ -447,7 +447,7 @@ sim_backend_new (struct event_base *base, sim_backend_config_t *config, sim_flee
     assert (self->htp);
     evhtp_set_gencb (self->htp, s_on_request, self);
     evhtp_set_max_body_size (self->htp, MAX_BODY_BYTES);
-    self->conns = sim_conns_new (self->htp);
+    self->conns = of_conns_new (self->htp, 0, NULL, NULL);
     self->slots = sim_slots_new (config->parallel, config->max_queue);
     self->models = sim_models_new (config);
     self->flap_timer = event_new (base, -1, EV_PERSIST, s_on_flap, self);
@@ -471,7 +471,7 @@ sim_backend_destroy (sim_backend_t **self_p)
     if (self->listening)
         evhtp_unbind_socket (self->htp);
     //  Open connections go first: their paused requests give slots back
-    sim_conns_destroy (&self->conns);
+    of_conns_destroy (&self->conns);
     evhtp_free (self->htp);
     sim_slots_destroy (&self->slots);
     sim_models_destroy (&self->models);
@@ -555,7 +555,7 @@ sim_backend_stats (sim_backend_t *self)
     json_object_set_new (stats, "queued", json_integer (sim_slots_queued (self->slots)));
     json_object_set_new (stats, "peak_queued", json_integer (sim_slots_peak_queued (self->slots)));
     json_object_set_new (stats, "listening", json_boolean (self->listening));
-    json_object_set_new (stats, "connections", json_integer ((json_int_t) sim_conns_size (self->conns)));
+    json_object_set_new (stats, "connections", json_integer ((json_int_t) of_conns_size (self->conns)));
     json_object_set_new (stats, "last_request", s_record_json (self));
     return stats;
 }

@@ -5,7 +5,7 @@
 
 #include "sim_control.h"
 #include "sim_clock.h"
-#include "sim_conns.h"
+#include "of_conns.h"
 #include <arpa/inet.h>
 #include <assert.h>
 #include <event2/listener.h>
@@ -20,7 +20,7 @@
 struct _sim_control_t {
     struct event_base *base;
     evhtp_t *htp;
-    sim_conns_t *conns;
+    of_conns_t *conns;
     int port;
     sim_fleet_t *fleet;
     sim_backend_t **backends;
@@ -31,11 +31,12 @@ json_t *
 sim_control_config_json (const sim_backend_config_t *c)
 {
     const sim_faults_t *f = &c->faults;
-    json_t *faults = json_pack ("{sbsbsisbsisisisssisb}", "refuse", f->refuse, "hang", f->hang,
+    json_t *faults = json_pack ("{sbsbsisbsisisisisssisb}", "refuse", f->refuse, "hang", f->hang,
                                 "slow_first_byte_ms", f->slow_first_byte_ms,
                                 "http_500", f->http_500, "http_500_every", f->http_500_every,
                                 "drop_after_tokens", f->drop_after_tokens,
                                 "error_after_tokens", f->error_after_tokens,
+                                "stall_after_tokens", f->stall_after_tokens,
                                 "error_message", f->error_message, "flap_ms", f->flap_ms,
                                 "pull_fail", f->pull_fail);
     json_t *keep_alive = c->keep_alive_ms == SIM_CLOCK_FOREVER? json_string ("-1")
@@ -189,11 +190,11 @@ sim_control_new (struct event_base *base, const char *host, int port, sim_fleet_
     assert (self->htp);
     evhtp_set_gencb (self->htp, s_on_request, self);
     evhtp_set_max_body_size (self->htp, CONTROL_BODY_MAX);
-    self->conns = sim_conns_new (self->htp);
+    self->conns = of_conns_new (self->htp, 0, NULL, NULL);
     char address [SIM_HOST_MAX + 8];
     snprintf (address, sizeof address, "%s%s", strchr (host, ':')? "ipv6:": "", host);
     if (evhtp_bind_socket (self->htp, address, (uint16_t) port, CONTROL_BACKLOG)) {
-        sim_conns_destroy (&self->conns);
+        of_conns_destroy (&self->conns);
         evhtp_free (self->htp);
         free (self);
         return NULL;
@@ -214,7 +215,7 @@ sim_control_destroy (sim_control_t **self_p)
     if (!self)
         return;
     evhtp_unbind_socket (self->htp);
-    sim_conns_destroy (&self->conns);
+    of_conns_destroy (&self->conns);
     evhtp_free (self->htp);
     free (self);
     *self_p = NULL;

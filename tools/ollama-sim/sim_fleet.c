@@ -72,6 +72,7 @@ sim_fleet_defaults (sim_backend_config_t *config)
     config->max_loaded_models = SIM_DEFAULT_MAX_LOADED;
     config->host_check = true;
     config->faults.drop_after_tokens = -1;
+    config->faults.stall_after_tokens = -1;
     config->faults.error_after_tokens = -1;
     snprintf (config->faults.error_message, sizeof config->faults.error_message, "%s",
               SIM_RUNNER_STOPPED);
@@ -243,6 +244,9 @@ s_apply_faults (sim_faults_t *faults, json_t *object, char *error, size_t size)
             rc = s_get_int (value, key, 0, SIM_TIME_MAX_MS, &faults->flap_ms, error, size);
         else if (strcmp (key, "drop_after_tokens") == 0)
             rc = s_get_int (value, key, -1, SIM_TOKENS_MAX, &faults->drop_after_tokens, error,
+                            size);
+        else if (strcmp (key, "stall_after_tokens") == 0)
+            rc = s_get_int (value, key, -1, SIM_TOKENS_MAX, &faults->stall_after_tokens, error,
                             size);
         else if (strcmp (key, "error_after_tokens") == 0)
             rc = s_get_int (value, key, -1, SIM_TOKENS_MAX, &faults->error_after_tokens, error,

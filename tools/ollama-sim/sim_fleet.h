@@ -76,6 +76,7 @@ typedef struct {
     int http_500_every;         //  0 off; else every Nth request gets 500
     int drop_after_tokens;      //  -1 off; else drop the connection mid-stream
     int error_after_tokens;     //  -1 off; else an error line mid-stream
+    int stall_after_tokens;     //  -1 off; else fall silent mid-stream, connection kept open
     char error_message [SIM_MESSAGE_MAX];
     int flap_ms;                //  0 off; else refuse / accept in turns of flap_ms
     bool pull_fail;             //  pulls fail half-way

@@ -47,6 +47,7 @@ typedef struct {
     int64_t token_ns;           //  decode interval, 0 = instant
     int emitted;
     int drop_at, error_at;      //  fault positions, -1 off
+    int stall_at;               //  where a stream falls silent, -1 off
 } job_t;
 
 static bool
@@ -195,6 +196,12 @@ s_tick (sim_req_t *req, void *arg)
         }
         if (job->emitted == job->error_at) {
             s_fail (job, out);
+            evbuffer_free (out);
+            return;
+        }
+        if (job->emitted == job->stall_at) {
+            //  Silent from here on; the slot stays taken until the client leaves
+            s_send (req, out);
             evbuffer_free (out);
             return;
         }
@@ -553,6 +560,7 @@ s_parse (job_t *job, json_t *body, char *error, size_t size)
     }
     job->drop_at = config->faults.drop_after_tokens;
     job->error_at = config->faults.error_after_tokens;
+    job->stall_at = config->faults.stall_after_tokens;
     job->gen.id = sim_backend_next_id (job->backend);
     job->gen.created = sim_clock_wall_ns () / SIM_NS_PER_SEC;
     job->gen.new_sse = s_new_sse (config->version);

@@ -111,6 +111,8 @@ export async function startFlow({ fleet, backends, frontends, replicas = 1, sett
       for (const [name, entry] of processes) {
         if (entry.child.exitCode === null && entry.child.signalCode === null) entry.child.kill('SIGTERM');
         results[name] = await entry.exited;
+        //  A service that did not stop cleanly shows its log (sanitizer reports included)
+        if (results[name].code !== 0) process.stderr.write(`--- ${name} log ---\n${entry.log().slice(-20000)}\n`);
       }
       const simResult = await sim.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -1,9 +1,9 @@
 /*  =========================================================================
-    sim_conns - the open client connections of one evhtp server
+    of_conns - the open client connections of one evhtp server
     =========================================================================
 */
 
-#include "sim_conns.h"
+#include "of_conns.h"
 #include <assert.h>
 #include <stdlib.h>
 
@@ -11,19 +11,23 @@ typedef struct _node_t node_t;
 struct _node_t {
     node_t *next, *prev;
     evhtp_connection_t *connection;
-    sim_conns_t *owner;
+    of_conns_t *owner;
 };
 
-struct _sim_conns_t {
+struct _of_conns_t {
     node_t *head;
     size_t size;
+    size_t max;                 //  0: no limit
+    size_t refused;
+    evhtp_post_accept_cb accept;
+    void *accept_arg;
 };
 
 static evhtp_res
 s_on_fini (evhtp_connection_t *connection, void *arg)
 {
     node_t *node = (node_t *) arg;
-    sim_conns_t *self = node->owner;
+    of_conns_t *self = node->owner;
     (void) connection;
     if (node->prev)
         node->prev->next = node->next;
@@ -39,7 +43,14 @@ s_on_fini (evhtp_connection_t *connection, void *arg)
 static evhtp_res
 s_on_accept (evhtp_connection_t *connection, void *arg)
 {
-    sim_conns_t *self = (sim_conns_t *) arg;
+    of_conns_t *self = (of_conns_t *) arg;
+    if (self->max && self->size >= self->max) {
+        //  An outsider may open connections without end: not beyond the limit
+        self->refused++;
+        return EVHTP_RES_SERVUNAVAIL;
+    }
+    if (self->accept && self->accept (connection, self->accept_arg) != EVHTP_RES_OK)
+        return EVHTP_RES_SERVUNAVAIL;
     node_t *node = calloc (1, sizeof *node);
     assert (node);
     node->connection = connection;
@@ -54,29 +65,32 @@ s_on_accept (evhtp_connection_t *connection, void *arg)
     return EVHTP_RES_OK;
 }
 
-sim_conns_t *
-sim_conns_new (evhtp_t *htp)
+of_conns_t *
+of_conns_new (evhtp_t *htp, size_t max, evhtp_post_accept_cb accept, void *arg)
 {
-    sim_conns_t *self = calloc (1, sizeof *self);
+    of_conns_t *self = calloc (1, sizeof *self);
     assert (self);
+    self->max = max;
+    self->accept = accept;
+    self->accept_arg = arg;
     evhtp_set_post_accept_cb (htp, s_on_accept, self);
     return self;
 }
 
 void
-sim_conns_destroy (sim_conns_t **self_p)
+of_conns_destroy (of_conns_t **self_p)
 {
     assert (self_p);
-    sim_conns_t *self = *self_p;
+    of_conns_t *self = *self_p;
     if (!self)
         return;
-    sim_conns_drop_all (self);
+    of_conns_drop_all (self);
     free (self);
     *self_p = NULL;
 }
 
 void
-sim_conns_drop_all (sim_conns_t *self)
+of_conns_drop_all (of_conns_t *self)
 {
     //  Each free runs the fini hook, which unlinks the head
     while (self->head)
@@ -84,7 +98,13 @@ sim_conns_drop_all (sim_conns_t *self)
 }
 
 size_t
-sim_conns_size (sim_conns_t *self)
+of_conns_size (of_conns_t *self)
 {
     return self->size;
+}
+
+size_t
+of_conns_refused (of_conns_t *self)
+{
+    return self->refused;
 }
