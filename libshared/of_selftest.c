@@ -1,12 +1,9 @@
-/*  of_selftest - runs the self test of one libshared class, or of all of them
-    Usage: of_selftest [-v] [class]; each class is registered as its own CTest. */
+/*  of_selftest - runs the self test of one libshared class, or of all of them */
 
 #include "of_classes.h"
+#include "of_selftest_main.h"
 
-static const struct {
-    const char *name;
-    void (*test) (bool verbose);
-} s_tests [] = {
+static const of_selftest_t s_tests [] = {
     OF_SELFTESTS
     {NULL, NULL}
 };
@@ -14,20 +11,7 @@ static const struct {
 int
 main (int argc, char *argv [])
 {
-    bool verbose = argc > 1 && streq (argv [1], "-v");
-    const char *only = argc > 1 + verbose ? argv [1 + verbose] : NULL;
-    setvbuf (stdout, NULL, _IONBF, 0);
     zsys_init ();
     zsys_set_logstream (stderr);
-    int ran = 0;
-    for (int i = 0; s_tests [i].name; i++)
-        if (!only || streq (only, s_tests [i].name)) {
-            s_tests [i].test (verbose);
-            ran++;
-        }
-    if (ran == 0) {
-        fprintf (stderr, "of_selftest: no class named '%s'\n", only);
-        return 1;
-    }
-    return 0;
+    return of_selftest_main (argc, argv, s_tests);
 }

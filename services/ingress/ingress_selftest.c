@@ -2,11 +2,9 @@
 
 #include "ingress_match.h"
 #include "ingress_route.h"
+#include "of_selftest_main.h"
 
-static const struct {
-    const char *name;
-    void (*test) (bool verbose);
-} s_tests [] = {
+static const of_selftest_t s_tests [] = {
     {"ingress_route", ingress_route_test},
     {"ingress_match", ingress_match_test},
     {NULL, NULL}
@@ -15,14 +13,5 @@ static const struct {
 int
 main (int argc, char *argv [])
 {
-    bool verbose = argc > 1 && streq (argv [1], "-v");
-    const char *only = argc > 1 + verbose ? argv [1 + verbose] : NULL;
-    setvbuf (stdout, NULL, _IONBF, 0);
-    int ran = 0;
-    for (int i = 0; s_tests [i].name; i++)
-        if (!only || streq (only, s_tests [i].name)) {
-            s_tests [i].test (verbose);
-            ran++;
-        }
-    return ran ? 0 : 1;
+    return of_selftest_main (argc, argv, s_tests);
 }

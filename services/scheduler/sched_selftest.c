@@ -8,11 +8,9 @@
 #include "sched_queue.h"
 #include "sched_sessions.h"
 #include "sched_table.h"
+#include "of_selftest_main.h"
 
-static const struct {
-    const char *name;
-    void (*test) (bool verbose);
-} s_tests [] = {
+static const of_selftest_t s_tests [] = {
     {"sched_sessions", sched_sessions_test},
     {"sched_table", sched_table_test},
     {"sched_queue", sched_queue_test},
@@ -26,20 +24,5 @@ static const struct {
 int
 main (int argc, char *argv [])
 {
-    bool verbose = argc > 1 && streq (argv [1], "-v");
-    const char *only = argc > 1 + verbose ? argv [1 + verbose] : NULL;
-    setvbuf (stdout, NULL, _IONBF, 0);
-    zsys_init ();
-    zsys_set_logstream (stderr);
-    int ran = 0;
-    for (int i = 0; s_tests [i].name; i++)
-        if (!only || streq (only, s_tests [i].name)) {
-            s_tests [i].test (verbose);
-            ran++;
-        }
-    if (ran == 0) {
-        fprintf (stderr, "sched_selftest: no class named '%s'\n", only);
-        return 1;
-    }
-    return 0;
+    return of_selftest_main (argc, argv, s_tests);
 }
