@@ -26,6 +26,8 @@ struct _of_exchange_t {
     struct event *watch;            //  EV_READ on the client socket
     of_exchange_fn *gone;           //  owner's callback for a vanished client
     void *gone_arg;
+    of_exchange_fn *fini;           //  owner's callback when the exchange is freed
+    void *fini_arg;
     bool finished;                  //  final output queued, request resumed
     bool streaming;
     bool buffered;                  //  HTTP/1.0 stream: collected, sent at the end
@@ -69,6 +71,8 @@ s_on_fini (evhtp_request_t *request, void *arg)
     of_exchange_t *self = (of_exchange_t *) arg;
     s_stop_events (self);
     s_notify_gone (self);
+    if (self->fini)
+        self->fini (self, self->fini_arg);
     free (self);
     return EVHTP_RES_OK;
 }
@@ -163,6 +167,13 @@ of_exchange_set_owner (of_exchange_t *self, of_exchange_fn *gone, void *arg)
     self->gone_arg = arg;
 }
 
+void
+of_exchange_set_fini (of_exchange_t *self, of_exchange_fn *fini, void *arg)
+{
+    self->fini = fini;
+    self->fini_arg = arg;
+}
+
 static void
 s_on_watch (evutil_socket_t fd, short what, void *arg)
 {
@@ -244,54 +255,81 @@ of_exchange_stream_start (of_exchange_t *self, int status)
     evhtp_send_reply_chunk_start (self->request, (evhtp_res) status);
 }
 
+//  Writes one chunk: pieces of size bytes in all (buffer, when given, holds
+//  the same bytes and is emptied). evhtp_send_reply_chunk is not used: it
+//  flushes the bufferevent, and the write callbacks that leaves behind end a
+//  keep-alive connection once the request is done. When nothing waits in the
+//  output, the chunk goes to the socket at once (one system call, no loop
+//  turn); what the socket does not take, and anything behind queued output,
+//  goes through the bufferevent, which keeps the order and reports errors.
+static void
+s_write_chunk (of_exchange_t *self, struct iovec *pieces, int count, size_t size,
+               struct evbuffer *buffer)
+{
+    char head [S_CHUNK_HEAD_MAX];
+    int head_size = snprintf (head, sizeof head, "%zx\r\n", size);
+    struct bufferevent *bev = evhtp_request_get_bev (self->request);
+    struct evbuffer *output = bufferevent_get_output (bev);
+    size_t sent = 0;
+    if (evbuffer_get_length (output) == 0 && count <= S_CHUNK_PIECES_MAX) {
+        struct iovec all [S_CHUNK_PIECES_MAX + 2];
+        all [0] = (struct iovec) {head, (size_t) head_size};
+        memcpy (all + 1, pieces, (size_t) count * sizeof (struct iovec));
+        all [count + 1] = (struct iovec) {(void *) "\r\n", 2};
+        struct msghdr message = {.msg_iov = all, .msg_iovlen = (size_t) count + 2};
+        ssize_t rc = sendmsg (bufferevent_getfd (bev), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+        sent = rc > 0 ? (size_t) rc : 0;
+    }
+    //  Queue what is left of the head, then of the body, then of the tail
+    if (sent < (size_t) head_size)
+        evbuffer_add (output, head + sent, (size_t) head_size - sent);
+    size_t skip = sent > (size_t) head_size ? sent - (size_t) head_size : 0;
+    size_t body_skip = skip < size ? skip : size;
+    if (buffer) {
+        evbuffer_drain (buffer, body_skip);
+        evbuffer_add_buffer (output, buffer);
+    }
+    else
+        for (int i = 0; i < count; i++) {
+            size_t take = body_skip < pieces [i].iov_len ? body_skip : pieces [i].iov_len;
+            body_skip -= take;
+            if (take < pieces [i].iov_len)
+                evbuffer_add (output, (char *) pieces [i].iov_base + take,
+                              pieces [i].iov_len - take);
+        }
+    skip = skip > size ? skip - size : 0;
+    if (skip < 2)
+        evbuffer_add (output, "\r\n" + skip, 2 - skip);
+}
+
 void
 of_exchange_stream_write (of_exchange_t *self, struct evbuffer *buffer)
 {
     assert (self->streaming);
-    if (self->finished || evbuffer_get_length (buffer) == 0)
+    size_t size = evbuffer_get_length (buffer);
+    if (self->finished || size == 0)
         return;
     if (self->buffered) {
         evbuffer_add_buffer (self->request->buffer_out, buffer);
         return;
     }
-    //  One chunk, framed as evhtp_send_reply_chunk would, but written here:
-    //  evhtp's own call flushes the bufferevent, and the write callbacks that
-    //  leaves behind end a keep-alive connection once the request is done. When
-    //  nothing waits in the output, the chunk goes to the socket at once (one
-    //  system call, no loop turn); what the socket does not take, and anything
-    //  behind queued output, goes through the bufferevent, which keeps the
-    //  order and reports errors.
-    size_t size = evbuffer_get_length (buffer);
-    char head [S_CHUNK_HEAD_MAX];
-    int head_size = snprintf (head, sizeof head, "%zx\r\n", size);
-    struct bufferevent *bev = evhtp_request_get_bev (self->request);
-    struct evbuffer *output = bufferevent_get_output (bev);
-    if (evbuffer_get_length (output) == 0) {
-        struct iovec pieces [S_CHUNK_PIECES_MAX + 2];
-        pieces [0] = (struct iovec) {head, (size_t) head_size};
-        int count = evbuffer_peek (buffer, -1, NULL, pieces + 1, S_CHUNK_PIECES_MAX);
-        if (count > 0 && count <= S_CHUNK_PIECES_MAX) {
-            pieces [count + 1] = (struct iovec) {(void *) "\r\n", 2};
-            struct msghdr message = {.msg_iov = pieces, .msg_iovlen = (size_t) count + 2};
-            ssize_t sent = sendmsg (bufferevent_getfd (bev), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (sent > 0) {
-                size_t skip = (size_t) sent;
-                //  The head, then the body, then the tail: queue what is left of each
-                if (skip < (size_t) head_size)
-                    evbuffer_add (output, head + skip, (size_t) head_size - skip);
-                skip = skip > (size_t) head_size ? skip - (size_t) head_size : 0;
-                evbuffer_drain (buffer, skip < size ? skip : size);
-                evbuffer_add_buffer (output, buffer);
-                skip = skip > size ? skip - size : 0;
-                if (skip < 2)
-                    evbuffer_add (output, "\r\n" + skip, 2 - skip);
-                return;
-            }
-        }
+    struct iovec pieces [S_CHUNK_PIECES_MAX];
+    int count = evbuffer_peek (buffer, -1, NULL, pieces, S_CHUNK_PIECES_MAX);
+    s_write_chunk (self, pieces, count, size, buffer);
+}
+
+void
+of_exchange_stream_send (of_exchange_t *self, const void *data, size_t size)
+{
+    assert (self->streaming);
+    if (self->finished || size == 0)
+        return;
+    if (self->buffered) {
+        evbuffer_add (self->request->buffer_out, data, size);
+        return;
     }
-    evbuffer_add (output, head, (size_t) head_size);
-    evbuffer_add_buffer (output, buffer);
-    evbuffer_add (output, "\r\n", 2);
+    struct iovec piece = {(void *) data, size};
+    s_write_chunk (self, &piece, 1, size, NULL);
 }
 
 void

@@ -60,6 +60,11 @@ const char *
 void
     of_exchange_set_owner (of_exchange_t *self, of_exchange_fn *gone, void *arg);
 
+//  Sets a function called once when evhtp frees the exchange, after any gone
+//  callback: the last moment to free what the owner keeps with it.
+void
+    of_exchange_set_fini (of_exchange_t *self, of_exchange_fn *fini, void *arg);
+
 //  Starts watching the client's socket for a disconnect.
 void
     of_exchange_watch (of_exchange_t *self);
@@ -80,6 +85,9 @@ void
     of_exchange_stream_start (of_exchange_t *self, int status);
 void
     of_exchange_stream_write (of_exchange_t *self, struct evbuffer *buffer);
+//  The same for bytes in memory (copied).
+void
+    of_exchange_stream_send (of_exchange_t *self, const void *data, size_t size);
 void
     of_exchange_stream_end (of_exchange_t *self);
 void
