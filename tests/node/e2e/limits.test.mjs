@@ -124,3 +124,19 @@ test('the scheduler killed and restarted during 10 long streams: they finish, th
     assert.ok((await flow.sim.stats(name)).peak_active <= 2,
       `${name}: ${(await flow.sim.stats(name)).peak_active} at once across the restart`);
 });
+
+test('the scheduler gone: a request gets 503 within a short bound, not a hang', async () => {
+  await flow.kill('scheduler', 'SIGKILL');
+  try {
+    // LivenessMs is 1000 here: the ingress notices the silence, then answers at once
+    await sleep(1500);
+    const started = Date.now();
+    const result = await stream(0, 2);
+    assert.equal(result.status, 503);
+    assert.match(JSON.parse(result.text).error, /scheduler/);
+    assert.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms`);
+  } finally {
+    flow.restart('scheduler');
+  }
+  await waitFor(async () => (await stream(1, 1)).status === 200, { what: 'service after the restart' });
+});

@@ -39,6 +39,7 @@ before(async () => {
       Identifier: name, Hostname: '127.0.0.1', Port: sim.port(name), MaxParallelRequests: 4,
       HealthyThreshold: 1, Labels: name === 'c' ? ['eu', 'gpu'] : ['us'],
       PinnedCompletionsProperties: name === 'b' ? { options: { num_ctx: 2048 } } : {},
+      ...(name === 'b' ? { BearerToken: 'tok-b', Querystring: 'key=v1', Headers: { 'X-Backend-Key': 'hk' } } : {}),
     })),
     frontends: [{
       Identifier: 'main', Hostname: '*', Backends: ['a', 'b', 'c'], LoadBalancing: 'RoundRobin',
@@ -187,6 +188,10 @@ test('pinned properties: the backend\'s over the frontend\'s over the client\'s'
   assert.equal(body.options.seed, 5, 'the client keeps what nobody pinned');
   assert.equal(last.headers.host, `127.0.0.1:${flow.sim.port('b')}`, 'Host is the backend\'s');
   assert.match(last.headers['x-forwarded-for'], /127\.0\.0\.1/);
+  // The backend's own credentials travel with every request to it
+  assert.equal(last.headers.authorization, 'Bearer tok-b');
+  assert.equal(last.headers['x-backend-key'], 'hk');
+  assert.match(last.query, /key=v1/);
 });
 
 test('errors come in the client\'s dialect with the right status', async () => {
@@ -220,6 +225,12 @@ test('errors come in the client\'s dialect with the right status', async () => {
   raw = await hostRequest('noembed.local', '/v1/embeddings', { model: 'all-minilm', input: 'x' });
   assert.equal(raw.status, 403);
   assert.equal(JSON.parse(raw.data).error.type, 'permission_error');
+  // A CORS preflight is answered here
+  response = await fetch(`${flow.url()}/api/chat`, { method: 'OPTIONS',
+    headers: { origin: 'http://ui.local', 'access-control-request-method': 'POST' } });
+  assert.equal(response.status, 204);
+  assert.equal(response.headers.get('access-control-allow-origin'), '*');
+  assert.match(response.headers.get('access-control-allow-methods'), /POST/);
   // GET / answers as Ollama does
   response = await fetch(`${flow.url()}/`);
   assert.equal(await response.text(), 'Ollama is running');
