@@ -45,13 +45,14 @@ export async function waitFor(fn, { timeout = READY_TIMEOUT_MS, interval = 50, w
 
 // fleet: the ollama-sim fleet (backends get their ports from the sim); backends(sim): the Backend
 // objects to seed, given the running sim; frontends: the Frontend objects; replicas: ingresses
-export async function startFlow({ fleet, backends, frontends, replicas = 1, settings = {} }) {
+export async function startFlow({ fleet, backends, frontends, replicas = 1, settings = {}, sharedPort = false }) {
   const bin = process.env.OF_BIN_DIR || DEFAULT_BIN;
   const sim = await startSim({ fleet });
   const dir = mkdtempSync(join(tmpdir(), 'ollamaflow-e2e-'));
   const endpoint = (name) => `ipc://${dir}/${name}`;
   const ports = [];
-  for (let i = 0; i < replicas; i++) ports.push(await freePort());
+  //  sharedPort: every replica listens on one port (SO_REUSEPORT), as on one host in production
+  for (let i = 0; i < replicas; i++) ports.push(sharedPort && i > 0 ? ports[0] : await freePort());
   const base = {
     Webserver: { Hostname: '127.0.0.1', Port: ports[0] },
     DatabaseFilename: join(dir, 'ollamaflow.db'),
