@@ -139,21 +139,8 @@ const ofp_protocol_t ofp_config_protocol = {OFP_CONFIG_SIGNATURE, OFP_CONFIG_MAX
 static void
 s_expect (const char *command, bool has_id, const char *body, const char *fragment, bool verbose)
 {
-    zmsg_t *zmsg = zmsg_new ();
-    zmsg_addstr (zmsg, OFP_CONFIG_SIGNATURE);
-    zmsg_addstr (zmsg, command);
-    if (has_id)
-        zmsg_addstr (zmsg, "7");
-    zmsg_addstr (zmsg, body);
-    ofp_msg_t *msg = ofp_msg_decode (&ofp_config_protocol, &zmsg, false);
-    const char *error = ofp_msg_error (msg);
-    if (verbose)
-        printf ("  %s %s -> %s\n", command, body, error ? error : "ok");
-    if (fragment)
-        assert (error && strstr (error, fragment));
-    else
-        assert (error == NULL);
-    ofp_msg_destroy (&msg);
+    ofp_msg_expect (&ofp_config_protocol, OFP_CONFIG_SIGNATURE, command, has_id ? "7" : NULL, body,
+                    fragment, verbose);
 }
 
 void

@@ -334,6 +334,27 @@ ofp_msg_format (ofp_msg_t *self)
     return text;
 }
 
+void
+ofp_msg_expect (const ofp_protocol_t *protocol, const char *signature, const char *command,
+                const char *id, const char *body, const char *fragment, bool verbose)
+{
+    zmsg_t *zmsg = zmsg_new ();
+    const char *frames [] = {signature, command, id, body};
+    for (size_t i = 0; i < sizeof frames / sizeof frames [0]; i++)
+        if (frames [i])
+            zmsg_addstr (zmsg, frames [i]);
+    ofp_msg_t *msg = ofp_msg_decode (protocol, &zmsg, false);
+    const char *error = ofp_msg_error (msg);
+    if (verbose)
+        printf ("  %s %.60s -> %s\n", command ? command : "(none)", body ? body : "(none)",
+                error ? error : "ok");
+    if (fragment)
+        assert (error && strstr (error, fragment));
+    else
+        assert (error == NULL);
+    ofp_msg_destroy (&msg);
+}
+
 //  --------------------------------------------------------------------------
 //  Self test
 

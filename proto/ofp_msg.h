@@ -122,6 +122,13 @@ const ofp_protocol_t *
 char *
     ofp_msg_format (ofp_msg_t *self);
 
+//  For the codecs' self tests: decodes the given frames as received on a
+//  DEALER or SUB (a NULL frame is left out) and asserts the verdict: fragment
+//  NULL means well-formed, else the error must contain it.
+void
+    ofp_msg_expect (const ofp_protocol_t *protocol, const char *signature, const char *command,
+                    const char *id, const char *body, const char *fragment, bool verbose);
+
 //  Self test
 void
     ofp_msg_test (bool verbose);
