@@ -292,3 +292,11 @@ ofp_check_each (json_t *body, const char *name, size_t max_count, ofp_check_fn *
     }
     return 0;
 }
+
+int
+ofp_check_epoch_sequence (json_t *body, int64_t first, char *error, size_t size)
+{
+    if (ofp_check_epoch (body, "Epoch", error, size) != 0)
+        return -1;
+    return ofp_check_int (body, "Sequence", first, INT64_MAX, error, size);
+}

@@ -71,6 +71,11 @@ int
 int
     ofp_check_epoch (json_t *body, const char *name, char *error, size_t size);
 
+//  body has "Epoch" (an epoch) and "Sequence" (an integer of at least first):
+//  the numbering every published message carries
+int
+    ofp_check_epoch_sequence (json_t *body, int64_t first, char *error, size_t size);
+
 //  body[name] is a UTC timestamp "yyyy-MM-ddTHH:mm:ss.ffffffZ"
 int
     ofp_check_timestamp (json_t *body, const char *name, char *error, size_t size);

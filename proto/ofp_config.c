@@ -40,12 +40,11 @@ s_check_replace (json_t *body, char *error, size_t size)
     return ofp_check_type (body, "Object", JSON_OBJECT, error, size);
 }
 
+//  Changes are numbered from 1 within an epoch; 0 before the first
 static int
 s_check_epoch_sequence (json_t *body, char *error, size_t size)
 {
-    if (ofp_check_epoch (body, "Epoch", error, size) != 0)
-        return -1;
-    return ofp_check_int (body, "Sequence", 0, INT64_MAX, error, size);
+    return ofp_check_epoch_sequence (body, 0, error, size);
 }
 
 //  {"Epoch", "Sequence", "Frontends": [], "Backends": []}

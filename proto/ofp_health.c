@@ -30,12 +30,11 @@ s_check_record (json_t *record, char *error, size_t size)
     return 0;
 }
 
+//  Published messages are numbered from 1 within an epoch
 static int
 s_check_epoch_sequence (json_t *body, char *error, size_t size)
 {
-    if (ofp_check_epoch (body, "Epoch", error, size) != 0)
-        return -1;
-    return ofp_check_int (body, "Sequence", 1, INT64_MAX, error, size);
+    return ofp_check_epoch_sequence (body, 1, error, size);
 }
 
 //  {"Epoch", "Sequence", "Previous", record...}
