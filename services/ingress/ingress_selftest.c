@@ -1,12 +1,16 @@
 /*  ingress_selftest - runs the self test of one ingress class, or of all of them */
 
+#include "ingress_feed.h"
 #include "ingress_match.h"
+#include "ingress_requester.h"
 #include "ingress_route.h"
 #include "of_selftest_main.h"
 
 static const of_selftest_t s_tests [] = {
     {"ingress_route", ingress_route_test},
     {"ingress_match", ingress_match_test},
+    {"ingress_requester", ingress_requester_test},
+    {"ingress_feed", ingress_feed_test},
     {NULL, NULL}
 };
 
