@@ -3,6 +3,7 @@
 #include "ingress_feed.h"
 #include "ingress_listing.h"
 #include "ingress_match.h"
+#include "ingress_models.h"
 #include "ingress_progress.h"
 #include "ingress_requester.h"
 #include "ingress_required.h"
@@ -17,6 +18,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_listing", ingress_listing_test},
     {"ingress_required", ingress_required_test},
     {"ingress_progress", ingress_progress_test},
+    {"ingress_models", ingress_models_test},
     {NULL, NULL}
 };
 
