@@ -16,11 +16,15 @@
 #define S_NDJSON         "application/x-ndjson"
 #define S_MESSAGE_MAX    2048
 #define S_RETRY_AFTER_MS 1000
+//  PULL records kept for replies that come after them (PUB and ROUTER are
+//  two connections, so a pull's first records may overtake its ACCEPTED)
+#define S_RECENT_MAX     256
 
 struct _ingress_pulls_t {
     ingress_models_t *models;
     zlistx_t *calls;                //  every s_call_t, pulls and deletes
     struct event *timer;            //  watches modelsync's liveness for the followers
+    json_t *recent;                 //  the last PULL records received, oldest first
 };
 
 typedef struct {
@@ -165,6 +169,14 @@ s_on_models_message (void *arg, ofp_msg_t *msg)
     bool state = ofp_msg_is (msg, "STATE");
     if (!state && !ofp_msg_is (msg, "PULL"))
         return;
+    if (!state) {
+        json_t *oldest = json_array_get (pulls->recent, 0);
+        if (oldest && !streq (json_string_value (json_object_get (oldest, "Epoch")), epoch))
+            json_array_clear (pulls->recent);
+        if (json_array_size (pulls->recent) >= S_RECENT_MAX)
+            json_array_remove (pulls->recent, 0);
+        json_array_append (pulls->recent, body);
+    }
     //  A call may end (and leave the list) while it is handled: walk a copy
     zlistx_t *calls = zlistx_dup (pulls->calls);
     for (s_call_t *call = (s_call_t *) zlistx_first (calls); call;
@@ -239,7 +251,14 @@ s_on_accepted (void *arg, ofp_msg_t *reply)
         of_exchange_stream_write (self->exchange, out);
         evbuffer_free (out);
     }
-    //  Ends that came before this reply are in STATE's Pulls, a heartbeat away
+    //  Records that overtook this reply; older ends are in STATE's Pulls
+    json_t *recent = json_copy (self->models->pulls->recent);
+    size_t index;
+    json_t *pull;
+    json_array_foreach (recent, index, pull)
+        if (s_follow_record (self, pull, false))
+            break;
+    json_decref (recent);
 }
 
 //  --------------------------------------------------------------------------
@@ -391,6 +410,7 @@ ingress_pulls_new (ingress_models_t *models)
     ingress_pulls_t *self = (ingress_pulls_t *) zmalloc (sizeof (ingress_pulls_t));
     self->models = models;
     self->calls = zlistx_new ();
+    self->recent = json_array ();
     ingress_feed_set_handler (models->inventory, s_on_models_message, self);
     self->timer = event_new (models->base, -1, EV_PERSIST, s_on_timer, self);
     int64_t interval = models->settings->heartbeat_ms;
@@ -413,6 +433,7 @@ ingress_pulls_destroy (ingress_pulls_t **self_p)
         s_free (call);
     }
     zlistx_destroy (&self->calls);
+    json_decref (self->recent);
     event_free (self->timer);
     free (self);
     *self_p = NULL;

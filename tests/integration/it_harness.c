@@ -233,6 +233,18 @@ s_http (int port, const char *request, size_t length, char *reply, size_t size)
 }
 
 int
+it_http (int port, const char *method, const char *host, const char *path, const char *body,
+         char *reply, size_t size)
+{
+    char *request = zsys_sprintf ("%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+                                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                                  method, path, host, body ? strlen (body) : 0, body ? body : "");
+    int status = s_http (port, request, strlen (request), reply, size);
+    zstr_free (&request);
+    return status;
+}
+
+int
 it_http_get (int port, const char *path, char *reply, size_t size)
 {
     char request [512];
@@ -244,12 +256,7 @@ it_http_get (int port, const char *path, char *reply, size_t size)
 int
 it_http_post (int port, const char *path, const char *body, char *reply, size_t size)
 {
-    char *request = zsys_sprintf ("POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-                                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                                  path, strlen (body), body);
-    int status = s_http (port, request, strlen (request), reply, size);
-    zstr_free (&request);
-    return status;
+    return it_http (port, "POST", "localhost", path, body, reply, size);
 }
 
 zsock_t *

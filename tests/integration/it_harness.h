@@ -85,6 +85,11 @@ int
 int
     it_http_post (int port, const char *path, const char *body, char *reply, size_t size);
 
+//  Sends method path with Host: host and a JSON body (NULL for none); like it_http_get.
+int
+    it_http (int port, const char *method, const char *host, const char *path, const char *body,
+             char *reply, size_t size);
+
 //  A DEALER connected to configd's router.
 zsock_t *
     it_config_client (it_env_t *env);
