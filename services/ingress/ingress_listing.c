@@ -271,7 +271,8 @@ s_openai_model (const char *id, json_t *model)
 static int
 s_compare_ids (const void *a, const void *b)
 {
-    return strcasecmp (s_string (*(json_t *const *) a, "id"), s_string (*(json_t *const *) b, "id"));
+    json_t *left = *(json_t *const *) a, *right = *(json_t *const *) b;
+    return strcasecmp (s_string (left, "id"), s_string (right, "id"));
 }
 
 json_t *
@@ -320,7 +321,8 @@ s_test_inventories (void)
         "[{\"Backend\":\"a\",\"ApiFormat\":\"Ollama\",\"Models\":["
         "  {\"Name\":\"llama3.2:latest\",\"Model\":\"llama3.2:latest\",\"Digest\":\"d1\","
         "   \"Size\":100,\"ModifiedAt\":\"2025-05-04T17:37:44.706015396-07:00\","
-        "   \"Details\":{\"Family\":\"llama\",\"QuantizationLevel\":\"Q4_K_M\",\"Families\":[\"llama\"]}},"
+        "   \"Details\":{\"Family\":\"llama\",\"QuantizationLevel\":\"Q4_K_M\","
+        "   \"Families\":[\"llama\"]}},"
         "  {\"Name\":\"all-minilm:latest\",\"Model\":\"all-minilm:latest\",\"Digest\":\"d2\","
         "   \"Details\":{}}],"
         " \"Loaded\":[{\"Name\":\"llama3.2:latest\",\"ExpiresAt\":\"2026-01-01T00:05:00Z\","
@@ -333,7 +335,8 @@ s_test_inventories (void)
         "   \"SizeVram\":90},"
         "   {\"Name\":\"qwen/qwen2.5:7b\",\"ExpiresAt\":\"2026-01-01T00:01:00Z\"}]},"
         " {\"Backend\":\"v\",\"ApiFormat\":\"OpenAI\",\"Models\":["
-        "  {\"Name\":\"mistral-7b\",\"Model\":\"mistral-7b\",\"ModifiedAt\":\"2025-01-01T00:00:00Z\","
+        "  {\"Name\":\"mistral-7b\",\"Model\":\"mistral-7b\","
+        "   \"ModifiedAt\":\"2025-01-01T00:00:00Z\","
         "   \"Details\":{}}],\"Loaded\":[]}]";
     json_error_t error;
     json_t *inventories = json_loads (text, 0, &error);
@@ -367,7 +370,8 @@ ingress_listing_test (bool verbose)
     json_t *first = json_array_get (models, 0);
     assert (streq (s_string (first, "name"), "all-minilm:latest"));
     json_t *llama = json_array_get (models, 1);
-    assert (streq (s_string (llama, "name"), "llama3.2:latest") && s_integer (llama, "size") == 100);
+    assert (streq (s_string (llama, "name"), "llama3.2:latest"));
+    assert (s_integer (llama, "size") == 100);
     json_t *details = json_object_get (llama, "details");
     assert (streq (s_string (details, "quantization_level"), "Q4_K_M"));
     assert (json_array_size (json_object_get (details, "families")) == 1);

@@ -9,7 +9,6 @@
 #include "ingress_pull.h"
 #include "ingress_reply.h"
 
-#define S_CONTENT_TYPE     "application/json; charset=utf-8"
 #define S_MODELS_PREFIX    "/v1/models/"
 #define S_STALE_HEADER     "X-OllamaFlow-Stale"
 
@@ -92,15 +91,6 @@ ingress_models_inventories (ingress_models_t *self, json_t *frontend)
     return inventories;
 }
 
-static void
-s_reply_json (of_exchange_t *exchange, int status, json_t *body)
-{
-    char *text = json_dumps (body, JSON_COMPACT);
-    of_exchange_reply (exchange, status, S_CONTENT_TYPE, text, strlen (text));
-    free (text);
-    json_decref (body);
-}
-
 //  The id of /v1/models/{id}, percent-decoded (clients escape ':' and '/')
 static char *
 s_model_id (of_exchange_t *exchange)
@@ -146,7 +136,7 @@ s_listing (ingress_models_t *self, of_exchange_t *exchange, json_t *frontend)
     }
     json_decref (inventories);
     if (body)
-        s_reply_json (exchange, 200, body);
+        ingress_reply_json (exchange, 200, body);
 }
 
 void
@@ -157,7 +147,7 @@ ingress_models_handle (ingress_models_t *self, of_exchange_t *exchange,
     if (route->action == INGRESS_VERSION) {
         //  Like "/": a liveness probe for clients, whatever the Host
         of_exchange_add_header (exchange, "X-OllamaFlow-Version", OF_VERSION);
-        s_reply_json (exchange, 200, json_pack ("{s:s}", "version", INGRESS_OLLAMA_VERSION));
+        ingress_reply_json (exchange, 200, json_pack ("{s:s}", "version", INGRESS_OLLAMA_VERSION));
         return;
     }
     json_t *frontend = ingress_call_frontend (self->clone, exchange);

@@ -242,8 +242,8 @@ ingress_progress_end (ingress_progress_t *self, const char *reason, struct evbuf
         return true;
     }
     char message [S_ERROR_MAX + 256];
-    snprintf (message, sizeof message, "pulling '%s' failed on %zu of %zu backends: %s", self->model,
-              failures, failures + succeeded, failed);
+    snprintf (message, sizeof message, "pulling '%s' failed on %zu of %zu backends: %s",
+              self->model, failures, failures + succeeded, failed);
     s_line (out, json_pack ("{s:s}", "error", message));
     if (error)
         snprintf (error, size, "%s", message);

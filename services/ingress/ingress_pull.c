@@ -12,7 +12,6 @@
 #include "ingress_progress.h"
 #include "ingress_reply.h"
 
-#define S_CONTENT_TYPE   "application/json; charset=utf-8"
 #define S_NDJSON         "application/x-ndjson"
 #define S_MESSAGE_MAX    2048
 #define S_RETRY_AFTER_MS 1000
@@ -72,15 +71,6 @@ s_on_client_gone (of_exchange_t *exchange, void *arg)
     s_free (self);
 }
 
-static void
-s_reply_json (of_exchange_t *exchange, int status, json_t *body)
-{
-    char *text = json_dumps (body, JSON_COMPACT);
-    of_exchange_reply (exchange, status, S_CONTENT_TYPE, text, strlen (text));
-    free (text);
-    json_decref (body);
-}
-
 //  Ends the call with an error answer, before any byte of a stream
 #define s_fail(self, status, code, retry_after_ms, ...) \
     do { \
@@ -104,9 +94,9 @@ s_end_pull (s_call_t *self, const char *reason)
         of_exchange_stream_end (self->exchange);
     }
     else if (success)
-        s_reply_json (self->exchange, 200, json_pack ("{s:s}", "status", "success"));
+        ingress_reply_json (self->exchange, 200, json_pack ("{s:s}", "status", "success"));
     else
-        s_reply_json (self->exchange, 500, json_pack ("{s:s}", "error", error));
+        ingress_reply_json (self->exchange, 500, json_pack ("{s:s}", "error", error));
     evbuffer_free (out);
     s_free (self);
 }

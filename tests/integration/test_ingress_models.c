@@ -59,7 +59,8 @@ s_publish_states (s_peer_t *self)
                                           "State", "Healthy", "Since",
                                           "2026-01-01T00:00:00.000000Z", "Reason", "HTTP 200",
                                           "ConsecutiveSuccesses", 1, "ConsecutiveFailures", 0));
-    s_publish (self, false, "STATE", json_pack ("{s:i, s:o}", "IntervalMs", 100, "Backends", backends));
+    s_publish (self, false, "STATE",
+               json_pack ("{s:i, s:o}", "IntervalMs", 100, "Backends", backends));
     const char *inventories =
         "[{\"Backend\":\"a\",\"ApiFormat\":\"Ollama\",\"Models\":["
         "  {\"Name\":\"llama3.2:latest\",\"Model\":\"llama3.2:latest\",\"Digest\":\"d1\","
@@ -70,7 +71,8 @@ s_publish_states (s_peer_t *self)
         " {\"Backend\":\"b\",\"ApiFormat\":\"Ollama\",\"Models\":["
         "  {\"Name\":\"llama3.2:latest\",\"Model\":\"llama3.2:latest\",\"Digest\":\"d1\","
         "   \"Details\":{}},"
-        "  {\"Name\":\"qwen2.5:0.5b\",\"Model\":\"qwen2.5:0.5b\",\"Digest\":\"d3\",\"Details\":{}}],"
+        "  {\"Name\":\"qwen2.5:0.5b\",\"Model\":\"qwen2.5:0.5b\",\"Digest\":\"d3\","
+        "   \"Details\":{}}],"
         " \"Loaded\":[{\"Name\":\"qwen2.5:0.5b\",\"ExpiresAt\":\"2026-01-01T00:05:00Z\","
         "   \"SizeVram\":400}]},"
         " {\"Backend\":\"c\",\"ApiFormat\":\"Ollama\",\"Models\":["
@@ -167,12 +169,14 @@ static void
 s_on_delete (s_peer_t *self, ofp_msg_t *request)
 {
     const char *model = json_string_value (json_object_get (ofp_msg_body (request), "Model"));
-    const char *results = streq (model, "nowhere")
-                              ? "[{\"Backend\":\"a\",\"Status\":404},{\"Backend\":\"b\",\"Status\":404}]"
-                          : streq (model, "broken")
-                              ? "[{\"Backend\":\"a\",\"Status\":200},{\"Backend\":\"b\",\"Status\":0,"
-                                "\"Error\":\"connect: Connection refused\"}]"
-                              : "[{\"Backend\":\"a\",\"Status\":200},{\"Backend\":\"b\",\"Status\":404}]";
+    //  nowhere: no backend had it; broken: b could not be reached; else a had it
+    const char *results =
+        streq (model, "nowhere")
+            ? "[{\"Backend\":\"a\",\"Status\":404},{\"Backend\":\"b\",\"Status\":404}]"
+        : streq (model, "broken")
+            ? "[{\"Backend\":\"a\",\"Status\":200},{\"Backend\":\"b\",\"Status\":0,"
+              "\"Error\":\"connect: Connection refused\"}]"
+            : "[{\"Backend\":\"a\",\"Status\":200},{\"Backend\":\"b\",\"Status\":404}]";
     json_t *body = json_pack ("{s:O, s:s, s:o}", "Frontend",
                               json_object_get (ofp_msg_body (request), "Frontend"), "Model", model,
                               "Results", json_loads (results, 0, NULL));
@@ -309,15 +313,13 @@ main (void)
     //  A pull: RequiredModels first, then one merged stream
     s_expect (port, "POST", "localhost", "/api/pull", "{\"name\":\"llama3\"}", 200,
               "X-OllamaFlow-Pull-Job: j1", reply);
-    const char *expected =
-        "{\"status\":\"pulling manifest\"}\n"
-        "{\"status\":\"pulling 6a0746a1ec1a\",\"digest\":\"" S_DIGEST "\",\"total\":200,\"completed\":30}\n"
-        "{\"status\":\"pulling 6a0746a1ec1a\",\"digest\":\"" S_DIGEST "\",\"total\":200,\"completed\":40}\n"
-        "{\"status\":\"pulling 6a0746a1ec1a\",\"digest\":\"" S_DIGEST "\",\"total\":200,\"completed\":110}\n"
-        "{\"status\":\"pulling 6a0746a1ec1a\",\"digest\":\"" S_DIGEST "\",\"total\":200,\"completed\":200}\n"
-        "{\"status\":\"verifying sha256 digest\"}\n"
-        "{\"status\":\"writing manifest\"}\n"
-        "{\"status\":\"success\"}\n";
+    const char *layer = "{\"status\":\"pulling 6a0746a1ec1a\",\"digest\":\"" S_DIGEST "\","
+                        "\"total\":200,\"completed\":";
+    char expected [4096];
+    snprintf (expected, sizeof expected,
+              "{\"status\":\"pulling manifest\"}\n%s30}\n%s40}\n%s110}\n%s200}\n"
+              "{\"status\":\"verifying sha256 digest\"}\n{\"status\":\"writing manifest\"}\n"
+              "{\"status\":\"success\"}\n", layer, layer, layer, layer);
     char *stream = strdup (s_body (reply));
     //  Chunked: take the lines out of the chunk framing
     char joined [S_REPLY_MAX] = "";
