@@ -5,9 +5,6 @@
 
 #include "sched_health.h"
 
-//  The tag Ollama gives a model named without one
-#define S_DEFAULT_TAG ":latest"
-#define S_MODEL_KEY_MAX (OFP_MODELS_NAME_MAX + sizeof (S_DEFAULT_TAG))
 //  Value stored in a set: any non-NULL pointer
 #define S_MEMBER ((void *) 1)
 
@@ -34,15 +31,6 @@ s_sets_equal (zhashx_t *one, zhashx_t *two)
         if (!zhashx_lookup (two, (const char *) zhashx_cursor (one)))
             return false;
     return true;
-}
-
-//  "llama3" is "llama3:latest"; a ':' before the last '/' is a registry port
-static void
-s_model_key (char *dest, const char *name)
-{
-    const char *slash = strrchr (name, '/');
-    bool tagged = strchr (slash ? slash : name, ':') != NULL;
-    snprintf (dest, S_MODEL_KEY_MAX, "%s%s", name, tagged ? "" : S_DEFAULT_TAG);
 }
 
 static zsock_t *
@@ -142,9 +130,9 @@ s_inventory_models (json_t *inventory)
     zhashx_t *models = zhashx_new ();
     size_t index;
     json_t *model;
-    char key [S_MODEL_KEY_MAX];
+    char key [OFP_MODELS_KEY_MAX];
     json_array_foreach (json_object_get (inventory, "Models"), index, model) {
-        s_model_key (key, json_string_value (json_object_get (model, "Name")));
+        ofp_models_key (key, json_string_value (json_object_get (model, "Name")));
         zhashx_insert (models, key, S_MEMBER);
     }
     return models;
@@ -233,8 +221,8 @@ sched_health_has_model (sched_health_t *self, const char *backend, const char *m
     zhashx_t *models = (zhashx_t *) zhashx_lookup (self->inventories, backend);
     if (!models)
         return true;
-    char key [S_MODEL_KEY_MAX];
-    s_model_key (key, model);
+    char key [OFP_MODELS_KEY_MAX];
+    ofp_models_key (key, model);
     return zhashx_lookup (models, key) != NULL;
 }
 
