@@ -227,7 +227,7 @@ static const ofp_command_t s_commands [] = {
     {"INVENTORY", false, s_check_inventory},
     {"PULL", false, s_check_pull},
     {"STATE", false, s_check_state},
-    //  Requests (planned, issue 5)
+    //  Requests
     {"PULL-START", true, s_check_pull_start},
     {"DELETE-MODEL", true, s_check_frontend_model},
     //  Replies

@@ -3,7 +3,7 @@
 
     The command table and body checks for modelsync's PUB traffic (backend
     inventories, pull progress, full state) and its ROUTER requests (start a
-    pull or delete a model through a frontend; planned for issue 5).
+    pull or delete a model through a frontend).
     Use with ofp_msg: ofp_msg_recv (&ofp_models_protocol, socket).
     =========================================================================
 */
