@@ -56,13 +56,14 @@ it_env_init (it_env_t *env, const char *name, const char *extra)
               env->dir);
     snprintf (env->models_publisher, sizeof env->models_publisher, "ipc://%s/models-pub",
               env->dir);
+    snprintf (env->models_router, sizeof env->models_router, "ipc://%s/models-router", env->dir);
 
     json_t *settings = json_pack (
-        "{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i}, s:{s:s}}", "DatabaseFilename",
+        "{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i}, s:{s:s}}", "DatabaseFilename",
         env->database, "Bus", "ConfigRouter", env->config_router, "ConfigPublisher",
         env->config_publisher, "SchedulerRouter", env->scheduler_router, "SchedulerPublisher",
         env->scheduler_publisher, "HealthPublisher", env->health_publisher, "ModelsPublisher",
-        env->models_publisher, "HeartbeatMs", 100, "LivenessMs", 500, "Logging", "Level",
+        env->models_publisher, "ModelsRouter", env->models_router, "HeartbeatMs", 100, "LivenessMs", 500, "Logging", "Level",
         "debug");
     if (extra) {
         json_error_t jerr;

@@ -29,6 +29,7 @@ typedef struct {
     char scheduler_publisher [300];
     char health_publisher [300];
     char models_publisher [300];
+    char models_router [300];
 } it_env_t;
 
 //  Prepares a private directory and writes its settings file; extra is JSON
