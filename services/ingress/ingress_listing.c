@@ -14,32 +14,15 @@
 //  --------------------------------------------------------------------------
 //  Names and times
 
-//  True if the name's last part (after any '/') carries a tag
-static bool
-s_has_tag (const char *name, size_t length)
-{
-    for (size_t i = length; i > 0; i--) {
-        if (name [i - 1] == '/')
-            return false;
-        if (name [i - 1] == ':')
-            return true;
-    }
-    return false;
-}
-
 bool
 ingress_listing_same_model (const char *a, const char *b)
 {
     if (!a || !b)
         return false;
-    size_t la = strlen (a), lb = strlen (b);
-    if (la == lb)
-        return strcasecmp (a, b) == 0;
-    //  One may be the other without its ":latest"
-    const char *shorter = la < lb ? a : b, *longer = la < lb ? b : a;
-    size_t ls = la < lb ? la : lb;
-    return !s_has_tag (shorter, ls) && strncasecmp (shorter, longer, ls) == 0
-           && strcasecmp (longer + ls, ":latest") == 0;
+    char key_a [OFP_MODELS_KEY_MAX], key_b [OFP_MODELS_KEY_MAX];
+    ofp_models_key (key_a, a);
+    ofp_models_key (key_b, b);
+    return streq (key_a, key_b);
 }
 
 int64_t

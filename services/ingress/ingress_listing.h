@@ -35,8 +35,8 @@ json_t *
 json_t *
     ingress_listing_openai_model (json_t *inventories, const char *id);
 
-//  True if a and b name the same model: ignoring case, and "llama3" is
-//  "llama3:latest".
+//  True if a and b name the same model (ofp_models_key: ignoring case, and
+//  "llama3" is "llama3:latest").
 bool
     ingress_listing_same_model (const char *a, const char *b);
 

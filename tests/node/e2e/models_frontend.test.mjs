@@ -52,6 +52,7 @@ before(async () => {
       { Identifier: 'main', Hostname: '*', Backends: ['a', 'b', 'v'] },
       { Identifier: 'other', Hostname: 'other.local', Backends: ['c'] },
     ],
+    settings: { Models: { IntervalMs: 500 } },
   });
   ollama = new Ollama({ host: flow.url() });
   // Every backend discovered and healthy: the listing holds the whole fleet of main
