@@ -12,6 +12,7 @@ import { startFlow, waitFor, assertCleanStop, sleep } from './flow.mjs';
 import { rawRequest } from '../sim/sim.mjs';
 
 const PULLED = 'tinyllama';
+const LEFT = 'smollm';           // pulled by a client that leaves
 const SYNC_TIMEOUT = 30000;     // modelsync's discovery and pulls, on a busy machine
 let flow;
 let ollama;
@@ -36,7 +37,7 @@ before(async () => {
     fleet: {
       host: '127.0.0.1',
       defaults: { decode_rate: 200, load_ms: 10, parallel: 2, pull_bandwidth: 20e6, keep_alive: '30m' },
-      registry: [{ name: PULLED, size: 30e6, family: 'llama' }],
+      registry: [{ name: PULLED, size: 30e6, family: 'llama' }, { name: LEFT, size: 30e6 }],
       backends: [
         { name: 'a', models: ['llama3.2', { name: 'all-minilm', embedding: true }] },
         { name: 'b', models: ['llama3.2', { name: 'qwen2.5:0.5b', loaded: true }] },
@@ -156,6 +157,24 @@ test('delete through a frontend removes the model everywhere and from RequiredMo
     assert.equal(error.message, `model '${PULLED}' not found`);
     return true;
   });
+});
+
+test('a client that leaves a pull stops following it; the pull goes on to every backend', async () => {
+  const controller = new AbortController();
+  const response = await fetch(`${flow.url()}/api/pull`, {
+    method: 'POST', body: JSON.stringify({ model: LEFT }), signal: controller.signal,
+  });
+  assert.equal(response.status, 200);
+  const reader = response.body.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  assert.match(first, /pulling manifest/);
+  controller.abort();
+  for (const name of ['a', 'b'])
+    await waitFor(async () => names(await simList(name)).includes(`${LEFT}:latest`),
+      { timeout: SYNC_TIMEOUT, what: `${LEFT} on ${name}` });
+  assert.ok(requiredModels('main').includes(LEFT));
+  // The ingress serves on, and the model goes as it came
+  assert.deepEqual(await ollama.delete({ model: LEFT }), { status: 'success' });
 });
 
 test('a pull that fails names the backends; stream:false answers once', async () => {
