@@ -131,6 +131,15 @@ s_key (json_t *model, char *key, size_t size)
         *c = (char) tolower ((unsigned char) *c);
 }
 
+//  The same for OpenAI's lists: the name (any case) alone
+static void
+s_name_key (json_t *model, char *key, size_t size)
+{
+    snprintf (key, size, "%s", s_string (model, "Name"));
+    for (char *c = key; *c; c++)
+        *c = (char) tolower ((unsigned char) *c);
+}
+
 static int
 s_compare_names (const void *a, const void *b)
 {
@@ -167,25 +176,35 @@ s_sorted (json_t *entries, int (*compare) (const void *, const void *))
     return array;
 }
 
-json_t *
-ingress_listing_tags (json_t *inventories)
+//  The models of the inventories (of the Ollama ones only, when ollama_only),
+//  one entry (made by entry) for the first of each key, sorted
+static json_t *
+s_union (json_t *inventories, bool ollama_only, void (*key_of) (json_t *, char *, size_t),
+         json_t *(*entry) (json_t *), int (*compare) (const void *, const void *))
 {
     json_t *entries = json_object ();
     size_t index, at;
     json_t *inventory, *model;
     json_array_foreach (inventories, index, inventory) {
-        if (!streq (s_string (inventory, "ApiFormat"), "Ollama"))
+        if (ollama_only && !streq (s_string (inventory, "ApiFormat"), "Ollama"))
             continue;
         json_array_foreach (json_object_get (inventory, "Models"), at, model) {
             char key [S_KEY_MAX];
-            s_key (model, key, sizeof key);
+            key_of (model, key, sizeof key);
             if (!json_object_get (entries, key))
-                json_object_set_new (entries, key, s_tag (model));
+                json_object_set_new (entries, key, entry (model));
         }
     }
-    json_t *body = json_pack ("{s:o}", "models", s_sorted (entries, s_compare_names));
+    json_t *sorted = s_sorted (entries, compare);
     json_decref (entries);
-    return body;
+    return sorted;
+}
+
+json_t *
+ingress_listing_tags (json_t *inventories)
+{
+    return json_pack ("{s:o}", "models",
+                      s_union (inventories, true, s_key, s_tag, s_compare_names));
 }
 
 //  The Model record of a loaded model on the same backend, or NULL
@@ -251,6 +270,12 @@ s_openai_model (const char *id, json_t *model)
                       "owned_by", owner);
 }
 
+static json_t *
+s_openai_entry (json_t *model)
+{
+    return s_openai_model (s_string (model, "Name"), model);
+}
+
 static int
 s_compare_ids (const void *a, const void *b)
 {
@@ -261,24 +286,9 @@ s_compare_ids (const void *a, const void *b)
 json_t *
 ingress_listing_openai (json_t *inventories)
 {
-    json_t *entries = json_object ();
-    size_t index, at;
-    json_t *inventory, *model;
-    json_array_foreach (inventories, index, inventory)
-        json_array_foreach (json_object_get (inventory, "Models"), at, model) {
-            char key [OFP_MODELS_NAME_MAX + 1];
-            snprintf (key, sizeof key, "%s", s_string (model, "Name"));
-            for (char *c = key; *c; c++)
-                *c = (char) tolower ((unsigned char) *c);
-            if (!json_object_get (entries, key))
-                json_object_set_new (entries, key,
-                                     s_openai_model (s_string (model, "Name"), model));
-        }
     //  An empty list is [] (Ollama says null, which some clients cannot page through)
-    json_t *body = json_pack ("{s:s, s:o}", "object", "list", "data",
-                              s_sorted (entries, s_compare_ids));
-    json_decref (entries);
-    return body;
+    return json_pack ("{s:s, s:o}", "object", "list", "data",
+                      s_union (inventories, false, s_name_key, s_openai_entry, s_compare_ids));
 }
 
 json_t *
