@@ -5,7 +5,8 @@
     Ollama backend of the frontend (or the subset asked for); the pulls
     then report with the job's name. DELETE-MODEL sends DELETE /api/delete
     to every active Ollama backend of the frontend at once and answers when
-    the last one has; the backends are listed again right after. Both are
+    the last one has (pulls of the model on them are cancelled first, or they
+    would bring it back); the backends are listed again right after. Both are
     bounded by Models.MaxJobs (jobs followed, deletes in flight).
     =========================================================================
 */
@@ -240,8 +241,13 @@ s_delete_model (modelsync_ctx_t *ctx, ofp_msg_t **request_p)
     *request_p = NULL;
     self->remaining = self->count;
     self->handle = zlistx_add_end (ctx->deletes, self);
-    json_t *delete = json_pack ("{s:O}", "model",
-                                json_object_get (ofp_msg_body (request), "Model"));
+    //  A pull of the model still running would bring it back
+    const char *model = json_string_value (json_object_get (ofp_msg_body (request), "Model"));
+    for (index = 0; index < self->count; index++)
+        modelsync_pulls_cancel (ctx->pulls, self->targets [index].id, model,
+                                "cancelled: the model was deleted", zclock_mono ());
+    modelsync_pulls_dispatch (ctx->pulls, zclock_mono ());
+    json_t *delete = json_pack ("{s:s}", "model", model);
     char *text = json_dumps (delete, JSON_COMPACT);
     json_decref (delete);
     for (index = 0; index < self->count; index++) {

@@ -200,7 +200,7 @@ modelsync_pulls_want (modelsync_pulls_t *self, const char *backend, const char *
     json_decref (pull->progress);
     pull->progress = json_object ();
     pull->state = S_WAITING;
-    pull->published_at = 0;
+    s_publish (self, pull, now);
     return pull;
 }
 
@@ -277,6 +277,30 @@ modelsync_pulls_end (modelsync_pulls_t *self, modelsync_pull_t *pull, const char
         json_object_del (pull->progress, "Completed");
         json_object_del (pull->progress, "Total");
     }
+    s_publish (self, pull, now);
+}
+
+void
+modelsync_pulls_cancel (modelsync_pulls_t *self, const char *backend, const char *model,
+                        const char *reason, int64_t now)
+{
+    assert (self && backend && model && reason);
+    char key [S_KEY_MAX];
+    s_key (key, backend, model);
+    modelsync_pull_t *pull = (modelsync_pull_t *) zhashx_lookup (self->pulls, key);
+    if (!pull || pull->state == S_DONE)
+        return;
+    if (pull->state == S_RUNNING) {
+        s_count (self, pull->backend, -1);
+        if (self->fn.stop)
+            self->fn.stop (self->arg, pull);
+    }
+    pull->state = S_DONE;
+    pull->handle = NULL;
+    pull->finished_at = now;
+    pull->retry_at = now;
+    free (pull->error);
+    pull->error = zsys_sprintf ("%.*s", OFP_MODELS_ERROR_MAX, reason);
     s_publish (self, pull, now);
 }
 
@@ -527,9 +551,24 @@ modelsync_pull_test (bool verbose)
     assert (modelsync_pulls_pending (pulls, "b1", "m2", now + 3900));
     assert (!modelsync_pulls_pending (pulls, "b1", "m2", now + 4000));
 
+    //  A delete overtakes pulls: the running one frees its slot, no backoff follows
+    assert (modelsync_pulls_want (pulls, "b3", "x", "j9", now + 2000));
+    assert (streq (s_test_last (&test), "b3 x j9  running -"));
+    modelsync_pulls_dispatch (pulls, now + 2000);
+    assert (modelsync_pulls_running (pulls, "b3") == 1);
+    modelsync_pulls_cancel (pulls, "b3", "x:latest", "deleted", now + 2000);
+    assert (modelsync_pulls_running (pulls, "b3") == 0);
+    assert (streq (s_test_last (&test), "b3 x j9  done deleted"));
+    assert (!modelsync_pulls_pending (pulls, "b3", "x", now + 2000));
+    modelsync_pulls_cancel (pulls, "b1", "m3", "deleted", now + 2000);
+    assert (modelsync_pulls_running (pulls, "b1") == 0);
+    assert (modelsync_pulls_want (pulls, "b1", "m3", NULL, now + 2000));
+    modelsync_pulls_dispatch (pulls, now + 2000);
+    assert (modelsync_pulls_running (pulls, "b1") == 1);
+
     //  STATE keeps finished pulls for 60 s; dropping a backend frees its slots
     json_t *records = modelsync_pulls_records (pulls, now + 2000);
-    assert (json_array_size (records) == 7);
+    assert (json_array_size (records) == 8);
     json_decref (records);
     records = modelsync_pulls_records (pulls, now + 2000 + MODELSYNC_PULL_KEEP_MS);
     assert (json_array_size (records) == 2);        //  m3 on b1, m2 on b2: running
@@ -549,14 +588,11 @@ modelsync_pull_test (bool verbose)
         json_t *body = json_deep_copy (record);
         json_object_set_new (body, "Epoch", json_string ("0123456789abcdef"));
         json_object_set_new (body, "Sequence", json_integer ((json_int_t) index + 1));
-        ofp_msg_t *msg = ofp_msg_new (&ofp_models_protocol, "PULL", NULL, &body);
-        zmsg_t *zmsg = ofp_msg_encode (msg);
-        ofp_msg_destroy (&msg);
-        msg = ofp_msg_decode (&ofp_models_protocol, &zmsg, false);
-        if (ofp_msg_error (msg))
-            printf ("%s\n", ofp_msg_error (msg));
-        assert (ofp_msg_error (msg) == NULL);
-        ofp_msg_destroy (&msg);
+        char *text = json_dumps (body, JSON_COMPACT);
+        ofp_msg_expect (&ofp_models_protocol, OFP_MODELS_SIGNATURE, "PULL", NULL, text, NULL,
+                        verbose);
+        free (text);
+        json_decref (body);
     }
     modelsync_pulls_destroy (&pulls);
     zlistx_destroy (&test.started);

@@ -49,7 +49,9 @@ void
 
 //  Wants the model on the backend: joins the pull of that model waiting or
 //  running there (job, if not NULL, then names it), else queues a new one.
-//  Returns the pull, or NULL when the table is full. Call _dispatch after.
+//  A new pull is published at once (Status "", not Done), so subscribers
+//  know it is on its way. Returns the pull, or NULL when the table is full.
+//  Call _dispatch after.
 modelsync_pull_t *
     modelsync_pulls_want (modelsync_pulls_t *self, const char *backend, const char *model,
                           const char *job, int64_t now);
@@ -78,6 +80,12 @@ void
 void
     modelsync_pulls_end (modelsync_pulls_t *self, modelsync_pull_t *pull, const char *error,
                          int64_t now);
+
+//  Ends the pull of the model on the backend, if one waits or runs, with the
+//  error given (a delete of the model overtook it); no backoff follows.
+void
+    modelsync_pulls_cancel (modelsync_pulls_t *self, const char *backend, const char *model,
+                            const char *reason, int64_t now);
 
 //  Forgets every pull of a backend (removed, inactive, no longer Ollama),
 //  stopping the running ones.

@@ -19,6 +19,7 @@
 
 #define S_QWEN       "qwen2.5:0.5b"
 #define S_SLOW       "slow:1b"
+#define S_CANCEL     "cancel:1b"
 #define S_PULL_SIZE  200000000      //  at 50 MB/s: 4 s on o2
 #define S_MAX_JOBS   2
 
@@ -42,11 +43,11 @@ s_start_sim (it_env_t *env, int *ports)
     IT_ASSERT (file, "cannot write %s", fleet);
     fprintf (file,
              "{\"host\":\"127.0.0.1\",\"registry\":[{\"name\":\"%s\",\"size\":%d},"
-             "{\"name\":\"%s\",\"size\":%d}],\"backends\":["
+             "{\"name\":\"%s\",\"size\":%d},{\"name\":\"%s\",\"size\":%d}],\"backends\":["
              "{\"name\":\"o1\",\"models\":[\"llama3.2\"],\"pull_bandwidth\":0},"
              "{\"name\":\"o2\",\"models\":[\"llama3.2\"],\"pull_bandwidth\":50000000},"
              "{\"name\":\"v\",\"api\":\"openai\",\"models\":[\"qwen2.5:7b\"]}]}",
-             S_QWEN, S_PULL_SIZE, S_SLOW, S_PULL_SIZE);
+             S_QWEN, S_PULL_SIZE, S_SLOW, S_PULL_SIZE, S_CANCEL, S_PULL_SIZE);
     fclose (file);
     char program [600];
     snprintf (program, sizeof program, "%s/ollama-sim", env->bin);
@@ -274,23 +275,8 @@ main (void)
     IT_ASSERT (json_array_size (json_object_get (body, "Backends")) == 2
                && streq (json_string_value (json_array_get (json_object_get (body, "Skipped"), 0)), "v"),
                "backends or skipped wrong");
-    char match [512];
-    snprintf (match, sizeof match, "{\"Backend\":\"o2\",\"Job\":\"%s\",\"Done\":false}", s_job (first));
-    s_await (&test, "PULL", match);
-    //  A second job joins the pull running on o2; a third pulls another model
-    ofp_msg_t *second = s_expect (&test, "PULL-START", "{\"Frontend\":\"f1\",\"Model\":\"" S_QWEN
-                                  "\",\"Backends\":[\"o2\",\"v\",\"x\"]}", "ACCEPTED", 0, NULL);
-    body = ofp_msg_body (second);
-    IT_ASSERT (json_array_size (json_object_get (body, "Backends")) == 1
-               && json_array_size (json_object_get (body, "Skipped")) == 2, "subset wrong");
-    ofp_msg_t *third = s_expect (&test, "PULL-START", "{\"Frontend\":\"f1\",\"Model\":\"" S_SLOW
-                                 "\",\"Backends\":[\"o2\"]}", "ACCEPTED", 0, NULL);
-    //  Two jobs run: the next is refused
-    reply = s_expect (&test, "PULL-START", "{\"Frontend\":\"f1\",\"Model\":\"other\"}", "ERROR", 503,
-                      "Busy");
-    ofp_msg_destroy (&reply);
-
     //  o1 ends first: the inventory listing the model goes out before the end
+    char match [512];
     snprintf (match, sizeof match, "{\"Backend\":\"o1\",\"Job\":\"%s\",\"Done\":true,"
               "\"Status\":\"success\"}", s_job (first));
     int end = s_await (&test, "PULL", match);
@@ -308,6 +294,23 @@ main (void)
                 listed = index;
     }
     IT_ASSERT (listed >= 0, "no INVENTORY of o1 with the model before its PULL Done");
+    snprintf (match, sizeof match, "{\"Backend\":\"o2\",\"Job\":\"%s\",\"Done\":false}", s_job (first));
+    s_await (&test, "PULL", match);
+    snprintf (match, sizeof match, "{\"Backend\":\"o2\",\"Job\":\"%s\",\"Done\":true}", s_job (first));
+    IT_ASSERT (s_find (&test, "PULL", match, 0) < 0, "o2's pull is over already");
+    //  A second job joins the pull still running on o2; a third pulls another model
+    ofp_msg_t *second = s_expect (&test, "PULL-START", "{\"Frontend\":\"f1\",\"Model\":\"" S_QWEN
+                                  "\",\"Backends\":[\"o2\",\"v\",\"x\"]}", "ACCEPTED", 0, NULL);
+    body = ofp_msg_body (second);
+    IT_ASSERT (json_array_size (json_object_get (body, "Backends")) == 1
+               && json_array_size (json_object_get (body, "Skipped")) == 2, "subset wrong");
+    ofp_msg_t *third = s_expect (&test, "PULL-START", "{\"Frontend\":\"f1\",\"Model\":\"" S_SLOW
+                                 "\",\"Backends\":[\"o2\"]}", "ACCEPTED", 0, NULL);
+    //  Two jobs run: the next is refused
+    reply = s_expect (&test, "PULL-START", "{\"Frontend\":\"f1\",\"Model\":\"other\"}", "ERROR", 503,
+                      "Busy");
+    ofp_msg_destroy (&reply);
+
     //  o2's pull ends under the newest job, and the other model's too
     snprintf (match, sizeof match, "{\"Backend\":\"o2\",\"Model\":\"" S_QWEN "\",\"Job\":\"%s\","
               "\"Done\":true,\"Status\":\"success\"}", s_job (second));
@@ -360,6 +363,23 @@ main (void)
         s_pump (&test, 50);
     IT_ASSERT (!s_listed (&test, "o1", S_QWEN) && !s_listed (&test, "o2", S_QWEN),
                "a deleted model is still listed");
+
+    //  A delete cancels a pull of the model still running
+    ofp_msg_t *cancelled = s_expect (&test, "PULL-START", "{\"Frontend\":\"f1\",\"Model\":\""
+                                     S_CANCEL "\",\"Backends\":[\"o2\"]}", "ACCEPTED", 0, NULL);
+    snprintf (match, sizeof match, "{\"Backend\":\"o2\",\"Job\":\"%s\",\"Done\":false,"
+              "\"Total\":%d}", s_job (cancelled), S_PULL_SIZE);
+    s_await (&test, "PULL", match);
+    reply = s_expect (&test, "DELETE-MODEL", "{\"Frontend\":\"f1\",\"Model\":\"" S_CANCEL "\"}",
+                      "DELETED", 0, NULL);
+    ofp_msg_destroy (&reply);
+    snprintf (match, sizeof match, "{\"Backend\":\"o2\",\"Job\":\"%s\",\"Done\":true,"
+              "\"Error\":\"cancelled: the model was deleted\"}", s_job (cancelled));
+    s_await (&test, "PULL", match);
+    ofp_msg_destroy (&cancelled);
+    zclock_sleep (500);
+    s_pump (&test, 100);
+    IT_ASSERT (!s_listed (&test, "o2", S_CANCEL), "a cancelled pull finished anyway");
 
     it_stop (modelsync, SIGTERM);
     it_stop (healthmon, SIGTERM);
