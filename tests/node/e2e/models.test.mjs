@@ -244,7 +244,7 @@ test('the only backend with a model going down: a clear error at once, not a han
     assert.equal(error.error, `no healthy backend of 'main' has model '${MISTRAL}'`);
     return true;
   });
-  assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+  assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
   // Models elsewhere still work
   const reply = await ollama.generate({ model: LLAMA, prompt: 'x', options: { num_predict: 1 } });
   assert.equal(reply.done, true);
