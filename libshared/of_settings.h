@@ -53,6 +53,13 @@ typedef struct {
     char **trusted_proxies;         //  Ingress.TrustedProxies: may set X-Forwarded-For
     int64_t health_interval_ms;     //  Health.IntervalMs: probe interval
     int64_t health_timeout_ms;      //  Health.TimeoutMs: probe timeout (0: half the interval)
+    int64_t models_interval_ms;     //  Models.IntervalMs: how often inventories are fetched
+    int64_t models_timeout_ms;      //  Models.TimeoutMs: a list or delete request's timeout
+    int pulls_per_backend;          //  Models.PullsPerBackend: pulls at once on one backend
+    int max_pulls;                  //  Models.MaxPulls: pulls at once over all backends
+    int64_t pull_retry_ms;          //  Models.PullRetryMs: first wait after a failed pull
+    int64_t pull_idle_timeout_ms;   //  Models.PullIdleTimeoutMs: silence ending a pull
+    int max_jobs;                   //  Models.MaxJobs: PULL-START jobs followed at once
     int max_sessions;               //  Scheduler.MaxSessions: sticky sessions kept
     int max_queue;                  //  Scheduler.MaxQueue: asks waiting, all frontends
     json_t *seed_frontends;         //  Frontends: array seeded by configd on first start

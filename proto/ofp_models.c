@@ -5,6 +5,7 @@
 
 #include "ofp_models.h"
 #include "ofp_check.h"
+#include <ctype.h>
 
 static const char *const s_api_formats [] = {"Ollama", "OpenAI", NULL};
 static const char *const s_detail_strings [] = {
@@ -209,12 +210,24 @@ s_check_deleted (json_t *body, char *error, size_t size)
                            size);
 }
 
+void
+ofp_models_key (char *dest, const char *name)
+{
+    assert (dest && name);
+    const char *slash = strrchr (name, '/');
+    bool tagged = strchr (slash ? slash : name, ':') != NULL;
+    snprintf (dest, OFP_MODELS_KEY_MAX, "%.*s%s", OFP_MODELS_NAME_MAX, name,
+              tagged ? "" : OFP_MODELS_DEFAULT_TAG);
+    for (char *c = dest; *c; c++)
+        *c = (char) tolower ((unsigned char) *c);
+}
+
 static const ofp_command_t s_commands [] = {
     //  Published
     {"INVENTORY", false, s_check_inventory},
     {"PULL", false, s_check_pull},
     {"STATE", false, s_check_state},
-    //  Requests (planned, issue 5)
+    //  Requests
     {"PULL-START", true, s_check_pull_start},
     {"DELETE-MODEL", true, s_check_frontend_model},
     //  Replies
@@ -286,6 +299,19 @@ ofp_models_test (bool verbose)
     printf (" * ofp_models: ");
     if (verbose)
         printf ("\n");
+
+    //  Model keys: no tag means ":latest", case does not matter, a port is no tag
+    char key [OFP_MODELS_KEY_MAX];
+    ofp_models_key (key, "llama3");
+    assert (streq (key, "llama3:latest"));
+    ofp_models_key (key, "Llama3:LATEST");
+    assert (streq (key, "llama3:latest"));
+    ofp_models_key (key, "llama3:8b");
+    assert (streq (key, "llama3:8b"));
+    ofp_models_key (key, "registry:5000/x/qwen");
+    assert (streq (key, "registry:5000/x/qwen:latest"));
+    ofp_models_key (key, "registry:5000/x/qwen:7b");
+    assert (streq (key, "registry:5000/x/qwen:7b"));
 
     //  What modelsync will build survives encode and decode
     json_t *body = s_inventory ();

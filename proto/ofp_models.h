@@ -3,7 +3,7 @@
 
     The command table and body checks for modelsync's PUB traffic (backend
     inventories, pull progress, full state) and its ROUTER requests (start a
-    pull or delete a model through a frontend; planned for issue 5).
+    pull or delete a model through a frontend).
     Use with ofp_msg: ofp_msg_recv (&ofp_models_protocol, socket).
     =========================================================================
 */
@@ -27,7 +27,18 @@
 #define OFP_MODELS_RECORDS_MAX   10000       //  inventories or pulls in one STATE
 #define OFP_MODELS_BACKENDS_MAX  1024        //  backends in one request or reply
 
+//  Room for a model key: a name, ":latest", and the NUL
+#define OFP_MODELS_KEY_MAX       (OFP_MODELS_NAME_MAX + sizeof (OFP_MODELS_DEFAULT_TAG))
+#define OFP_MODELS_DEFAULT_TAG   ":latest"   //  the tag of a model named without one
+
 extern const ofp_protocol_t ofp_models_protocol;
+
+//  Writes the key under which a model name is compared (OFP_MODELS_KEY_MAX
+//  bytes): lower case, with ":latest" added when the name has no tag after
+//  its last '/' ("llama3" and "Llama3:latest" are the same model; in
+//  "registry:5000/x/qwen" the ':' is a port, not a tag).
+void
+    ofp_models_key (char *dest, const char *name);
 
 //  Self test
 void

@@ -1,7 +1,8 @@
 /*  =========================================================================
     ingress - the HTTP service actor: one libevent loop that serves HTTP
     (libevhtp), follows the config (of_clone), holds the link to the
-    scheduler and the connections to the backends
+    scheduler and the connections to the backends, and follows healthmon
+    and modelsync for the model routes (ingress_models)
 
     The actor thread runs the event loop; its pipe and the bus sockets are
     events on the same base, so nothing ever blocks the loop. Each request is
@@ -108,6 +109,7 @@ s_destroy (s_ingress_t *self)
         of_conns_destroy (&self->conns);
         evhtp_free (self->htp);
     }
+    ingress_models_destroy (&self->ctx.models);
     ingress_link_destroy (&self->ctx.link);
     ingress_pool_destroy (&self->ctx.pool);
     of_evzmq_destroy (&self->pipe_watch);
@@ -151,6 +153,14 @@ ingress_actor (zsock_t *pipe, void *args)
         s_destroy (&self);
         of_service_failed (pipe, "cannot connect to configd (%s) or the scheduler (%s)",
                            settings->config_router, settings->scheduler_router);
+        return;
+    }
+    self.ctx.models = ingress_models_new (self.ctx.base, settings, self.ctx.clone);
+    if (!self.ctx.models) {
+        s_destroy (&self);
+        of_service_failed (pipe, "cannot connect to healthmon (%s) or modelsync (%s, %s)",
+                           settings->health_publisher, settings->models_publisher,
+                           settings->models_router);
         return;
     }
     of_clone_set_handler (self.ctx.clone, s_on_config_change, &self);

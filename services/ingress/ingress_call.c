@@ -433,31 +433,25 @@ ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request)
     return EVHTP_RES_OK;
 }
 
-static void
-s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route)
+json_t *
+ingress_call_frontend (of_clone_t *clone, of_exchange_t *exchange)
 {
-    if (!of_clone_ready (ctx->clone)) {
+    if (!of_clone_ready (clone)) {
         ingress_reply_error (exchange, 503, "not_ready", 1000,
                              "ollamaflow has no configuration yet: configd has not answered");
-        return;
+        return NULL;
     }
-    evhtp_request_t *request = of_exchange_request (exchange);
-    json_t *frontend = s_frontend (ctx, request);
-    const char *host = evhtp_header_find (request->headers_in, "Host");
-    if (!frontend) {
+    const char *host = of_exchange_header (exchange, "Host");
+    json_t *frontend = ingress_match_frontend (of_clone_objects (clone, OF_KIND_FRONTEND), host);
+    if (!frontend)
         ingress_reply_error (exchange, 404, "frontend_not_found", -1,
                              "no active frontend serves host '%s'", host ? host : "");
-        return;
-    }
-    const char *allow = streq (route->kind, "embeddings")    ? "AllowEmbeddings"
-                        : streq (route->kind, "completions") ? "AllowCompletions"
-                                                             : NULL;
-    if (allow && !json_is_true (json_object_get (frontend, allow))) {
-        ingress_reply_error (exchange, 403, "kind_not_allowed", -1,
-                             "%s requests are not allowed on frontend '%s'", route->kind,
-                             json_string_value (json_object_get (frontend, "Identifier")));
-        return;
-    }
+    return frontend;
+}
+
+json_t *
+ingress_call_body (of_exchange_t *exchange, json_t *frontend)
+{
     size_t size;
     const char *raw = of_exchange_body (exchange, &size);
     json_int_t limit = json_integer_value (json_object_get (frontend, "MaxRequestBodySize"));
@@ -465,7 +459,7 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
         ingress_reply_error (exchange, 413, "request_too_large", -1,
                              "request body of %zu bytes is over this frontend's limit of %lld "
                              "(MaxRequestBodySize)", size, (long long) limit);
-        return;
+        return NULL;
     }
     json_error_t jerr;
     json_t *body = size ? json_loadb (raw, size, 0, &jerr) : NULL;
@@ -480,8 +474,29 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
             ingress_reply_error (exchange, 400, "invalid_request", -1,
                                  "the request body must be a JSON object");
         json_decref (body);
+        return NULL;
+    }
+    return body;
+}
+
+static void
+s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route)
+{
+    json_t *frontend = ingress_call_frontend (ctx->clone, exchange);
+    if (!frontend)
+        return;
+    const char *allow = streq (route->kind, "embeddings")    ? "AllowEmbeddings"
+                        : streq (route->kind, "completions") ? "AllowCompletions"
+                                                             : NULL;
+    if (allow && !json_is_true (json_object_get (frontend, allow))) {
+        ingress_reply_error (exchange, 403, "kind_not_allowed", -1,
+                             "%s requests are not allowed on frontend '%s'", route->kind,
+                             json_string_value (json_object_get (frontend, "Identifier")));
         return;
     }
+    json_t *body = ingress_call_body (exchange, frontend);
+    if (!body)
+        return;
     char error [256];
     json_t *labels = ingress_match_labels (exchange, error, sizeof error);
     if (!labels) {
@@ -560,6 +575,8 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
     }
     else if (route->action == INGRESS_HOME)
         ingress_reply_home (exchange);
-    else
+    else if (route->action == INGRESS_PROXY)
         s_start (ctx, exchange, route);
+    else
+        ingress_models_handle (ctx->models, exchange, route);
 }

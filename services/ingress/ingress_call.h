@@ -15,6 +15,7 @@
 
 #include "of_classes.h"
 #include "ingress_link.h"
+#include "ingress_models.h"
 #include "ingress_upstream.h"
 #include <evhtp.h>
 
@@ -25,6 +26,7 @@ typedef struct {
     of_clone_t *clone;
     ingress_link_t *link;
     ingress_pool_t *pool;
+    ingress_models_t *models;   //  the model routes (ingress_models)
     uint64_t requests;          //  requests seen, for request ids
     uint64_t calls;             //  calls in progress
 } ingress_ctx_t;
@@ -37,5 +39,15 @@ void
 //  the frontend's MaxRequestBodySize is answered 413 at once.
 evhtp_res
     ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request);
+
+//  The frontend serving the request's Host (borrowed), or NULL once the
+//  error is answered (503 before the first config, 404 when none serves it).
+json_t *
+    ingress_call_frontend (of_clone_t *clone, of_exchange_t *exchange);
+
+//  The client's JSON body (new), or NULL once the error is answered (413
+//  over the frontend's MaxRequestBodySize, 400 when missing or not an object).
+json_t *
+    ingress_call_body (of_exchange_t *exchange, json_t *frontend);
 
 #endif

@@ -50,6 +50,12 @@ ingress_reply_error (of_exchange_t *exchange, int status, const char *code, int6
         snprintf (seconds, sizeof seconds, "%lld", (long long) ((retry_after_ms + 999) / 1000));
         of_exchange_add_header (exchange, "Retry-After", seconds);
     }
+    ingress_reply_json (exchange, status, body);
+}
+
+void
+ingress_reply_json (of_exchange_t *exchange, int status, json_t *body)
+{
     char *text = json_dumps (body, JSON_COMPACT);
     of_exchange_reply (exchange, status, S_CONTENT_TYPE, text, strlen (text));
     free (text);

@@ -8,6 +8,7 @@
 #define INGRESS_REPLY_H_INCLUDED
 
 #include "of_exchange.h"
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +21,10 @@ void
     ingress_reply_error (of_exchange_t *exchange, int status, const char *code,
                          int64_t retry_after_ms, const char *format, ...)
     __attribute__ ((format (printf, 5, 6)));
+
+//  A JSON answer the ingress writes itself; takes body over.
+void
+    ingress_reply_json (of_exchange_t *exchange, int status, json_t *body);
 
 //  A CORS preflight (OPTIONS): 204 with what browsers need.
 void

@@ -9,16 +9,25 @@
 #include <string.h>
 
 static const ingress_route_t s_routes [] = {
-    {htp_method_GET, "/", INGRESS_HOME, "other", false},
-    {htp_method_HEAD, "/", INGRESS_HOME, "other", false},
-    {htp_method_POST, "/api/generate", INGRESS_PROXY, "completions", false},
-    {htp_method_POST, "/api/chat", INGRESS_PROXY, "completions", false},
-    {htp_method_POST, "/api/embed", INGRESS_PROXY, "embeddings", false},
-    {htp_method_POST, "/api/embeddings", INGRESS_PROXY, "embeddings", false},
-    {htp_method_POST, "/api/show", INGRESS_PROXY, "other", false},
-    {htp_method_POST, "/v1/chat/completions", INGRESS_PROXY, "completions", true},
-    {htp_method_POST, "/v1/completions", INGRESS_PROXY, "completions", true},
-    {htp_method_POST, "/v1/embeddings", INGRESS_PROXY, "embeddings", true},
+    {htp_method_GET, "/", INGRESS_HOME, "other", false, false},
+    {htp_method_HEAD, "/", INGRESS_HOME, "other", false, false},
+    {htp_method_POST, "/api/generate", INGRESS_PROXY, "completions", false, false},
+    {htp_method_POST, "/api/chat", INGRESS_PROXY, "completions", false, false},
+    {htp_method_POST, "/api/embed", INGRESS_PROXY, "embeddings", false, false},
+    {htp_method_POST, "/api/embeddings", INGRESS_PROXY, "embeddings", false, false},
+    {htp_method_POST, "/api/show", INGRESS_PROXY, "other", false, false},
+    {htp_method_POST, "/v1/chat/completions", INGRESS_PROXY, "completions", true, false},
+    {htp_method_POST, "/v1/completions", INGRESS_PROXY, "completions", true, false},
+    {htp_method_POST, "/v1/embeddings", INGRESS_PROXY, "embeddings", true, false},
+    {htp_method_GET, "/api/version", INGRESS_VERSION, "other", false, false},
+    {htp_method_HEAD, "/api/version", INGRESS_VERSION, "other", false, false},
+    {htp_method_GET, "/api/tags", INGRESS_LISTING, "other", false, false},
+    {htp_method_HEAD, "/api/tags", INGRESS_LISTING, "other", false, false},
+    {htp_method_GET, "/api/ps", INGRESS_LISTING, "other", false, false},
+    {htp_method_GET, "/v1/models", INGRESS_LISTING, "other", true, false},
+    {htp_method_GET, "/v1/models/", INGRESS_LISTING, "other", true, true},
+    {htp_method_POST, "/api/pull", INGRESS_PULL, "other", false, false},
+    {htp_method_DELETE, "/api/delete", INGRESS_DELETE, "other", false, false},
 };
 #define S_ROUTE_COUNT (sizeof s_routes / sizeof s_routes [0])
 
@@ -27,12 +36,18 @@ ingress_route_find (htp_method method, const char *path, bool *path_known)
 {
     assert (path && path_known);
     *path_known = false;
-    for (size_t i = 0; i < S_ROUTE_COUNT; i++)
-        if (strcmp (s_routes [i].path, path) == 0) {
+    for (size_t i = 0; i < S_ROUTE_COUNT; i++) {
+        const ingress_route_t *route = &s_routes [i];
+        size_t length = strlen (route->path);
+        //  A prefix route takes one non-empty parameter after its path
+        bool match = route->prefix ? strncmp (route->path, path, length) == 0 && path [length]
+                                   : strcmp (route->path, path) == 0;
+        if (match) {
             *path_known = true;
-            if (s_routes [i].method == method)
-                return &s_routes [i];
+            if (route->method == method)
+                return route;
         }
+    }
     return NULL;
 }
 
@@ -62,5 +77,16 @@ ingress_route_test (bool verbose)
     route = ingress_route_find (htp_method_HEAD, "/", &known);
     assert (route && route->action == INGRESS_HOME);
     assert (ingress_route_openai_path ("/v1/models") && !ingress_route_openai_path ("/api/tags"));
+    //  Model routes; /v1/models/{id} takes any id, slashes and colons included
+    route = ingress_route_find (htp_method_HEAD, "/api/tags", &known);
+    assert (route && route->action == INGRESS_LISTING);
+    route = ingress_route_find (htp_method_GET, "/v1/models/library/llama3:8b", &known);
+    assert (route && route->action == INGRESS_LISTING && route->prefix && route->openai);
+    route = ingress_route_find (htp_method_GET, "/v1/models", &known);
+    assert (route && !route->prefix);
+    assert (!ingress_route_find (htp_method_POST, "/v1/models/x", &known) && known);
+    route = ingress_route_find (htp_method_DELETE, "/api/delete", &known);
+    assert (route && route->action == INGRESS_DELETE);
+    assert (!ingress_route_find (htp_method_GET, "/api/pull", &known) && known);
     printf ("OK\n");
 }

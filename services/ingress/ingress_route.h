@@ -16,7 +16,11 @@
 
 typedef enum {
     INGRESS_HOME,           //  GET and HEAD /: "Ollama is running"
-    INGRESS_PROXY           //  through a lease to a backend
+    INGRESS_PROXY,          //  through a lease to a backend
+    INGRESS_VERSION,        //  /api/version, answered by the ingress
+    INGRESS_LISTING,        //  /api/tags, /api/ps, /v1/models[/{id}]: from the inventories
+    INGRESS_PULL,           //  /api/pull through a frontend (ingress_pull)
+    INGRESS_DELETE          //  /api/delete through a frontend (ingress_pull)
 } ingress_action_t;
 
 typedef struct {
@@ -25,6 +29,7 @@ typedef struct {
     ingress_action_t action;
     const char *kind;       //  for the scheduler: "completions", "embeddings" or "other"
     bool openai;            //  an OpenAI route (/v1/...): OpenAI's error shape
+    bool prefix;            //  path is a prefix followed by one parameter (/v1/models/{id})
 } ingress_route_t;
 
 //  The route for a request, or NULL. When NULL, *path_known tells whether the

@@ -1,12 +1,24 @@
 /*  ingress_selftest - runs the self test of one ingress class, or of all of them */
 
+#include "ingress_feed.h"
+#include "ingress_listing.h"
 #include "ingress_match.h"
+#include "ingress_models.h"
+#include "ingress_progress.h"
+#include "ingress_requester.h"
+#include "ingress_required.h"
 #include "ingress_route.h"
 #include "of_selftest_main.h"
 
 static const of_selftest_t s_tests [] = {
     {"ingress_route", ingress_route_test},
     {"ingress_match", ingress_match_test},
+    {"ingress_requester", ingress_requester_test},
+    {"ingress_feed", ingress_feed_test},
+    {"ingress_listing", ingress_listing_test},
+    {"ingress_required", ingress_required_test},
+    {"ingress_progress", ingress_progress_test},
+    {"ingress_models", ingress_models_test},
     {NULL, NULL}
 };
 

@@ -5,9 +5,6 @@
 
 #include "sched_health.h"
 
-//  The tag Ollama gives a model named without one
-#define S_DEFAULT_TAG ":latest"
-#define S_MODEL_KEY_MAX (OFP_MODELS_NAME_MAX + sizeof (S_DEFAULT_TAG))
 //  Value stored in a set: any non-NULL pointer
 #define S_MEMBER ((void *) 1)
 
@@ -16,6 +13,8 @@ struct _sched_health_t {
     zsock_t *models;            //  SUB to modelsync
     zhashx_t *healthy;          //  backends that are Healthy (a set)
     zhashx_t *inventories;      //  backend -> set of model keys, for fetched inventories
+    zhashx_t *loaded;           //  backend -> set of the model keys it has loaded
+    zhashx_t *pulls;            //  "backend\nmodel key" of the pulls running (a set)
     uint64_t malformed;
 };
 
@@ -34,15 +33,6 @@ s_sets_equal (zhashx_t *one, zhashx_t *two)
         if (!zhashx_lookup (two, (const char *) zhashx_cursor (one)))
             return false;
     return true;
-}
-
-//  "llama3" is "llama3:latest"; a ':' before the last '/' is a registry port
-static void
-s_model_key (char *dest, const char *name)
-{
-    const char *slash = strrchr (name, '/');
-    bool tagged = strchr (slash ? slash : name, ':') != NULL;
-    snprintf (dest, S_MODEL_KEY_MAX, "%s%s", name, tagged ? "" : S_DEFAULT_TAG);
 }
 
 static zsock_t *
@@ -64,6 +54,9 @@ sched_health_new (const char *health_publisher, const char *models_publisher)
     self->healthy = zhashx_new ();
     self->inventories = zhashx_new ();
     zhashx_set_destructor (self->inventories, s_set_destroy);
+    self->loaded = zhashx_new ();
+    zhashx_set_destructor (self->loaded, s_set_destroy);
+    self->pulls = zhashx_new ();
     if (health_publisher)
         self->health = s_subscriber (health_publisher, OFP_HEALTH_SIGNATURE);
     if (models_publisher)
@@ -84,6 +77,8 @@ sched_health_destroy (sched_health_t **self_p)
     zsock_destroy (&self->models);
     zhashx_destroy (&self->healthy);
     zhashx_destroy (&self->inventories);
+    zhashx_destroy (&self->loaded);
+    zhashx_destroy (&self->pulls);
     free (self);
     *self_p = NULL;
 }
@@ -133,29 +128,30 @@ s_apply_record (zhashx_t *healthy, json_t *record)
     return now != before;
 }
 
-//  The set of model keys of an inventory, or NULL if it was never fetched
+//  The set of model keys of an inventory's list, or NULL if it was never fetched
 static zhashx_t *
-s_inventory_models (json_t *inventory)
+s_inventory_keys (json_t *inventory, const char *list)
 {
     if (!ofp_check_present (inventory, "FetchedUtc"))
         return NULL;
     zhashx_t *models = zhashx_new ();
     size_t index;
     json_t *model;
-    char key [S_MODEL_KEY_MAX];
-    json_array_foreach (json_object_get (inventory, "Models"), index, model) {
-        s_model_key (key, json_string_value (json_object_get (model, "Name")));
+    char key [OFP_MODELS_KEY_MAX];
+    json_array_foreach (json_object_get (inventory, list), index, model) {
+        ofp_models_key (key, json_string_value (json_object_get (model, "Name")));
         zhashx_insert (models, key, S_MEMBER);
     }
     return models;
 }
 
-//  Replaces one backend's inventory in the map; true if that changed it
+//  Replaces one backend's inventory (and loaded models) in the maps; true
+//  if that changed its models
 static bool
-s_apply_inventory (zhashx_t *inventories, json_t *inventory)
+s_apply_inventory (zhashx_t *inventories, zhashx_t *loaded, json_t *inventory)
 {
     const char *backend = json_string_value (json_object_get (inventory, "Backend"));
-    zhashx_t *models = s_inventory_models (inventory);
+    zhashx_t *models = s_inventory_keys (inventory, "Models");
     zhashx_t *before = (zhashx_t *) zhashx_lookup (inventories, backend);
     bool changed = (models == NULL) != (before == NULL)
                    || (models && !s_sets_equal (models, before));
@@ -163,35 +159,83 @@ s_apply_inventory (zhashx_t *inventories, json_t *inventory)
         zhashx_update (inventories, backend, models);
     else
         zhashx_delete (inventories, backend);
+    zhashx_t *running = s_inventory_keys (inventory, "Loaded");
+    if (running)
+        zhashx_update (loaded, backend, running);
+    else
+        zhashx_delete (loaded, backend);
     return changed;
 }
 
-//  Applies a STATE: the map becomes exactly its records
+//  The key of a pull in the set of pulls running
+static void
+s_pull_key (char *dest, size_t size, json_t *pull)
+{
+    char model [OFP_MODELS_KEY_MAX];
+    ofp_models_key (model, json_string_value (json_object_get (pull, "Model")));
+    snprintf (dest, size, "%s\n%s", json_string_value (json_object_get (pull, "Backend")), model);
+}
+
+#define S_PULL_KEY_MAX (OFP_IDENTIFIER_MAX + OFP_MODELS_KEY_MAX + 2)
+
+//  Notes a pull's progress; true if it started or ended
 static bool
-s_apply_state (zhashx_t **map_p, json_t *records, bool inventories)
+s_apply_pull (zhashx_t *pulls, json_t *pull)
+{
+    char key [S_PULL_KEY_MAX];
+    s_pull_key (key, sizeof key, pull);
+    bool running = !json_is_true (json_object_get (pull, "Done"));
+    bool before = zhashx_lookup (pulls, key) != NULL;
+    if (running && !before)
+        zhashx_insert (pulls, key, S_MEMBER);
+    else if (!running && before)
+        zhashx_delete (pulls, key);
+    return running != before;
+}
+
+//  A models STATE: inventories, loaded models and pulls become its own
+static bool
+s_apply_models_state (sched_health_t *self, json_t *body)
+{
+    zhashx_t *inventories = zhashx_new ();
+    zhashx_set_destructor (inventories, s_set_destroy);
+    zhashx_t *loaded = zhashx_new ();
+    zhashx_set_destructor (loaded, s_set_destroy);
+    zhashx_t *pulls = zhashx_new ();
+    size_t index;
+    json_t *record;
+    json_array_foreach (json_object_get (body, "Inventories"), index, record)
+        s_apply_inventory (inventories, loaded, record);
+    json_array_foreach (json_object_get (body, "Pulls"), index, record)
+        s_apply_pull (pulls, record);
+    //  Applied to empty maps, every record "changed" them: compare with the old ones
+    bool changed = zhashx_size (inventories) != zhashx_size (self->inventories)
+                   || !s_sets_equal (pulls, self->pulls);
+    for (zhashx_t *models = (zhashx_t *) zhashx_first (inventories); models && !changed;
+         models = (zhashx_t *) zhashx_next (inventories)) {
+        zhashx_t *before = (zhashx_t *) zhashx_lookup (self->inventories,
+                                                       (const char *) zhashx_cursor (inventories));
+        changed = !before || !s_sets_equal (models, before);
+    }
+    zhashx_destroy (&self->inventories);
+    zhashx_destroy (&self->loaded);
+    zhashx_destroy (&self->pulls);
+    self->inventories = inventories;
+    self->loaded = loaded;
+    self->pulls = pulls;
+    return changed;
+}
+
+//  A health STATE: the healthy set becomes exactly its records
+static bool
+s_apply_health_state (zhashx_t **map_p, json_t *records)
 {
     zhashx_t *map = zhashx_new ();
-    if (inventories)
-        zhashx_set_destructor (map, s_set_destroy);
     size_t index;
     json_t *record;
     json_array_foreach (records, index, record)
-        if (inventories)
-            s_apply_inventory (map, record);
-        else
-            s_apply_record (map, record);
-    //  Applied to an empty map, every record "changed" it: compare with the old map
-    bool changed;
-    if (inventories) {
-        changed = zhashx_size (map) != zhashx_size (*map_p);
-        for (zhashx_t *models = (zhashx_t *) zhashx_first (map); models && !changed;
-             models = (zhashx_t *) zhashx_next (map)) {
-            zhashx_t *before = (zhashx_t *) zhashx_lookup (*map_p, (const char *) zhashx_cursor (map));
-            changed = !before || !s_sets_equal (models, before);
-        }
-    }
-    else
-        changed = !s_sets_equal (map, *map_p);
+        s_apply_record (map, record);
+    bool changed = !s_sets_equal (map, *map_p);
     zhashx_destroy (map_p);
     *map_p = map;
     return changed;
@@ -208,13 +252,15 @@ sched_health_apply (sched_health_t *self, ofp_msg_t *msg)
     json_t *body = ofp_msg_body (msg);
     bool models = ofp_msg_protocol (msg) == &ofp_models_protocol;
     if (ofp_msg_is (msg, "STATE"))
-        return models ? s_apply_state (&self->inventories, json_object_get (body, "Inventories"), true)
-                      : s_apply_state (&self->healthy, json_object_get (body, "Backends"), false);
+        return models ? s_apply_models_state (self, body)
+                      : s_apply_health_state (&self->healthy, json_object_get (body, "Backends"));
     if (!models && ofp_msg_is (msg, "TRANSITION"))
         return s_apply_record (self->healthy, body);
     if (models && ofp_msg_is (msg, "INVENTORY"))
-        return s_apply_inventory (self->inventories, body);
-    return false;                   //  PULL and the rest: not for routing
+        return s_apply_inventory (self->inventories, self->loaded, body);
+    if (models && ofp_msg_is (msg, "PULL"))
+        return s_apply_pull (self->pulls, body);
+    return false;
 }
 
 bool
@@ -233,9 +279,30 @@ sched_health_has_model (sched_health_t *self, const char *backend, const char *m
     zhashx_t *models = (zhashx_t *) zhashx_lookup (self->inventories, backend);
     if (!models)
         return true;
-    char key [S_MODEL_KEY_MAX];
-    s_model_key (key, model);
+    char key [OFP_MODELS_KEY_MAX];
+    ofp_models_key (key, model);
     return zhashx_lookup (models, key) != NULL;
+}
+
+bool
+sched_health_loaded (sched_health_t *self, const char *backend, const char *model)
+{
+    assert (self && backend && model);
+    zhashx_t *loaded = (zhashx_t *) zhashx_lookup (self->loaded, backend);
+    char key [OFP_MODELS_KEY_MAX];
+    ofp_models_key (key, model);
+    return *model && loaded && zhashx_lookup (loaded, key) != NULL;
+}
+
+bool
+sched_health_pulling (sched_health_t *self, const char *backend, const char *model)
+{
+    assert (self && backend && model);
+    char key [S_PULL_KEY_MAX];
+    char model_key [OFP_MODELS_KEY_MAX];
+    ofp_models_key (model_key, model);
+    snprintf (key, sizeof key, "%s\n%s", backend, model_key);
+    return *model && zhashx_lookup (self->pulls, key) != NULL;
 }
 
 uint64_t
@@ -289,14 +356,26 @@ s_health (const char *command, const char *backend, const char *state, const cha
 static ofp_msg_t *
 s_inventory (const char *backend, const char *model, bool fetched)
 {
-    json_t *body = json_pack ("{s:s, s:i, s:s, s:s, s:[{s:s, s:s, s:{}}], s:[]}", "Epoch",
+    json_t *body = json_pack ("{s:s, s:i, s:s, s:s, s:[{s:s, s:s, s:{}}], s:[{s:s}]}", "Epoch",
                               S_EPOCH, "Sequence", 3, "Backend", backend, "ApiFormat", "Ollama",
-                              "Models", "Name", model, "Model", model, "Details", "Loaded");
+                              "Models", "Name", model, "Model", model, "Details", "Loaded",
+                              "Name", model);
     if (fetched)
         json_object_set_new (body, "FetchedUtc", json_string (S_SINCE));
     ofp_msg_t *msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &body);
     zmsg_t *zmsg = ofp_msg_encode (msg);
     ofp_msg_destroy (&msg);
+    return ofp_msg_decode (&ofp_models_protocol, &zmsg, false);
+}
+
+//  A models message from its JSON text, through the codec
+static ofp_msg_t *
+s_models (const char *command, const char *text)
+{
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_addstr (zmsg, OFP_MODELS_SIGNATURE);
+    zmsg_addstr (zmsg, command);
+    zmsg_addstr (zmsg, text);
     return ofp_msg_decode (&ofp_models_protocol, &zmsg, false);
 }
 
@@ -343,6 +422,27 @@ sched_health_test (bool verbose)
     assert (!s_apply (health, s_inventory ("b1", "llama3", true)));
     assert (s_apply (health, s_inventory ("b1", "registry:5000/x/qwen", true)));
     assert (sched_health_has_model (health, "b1", "registry:5000/x/qwen:latest"));
+    assert (sched_health_loaded (health, "b1", "registry:5000/x/qwen"));
+    assert (!sched_health_loaded (health, "b1", "llama3") && !sched_health_loaded (health, "b2", ""));
+
+    //  Pulls: a PULL starts or ends one; STATE replaces them all
+    const char *pulling = "{\"Epoch\":\"" S_EPOCH "\",\"Sequence\":4,\"Backend\":\"b2\","
+                          "\"Model\":\"Qwen\",\"Status\":\"pulling manifest\",\"Done\":false}";
+    const char *pulled = "{\"Epoch\":\"" S_EPOCH "\",\"Sequence\":5,\"Backend\":\"b2\","
+                         "\"Model\":\"qwen\",\"Status\":\"success\",\"Done\":true}";
+    assert (!sched_health_pulling (health, "b2", "qwen"));
+    assert (s_apply (health, s_models ("PULL", pulling)));
+    assert (!s_apply (health, s_models ("PULL", pulling)));
+    assert (sched_health_pulling (health, "b2", "qwen:latest"));
+    assert (!sched_health_pulling (health, "b1", "qwen"));
+    assert (s_apply (health, s_models ("PULL", pulled)));
+    assert (!sched_health_pulling (health, "b2", "qwen"));
+    assert (s_apply (health, s_models ("STATE", "{\"Epoch\":\"" S_EPOCH "\",\"Sequence\":6,"
+                                       "\"Inventories\":[],\"Pulls\":[{\"Backend\":\"b2\","
+                                       "\"Model\":\"m\",\"Status\":\"\",\"Done\":false}]}")));
+    assert (sched_health_pulling (health, "b2", "m"));
+    //  That STATE listed no inventory: b1's is unknown again
+    assert (sched_health_has_model (health, "b1", "x"));
 
     //  Malformed messages are counted and change nothing
     zmsg_t *zmsg = zmsg_new ();

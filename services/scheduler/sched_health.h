@@ -4,7 +4,8 @@
     proto/models.md)
 
     Follows the subscriber's rules of both contracts: a STATE replaces the
-    whole map, a TRANSITION or an INVENTORY one backend's entry. Until the
+    whole map, a TRANSITION or an INVENTORY one backend's entry, a PULL one
+    pull's (running or not). Until the
     first health message, no backend is healthy; Unknown counts as not
     healthy. A backend whose inventory was never fetched has an unknown
     inventory and is not filtered by model. When a monitor goes silent the
@@ -52,6 +53,14 @@ bool
 //  inventory is unknown. "llama3" and "llama3:latest" are the same model.
 bool
     sched_health_has_model (sched_health_t *self, const char *backend, const char *model);
+
+//  True if the backend's last inventory lists the model as loaded.
+bool
+    sched_health_loaded (sched_health_t *self, const char *backend, const char *model);
+
+//  True if modelsync pulls the model onto the backend now.
+bool
+    sched_health_pulling (sched_health_t *self, const char *backend, const char *model);
 
 //  Messages refused as malformed.
 uint64_t

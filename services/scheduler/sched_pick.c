@@ -63,11 +63,24 @@ s_less_loaded (sched_pick_env_t *env, const sched_backend_t *a, const sched_back
     return (uint64_t) load_a * b->max_parallel < (uint64_t) load_b * a->max_parallel;
 }
 
+//  LeastOutstanding's order: a backend that has the model loaded first (no
+//  cold load), then the least loaded
+static bool
+s_better (sched_pick_env_t *env, const char *model, const sched_backend_t *a,
+          const sched_backend_t *b)
+{
+    bool loaded_a = sched_health_loaded (env->health, a->id, model);
+    bool loaded_b = sched_health_loaded (env->health, b->id, model);
+    if (loaded_a != loaded_b)
+        return loaded_a;
+    return s_less_loaded (env, a, b);
+}
+
 //  Picks among free candidates (positions in the frontend, ascending) by the
 //  frontend's policy, and moves the rotation past the one picked
 static sched_backend_t *
-s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const size_t *free,
-               size_t count)
+s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const char *model,
+               const size_t *free, size_t count)
 {
     assert (count > 0);
     //  The rotation: the first free candidate at or after the cursor
@@ -83,8 +96,8 @@ s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const size_t *
         //  Ties go to the first in rotation order, so an idle fleet is spread too
         for (size_t step = 1; step < count; step++) {
             size_t index = (start + step) % count;
-            if (s_less_loaded (env, frontend->backends [free [index]],
-                               frontend->backends [free [chosen]]))
+            if (s_better (env, model, frontend->backends [free [index]],
+                          frontend->backends [free [chosen]]))
                 chosen = index;
         }
     if (frontend->policy != SCHED_POLICY_RANDOM)
@@ -93,7 +106,8 @@ s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const size_t *
 }
 
 //  The frontend's candidates for the ask (positions, in the frontend's
-//  order); with none, the DENY naming the first reason
+//  order); with none, the verdict: WAIT for the backends pulling the model
+//  asked for, or the DENY naming the first reason
 static size_t
 s_candidates (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
               size_t *candidates, sched_pick_t *pick)
@@ -107,10 +121,15 @@ s_candidates (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask
         if (!s_has_labels (backend, ask->labels))
             continue;
         labelled++;
-        if (!sched_health_has_model (env->health, backend->id, ask->model))
+        bool usable = backend->healthy && !sched_ask_excludes (ask, backend->id);
+        if (!sched_health_has_model (env->health, backend->id, ask->model)) {
+            //  A model on its way: the ask may wait for it
+            if (usable && sched_health_pulling (env->health, backend->id, ask->model))
+                pick->usable [pick->usable_count++] = backend->id;
             continue;
+        }
         stocked++;
-        if (backend->healthy && !sched_ask_excludes (ask, backend->id))
+        if (usable)
             candidates [count++] = index;
     }
     if (allowing == 0)
@@ -121,13 +140,22 @@ s_candidates (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask
         s_deny (pick, 503, "NoHealthyBackend", "no active backend of '%s' carries every label "
                 "asked for", frontend->id);
     else
+    if (stocked == 0 && pick->usable_count)
+        s_verdict (pick, SCHED_PICK_WAIT);
+    else
     if (stocked == 0)
-        s_deny (pick, 404, "NotFound", "no backend of '%s' has model '%s'", frontend->id,
-                ask->model);
+        //  Ollama's own words, which clients recognise
+        s_deny (pick, 404, "NotFound", "model '%s' not found", ask->model);
+    else
+    if (count == 0 && *ask->model)
+        s_deny (pick, 503, "NoHealthyBackend", "no healthy backend of '%s' has model '%s'",
+                frontend->id, ask->model);
     else
     if (count == 0)
         s_deny (pick, 503, "NoHealthyBackend", "no healthy backend of '%s' can take the request",
                 frontend->id);
+    if (count)
+        pick->usable_count = 0;
     return count;
 }
 
@@ -193,7 +221,7 @@ sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *
         if (s_has_room (env, frontend->backends [candidates [index]]))
             free [free_count++] = candidates [index];
     if (free_count)
-        s_grant (pick, s_policy_pick (env, frontend, free, free_count), false);
+        s_grant (pick, s_policy_pick (env, frontend, ask->model, free, free_count), false);
     else {
         s_verdict (pick, SCHED_PICK_WAIT);
         for (size_t index = 0; index < count; index++)
@@ -364,8 +392,26 @@ sched_pick_test (bool verbose)
     ofp_msg_destroy (&msg);
     const char *llama = "{\"Frontend\":\"f1\",\"Model\":\"llama3\",\"Labels\":[\"eu\"]}";
     assert (streq (s_test_verdict (&test, llama), "b1"));
-    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"f1\",\"Model\":\"qwen\",\"Labels\":[\"eu\"]}"),
-                   "404 NotFound"));
+    const char *qwen = "{\"Frontend\":\"f1\",\"Model\":\"qwen\",\"Labels\":[\"eu\"]}";
+    sched_pick_t pick;
+    s_test_decide (&test, qwen, &pick);
+    assert (pick.verdict == SCHED_PICK_DENY && pick.status == 404);
+    assert (streq (pick.message, "model 'qwen' not found"));
+    //  A model being pulled onto a candidate: the ask waits for it
+    json_t *pull = json_pack ("{s:s, s:i, s:s, s:s, s:s, s:b}", "Epoch", "0123456789abcdef",
+                              "Sequence", 2, "Backend", "b1", "Model", "qwen:latest", "Status",
+                              "pulling manifest", "Done", 0);
+    msg = ofp_msg_new (&ofp_models_protocol, "PULL", NULL, &pull);
+    assert (sched_health_apply (test.env.health, msg));
+    ofp_msg_destroy (&msg);
+    assert (streq (s_test_verdict (&test, qwen), "WAIT 1"));
+    //  The only backend with the model is not healthy: a clear refusal
+    s_test_sick (&test, "b1", true);
+    s_test_decide (&test, llama, &pick);
+    assert (pick.verdict == SCHED_PICK_DENY && pick.status == 503);
+    assert (streq (pick.message, "no healthy backend of 'f1' has model 'llama3'"));
+    assert (streq (s_test_verdict (&test, qwen), "404 NotFound"));
+    s_test_sick (&test, "b1", false);
     s_test_release_all (&test);
 
     //  Least outstanding, relative to MaxParallelRequests; sticky sessions
@@ -387,6 +433,21 @@ sched_pick_test (bool verbose)
     assert (streq (s_test_verdict (&test,
                    "{\"Frontend\":\"f2\",\"Kind\":\"other\",\"StickyKey\":\"alice\","
                    "\"Labels\":[\"eu\"]}"), "b1"));
+
+    //  LeastOutstanding prefers a backend where the model is loaded, while it has room
+    inventory = json_pack ("{s:s, s:i, s:s, s:s, s:[{s:s, s:s, s:{}}], s:[{s:s}], s:s}",
+                           "Epoch", "0123456789abcdef", "Sequence", 3, "Backend", "b3",
+                           "ApiFormat", "Ollama", "Models", "Name", "llama3:latest", "Model",
+                           "llama3:latest", "Details", "Loaded", "Name", "llama3:latest",
+                           "FetchedUtc", "2025-01-01T00:00:00.000000Z");
+    msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &inventory);
+    sched_health_apply (test.env.health, msg);
+    ofp_msg_destroy (&msg);
+    const char *loaded = "{\"Frontend\":\"f2\",\"Kind\":\"other\",\"Model\":\"llama3\"}";
+    assert (streq (s_test_verdict (&test, loaded), "b3"));
+    assert (streq (s_test_verdict (&test, loaded), "b3"));
+    assert (!streq (s_test_verdict (&test, loaded), "b3"));
+    s_test_release_all (&test);
 
     //  Random picks only candidates with room
     json_object_set_new (json_object_get (test.frontends, "f1"), "LoadBalancing",

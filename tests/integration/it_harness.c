@@ -56,13 +56,14 @@ it_env_init (it_env_t *env, const char *name, const char *extra)
               env->dir);
     snprintf (env->models_publisher, sizeof env->models_publisher, "ipc://%s/models-pub",
               env->dir);
+    snprintf (env->models_router, sizeof env->models_router, "ipc://%s/models-router", env->dir);
 
     json_t *settings = json_pack (
-        "{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i}, s:{s:s}}", "DatabaseFilename",
+        "{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i}, s:{s:s}}", "DatabaseFilename",
         env->database, "Bus", "ConfigRouter", env->config_router, "ConfigPublisher",
         env->config_publisher, "SchedulerRouter", env->scheduler_router, "SchedulerPublisher",
         env->scheduler_publisher, "HealthPublisher", env->health_publisher, "ModelsPublisher",
-        env->models_publisher, "HeartbeatMs", 100, "LivenessMs", 500, "Logging", "Level",
+        env->models_publisher, "ModelsRouter", env->models_router, "HeartbeatMs", 100, "LivenessMs", 500, "Logging", "Level",
         "debug");
     if (extra) {
         json_error_t jerr;
@@ -233,6 +234,18 @@ s_http (int port, const char *request, size_t length, char *reply, size_t size)
 }
 
 int
+it_http (int port, const char *method, const char *host, const char *path, const char *body,
+         char *reply, size_t size)
+{
+    char *request = zsys_sprintf ("%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+                                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                                  method, path, host, body ? strlen (body) : 0, body ? body : "");
+    int status = s_http (port, request, strlen (request), reply, size);
+    zstr_free (&request);
+    return status;
+}
+
+int
 it_http_get (int port, const char *path, char *reply, size_t size)
 {
     char request [512];
@@ -244,12 +257,7 @@ it_http_get (int port, const char *path, char *reply, size_t size)
 int
 it_http_post (int port, const char *path, const char *body, char *reply, size_t size)
 {
-    char *request = zsys_sprintf ("POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-                                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                                  path, strlen (body), body);
-    int status = s_http (port, request, strlen (request), reply, size);
-    zstr_free (&request);
-    return status;
+    return it_http (port, "POST", "localhost", path, body, reply, size);
 }
 
 zsock_t *

@@ -29,6 +29,7 @@ typedef struct {
     char scheduler_publisher [300];
     char health_publisher [300];
     char models_publisher [300];
+    char models_router [300];
 } it_env_t;
 
 //  Prepares a private directory and writes its settings file; extra is JSON
@@ -84,6 +85,11 @@ int
 //  Sends POST path with a JSON body to 127.0.0.1:port; like it_http_get.
 int
     it_http_post (int port, const char *path, const char *body, char *reply, size_t size);
+
+//  Sends method path with Host: host and a JSON body (NULL for none); like it_http_get.
+int
+    it_http (int port, const char *method, const char *host, const char *path, const char *body,
+             char *reply, size_t size);
 
 //  A DEALER connected to configd's router.
 zsock_t *

@@ -81,6 +81,7 @@ struct _sim_backend_t {
     bool recorded;
     unsigned next_id;
     uint64_t fail_count;                //  for http_500_every
+    int pulls, peak_pulls;              //  pulls running now, and the most at once
     bool dropping;                      //  connections are being dropped on purpose
 };
 
@@ -522,6 +523,14 @@ sim_backend_count (sim_backend_t *self, sim_stat_t stat, uint64_t amount)
     self->stats [stat] += amount;
 }
 
+void
+sim_backend_count_pull (sim_backend_t *self, int delta)
+{
+    self->pulls += delta;
+    if (self->pulls > self->peak_pulls)
+        self->peak_pulls = self->pulls;
+}
+
 bool
 sim_backend_dropping (sim_backend_t *self)
 {
@@ -554,6 +563,8 @@ sim_backend_stats (sim_backend_t *self)
     json_object_set_new (stats, "peak_active", json_integer (sim_slots_peak_active (self->slots)));
     json_object_set_new (stats, "queued", json_integer (sim_slots_queued (self->slots)));
     json_object_set_new (stats, "peak_queued", json_integer (sim_slots_peak_queued (self->slots)));
+    json_object_set_new (stats, "pulls", json_integer (self->pulls));
+    json_object_set_new (stats, "peak_pulls", json_integer (self->peak_pulls));
     json_object_set_new (stats, "listening", json_boolean (self->listening));
     json_object_set_new (stats, "connections", json_integer ((json_int_t) of_conns_size (self->conns)));
     json_object_set_new (stats, "last_request", s_record_json (self));
@@ -566,6 +577,7 @@ sim_backend_reset (sim_backend_t *self)
     memset (self->stats, 0, sizeof self->stats);
     memset (self->routes, 0, sizeof self->routes);
     self->fail_count = 0;
+    self->peak_pulls = self->pulls;
     sim_slots_reset_peaks (self->slots);
     self->recorded = false;
 }

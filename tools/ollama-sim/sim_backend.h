@@ -77,6 +77,10 @@ struct event_base *
 void
     sim_backend_count (sim_backend_t *self, sim_stat_t stat, uint64_t amount);
 
+//  A pull starts (delta 1) or ends (-1): counts the pulls running and their peak
+void
+    sim_backend_count_pull (sim_backend_t *self, int delta);
+
 //  True while the backend drops its connections on purpose (a fault), so
 //  that work ended that way is not counted as a client cancellation
 bool

@@ -31,6 +31,15 @@ typedef struct {
     int64_t t_start;
 } transfer_t;
 
+//  The transfer is over: a pull stops counting as running
+static void
+s_free (transfer_t *self)
+{
+    if (!self->push)
+        sim_backend_count_pull (self->backend, -1);
+    free (self);
+}
+
 static void
 s_gone (sim_req_t *req, void *arg)
 {
@@ -38,7 +47,7 @@ s_gone (sim_req_t *req, void *arg)
     transfer_t *self = (transfer_t *) arg;
     sim_backend_count (self->backend, sim_backend_dropping (self->backend)? SIM_STAT_FAULTED
                                                                          : SIM_STAT_CANCELLED, 1);
-    free (self);
+    s_free (self);
 }
 
 static void
@@ -70,7 +79,7 @@ s_end_error (transfer_t *self, const char *message)
     }
     else
         sim_req_reply_error (self->req, 500, message);
-    free (self);
+    s_free (self);
 }
 
 static void
@@ -90,7 +99,7 @@ s_end_success (transfer_t *self)
     }
     else
         sim_req_reply (self->req, 200, SIM_CT_JSON, "{\"status\":\"success\"}", 20);
-    free (self);
+    s_free (self);
 }
 
 static void
@@ -174,6 +183,8 @@ sim_transfer_handle (sim_backend_t *backend, sim_req_t *req, sim_route_t route)
         self->spec = local? local->spec: *remote;
         self->cached = local != NULL && !self->push;
     }
+    if (!self->push)
+        sim_backend_count_pull (backend, 1);
     sim_req_set_owner (req, s_gone, self);
     sim_req_watch (req);
     //  Start from the event loop: a stream started inside evhtp's request

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import http from 'node:http';
 import { startSim } from '../sim/sim.mjs';
 
 const DEFAULT_BIN = fileURLToPath(new URL('../../../build/bin', import.meta.url));
@@ -132,6 +133,21 @@ export async function waitHealthy(flow, body, { replica = 0, count = 1 } = {}) {
     await response.text();
     return response.status === 200;
   }, { what: 'a healthy backend through ollamaflow' });
+}
+
+// A POST through the flow with a chosen Host header (to reach a frontend by its Hostname)
+export function hostRequest(flow, host, path, body, { replica = 0 } = {}) {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: '127.0.0.1', port: flow.port(replica), method: 'POST', path,
+      headers: { host, 'content-type': 'application/json' } }, (response) => {
+      let data = '';
+      response.on('data', (chunk) => { data += chunk; });
+      response.on('end', () => resolve({ status: response.statusCode, data,
+        backend: response.headers['x-ollamaflow-backend'] }));
+    });
+    request.on('error', reject);
+    request.end(JSON.stringify(body));
+  });
 }
 
 // The stop results of a flow, checked: every process exited 0

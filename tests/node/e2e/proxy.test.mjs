@@ -2,27 +2,13 @@
 // simulated fleet: streaming, spreading, pins, failover, aborts and errors in each dialect.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { startFlow, waitFor, waitHealthy, assertCleanStop, sleep } from './flow.mjs';
+import { startFlow, waitFor, waitHealthy, assertCleanStop, sleep, hostRequest as flowHostRequest } from './flow.mjs';
 
 const MODEL = 'llama3.2';
 let flow;
-
-// A POST with a chosen Host header
-function hostRequest(host, path, body) {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port: flow.port(), method: 'POST', path,
-      headers: { host, 'content-type': 'application/json' } }, (response) => {
-      let data = '';
-      response.on('data', (chunk) => { data += chunk; });
-      response.on('end', () => resolve({ status: response.statusCode, data }));
-    });
-    request.on('error', reject);
-    request.end(JSON.stringify(body));
-  });
-}
+const hostRequest = (host, path, body) => flowHostRequest(flow, host, path, body);
 
 before(async () => {
   flow = await startFlow({

@@ -1,0 +1,235 @@
+/*  =========================================================================
+    ingress_feed - a service's published per-backend state, followed
+    =========================================================================
+*/
+
+#include "ingress_feed.h"
+
+struct _ingress_feed_t {
+    const ingress_feed_spec_t *spec;
+    int64_t liveness_ms;
+    zsock_t *subscriber;
+    of_evzmq_t *watch;
+    ingress_feed_fn *handler;
+    void *handler_arg;
+    json_t *records;            //  Backend -> record
+    char epoch [OFP_EPOCH_LENGTH + 1];
+    int64_t sequence;           //  the last one received, 0 before any
+    bool ready;
+    int64_t heard_at;           //  zclock_mono of the last message
+    uint64_t gaps;
+    uint64_t malformed;
+};
+
+void
+ingress_feed_apply (ingress_feed_t *self, ofp_msg_t *msg)
+{
+    assert (self && msg);
+    json_t *body = ofp_msg_body (msg);
+    const char *epoch = json_string_value (json_object_get (body, "Epoch"));
+    int64_t sequence = json_integer_value (json_object_get (body, "Sequence"));
+    self->heard_at = zclock_mono ();
+    //  A gap means a lost update: the next STATE, one heartbeat away, heals it
+    if (epoch && streq (epoch, self->epoch) && sequence > self->sequence + 1)
+        self->gaps++;
+    if (epoch) {
+        snprintf (self->epoch, sizeof self->epoch, "%s", epoch);
+        self->sequence = sequence;
+    }
+    if (ofp_msg_is (msg, "STATE")) {
+        json_object_clear (self->records);
+        size_t index;
+        json_t *record;
+        json_array_foreach (json_object_get (body, self->spec->records), index, record)
+            json_object_set (self->records, json_string_value (json_object_get (record, "Backend")),
+                             record);
+        self->ready = true;
+    }
+    else if (ofp_msg_is (msg, self->spec->update)) {
+        json_t *record = json_deep_copy (body);
+        json_object_del (record, "Epoch");
+        json_object_del (record, "Sequence");
+        json_object_set_new (self->records, json_string_value (json_object_get (body, "Backend")),
+                             record);
+    }
+    if (self->handler)
+        self->handler (self->handler_arg, msg);
+}
+
+static void
+s_on_message (zsock_t *subscriber, void *arg)
+{
+    ingress_feed_t *self = (ingress_feed_t *) arg;
+    while (zsock_events (subscriber) & ZMQ_POLLIN) {
+        ofp_msg_t *msg = ofp_msg_recv (self->spec->protocol, subscriber);
+        if (!msg)
+            break;
+        if (ofp_msg_error (msg)) {
+            if (self->malformed++ == 0)
+                of_log_warning ("malformed message on %s: %s", self->spec->protocol->signature,
+                                ofp_msg_error (msg));
+        }
+        else
+            ingress_feed_apply (self, msg);
+        ofp_msg_destroy (&msg);
+    }
+}
+
+ingress_feed_t *
+ingress_feed_new (struct event_base *base, const char *endpoint, int64_t liveness_ms,
+                  const ingress_feed_spec_t *spec)
+{
+    assert (base && endpoint && spec && liveness_ms > 0);
+    ingress_feed_t *self = (ingress_feed_t *) zmalloc (sizeof (ingress_feed_t));
+    self->spec = spec;
+    self->liveness_ms = liveness_ms;
+    self->records = json_object ();
+    self->heard_at = zclock_mono () - liveness_ms;
+    self->subscriber = zsock_new (ZMQ_SUB);
+    assert (self->subscriber);
+    zsock_set_linger (self->subscriber, 0);
+    zsock_set_subscribe (self->subscriber, spec->protocol->signature);
+    if (zsock_connect (self->subscriber, "%s", endpoint) != 0) {
+        ingress_feed_destroy (&self);
+        return NULL;
+    }
+    self->watch = of_evzmq_new (base, self->subscriber, s_on_message, self);
+    return self;
+}
+
+void
+ingress_feed_destroy (ingress_feed_t **self_p)
+{
+    assert (self_p);
+    ingress_feed_t *self = *self_p;
+    if (!self)
+        return;
+    of_evzmq_destroy (&self->watch);
+    zsock_destroy (&self->subscriber);
+    json_decref (self->records);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+ingress_feed_set_handler (ingress_feed_t *self, ingress_feed_fn *handler, void *arg)
+{
+    assert (self);
+    self->handler = handler;
+    self->handler_arg = arg;
+}
+
+bool
+ingress_feed_ready (ingress_feed_t *self)
+{
+    assert (self);
+    return self->ready;
+}
+
+bool
+ingress_feed_alive (ingress_feed_t *self)
+{
+    assert (self);
+    return zclock_mono () - self->heard_at < self->liveness_ms;
+}
+
+const char *
+ingress_feed_epoch (ingress_feed_t *self)
+{
+    assert (self);
+    return self->epoch;
+}
+
+json_t *
+ingress_feed_get (ingress_feed_t *self, const char *backend)
+{
+    assert (self);
+    return backend ? json_object_get (self->records, backend) : NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+static void
+s_test_publish (zsock_t *publisher, const char *command, const char *body)
+{
+    json_t *json = json_loads (body, 0, NULL);
+    assert (json);
+    ofp_msg_t *msg = ofp_msg_new (&ofp_models_protocol, command, NULL, &json);
+    ofp_msg_send (&msg, publisher);
+}
+
+static void
+s_test_count (void *arg, ofp_msg_t *msg)
+{
+    (void) msg;
+    (*(int *) arg)++;
+}
+
+//  Runs the loop long enough for what was published to arrive
+static void
+s_test_settle (struct event_base *base)
+{
+    zclock_sleep (50);
+    struct timeval pause = {0, 50000};
+    event_base_loopexit (base, &pause);
+    event_base_dispatch (base);
+}
+
+void
+ingress_feed_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * ingress_feed: ");
+    static const ingress_feed_spec_t spec = {&ofp_models_protocol, "Inventories", "INVENTORY"};
+    struct event_base *base = event_base_new ();
+    zsock_t *publisher = zsock_new_pub ("inproc://ingress_feed_test");
+    assert (base && publisher);
+    ingress_feed_t *self = ingress_feed_new (base, "inproc://ingress_feed_test", 300, &spec);
+    assert (self && !ingress_feed_ready (self) && !ingress_feed_alive (self));
+    int messages = 0;
+    ingress_feed_set_handler (self, s_test_count, &messages);
+    zclock_sleep (50);          //  the subscription reaches the publisher
+
+    //  STATE: every record; the feed is ready and alive
+    s_test_publish (publisher, "STATE",
+                    "{\"Epoch\":\"00000000000000aa\",\"Sequence\":1,\"Inventories\":["
+                    "{\"Backend\":\"a\",\"ApiFormat\":\"Ollama\",\"Models\":[],\"Loaded\":[]},"
+                    "{\"Backend\":\"b\",\"ApiFormat\":\"OpenAI\",\"Models\":[],\"Loaded\":[]}],"
+                    "\"Pulls\":[]}");
+    s_test_settle (base);
+    assert (ingress_feed_ready (self) && ingress_feed_alive (self) && messages == 1);
+    assert (ingress_feed_get (self, "a") && ingress_feed_get (self, "b"));
+    assert (streq (ingress_feed_epoch (self), "00000000000000aa"));
+
+    //  INVENTORY replaces one backend's record, without Epoch and Sequence
+    s_test_publish (publisher, "INVENTORY",
+                    "{\"Epoch\":\"00000000000000aa\",\"Sequence\":2,\"Backend\":\"a\","
+                    "\"ApiFormat\":\"Ollama\",\"Models\":[{\"Name\":\"m:latest\",\"Model\":"
+                    "\"m:latest\",\"Details\":{}}],\"Loaded\":[]}");
+    s_test_settle (base);
+    json_t *a = ingress_feed_get (self, "a");
+    assert (json_array_size (json_object_get (a, "Models")) == 1);
+    assert (!json_object_get (a, "Sequence"));
+
+    //  A gap is counted, and the next STATE replaces everything (b is gone)
+    s_test_publish (publisher, "STATE",
+                    "{\"Epoch\":\"00000000000000aa\",\"Sequence\":9,\"Inventories\":["
+                    "{\"Backend\":\"a\",\"ApiFormat\":\"Ollama\",\"Models\":[],\"Loaded\":[]}],"
+                    "\"Pulls\":[]}");
+    s_test_settle (base);
+    assert (self->gaps == 1 && !ingress_feed_get (self, "b"));
+    assert (json_array_size (json_object_get (ingress_feed_get (self, "a"), "Models")) == 0);
+
+    //  Silence: stale, with the last records kept
+    zclock_sleep (350);
+    assert (!ingress_feed_alive (self) && ingress_feed_ready (self));
+    assert (ingress_feed_get (self, "a"));
+    assert (messages == 3);
+
+    ingress_feed_destroy (&self);
+    ingress_feed_destroy (&self);
+    zsock_destroy (&publisher);
+    event_base_free (base);
+    printf ("OK\n");
+}
