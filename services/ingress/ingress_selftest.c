@@ -1,5 +1,8 @@
 /*  ingress_selftest - runs the self test of one ingress class, or of all of them */
 
+#include "ingress_admin_auth.h"
+#include "ingress_admin_list.h"
+#include "ingress_admin_live.h"
 #include "ingress_match.h"
 #include "ingress_route.h"
 #include "of_selftest_main.h"
@@ -7,6 +10,9 @@
 static const of_selftest_t s_tests [] = {
     {"ingress_route", ingress_route_test},
     {"ingress_match", ingress_match_test},
+    {"ingress_admin_auth", ingress_admin_auth_test},
+    {"ingress_admin_list", ingress_admin_list_test},
+    {"ingress_admin_live", ingress_admin_live_test},
     {NULL, NULL}
 };
 
