@@ -136,7 +136,12 @@ test('secrets are write-only: never returned, and a GET-edit-PUT round trip keep
   const replaced = await admin(flow, 'PUT', '/backends/a', { body: { ...shown, HealthySinceUtc: 'x', Name: 'edited' } });
   assert.equal(replaced.status, 200, replaced.text);
   assert.equal(replaced.json.Name, 'edited');
-  // The backend still gets the real token and header with each request
+  // The backend still gets the real token and header: with its health probes...
+  await waitFor(async () => {
+    const last = await flow.sim.control('/backends/a/last');
+    return last.path === '/' && last.headers.authorization === 'Bearer secret-a';
+  }, { what: 'a probe of backend a with its token' });
+  // ...and with each request
   const seen = await waitFor(async () => {
     const response = await fetch(`${flow.url()}/api/embed`, { method: 'POST',
       body: JSON.stringify({ model: 'all-minilm', input: 'x' }) });
