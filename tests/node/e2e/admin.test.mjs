@@ -271,11 +271,14 @@ test('a frontend\'s models, and 404 for an unknown frontend', async () => {
 test('sessions: listed from the scheduler, one client\'s, deleted', async () => {
   // (an earlier test replaced main whole, which turned sticky sessions off)
   assert.equal((await admin(flow, 'PATCH', '/frontends/main', { body: { UseStickySessions: true } })).status, 200);
-  for (const client of ['alice', 'bob']) {
-    const response = await fetch(`${flow.url()}/api/embed`, { method: 'POST',
-      headers: { 'x-thread-id': client }, body: JSON.stringify({ model: 'all-minilm', input: 'x' }) });
-    assert.equal(response.status, 200, await response.text());
-  }
+  // The scheduler pins sessions once it has applied the patch: ask until it has
+  for (const client of ['alice', 'bob'])
+    await waitFor(async () => {
+      const request = await fetch(`${flow.url()}/api/embed`, { method: 'POST',
+        headers: { 'x-thread-id': client }, body: JSON.stringify({ model: 'all-minilm', input: 'x' }) });
+      assert.equal(request.status, 200, await request.text());
+      return (await admin(flow, 'GET', `/sessions/${client}`)).status === 200;
+    }, { what: `a session for ${client}` });
   let response = await admin(flow, 'GET', '/sessions');
   const clients = response.json.map((s) => s.ClientId).sort();
   assert.deepEqual(clients, ['alice', 'bob']);

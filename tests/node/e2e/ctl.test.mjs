@@ -155,11 +155,13 @@ test('health, models, pulls and status', async () => {
 });
 
 test('sessions: list, get and delete', async () => {
-  for (const client of ['carol', 'dave']) {
-    const response = await fetch(`${flow.url()}/api/embed`, { method: 'POST', headers: { 'x-thread-id': client },
-      body: JSON.stringify({ model: 'all-minilm', input: 'x' }) });
-    assert.equal(response.status, 200, await response.text());
-  }
+  for (const client of ['carol', 'dave'])
+    await waitFor(async () => {
+      const response = await fetch(`${flow.url()}/api/embed`, { method: 'POST', headers: { 'x-thread-id': client },
+        body: JSON.stringify({ model: 'all-minilm', input: 'x' }) });
+      assert.equal(response.status, 200, await response.text());
+      return (await admin(flow, 'GET', `/sessions/${client}`)).status === 200;
+    }, { what: `a session for ${client}` });
   await both(['sessions'], (out) => {
     assert.match(out, /^CLIENT\s+FRONTEND\s+BACKEND\s+EXPIRES IN/);
     assert.match(out, /\ncarol\s+main\s+a\s+\d+m\d+s/);
