@@ -1,5 +1,5 @@
-#  ollamaflow image: every binary (the five services, the launcher, the tap, the simulator) on
-#  Debian 12. compose.yaml runs one service per container from it; on its own,
+#  ollamaflow image: every binary (the five services, the launcher, the tap, ollamaflowctl, the
+#  simulator) on Debian 12. compose.yaml runs one service per container from it; on its own,
 #  `docker run -v $PWD/ollamaflow.json:/etc/ollamaflow/ollamaflow.json:ro -p 43411:43411 ollamaflow`
 #  starts all five in one container through the launcher.
 
@@ -20,7 +20,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
  && cmake --build build -j "$(nproc)" \
  && cmake --install build --prefix /usr/local --strip \
  && for bin in ollamaflow-configd ollamaflow-scheduler ollamaflow-healthmon ollamaflow-modelsync \
-               ollamaflow-ingress ollamaflow-tap ollamaflow ollama-sim; do \
+               ollamaflow-ingress ollamaflow-tap ollamaflowctl ollamaflow ollama-sim; do \
         test -x /usr/local/bin/$bin || { echo "not installed: /usr/local/bin/$bin" >&2; exit 1; }; \
     done
 

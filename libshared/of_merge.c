@@ -25,8 +25,43 @@ of_merge_pinned (json_t *target, json_t *pinned)
     return 0;
 }
 
+json_t *
+of_merge_patch (json_t *target, json_t *patch)
+{
+    //  RFC 7396: a patch that is not an object replaces the target whole
+    if (!json_is_object (patch))
+        return json_deep_copy (patch);
+    json_t *result = json_is_object (target) ? json_deep_copy (target) : json_object ();
+    const char *key;
+    json_t *value;
+    json_object_foreach (patch, key, value) {
+        if (json_is_null (value))
+            json_object_del (result, key);
+        else
+            json_object_set_new (result, key, of_merge_patch (json_object_get (result, key),
+                                                              value));
+    }
+    return result;
+}
+
 //  --------------------------------------------------------------------------
 //  Self test
+
+//  RFC 7396's examples: target, patch, result
+static void
+s_expect_patch (const char *target_text, const char *patch_text, const char *expected_text)
+{
+    json_t *target = json_loads (target_text, JSON_DECODE_ANY, NULL);
+    json_t *patch = json_loads (patch_text, JSON_DECODE_ANY, NULL);
+    json_t *expected = json_loads (expected_text, JSON_DECODE_ANY, NULL);
+    assert (target && patch && expected);
+    json_t *result = of_merge_patch (target, patch);
+    assert (json_equal (result, expected));
+    json_decref (result);
+    json_decref (target);
+    json_decref (patch);
+    json_decref (expected);
+}
 
 static void
 s_expect (const char *target_text, const char *pinned_text, const char *expected_text)
@@ -77,5 +112,16 @@ of_merge_test (bool verbose)
     json_decref (frontend);
     json_decref (backend);
     json_decref (expected);
+
+    //  The merge patch (RFC 7396, appendix A)
+    s_expect_patch ("{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}");
+    s_expect_patch ("{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}");
+    s_expect_patch ("{\"a\":\"b\"}", "{\"a\":null}", "{}");
+    s_expect_patch ("{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}");
+    s_expect_patch ("{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}",
+                    "{\"a\":{\"b\":\"d\"}}");
+    s_expect_patch ("{\"a\":\"foo\"}", "null", "null");
+    s_expect_patch ("{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}");
+    s_expect_patch ("[1,2]", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}");
     printf ("OK\n");
 }

@@ -1,5 +1,6 @@
 /*  =========================================================================
-    of_merge - pinned properties: a deep merge of JSON objects
+    of_merge - pinned properties: a deep merge of JSON objects; and the
+    JSON merge patch (RFC 7396) of the admin API's PATCH
 
     The seed's rule for pinned properties: values pinned by the operator
     override the client's; nested objects merge key by key; arrays and every
@@ -18,6 +19,12 @@
 //  Returns 0, or -1 if either is not an object (target unchanged).
 int
     of_merge_pinned (json_t *target, json_t *pinned);
+
+//  Applies a JSON merge patch (RFC 7396) to target and returns the result, a
+//  new value (caller owns); target is not changed. null in the patch removes
+//  a key; objects merge; anything else replaces.
+json_t *
+    of_merge_patch (json_t *target, json_t *patch);
 
 //  Self test
 void

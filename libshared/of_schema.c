@@ -481,10 +481,10 @@ of_schema_redact (of_kind_t kind, json_t *object)
             const char *name;
             json_t *item;
             json_object_foreach (value, name, item)
-                json_object_set_new (value, name, json_string ("********"));
+                json_object_set_new (value, name, json_string (OF_SCHEMA_SECRET_MASK));
         }
         else if (value && !json_is_null (value))
-            json_object_set_new (copy, field->name, json_string ("********"));
+            json_object_set_new (copy, field->name, json_string (OF_SCHEMA_SECRET_MASK));
     }
     return copy;
 }

@@ -20,6 +20,8 @@
 
 #define OF_IDENTIFIER_MAX 64
 #define OF_SCHEMA_ERROR_MAX 256
+//  What a secret shows as; written back unchanged (REPLACE, PATCH), it keeps the secret
+#define OF_SCHEMA_SECRET_MASK "********"
 
 typedef enum {
     OF_KIND_FRONTEND,

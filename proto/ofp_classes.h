@@ -7,6 +7,7 @@
 #include "ofp_check.h"
 #include "ofp_config.h"
 #include "ofp_lease.h"
+#include "ofp_lease_sessions.h"
 #include "ofp_health.h"
 #include "ofp_models.h"
 #include "ofp_tap.h"
@@ -16,6 +17,7 @@
     {"ofp_msg", ofp_msg_test}, \
     {"ofp_config", ofp_config_test}, \
     {"ofp_lease", ofp_lease_test}, \
+    {"ofp_lease_sessions", ofp_lease_sessions_test}, \
     {"ofp_health", ofp_health_test}, \
     {"ofp_models", ofp_models_test}, \
     {"ofp_tap", ofp_tap_test},

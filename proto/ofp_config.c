@@ -40,6 +40,15 @@ s_check_replace (json_t *body, char *error, size_t size)
     return ofp_check_type (body, "Object", JSON_OBJECT, error, size);
 }
 
+//  {"Kind", "Identifier", "Patch"}: a JSON merge patch (RFC 7396) is an object
+static int
+s_check_patch (json_t *body, char *error, size_t size)
+{
+    if (s_check_kind_id (body, error, size) != 0)
+        return -1;
+    return ofp_check_type (body, "Patch", JSON_OBJECT, error, size);
+}
+
 //  Changes are numbered from 1 within an epoch; 0 before the first
 static int
 s_check_epoch_sequence (json_t *body, char *error, size_t size)
@@ -115,6 +124,7 @@ static const ofp_command_t s_commands [] = {
     {"LIST", true, s_check_kind},
     {"CREATE", true, s_check_create},
     {"REPLACE", true, s_check_replace},
+    {"PATCH", true, s_check_patch},
     {"DELETE", true, s_check_kind_id},
     {"PING", true, NULL},
     //  Replies
@@ -158,6 +168,11 @@ ofp_config_test (bool verbose)
     s_expect ("CREATE", true, "{\"Kind\":\"frontend\",\"Object\":[]}", "Object", verbose);
     s_expect ("REPLACE", true, "{\"Kind\":\"frontend\",\"Identifier\":\"f\",\"Object\":{}}", NULL,
               verbose);
+    s_expect ("PATCH", true,
+              "{\"Kind\":\"backend\",\"Identifier\":\"b\",\"Patch\":{\"Port\":1}}", NULL,
+              verbose);
+    s_expect ("PATCH", true, "{\"Kind\":\"backend\",\"Identifier\":\"b\",\"Patch\":null}",
+              "Patch", verbose);
     s_expect ("UPDATE", false,
               "{\"Epoch\":\"0123456789abcdef\",\"Sequence\":3,\"Kind\":\"backend\","
               "\"Identifier\":\"b\",\"Object\":null}",

@@ -4,6 +4,7 @@
 */
 
 #include "ofp_lease.h"
+#include "ofp_lease_sessions.h"
 #include "ofp_check.h"
 
 static const char *const s_kinds [] = {"completions", "embeddings", "other", NULL};
@@ -265,6 +266,11 @@ static const ofp_command_t s_commands [] = {
     {"RELEASE", false, s_check_release},
     {"RESUME", true, s_check_resume},
     {"HEARTBEAT", false, s_check_heartbeat},
+    //  The admin API's sessions (ofp_lease_sessions)
+    {"SESSIONS", true, ofp_lease_check_sessions},
+    {"SESSION-LIST", true, ofp_lease_check_session_list},
+    {"FORGET", true, ofp_lease_check_forget},
+    {"FORGOTTEN", true, ofp_lease_check_forgotten},
     //  Scheduler to ingress
     {"WELCOME", true, s_check_welcome},
     {"QUEUED", true, s_check_queued},

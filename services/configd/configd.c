@@ -9,6 +9,7 @@
 
 #include "configd.h"
 #include "configd_store.h"
+#include "configd_edit.h"
 #include "of_service.h"
 
 //  Malformed requests logged in full before the log goes quiet
@@ -104,6 +105,45 @@ s_finish_write (s_configd_t *self, ofp_msg_t *request, configd_result_t result, 
     s_reply (self, &reply);
 }
 
+//  CREATE, REPLACE and PATCH: the input is made here, in configd's one thread,
+//  from what is stored now, so a PATCH cannot lose a concurrent change
+static void
+s_handle_put (s_configd_t *self, ofp_msg_t *request, of_kind_t kind, const char *identifier)
+{
+    json_t *body = ofp_msg_body (request);
+    bool create = ofp_msg_is (request, "CREATE");
+    json_t *current = create ? NULL : configd_store_get (self->store, kind, identifier);
+    json_t *input = NULL;
+    if (ofp_msg_is (request, "PATCH")) {
+        char message [CONFIGD_MESSAGE_MAX] = "";
+        if (current)
+            input = configd_edit_patch (current, json_object_get (body, "Patch"), message,
+                                        sizeof message);
+        else
+            snprintf (message, sizeof message, "no %s with Identifier '%s'", of_kind_name (kind),
+                      identifier);
+        if (!input) {
+            configd_result_t refused = {current ? 400 : 404, current ? "BadRequest" : "NotFound",
+                                        ""};
+            snprintf (refused.message, sizeof refused.message, "%s", message);
+            s_finish_write (self, request, refused, kind, identifier, NULL, 0);
+            json_decref (current);
+            return;
+        }
+    }
+    else
+        input = json_deep_copy (json_object_get (body, "Object"));
+    configd_edit_keep_secrets (kind, input, current);
+    json_t *stored = NULL;
+    int64_t change = 0;
+    configd_result_t result = configd_store_put (self->store, kind, create ? NULL : identifier,
+                                                 input, create, &stored, &change);
+    s_finish_write (self, request, result, kind, identifier, stored, change);
+    json_decref (stored);
+    json_decref (input);
+    json_decref (current);
+}
+
 static void
 s_handle_request (s_configd_t *self, ofp_msg_t *request)
 {
@@ -154,15 +194,9 @@ s_handle_request (s_configd_t *self, ofp_msg_t *request)
                                 configd_store_list (self->store, kind), "Sequence", sequence);
         reply_command = "OBJECTS";
     }
-    else if (ofp_msg_is (request, "CREATE") || ofp_msg_is (request, "REPLACE")) {
-        bool create = ofp_msg_is (request, "CREATE");
-        json_t *stored = NULL;
-        int64_t change = 0;
-        configd_result_t result = configd_store_put (self->store, kind, create ? NULL : identifier,
-                                                     json_object_get (body, "Object"), create,
-                                                     &stored, &change);
-        s_finish_write (self, request, result, kind, identifier, stored, change);
-        json_decref (stored);
+    else if (ofp_msg_is (request, "CREATE") || ofp_msg_is (request, "REPLACE")
+             || ofp_msg_is (request, "PATCH")) {
+        s_handle_put (self, request, kind, identifier);
         return;
     }
     else if (ofp_msg_is (request, "DELETE")) {

@@ -91,9 +91,11 @@ healthmon_probe_new (struct event_base *base, struct evdns_base *dns, SSL_CTX *t
     const char *hostname = "localhost", *method = "GET", *url = "/", *query = NULL,
                *token = NULL;
     int ssl = 0;
-    json_unpack (backend, "{s?s, s?i, s?b, s?s, s?s, s?s, s?s}", "Hostname", &hostname, "Port",
-                 &self->port, "Ssl", &ssl, "HealthCheckMethod", &method, "HealthCheckUrl",
-                 &url, "Querystring", &query, "BearerToken", &token);
+    json_unpack (backend, "{s?s, s?i, s?b, s?s, s?s}", "Hostname", &hostname, "Port",
+                 &self->port, "Ssl", &ssl, "HealthCheckMethod", &method, "HealthCheckUrl", &url);
+    //  Both are null when not set, which json_unpack's "s?s" refuses, stopping there
+    query = json_string_value (json_object_get (backend, "Querystring"));
+    token = json_string_value (json_object_get (backend, "BearerToken"));
     self->hostname = strdup (hostname);
     self->ssl = ssl != 0;
     self->head = strcasecmp (method, "HEAD") == 0;

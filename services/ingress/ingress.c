@@ -12,6 +12,7 @@
 
 #include "ingress.h"
 #include "ingress_call.h"
+#include "ingress_admin.h"
 #include "of_service.h"
 #include "of_conns.h"
 #include <evhtp.h>
@@ -110,6 +111,7 @@ s_destroy (s_ingress_t *self)
         evhtp_free (self->htp);
     }
     ingress_models_destroy (&self->ctx.models);
+    ingress_admin_destroy (&self->ctx.admin);
     ingress_link_destroy (&self->ctx.link);
     ingress_pool_destroy (&self->ctx.pool);
     of_evzmq_destroy (&self->pipe_watch);
@@ -149,7 +151,8 @@ ingress_actor (zsock_t *pipe, void *args)
     self.ctx.clone = of_clone_new (settings->config_publisher, settings->config_router,
                                    settings->liveness_ms);
     self.ctx.link = ingress_link_new (self.ctx.base, settings);
-    if (!self.ctx.clone || !self.ctx.link) {
+    self.ctx.admin = self.ctx.link ? ingress_admin_new (&self.ctx) : NULL;
+    if (!self.ctx.clone || !self.ctx.link || !self.ctx.admin) {
         s_destroy (&self);
         of_service_failed (pipe, "cannot connect to configd (%s) or the scheduler (%s)",
                            settings->config_router, settings->scheduler_router);

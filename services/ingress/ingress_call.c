@@ -9,6 +9,7 @@
 */
 
 #include "ingress_call.h"
+#include "ingress_admin.h"
 #include "ingress_match.h"
 #include "ingress_reply.h"
 #include "ingress_route.h"
@@ -560,6 +561,10 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
     const char *path = of_exchange_path (exchange);
     if (method == htp_method_OPTIONS) {
         ingress_reply_preflight (exchange);
+        return;
+    }
+    if (ingress_admin_path (path)) {
+        ingress_admin_handle (ctx->admin, exchange);
         return;
     }
     bool known;

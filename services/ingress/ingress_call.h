@@ -19,6 +19,8 @@
 #include "ingress_upstream.h"
 #include <evhtp.h>
 
+typedef struct _ingress_admin_t ingress_admin_t;
+
 //  What every call of one ingress shares
 typedef struct {
     of_settings_t *settings;
@@ -27,6 +29,7 @@ typedef struct {
     ingress_link_t *link;
     ingress_pool_t *pool;
     ingress_models_t *models;   //  the model routes (ingress_models)
+    ingress_admin_t *admin;     //  the admin API (/v1.0/)
     uint64_t requests;          //  requests seen, for request ids
     uint64_t calls;             //  calls in progress
 } ingress_ctx_t;

@@ -1,5 +1,8 @@
 /*  ingress_selftest - runs the self test of one ingress class, or of all of them */
 
+#include "ingress_admin_auth.h"
+#include "ingress_admin_list.h"
+#include "ingress_admin_live.h"
 #include "ingress_feed.h"
 #include "ingress_listing.h"
 #include "ingress_match.h"
@@ -19,6 +22,9 @@ static const of_selftest_t s_tests [] = {
     {"ingress_required", ingress_required_test},
     {"ingress_progress", ingress_progress_test},
     {"ingress_models", ingress_models_test},
+    {"ingress_admin_auth", ingress_admin_auth_test},
+    {"ingress_admin_list", ingress_admin_list_test},
+    {"ingress_admin_live", ingress_admin_live_test},
     {NULL, NULL}
 };
 

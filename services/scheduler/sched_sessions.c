@@ -239,6 +239,56 @@ sched_sessions_of_frontend (sched_sessions_t *self, const char *frontend)
     return s_group_size (self->frontends, frontend);
 }
 
+//  The client key of a session: what follows the separator in its table key
+static const char *
+s_client_key (s_session_t *session)
+{
+    return strchr (session->key, S_KEY_SEPARATOR) + 1;
+}
+
+static bool
+s_matches (s_session_t *session, const char *frontend, const char *backend, const char *key)
+{
+    return (!frontend || streq (session->frontend, frontend))
+           && (!backend || streq (session->backend, backend))
+           && (!key || streq (s_client_key (session), key));
+}
+
+json_t *
+sched_sessions_list (sched_sessions_t *self, const char *frontend, const char *backend,
+                     const char *key, int64_t now, size_t limit, size_t *total)
+{
+    assert (self && total);
+    json_t *list = json_array ();
+    *total = 0;
+    for (s_session_t *session = (s_session_t *) zlistx_last (self->lru); session;
+         session = (s_session_t *) zlistx_prev (self->lru)) {
+        if (session->expires_at <= now || !s_matches (session, frontend, backend, key))
+            continue;
+        if ((*total)++ < limit)
+            json_array_append_new (list, json_pack ("{s:s, s:s, s:s, s:I}", "Frontend",
+                                                    session->frontend, "Backend", session->backend,
+                                                    "Key", s_client_key (session), "ExpiresInMs",
+                                                    (json_int_t) (session->expires_at - now)));
+    }
+    return list;
+}
+
+size_t
+sched_sessions_forget (sched_sessions_t *self, const char *frontend, const char *backend,
+                       const char *key)
+{
+    assert (self);
+    if (!key)
+        return sched_sessions_drop (self, frontend, backend);
+    zlistx_t *doomed = zlistx_new ();
+    for (s_session_t *session = (s_session_t *) zlistx_first (self->lru); session;
+         session = (s_session_t *) zlistx_next (self->lru))
+        if (s_matches (session, frontend, backend, key))
+            zlistx_add_end (doomed, session);
+    return s_remove_all (self, &doomed);
+}
+
 uint64_t
 sched_sessions_evicted (sched_sessions_t *self)
 {
@@ -309,6 +359,27 @@ sched_sessions_test (bool verbose)
     assert (sched_sessions_expire (sessions, now + 5000 + S_TEST_EXPIRY) == 1);
     assert (sched_sessions_size (sessions) == 0);
     assert (sched_sessions_drop (sessions, NULL, NULL) == 0);
+
+    //  Listing and forgetting, as the admin API does: most recent first, filtered
+    sched_sessions_pin (sessions, "f1", "ann", "b1", now, S_TEST_EXPIRY);
+    sched_sessions_pin (sessions, "f2", "ann", "b2", now + 1, S_TEST_EXPIRY);
+    sched_sessions_pin (sessions, "f1", "ben", "b2", now + 2, 5);
+    size_t total;
+    json_t *list = sched_sessions_list (sessions, NULL, NULL, NULL, now + 3, 2, &total);
+    assert (total == 3 && json_array_size (list) == 2);
+    assert (streq (json_string_value (json_object_get (json_array_get (list, 0), "Key")), "ben"));
+    assert (json_integer_value (json_object_get (json_array_get (list, 0), "ExpiresInMs")) == 4);
+    json_decref (list);
+    list = sched_sessions_list (sessions, NULL, NULL, "ann", now + 3, 10, &total);
+    assert (total == 2 && json_array_size (list) == 2);
+    json_decref (list);
+    list = sched_sessions_list (sessions, "f1", "b2", NULL, now + 100, 10, &total);
+    assert (total == 0 && json_array_size (list) == 0);     //  ben's has expired
+    json_decref (list);
+    assert (sched_sessions_forget (sessions, "f9", NULL, "ann") == 0);
+    assert (sched_sessions_forget (sessions, NULL, NULL, "ann") == 2);
+    assert (sched_sessions_forget (sessions, NULL, NULL, NULL) == 1);
+    assert (sched_sessions_size (sessions) == 0);
 
     //  Many: the bound holds and destroy frees what is left
     sched_sessions_t *many = sched_sessions_new (100);

@@ -59,6 +59,20 @@ size_t
 size_t
     sched_sessions_of_frontend (sched_sessions_t *self, const char *frontend);
 
+//  The sessions alive at now that match frontend, backend and client key
+//  (NULL: any), most recently used first: at most limit records {"Frontend",
+//  "Backend", "Key", "ExpiresInMs"} in a new array (caller owns); *total
+//  counts every match.
+json_t *
+    sched_sessions_list (sched_sessions_t *self, const char *frontend, const char *backend,
+                         const char *key, int64_t now, size_t limit, size_t *total);
+
+//  Drops the sessions that match frontend, backend and client key (NULL:
+//  any); returns how many went.
+size_t
+    sched_sessions_forget (sched_sessions_t *self, const char *frontend, const char *backend,
+                           const char *key);
+
 //  Sessions evicted because the table was full, since the start.
 uint64_t
     sched_sessions_evicted (sched_sessions_t *self);

@@ -17,6 +17,7 @@
 #include "scheduler.h"
 #include "of_service.h"
 #include "sched_broker.h"
+#include "sched_admin.h"
 
 #define S_MALFORMED_LOGGED  10
 
@@ -333,6 +334,15 @@ s_handle_request (s_scheduler_t *self, ofp_msg_t *request)
                                   (json_int_t) sched_table_ingress_leases (self->env.table, ingress));
         ofp_msg_t *reply = ofp_msg_reply (request, "PONG", &pong);
         s_send (self, &reply);
+    }
+    else
+    if (sched_admin_handles (request)) {
+        size_t forgotten;
+        ofp_msg_t *reply = sched_admin_answer (self->env.sessions, self->epoch, request, now,
+                                               &forgotten);
+        s_send (self, &reply);
+        if (forgotten)              //  asks waiting for a session's backend may go elsewhere
+            sched_broker_drain (self->broker, NULL);
     }
     else
     if ((ofp_msg_is (request, "LEASE") || ofp_msg_is (request, "RESUME")) && !registered)

@@ -63,6 +63,7 @@ for (const [name, spec] of Object.entries(SERVICES)) {
 //  Other binaries the image holds; a compose service may run them (e.g. the tap).
 const TOOLS = {
     'ollamaflow-tap': { connects: PUBLISHERS },
+    ollamaflowctl: { connects: [] },
     ollamaflow: { connects: [] },
     'ollama-sim': { connects: [] },
 };

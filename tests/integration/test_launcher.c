@@ -107,17 +107,19 @@ main (void)
     size_t running = s_processes_with (mark, pids, 16);
     IT_ASSERT (running == 5, "%zu services run, not 5", running);
 
-    //  A service that dies is started again
+    //  A service that dies is started again (this build's healthmon: other checkouts on the
+    //  machine may run theirs)
+    char healthmon [600];
+    snprintf (healthmon, sizeof healthmon, "%s/ollamaflow-healthmon", env.bin);
     pid_t victims [2];
-    IT_ASSERT (s_processes_with ("ollamaflow-healthmon", victims, 2) == 1,
-               "no healthmon");
+    IT_ASSERT (s_processes_with (healthmon, victims, 2) == 1, "no healthmon");
     kill (victims [0], SIGKILL);
     IT_ASSERT (it_file_contains (log, "ollamaflow-healthmon ended (signal 9); restarting it",
                                  IT_TIMEOUT_MS), "the death was not reported");
     int64_t deadline = zclock_mono () + IT_TIMEOUT_MS;
     pid_t again [2] = {0};
     while (zclock_mono () < deadline
-           && (s_processes_with ("ollamaflow-healthmon", again, 2) != 1
+           && (s_processes_with (healthmon, again, 2) != 1
                || again [0] == victims [0]))
         zclock_sleep (50);
     IT_ASSERT (again [0] && again [0] != victims [0], "healthmon was not restarted");

@@ -1,0 +1,41 @@
+/*  =========================================================================
+    ingress_admin - the admin API under /v1.0/: OllamaFlow's routes for
+    frontends and backends, and ours for live state, sessions and status
+
+    Reads and writes of frontends and backends go to configd (proto/config.md),
+    so a write is answered after it is committed and a read right after a
+    write sees it, whichever replica serves either. Live state comes from
+    the services' publishers (ingress_watch), sessions from the scheduler.
+    Every route needs a bearer token from AdminBearerTokens
+    (ingress_admin_auth). The routes and shapes are in README.md, "Admin API".
+    =========================================================================
+*/
+
+#ifndef INGRESS_ADMIN_H_INCLUDED
+#define INGRESS_ADMIN_H_INCLUDED
+
+#include "ingress_call.h"
+#include "of_exchange.h"
+
+#define INGRESS_ADMIN_PREFIX "/v1.0/"
+//  How long configd or the scheduler may take to answer an admin request
+#define INGRESS_ADMIN_TIMEOUT_MS 5000
+
+//  Connects the admin API to configd, the scheduler and the publishers.
+//  NULL if an endpoint is invalid.
+ingress_admin_t *
+    ingress_admin_new (ingress_ctx_t *ctx);
+
+//  Destroys it; accepts NULL.
+void
+    ingress_admin_destroy (ingress_admin_t **self_p);
+
+//  True if the path is the admin API's.
+bool
+    ingress_admin_path (const char *path);
+
+//  Answers one admin request (the exchange is the admin's from now on).
+void
+    ingress_admin_handle (ingress_admin_t *self, of_exchange_t *exchange);
+
+#endif

@@ -1,0 +1,328 @@
+/*  =========================================================================
+    ingress_admin_live - backend health, a frontend's models, and status
+    =========================================================================
+*/
+
+#include "ingress_admin_live.h"
+#include "ingress_admin_list.h"
+#include "ingress_admin_reply.h"
+#include <time.h>
+
+#define S_SPAN_MAX 32
+#define S_TAG_MAX  (OFP_MODELS_NAME_MAX + 8)
+
+//  --------------------------------------------------------------------------
+//  Times
+
+void
+ingress_admin_live_time (int64_t ms, char *dest, size_t size)
+{
+    time_t seconds = (time_t) (ms / 1000);
+    struct tm tm;
+    gmtime_r (&seconds, &tm);
+    char text [24];
+    strftime (text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf (dest, size, "%s.%06lldZ", text, (long long) (ms % 1000) * 1000);
+}
+
+int64_t
+ingress_admin_live_parse (const char *text)
+{
+    struct tm tm = {0};
+    const char *rest = text ? strptime (text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!rest)
+        return -1;
+    long micros = 0;
+    if (*rest == '.')
+        micros = strtol (rest + 1, NULL, 10);
+    return (int64_t) timegm (&tm) * 1000 + micros / 1000;
+}
+
+void
+ingress_admin_live_span (int64_t ms, char *dest, size_t size)
+{
+    if (ms < 0)
+        ms = 0;
+    int64_t days = ms / 86400000, rest = ms % 86400000;
+    char day [24] = "";
+    if (days)
+        snprintf (day, sizeof day, "%lld.", (long long) days);
+    snprintf (dest, size, "%s%02lld:%02lld:%02lld.%03lld0000", day, (long long) rest / 3600000,
+              (long long) rest / 60000 % 60, (long long) rest / 1000 % 60,
+              (long long) rest % 1000);
+}
+
+//  --------------------------------------------------------------------------
+//  Health
+
+//  The record of backend in the scheduler's STATE list, or NULL
+static json_t *
+s_find (json_t *list, const char *field, const char *value)
+{
+    size_t index;
+    json_t *record;
+    json_array_foreach (list, index, record)
+        if (streq (json_string_value (json_object_get (record, field)), value))
+            return record;
+    return NULL;
+}
+
+//  The names of a list of Model or Loaded records
+static json_t *
+s_names (json_t *records)
+{
+    json_t *names = json_array ();
+    size_t index;
+    json_t *record;
+    json_array_foreach (records, index, record)
+        json_array_append (names, json_object_get (record, "Name"));
+    return names;
+}
+
+//  Asks waiting in the queues of the frontends that use the backend
+static json_int_t
+s_queue_depth (ingress_ctx_t *ctx, json_t *state, const char *backend)
+{
+    json_int_t depth = 0;
+    const char *id;
+    json_t *frontend;
+    json_object_foreach (of_clone_objects (ctx->clone, OF_KIND_FRONTEND), id, frontend) {
+        size_t index;
+        json_t *member;
+        json_array_foreach (json_object_get (frontend, "Backends"), index, member)
+            if (streq (json_string_value (member), backend))
+                depth += json_integer_value (json_object_get (
+                    s_find (json_object_get (state, "Frontends"), "Frontend", id), "Queued"));
+    }
+    return depth;
+}
+
+//  OllamaFlow's in-memory Backend, with what it never showed
+static json_t *
+s_health (ingress_ctx_t *ctx, ingress_watch_t *watch, json_t *config)
+{
+    const char *id = json_string_value (json_object_get (config, "Identifier"));
+    json_t *record = of_schema_redact (OF_KIND_BACKEND, config);
+    json_t *health = ingress_watch_health (watch, id);
+    const char *state = health ? json_string_value (json_object_get (health, "State")) : "Unknown";
+    bool healthy = streq (state, "Healthy");
+    json_object_set_new (record, "Healthy", json_boolean (healthy));
+    json_object_set_new (record, "State", json_string (state));
+    json_object_set_new (record, "HealthStale",
+                         json_boolean (!ingress_watch_alive (watch, "healthmon")));
+    if (health) {
+        const char *since = json_string_value (json_object_get (health, "Since"));
+        char span [S_SPAN_MAX];
+        ingress_admin_live_span (zclock_time () - ingress_admin_live_parse (since), span,
+                                 sizeof span);
+        json_object_set_new (record, healthy ? "HealthySinceUtc" : "UnhealthySinceUtc",
+                             json_string (since));
+        json_object_set_new (record, healthy ? "Uptime" : "Downtime", json_string (span));
+        const char *copied [] = {"Reason", "LastCheckUtc", "ConsecutiveSuccesses",
+                                 "ConsecutiveFailures", "LatencyMs"};
+        for (size_t i = 0; i < sizeof copied / sizeof copied [0]; i++)
+            json_object_set (record, copied [i], json_object_get (health, copied [i]));
+    }
+    json_t *state_body = ingress_watch_scheduler (watch);
+    json_t *leases = s_find (json_object_get (state_body, "Backends"), "Backend", id);
+    json_object_set_new (record, "ActiveRequests",
+                         json_integer (json_integer_value (json_object_get (leases, "Leases"))));
+    json_object_set_new (record, "Sessions",
+                         json_integer (json_integer_value (json_object_get (leases, "Sessions"))));
+    json_object_set_new (record, "QueueDepth", json_integer (s_queue_depth (ctx, state_body, id)));
+    json_object_set_new (record, "SchedulerStale",
+                         json_boolean (!ingress_watch_alive (watch, "scheduler")));
+    json_t *inventory = ingress_watch_inventory (watch, id);
+    json_object_set_new (record, "ModelsKnown", json_boolean (inventory != NULL));
+    json_object_set_new (record, "Models", s_names (json_object_get (inventory, "Models")));
+    json_object_set_new (record, "LoadedModels", s_names (json_object_get (inventory, "Loaded")));
+    json_object_set (record, "ModelsFetchedUtc", json_object_get (inventory, "FetchedUtc"));
+    json_object_set (record, "ModelsError", json_object_get (inventory, "Error"));
+    json_object_set_new (record, "Pulls", ingress_watch_pulls (watch, id));
+    return record;
+}
+
+//  Answers 503 and returns false until this replica has the config
+static bool
+s_config_ready (ingress_ctx_t *ctx, of_exchange_t *exchange)
+{
+    if (of_clone_ready (ctx->clone))
+        return true;
+    ingress_admin_error (exchange, 503, NULL, "this replica has no configuration yet: configd "
+                         "has not answered");
+    return false;
+}
+
+void
+ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
+                           const char *backend)
+{
+    if (!s_config_ready (ctx, exchange))
+        return;
+    if (backend) {
+        json_t *config = of_clone_get (ctx->clone, OF_KIND_BACKEND, backend);
+        if (config)
+            ingress_admin_send (exchange, 200, s_health (ctx, watch, config));
+        else
+            ingress_admin_error (exchange, 404, NULL, "no backend with Identifier '%.64s'",
+                                 backend);
+        return;
+    }
+    json_t *all = json_array ();
+    const char *id;
+    json_t *config;
+    json_object_foreach (of_clone_objects (ctx->clone, OF_KIND_BACKEND), id, config)
+        json_array_append_new (all, s_health (ctx, watch, config));
+    char error [OF_SCHEMA_ERROR_MAX];
+    size_t total = 0;
+    json_t *page = ingress_admin_paged (all, of_exchange_query (exchange),
+                                        ingress_admin_list_params, error, sizeof error, &total);
+    json_decref (all);
+    if (page)
+        ingress_admin_send_page (exchange, page, total);
+    else
+        ingress_admin_error (exchange, 400, NULL, "%s", error);
+}
+
+//  --------------------------------------------------------------------------
+//  Models
+
+//  A model name as the scheduler compares it: a name without a tag after
+//  its last '/' gets ":latest"
+static void
+s_canonical (const char *name, char *dest, size_t size)
+{
+    const char *slash = strrchr (name, '/');
+    bool tagged = strchr (slash ? slash : name, ':') != NULL;
+    snprintf (dest, size, "%s%s", name, tagged ? "" : ":latest");
+}
+
+//  Adds backend to models[name][list]
+static void
+s_note (json_t *models, const char *name, const char *list, const char *backend)
+{
+    char canonical [S_TAG_MAX];
+    s_canonical (name, canonical, sizeof canonical);
+    json_t *model = json_object_get (models, canonical);
+    if (!model) {
+        model = json_pack ("{s:s, s:[], s:[]}", "Name", canonical, "Backends", "LoadedOn");
+        json_object_set_new (models, canonical, model);
+    }
+    json_array_append_new (json_object_get (model, list), json_string (backend));
+}
+
+void
+ingress_admin_live_models (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
+                           const char *frontend_id)
+{
+    if (!s_config_ready (ctx, exchange))
+        return;
+    json_t *frontend = of_clone_get (ctx->clone, OF_KIND_FRONTEND, frontend_id);
+    if (!frontend) {
+        ingress_admin_error (exchange, 404, NULL, "no frontend with Identifier '%.64s'",
+                             frontend_id);
+        return;
+    }
+    json_t *models = json_object ();
+    json_t *backends = json_array ();
+    json_t *pulls = json_array ();
+    size_t index;
+    json_t *member;
+    json_array_foreach (json_object_get (frontend, "Backends"), index, member) {
+        const char *id = json_string_value (member);
+        json_t *inventory = ingress_watch_inventory (watch, id);
+        json_t *health = ingress_watch_health (watch, id);
+        json_t *record = json_pack ("{s:s, s:b, s:s}", "Backend", id, "ModelsKnown",
+                                    inventory != NULL, "State",
+                                    health ? json_string_value (json_object_get (health, "State"))
+                                           : "Unknown");
+        json_object_set (record, "ApiFormat", json_object_get (inventory, "ApiFormat"));
+        json_object_set (record, "FetchedUtc", json_object_get (inventory, "FetchedUtc"));
+        json_object_set (record, "Error", json_object_get (inventory, "Error"));
+        json_array_append_new (backends, record);
+        size_t i;
+        json_t *item;
+        json_array_foreach (json_object_get (inventory, "Models"), i, item)
+            s_note (models, json_string_value (json_object_get (item, "Name")), "Backends", id);
+        json_array_foreach (json_object_get (inventory, "Loaded"), i, item)
+            s_note (models, json_string_value (json_object_get (item, "Name")), "LoadedOn", id);
+        json_t *running = ingress_watch_pulls (watch, id);
+        json_array_extend (pulls, running);
+        json_decref (running);
+    }
+    json_t *list = json_array ();
+    const char *name;
+    json_t *model;
+    json_object_foreach (models, name, model)
+        json_array_append (list, model);
+    json_decref (models);
+    size_t total;
+    char error [OF_SCHEMA_ERROR_MAX];
+    json_t *sorted = ingress_admin_paged (list, "order-by=Name", ingress_admin_list_params, error,
+                                          sizeof error, &total);
+    json_decref (list);
+    ingress_admin_send (exchange, 200, json_pack (
+        "{s:s, s:O, s:o, s:o, s:o, s:b}", "Frontend", frontend_id, "RequiredModels",
+        json_object_get (frontend, "RequiredModels"), "Models", sorted, "Backends", backends,
+        "Pulls", pulls, "ModelsStale", !ingress_watch_alive (watch, "modelsync")));
+}
+
+//  --------------------------------------------------------------------------
+//  Status
+
+void
+ingress_admin_live_status (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
+                           int64_t started, const char *started_utc)
+{
+    int64_t uptime = zclock_mono () - started;
+    char span [S_SPAN_MAX];
+    ingress_admin_live_span (uptime, span, sizeof span);
+    json_t *state = ingress_watch_scheduler (watch);
+    json_t *scheduler = json_pack ("{s:b, s:s}", "Linked", ingress_link_up (ctx->link), "Epoch",
+                                   ingress_link_epoch (ctx->link));
+    const char *counts [] = {"Ingresses", "Leases", "Asks"};
+    for (size_t i = 0; state && i < sizeof counts / sizeof counts [0]; i++)
+        json_object_set (scheduler, counts [i], json_object_get (state, counts [i]));
+    json_t *config = json_pack ("{s:b, s:b, s:s, s:I, s:I, s:I}", "Ready",
+                                of_clone_ready (ctx->clone), "Alive", of_clone_alive (ctx->clone),
+                                "Epoch", of_clone_epoch (ctx->clone), "Sequence",
+                                (json_int_t) of_clone_sequence (ctx->clone), "Frontends",
+                                (json_int_t) json_object_size (
+                                    of_clone_objects (ctx->clone, OF_KIND_FRONTEND)),
+                                "Backends",
+                                (json_int_t) json_object_size (
+                                    of_clone_objects (ctx->clone, OF_KIND_BACKEND)));
+    ingress_admin_send (exchange, 200, json_pack (
+        "{s:s, s:s, s:s, s:I, s:s, s:{s:I, s:I}, s:o, s:o, s:o}", "Version", OF_VERSION,
+        "Ingress", ctx->settings->ingress_id, "StartedUtc", started_utc, "UptimeMs",
+        (json_int_t) uptime, "Uptime", span, "Requests", "Served", (json_int_t) ctx->requests,
+        "InFlight", (json_int_t) ctx->calls, "Config", config, "Scheduler", scheduler,
+        "Services", ingress_watch_services (watch)));
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+void
+ingress_admin_live_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * ingress_admin_live: ");
+    char text [64];
+    ingress_admin_live_time (1700000000123, text, sizeof text);
+    assert (streq (text, "2023-11-14T22:13:20.123000Z"));
+    assert (ingress_admin_live_parse (text) == 1700000000123);
+    assert (ingress_admin_live_parse ("yesterday") == -1);
+    assert (ingress_admin_live_parse (NULL) == -1);
+    ingress_admin_live_span (3723004, text, sizeof text);
+    assert (streq (text, "01:02:03.0040000"));
+    ingress_admin_live_span (2 * 86400000 + 1000, text, sizeof text);
+    assert (streq (text, "2.00:00:01.0000000"));
+    s_canonical ("llama3", text, sizeof text);
+    assert (streq (text, "llama3:latest"));
+    s_canonical ("registry:5000/ns/model", text, sizeof text);
+    assert (streq (text, "registry:5000/ns/model:latest"));
+    s_canonical ("qwen2.5:7b", text, sizeof text);
+    assert (streq (text, "qwen2.5:7b"));
+    printf ("OK\n");
+}
