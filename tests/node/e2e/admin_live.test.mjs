@@ -18,7 +18,8 @@ before(async () => {
     replicas: 2,
     fleet: { host: '127.0.0.1', defaults: { decode_rate: 0, load_ms: 1, parallel: 8 },
       backends: [{ name: 'a', models: [MODEL, 'all-minilm'] }, { name: 'b', models: [MODEL, 'all-minilm'] }] },
-    frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['a', 'b'] }],
+    // No catch-all frontend: a Host a replica does not know yet must get 404, not main's backends
+    frontends: [{ Identifier: 'main', Hostname: 'main.local', Backends: ['a', 'b'] }],
   });
   await waitFor(async () => {
     const list = (await admin(flow, 'GET', '/backends/health')).json;
