@@ -329,7 +329,8 @@ s_send (s_call_t *self)
     ingress_lease_t *lease = self->lease;
     json_t *backend = of_clone_get (self->ctx->clone, OF_KIND_BACKEND, lease->backend);
     //  An Ollama route cannot go to an OpenAI-only backend (no translation yet),
-    //  nor anywhere this replica has no config for
+    //  nor anywhere this replica has no config for. The scheduler filters by the
+    //  route's API already: this only catches config copies that disagree.
     if (!backend || (lease->openai && !self->route->openai)) {
         of_log_info ("lease on %s not usable for %s %s", lease->backend, "POST",
                      self->route->path);
