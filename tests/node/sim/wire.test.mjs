@@ -90,6 +90,32 @@ test('the control endpoint shows the last request with its headers and body', as
   assert.equal(reset.last_request, null);
 });
 
+test('the control endpoint keeps the last exchange per route, with the response\'s exact bytes', async () => {
+  const reply = await post('/api/generate', { model: 'llama3.2', prompt: 'record me', options: { num_predict: 4 } });
+  assert.equal(reply.status, 200);
+  // Another route since then does not hide it
+  assert.equal((await rawRequest({ port, path: '/api/tags' })).status, 200);
+  assert.equal((await sim.control('/backends/a/last')).path, '/api/tags');
+  const last = await sim.control('/backends/a/last/api/generate');
+  assert.equal(last.path, '/api/generate');
+  assert.equal(last.response.status, 200);
+  assert.equal(last.response.state, 'complete');
+  assert.equal(last.response.size, Buffer.byteLength(reply.body));
+  assert.equal(Buffer.from(last.response.body_base64, 'base64').toString(), reply.body);
+  // A whole reply is recorded too; a stream cut by the client shows as aborted
+  const whole = await sim.control('/backends/a/last/api/tags');
+  assert.equal(whole.response.state, 'complete');
+  assert.ok(JSON.parse(Buffer.from(whole.response.body_base64, 'base64').toString()).models);
+  const controller = new AbortController();
+  const response = await fetch(`http://127.0.0.1:${port}/api/generate`, { method: 'POST', signal: controller.signal,
+    body: JSON.stringify({ model: 'llama3.2', prompt: 'cut', options: { num_predict: 100 } }) });
+  await response.body.getReader().read();
+  controller.abort();
+  await waitFor(async () => (await sim.control('/backends/a/last/api/generate')).response.state === 'aborted');
+  assert.equal((await sim.control('/backends/a/last/api/embed')), null);
+  await assert.rejects(sim.control('/backends/a/last/api/nothing'), /no such route/);
+});
+
 test('content types of replies and streams', async () => {
   assert.equal((await rawRequest({ port, path: '/api/tags' })).headers['content-type'], 'application/json; charset=utf-8');
   assert.equal((await rawRequest({ port, path: '/v1/models' })).headers['content-type'], 'application/json');
