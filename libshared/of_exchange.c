@@ -271,7 +271,13 @@ s_write_chunk (of_exchange_t *self, struct iovec *pieces, int count, size_t size
     struct bufferevent *bev = evhtp_request_get_bev (self->request);
     struct evbuffer *output = bufferevent_get_output (bev);
     size_t sent = 0;
-    if (evbuffer_get_length (output) == 0 && count <= S_CHUNK_PIECES_MAX) {
+    //  evbuffer_peek fills at most S_CHUNK_PIECES_MAX pieces (and may say so
+    //  rather than how many it needed): only pieces that hold every byte may
+    //  go out at once, or the tail would be sent in place of the bytes left
+    size_t covered = 0;
+    for (int i = 0; i < count && i < S_CHUNK_PIECES_MAX; i++)
+        covered += pieces [i].iov_len;
+    if (evbuffer_get_length (output) == 0 && count <= S_CHUNK_PIECES_MAX && covered == size) {
         struct iovec all [S_CHUNK_PIECES_MAX + 2];
         all [0] = (struct iovec) {head, (size_t) head_size};
         memcpy (all + 1, pieces, (size_t) count * sizeof (struct iovec));

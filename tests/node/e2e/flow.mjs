@@ -16,6 +16,9 @@ const SERVICES = ['configd', 'scheduler', 'healthmon', 'modelsync'];
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// The path of one of ollamaflow's programs ('ingress', 'tap', ...)
+export const binPath = (program) => join(process.env.OF_BIN_DIR || DEFAULT_BIN, `ollamaflow-${program}`);
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -46,7 +49,6 @@ export async function waitFor(fn, { timeout = READY_TIMEOUT_MS, interval = 50, w
 // fleet: the ollama-sim fleet (backends get their ports from the sim); backends(sim): the Backend
 // objects to seed, given the running sim; frontends: the Frontend objects; replicas: ingresses
 export async function startFlow({ fleet, backends, frontends, replicas = 1, settings = {}, sharedPort = false }) {
-  const bin = process.env.OF_BIN_DIR || DEFAULT_BIN;
   const sim = await startSim({ fleet });
   const dir = mkdtempSync(join(tmpdir(), 'ollamaflow-e2e-'));
   const endpoint = (name) => `ipc://${dir}/${name}`;
@@ -75,7 +77,7 @@ export async function startFlow({ fleet, backends, frontends, replicas = 1, sett
   const processes = new Map();
   const start = (name, env = {}) => {
     const program = name.startsWith('ingress') ? 'ingress' : name;
-    const child = spawn(join(bin, `ollamaflow-${program}`), ['--config', file], {
+    const child = spawn(binPath(program), ['--config', file], {
       stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
     });
     let log = '';
@@ -95,6 +97,7 @@ export async function startFlow({ fleet, backends, frontends, replicas = 1, sett
     url: (replica = 0) => `http://127.0.0.1:${ports[replica]}`,
     port: (replica = 0) => ports[replica],
     log: (name) => processes.get(name).log(),
+    pid: (name) => processes.get(name).child.pid,
     // Sends a signal to a service and waits for its end
     async kill(name, signal = 'SIGKILL') {
       const entry = processes.get(name);
