@@ -450,6 +450,14 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
                              "no active frontend serves host '%s'", host ? host : "");
         return;
     }
+    if (evhtp_request_get_proto (request) == EVHTP_PROTO_10
+        && json_is_true (json_object_get (frontend, "BlockHttp10"))) {
+        ingress_reply_error (exchange, 505, "http_version_not_supported", -1,
+                             "HTTP/1.0 is not accepted on frontend '%s' (BlockHttp10): use "
+                             "HTTP/1.1", json_string_value (json_object_get (frontend,
+                                                                             "Identifier")));
+        return;
+    }
     const char *allow = streq (route->kind, "embeddings")    ? "AllowEmbeddings"
                         : streq (route->kind, "completions") ? "AllowCompletions"
                                                              : NULL;

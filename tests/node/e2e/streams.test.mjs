@@ -51,6 +51,8 @@ before(async () => {
     })),
     frontends: [
       { Identifier: 'main', Hostname: '*', Backends: ['a', 'b'], BlockHttp10: false },
+      // BlockHttp10 left at its default (true)
+      { Identifier: 'strict', Hostname: 'strict.local', Backends: ['a', 'b'] },
     ],
   });
   await waitHealthy(flow, { model: MODEL, prompt: 'warm up', stream: false, options: { num_predict: 1 } });
@@ -235,4 +237,82 @@ test('a client that stops reading holds the backend back: the ingress\'s memory 
     + `${mib(baseline)} before, peak ${mib(peak)} (+${mib(peak - baseline)}); the simulator held the rest `
     + `(RSS ${mib(simRss)} while the client paused)`);
   assert.ok(peak - baseline < 12 * 1048576, `ingress RSS grew by ${mib(peak - baseline)}`);
+});
+
+// One HTTP/1.0 exchange on a raw socket, read until the ingress closes the connection: the
+// head, the body, and when the first body line and the end came (ms from the start)
+function http10(path, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(flow.port(), '127.0.0.1');
+    const started = performance.now();
+    const text = JSON.stringify(body);
+    const chunks = [];
+    let firstLineAt;
+    socket.on('connect', () => socket.write(`POST ${path} HTTP/1.0\r\n`
+      + Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+      + `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`));
+    socket.on('data', (data) => {
+      chunks.push(data);
+      const sofar = Buffer.concat(chunks).toString();
+      const start = sofar.indexOf('\r\n\r\n');
+      if (firstLineAt === undefined && start >= 0 && sofar.indexOf('\n', start + 4) >= 0)
+        firstLineAt = performance.now() - started;
+    });
+    socket.on('end', () => {
+      const received = Buffer.concat(chunks).toString();
+      const split = received.indexOf('\r\n\r\n');
+      resolve({ head: received.slice(0, split), body: received.slice(split + 4), firstLineAt,
+        endedAt: performance.now() - started });
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('HTTP/1.0 clients get streams as they come, unchunked, ended by closing the connection', async () => {
+  // 20 tokens at 50 tokens/s from b: the first line must not wait for the last
+  const ndjson = await http10('/api/generate',
+    { model: MODEL, prompt: 'old client', options: { num_predict: 20 } }, SLOW);
+  assert.match(ndjson.head, /^HTTP\/1\.0 200/);
+  assert.doesNotMatch(ndjson.head, /transfer-encoding|content-length/i);
+  assert.match(ndjson.head, /X-OllamaFlow-Backend: b/i);
+  const lines = ndjson.body.trim().split('\n').map((line) => JSON.parse(line));
+  assert.equal(lines.length, 21);
+  assert.equal(lines.at(-1).done, true);
+  assert.ok(ndjson.endedAt - ndjson.firstLineAt > 200,
+    `first line at ${ndjson.firstLineAt.toFixed(0)} ms, end at ${ndjson.endedAt.toFixed(0)} ms`);
+  // The bytes are the backend's, unframed
+  const sent = await backendSent('b', '/api/generate');
+  assert.equal(ndjson.body, sent.sent.toString());
+  // SSE the same way
+  const sse = await http10('/v1/chat/completions',
+    { model: MODEL, messages: [{ role: 'user', content: 'old' }], stream: true, max_tokens: 5 }, FAST);
+  assert.doesNotMatch(sse.head, /transfer-encoding/i);
+  assert.match(sse.body, /^data: .*data: \[DONE\]\n\n$/s);
+  // A whole answer keeps its Content-Length
+  const whole = await http10('/api/generate',
+    { model: MODEL, prompt: 'old', stream: false, options: { num_predict: 3 } }, FAST);
+  assert.match(whole.head, /^HTTP\/1\.0 200/);
+  assert.equal(Number(/content-length: (\d+)/i.exec(whole.head)[1]), Buffer.byteLength(whole.body));
+  assert.equal(JSON.parse(whole.body).done, true);
+});
+
+test('BlockHttp10 (the default): HTTP/1.0 gets 505 in the route\'s dialect, HTTP/1.1 is served', async () => {
+  const ollama = await http10('/api/chat', { model: MODEL, messages: [] }, { Host: 'strict.local' });
+  assert.match(ollama.head, /^HTTP\/1\.0 505/);
+  assert.match(JSON.parse(ollama.body).error, /HTTP\/1\.0 is not accepted on frontend 'strict' \(BlockHttp10\)/);
+  const openai = await http10('/v1/chat/completions', { model: MODEL, messages: [] }, { Host: 'strict.local' });
+  assert.match(openai.head, /^HTTP\/1\.0 505/);
+  const error = JSON.parse(openai.body).error;
+  assert.equal(error.code, 'http_version_not_supported');
+  assert.equal(error.type, 'invalid_request_error');
+  const modern = await new Promise((resolve, reject) => {
+    const request = http.request({ host: '127.0.0.1', port: flow.port(), method: 'POST', path: '/api/generate',
+      agent: false, headers: { host: 'strict.local', ...FAST } }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode));
+    });
+    request.on('error', reject);
+    request.end(JSON.stringify({ model: MODEL, prompt: 'new', options: { num_predict: 2 } }));
+  });
+  assert.equal(modern, 200);
 });

@@ -161,14 +161,28 @@ test('pipelined requests on one connection are all answered', async () => {
   assert.match(received, /"done":true/);
 });
 
-test('HTTP/1.0 streams are sent without chunked encoding and the connection closes', async () => {
-  const generate = JSON.stringify({ model: 'llama3.2', prompt: 'x', options: { num_predict: 2 } });
-  const received = await rawExchange(port,
-    `POST /api/generate HTTP/1.0\r\nContent-Length: ${generate.length}\r\n\r\n${generate}`, { idleMs: 1000 });
+test('HTTP/1.0 streams are sent as they come, without chunked encoding, ended by closing', async () => {
+  // 8 tokens at 20 tokens/s: the first lines must not wait for the last
+  const generate = JSON.stringify({ model: 'llama3.2', prompt: 'x', options: { num_predict: 8 } });
+  const { received, firstLineAt, endedAt } = await new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const started = Date.now();
+    let text = '';
+    let firstLineAt;
+    socket.on('connect', () => socket.write(
+      `POST /api/generate HTTP/1.0\r\nContent-Length: ${generate.length}\r\n\r\n${generate}`));
+    socket.on('data', (data) => {
+      text += data;
+      if (firstLineAt === undefined && /\r\n\r\n.*\n/s.test(text)) firstLineAt = Date.now() - started;
+    });
+    socket.on('end', () => resolve({ received: text, firstLineAt, endedAt: Date.now() - started }));
+    socket.on('error', reject);
+  });
   assert.match(received, /^HTTP\/1\.0 200/);
-  assert.doesNotMatch(received, /chunked/i);
-  const body = received.split('\r\n\r\n')[1];
-  assert.equal(body.trim().split('\n').length, 3);
+  const [head, body] = received.split('\r\n\r\n');
+  assert.doesNotMatch(head, /chunked|content-length/i);
+  assert.equal(body.trim().split('\n').length, 9);
+  assert.ok(endedAt - firstLineAt > 200, `first line at ${firstLineAt} ms, end at ${endedAt} ms`);
 });
 
 test('bad requests get Ollama\'s errors', async () => {
