@@ -31,6 +31,7 @@ struct _of_exchange_t {
     bool finished;                  //  final output queued, request resumed
     bool streaming;
     bool unframed;                  //  HTTP/1.0 stream: no chunks, ended by closing
+    bool tls;                       //  the connection is TLS: never write to its socket
     char peer [NI_MAXHOST];
     struct evbuffer *output;        //  the client's output buffer, while watched
     struct evbuffer_cb_entry *output_cb;
@@ -100,6 +101,7 @@ of_exchange_new (evhtp_request_t *request, struct event_base *base)
     self->request = request;
     self->base = base;
     evhtp_connection_t *connection = evhtp_request_get_connection (request);
+    self->tls = connection && connection->ssl;
     if (connection && connection->saddr
         && getnameinfo (connection->saddr,
                         connection->saddr->sa_family == AF_INET6 ? sizeof (struct sockaddr_in6)
@@ -264,6 +266,7 @@ of_exchange_stream_start (of_exchange_t *self, int status)
 //  output, the chunk goes to the socket at once (one system call, no loop
 //  turn); what the socket does not take, and anything behind queued output,
 //  goes through the bufferevent, which keeps the order and reports errors.
+//  On a TLS connection everything goes through the bufferevent, which encrypts.
 static void
 s_write_chunk (of_exchange_t *self, struct iovec *pieces, int count, size_t size,
                struct evbuffer *buffer)
@@ -280,7 +283,8 @@ s_write_chunk (of_exchange_t *self, struct iovec *pieces, int count, size_t size
     size_t covered = 0;
     for (int i = 0; i < count && i < S_CHUNK_PIECES_MAX; i++)
         covered += pieces [i].iov_len;
-    if (evbuffer_get_length (output) == 0 && count <= S_CHUNK_PIECES_MAX && covered == size) {
+    if (!self->tls && evbuffer_get_length (output) == 0 && count <= S_CHUNK_PIECES_MAX
+        && covered == size) {
         struct iovec all [S_CHUNK_PIECES_MAX + 2];
         all [0] = (struct iovec) {head, (size_t) head_size};
         memcpy (all + 1, pieces, (size_t) count * sizeof (struct iovec));

@@ -19,6 +19,7 @@
 #define S_OUTPUT_HIGH (256 * 1024)
 #define S_OUTPUT_LOW  (64 * 1024)
 #define S_ID_MAX      96
+#define S_FAILURE_MAX 512
 
 typedef struct {
     ingress_ctx_t *ctx;
@@ -38,6 +39,7 @@ typedef struct {
     int status;                 //  the backend's status, 0 until known
     struct evbuffer *whole;     //  a response with a Content-Length, collected
     char *content_type;         //  its Content-Type
+    char failure [S_FAILURE_MAX];   //  the last backend that failed to connect, and why
 } s_call_t;
 
 static void s_ask (s_call_t *self);
@@ -239,14 +241,14 @@ s_on_fail (void *arg, ingress_fail_t fail, const char *reason)
     char backend [OFP_IDENTIFIER_MAX + 1];
     snprintf (backend, sizeof backend, "%s", self->lease->backend);
     s_release (self, "connect_failure");
+    snprintf (self->failure, sizeof self->failure, "backend '%s' failed: %s", backend, reason);
     if (retry) {
         event_del (self->timer);
         json_array_append_new (json_object_get (self->ask, "Exclude"), json_string (backend));
         s_ask (self);
         return;
     }
-    s_fail_reply (self, "connect_failure", 502, "backend_unavailable", "backend '%s' failed: %s",
-                  backend, reason);
+    s_fail_reply (self, "connect_failure", 502, "backend_unavailable", "%s", self->failure);
 }
 
 //  --------------------------------------------------------------------------
@@ -378,6 +380,11 @@ s_on_lease (void *arg, ingress_lease_t *lease, const ingress_denial_t *denial)
     if (lease) {
         self->lease = lease;
         s_send (self);
+        return;
+    }
+    if (*self->failure && streq (denial->error, "NoHealthyBackend")) {
+        //  Every backend left failed to connect: what the client needs is why
+        s_fail_reply (self, "rejected", 502, "backend_unavailable", "%s", self->failure);
         return;
     }
     of_exchange_set_owner (self->exchange, NULL, NULL);

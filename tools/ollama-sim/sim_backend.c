@@ -377,6 +377,23 @@ s_on_request (evhtp_request_t *request, void *arg)
         s_dispatch (req, self);
 }
 
+//  Serves HTTPS with the configured certificate and key
+static int
+s_tls (sim_backend_t *self)
+{
+    evhtp_ssl_cfg_t tls = {
+        .pemfile = self->config->tls_cert,
+        .privfile = self->config->tls_key,
+        .ssl_opts = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1,
+    };
+    if (evhtp_ssl_init (self->htp, &tls) != 0) {
+        fprintf (stderr, "ollama-sim: %s: cannot serve TLS with %s and %s\n", self->config->name,
+                 self->config->tls_cert, self->config->tls_key);
+        return -1;
+    }
+    return 0;
+}
+
 sim_backend_t *
 sim_backend_new (struct event_base *base, sim_backend_config_t *config, sim_fleet_t *fleet)
 {
@@ -395,7 +412,7 @@ sim_backend_new (struct event_base *base, sim_backend_config_t *config, sim_flee
     self->slots = sim_slots_new (config->parallel, config->max_queue);
     self->models = sim_models_new (config);
     self->flap_timer = event_new (base, -1, EV_PERSIST, s_on_flap, self);
-    if (s_listen (self, true)) {
+    if ((*config->tls_cert && s_tls (self) != 0) || s_listen (self, true)) {
         sim_backend_destroy (&self);
         return NULL;
     }

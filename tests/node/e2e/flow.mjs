@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { startSim } from '../sim/sim.mjs';
 
 const DEFAULT_BIN = fileURLToPath(new URL('../../../build/bin', import.meta.url));
@@ -48,7 +49,9 @@ export async function waitFor(fn, { timeout = READY_TIMEOUT_MS, interval = 50, w
 
 // fleet: the ollama-sim fleet (backends get their ports from the sim); backends(sim): the Backend
 // objects to seed, given the running sim; frontends: the Frontend objects; replicas: ingresses
-export async function startFlow({ fleet, backends, frontends, replicas = 1, settings = {}, sharedPort = false }) {
+// env: extra environment per program, e.g. { healthmon: { SSL_CERT_FILE: '...' } }
+export async function startFlow({ fleet, backends, frontends, replicas = 1, settings = {}, sharedPort = false,
+  env: programEnv = {} }) {
   const sim = await startSim({ fleet });
   const dir = mkdtempSync(join(tmpdir(), 'ollamaflow-e2e-'));
   const endpoint = (name) => `ipc://${dir}/${name}`;
@@ -78,7 +81,7 @@ export async function startFlow({ fleet, backends, frontends, replicas = 1, sett
   const start = (name, env = {}) => {
     const program = name.startsWith('ingress') ? 'ingress' : name;
     const child = spawn(binPath(program), ['--config', file], {
-      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...programEnv[program], ...env },
     });
     let log = '';
     child.stderr.on('data', (data) => { log += data; });
@@ -124,6 +127,32 @@ export async function startFlow({ fleet, backends, frontends, replicas = 1, sett
     },
   };
   return flow;
+}
+
+// Follows bus messages through the tap (args: its filters, e.g. ['-s', 'scheduler', '-m',
+// 'OUTCOME']), noting when each line arrived (performance.now())
+export function startTap(flow, args) {
+  const child = spawn(binPath('tap'), ['--config', flow.settingsFile, ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const seen = [];
+  let text = '';
+  child.stdout.on('data', (data) => {
+    const at = performance.now();
+    text += data;
+    let newline;
+    while ((newline = text.indexOf('\n')) >= 0) {
+      seen.push({ at, ...JSON.parse(text.slice(0, newline)) });
+      text = text.slice(newline + 1);
+    }
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    // The first message from index on whose Body matches, once it arrives
+    find: (from, match, { timeout } = {}) => waitFor(() => seen.slice(from).find((line) => match(line.Body)),
+      { interval: 1, timeout, what: 'a message on the tap' }),
+    count: () => seen.length,
+    async stop() { child.kill('SIGTERM'); await exited; },
+  };
 }
 
 // Waits until every named backend has answered a request through the flow (health settled)

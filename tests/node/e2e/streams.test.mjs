@@ -4,13 +4,12 @@
 // clear refusal where the frontend blocks HTTP/1.0.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import OpenAI from 'openai';
-import { startFlow, waitFor, waitHealthy, assertCleanStop, binPath, sleep } from './flow.mjs';
+import { startFlow, startTap, waitFor, waitHealthy, assertCleanStop, sleep } from './flow.mjs';
 
 const MODEL = 'llama3.2';
 // Backend a streams as fast as it can ("fast"), b at 50 tokens/s ("slow")
@@ -99,31 +98,6 @@ test('SSE from /v1/chat/completions (the openai client\'s own request) arrives b
   assert.match(received.toString(), /data: \[DONE\]\n\n$/);
 });
 
-// Follows the scheduler's OUTCOME messages through the tap: when each release arrived
-function startTap() {
-  const child = spawn(binPath('tap'), ['--config', flow.settingsFile, '-s', 'scheduler', '-m', 'OUTCOME'],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-  const seen = [];
-  let text = '';
-  child.stdout.on('data', (data) => {
-    const at = performance.now();
-    text += data;
-    let newline;
-    while ((newline = text.indexOf('\n')) >= 0) {
-      seen.push({ at, body: JSON.parse(text.slice(0, newline)).Body });
-      text = text.slice(newline + 1);
-    }
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  return {
-    // The first OUTCOME from index on that matches, once it arrives
-    find: (from, match) => waitFor(() => seen.slice(from).find((line) => match(line.body)),
-      { interval: 1, what: 'an OUTCOME on the tap' }),
-    count: () => seen.length,
-    async stop() { child.kill('SIGTERM'); await exited; },
-  };
-}
-
 // Opens a request on a raw socket and resolves once the response has begun
 function openRequest(path, body, headers) {
   return new Promise((resolve, reject) => {
@@ -138,7 +112,7 @@ function openRequest(path, body, headers) {
 }
 
 test('a client that leaves: the backend sees it and the lease is released at once (measured)', async () => {
-  const tap = startTap();
+  const tap = startTap(flow, ['-s', 'scheduler', '-m', 'OUTCOME']);
   try {
     // The tap is subscribed once it shows an outcome
     await waitFor(async () => {
@@ -174,7 +148,7 @@ test('a client that leaves: the backend sees it and the lease is released at onc
         figures[phase].backend.push(performance.now() - left);
         const outcome = await tap.find(from, (body) => body.Backend === 'b');
         figures[phase].lease.push(outcome.at - left);
-        assert.equal(outcome.body.Outcome, 'client_gone');
+        assert.equal(outcome.Body.Outcome, 'client_gone');
         assert.equal((await flow.sim.stats('b')).active, 0);
       }
     }
