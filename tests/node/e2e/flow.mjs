@@ -166,6 +166,20 @@ export async function waitHealthy(flow, body, { replica = 0, count = 1 } = {}) {
   }, { what: 'a healthy backend through ollamaflow' });
 }
 
+// Waits until requests to path (POST body) have reached count different backends: every one of
+// them healthy and in rotation
+export async function waitServing(flow, path, body, count) {
+  return waitFor(async () => {
+    const seen = new Set();
+    for (let i = 0; i < 2 * count; i++) {
+      const response = await fetch(`${flow.url()}${path}`, { method: 'POST', body: JSON.stringify(body) });
+      await response.text();
+      if (response.ok) seen.add(response.headers.get('x-ollamaflow-backend'));
+    }
+    return seen.size === count;
+  }, { what: `${count} backends serving ${path}` });
+}
+
 // The stop results of a flow, checked: every process exited 0
 export function assertCleanStop(assert, results) {
   for (const [name, result] of Object.entries(results))

@@ -6,7 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { startFlow, waitFor, assertCleanStop } from './flow.mjs';
+import { rawRequest } from '../sim/sim.mjs';
+import { startFlow, waitServing, assertCleanStop } from './flow.mjs';
 
 const MODEL = 'llama3.2';
 const EMBED = 'all-minilm';
@@ -14,11 +15,8 @@ const OLLAMA_ROUTES = ['/api/generate', '/api/chat', '/api/embed', '/api/embeddi
 let flow;
 
 // A POST with a chosen Host header (fetch cannot set it), answered as {status, body}
-async function post(path, body, host) {
-  const { rawRequest } = await import('../sim/sim.mjs');
-  return rawRequest({ port: flow.port(), method: 'POST', path, body,
-    headers: { 'content-type': 'application/json', ...(host ? { host } : {}) } });
-}
+const post = (path, body, host) => rawRequest({ port: flow.port(), method: 'POST', path, body,
+  headers: { 'content-type': 'application/json', host } });
 
 before(async () => {
   flow = await startFlow({
@@ -41,17 +39,7 @@ before(async () => {
     ],
   });
   // Both backends healthy: /v1 requests reach each of them
-  await waitFor(async () => {
-    const seen = new Set();
-    for (let i = 0; i < 4; i++) {
-      const response = await fetch(`${flow.url()}/v1/embeddings`, {
-        method: 'POST', body: JSON.stringify({ model: EMBED, input: 'x' }),
-      });
-      await response.text();
-      if (response.ok) seen.add(response.headers.get('x-ollamaflow-backend'));
-    }
-    return seen.size === 2;
-  }, { what: 'both backends healthy' });
+  await waitServing(flow, '/v1/embeddings', { model: EMBED, input: 'x' }, 2);
 });
 
 after(async () => {
