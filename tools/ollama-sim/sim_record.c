@@ -34,6 +34,8 @@ struct _sim_record_t {
 static void
 s_add (s_bytes_t *bytes, const char *data, size_t size)
 {
+    if (size == 0)
+        return;
     if (bytes->size + size > bytes->capacity) {
         size_t capacity = (bytes->size + size) * 2;
         char *grown = realloc (bytes->data, capacity);
