@@ -58,6 +58,34 @@ s_processes_with (const char *text, pid_t group, pid_t *pids, size_t max)
     return found;
 }
 
+//  True if nothing listens on the loopback port now
+static bool
+s_port_free (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                  .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    bool free = bind (fd, (struct sockaddr *) &address, sizeof address) == 0;
+    close (fd);
+    return free;
+}
+
+//  A first port for the demo fleet's three backends (it takes N, N+1, N+2),
+//  all free and clear of the ingress's port: free ports come in sequence, so
+//  the next one drawn is often just beside the last
+static int
+s_demo_port (int taken)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int port = it_free_port ();
+        if (port + 2 < 65536 && taken != port + 1 && taken != port + 2 && s_port_free (port + 1)
+            && s_port_free (port + 2))
+            return port;
+    }
+    IT_ASSERT (false, "no three free ports in a row");
+    return 0;
+}
+
 int
 main (void)
 {
@@ -65,7 +93,7 @@ main (void)
     it_env_init (&env, "launcher", NULL);
     unlink (env.settings);      //  a first run: no settings file
     int port = it_free_port ();
-    int demo_port = it_free_port ();
+    int demo_port = s_demo_port (port);
     char launcher [600], log [400];
     snprintf (launcher, sizeof launcher, "%s/ollamaflow", env.bin);
     snprintf (log, sizeof log, "%s/launcher.log", env.dir);
