@@ -13,6 +13,7 @@
 #include "of_clone.h"
 #include "of_evzmq.h"
 #include "of_merge.h"
+#include "of_tls.h"
 
 //  Self tests in the order they should run, used by of_selftest
 #define OF_SELFTESTS \
@@ -21,6 +22,7 @@
     {"of_schema", of_schema_test}, \
     {"of_clone", of_clone_test}, \
     {"of_evzmq", of_evzmq_test}, \
-    {"of_merge", of_merge_test},
+    {"of_merge", of_merge_test}, \
+    {"of_tls", of_tls_test},
 
 #endif

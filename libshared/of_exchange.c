@@ -30,8 +30,8 @@ struct _of_exchange_t {
     void *fini_arg;
     bool finished;                  //  final output queued, request resumed
     bool streaming;
-    bool buffered;                  //  HTTP/1.0 stream: collected, sent at the end
-    int stream_status;
+    bool unframed;                  //  HTTP/1.0 stream: no chunks, ended by closing
+    bool tls;                       //  the connection is TLS: never write to its socket
     char peer [NI_MAXHOST];
     struct evbuffer *output;        //  the client's output buffer, while watched
     struct evbuffer_cb_entry *output_cb;
@@ -101,6 +101,7 @@ of_exchange_new (evhtp_request_t *request, struct event_base *base)
     self->request = request;
     self->base = base;
     evhtp_connection_t *connection = evhtp_request_get_connection (request);
+    self->tls = connection && connection->ssl;
     if (connection && connection->saddr
         && getnameinfo (connection->saddr,
                         connection->saddr->sa_family == AF_INET6 ? sizeof (struct sockaddr_in6)
@@ -245,37 +246,49 @@ of_exchange_stream_start (of_exchange_t *self, int status)
 {
     assert (!self->finished && !self->streaming);
     self->streaming = true;
-    self->stream_status = status;
     if (evhtp_request_get_proto (self->request) != EVHTP_PROTO_11) {
-        //  evhtp would send chunked encoding to HTTP/1.0: collect instead
-        self->buffered = true;
+        //  evhtp would send chunked encoding to HTTP/1.0, which knows none: the
+        //  body goes out as it comes, without a length, and closing the
+        //  connection ends it (the only way HTTP/1.0 has)
+        self->unframed = true;
         evhtp_request_set_keepalive (self->request, 0);
+        of_exchange_add_header (self, "Connection", "close");
+        evhtp_send_reply_start (self->request, (evhtp_res) status);
         return;
     }
     evhtp_send_reply_chunk_start (self->request, (evhtp_res) status);
 }
 
 //  Writes one chunk: pieces of size bytes in all (buffer, when given, holds
-//  the same bytes and is emptied). evhtp_send_reply_chunk is not used: it
+//  the same bytes and is emptied); for HTTP/1.0, the bytes without framing. evhtp_send_reply_chunk is not used: it
 //  flushes the bufferevent, and the write callbacks that leaves behind end a
 //  keep-alive connection once the request is done. When nothing waits in the
 //  output, the chunk goes to the socket at once (one system call, no loop
 //  turn); what the socket does not take, and anything behind queued output,
 //  goes through the bufferevent, which keeps the order and reports errors.
+//  On a TLS connection everything goes through the bufferevent, which encrypts.
 static void
 s_write_chunk (of_exchange_t *self, struct iovec *pieces, int count, size_t size,
                struct evbuffer *buffer)
 {
-    char head [S_CHUNK_HEAD_MAX];
-    int head_size = snprintf (head, sizeof head, "%zx\r\n", size);
+    char head [S_CHUNK_HEAD_MAX] = "";
+    int head_size = self->unframed ? 0 : snprintf (head, sizeof head, "%zx\r\n", size);
+    size_t tail_size = self->unframed ? 0 : 2;
     struct bufferevent *bev = evhtp_request_get_bev (self->request);
     struct evbuffer *output = bufferevent_get_output (bev);
     size_t sent = 0;
-    if (evbuffer_get_length (output) == 0 && count <= S_CHUNK_PIECES_MAX) {
+    //  evbuffer_peek fills at most S_CHUNK_PIECES_MAX pieces (and may say so
+    //  rather than how many it needed): only pieces that hold every byte may
+    //  go out at once, or the tail would be sent in place of the bytes left
+    size_t covered = 0;
+    for (int i = 0; i < count && i < S_CHUNK_PIECES_MAX; i++)
+        covered += pieces [i].iov_len;
+    if (!self->tls && evbuffer_get_length (output) == 0 && count <= S_CHUNK_PIECES_MAX
+        && covered == size) {
         struct iovec all [S_CHUNK_PIECES_MAX + 2];
         all [0] = (struct iovec) {head, (size_t) head_size};
         memcpy (all + 1, pieces, (size_t) count * sizeof (struct iovec));
-        all [count + 1] = (struct iovec) {(void *) "\r\n", 2};
+        all [count + 1] = (struct iovec) {(void *) "\r\n", tail_size};
         struct msghdr message = {.msg_iov = all, .msg_iovlen = (size_t) count + 2};
         ssize_t rc = sendmsg (bufferevent_getfd (bev), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
         sent = rc > 0 ? (size_t) rc : 0;
@@ -298,8 +311,8 @@ s_write_chunk (of_exchange_t *self, struct iovec *pieces, int count, size_t size
                               pieces [i].iov_len - take);
         }
     skip = skip > size ? skip - size : 0;
-    if (skip < 2)
-        evbuffer_add (output, "\r\n" + skip, 2 - skip);
+    if (skip < tail_size)
+        evbuffer_add (output, "\r\n" + skip, tail_size - skip);
 }
 
 void
@@ -309,10 +322,6 @@ of_exchange_stream_write (of_exchange_t *self, struct evbuffer *buffer)
     size_t size = evbuffer_get_length (buffer);
     if (self->finished || size == 0)
         return;
-    if (self->buffered) {
-        evbuffer_add_buffer (self->request->buffer_out, buffer);
-        return;
-    }
     struct iovec pieces [S_CHUNK_PIECES_MAX];
     int count = evbuffer_peek (buffer, -1, NULL, pieces, S_CHUNK_PIECES_MAX);
     s_write_chunk (self, pieces, count, size, buffer);
@@ -324,10 +333,6 @@ of_exchange_stream_send (of_exchange_t *self, const void *data, size_t size)
     assert (self->streaming);
     if (self->finished || size == 0)
         return;
-    if (self->buffered) {
-        evbuffer_add (self->request->buffer_out, data, size);
-        return;
-    }
     struct iovec piece = {(void *) data, size};
     s_write_chunk (self, &piece, 1, size, NULL);
 }
@@ -338,8 +343,8 @@ of_exchange_stream_end (of_exchange_t *self)
     assert (self->streaming);
     if (self->finished)
         return;
-    if (self->buffered)
-        evhtp_send_reply (self->request, (evhtp_res) self->stream_status);
+    if (self->unframed)
+        evhtp_send_reply_end (self->request);
     else
         evhtp_send_reply_chunk_end (self->request);
     s_finish (self);

@@ -10,7 +10,8 @@
     evhtp's request-fini hook, so a late event can never touch freed memory.
 
     Streams go out chunked to HTTP/1.1 clients; HTTP/1.0 clients, to whom
-    evhtp would wrongly send chunked encoding, get the whole body at the end.
+    evhtp would wrongly send chunked encoding, get the body as it comes,
+    without a length, ended by closing the connection (as HTTP/1.0 does).
     Output-buffer watermarks tell a proxying owner when to stop and resume
     reading from its source (bounded memory per stream).
     =========================================================================

@@ -326,7 +326,7 @@ healthmon_actor (zsock_t *pipe, void *args)
                                                       : settings->health_interval_ms / 2;
     self.base = event_base_new ();
     self.dns = self.base ? s_dns_new (self.base) : NULL;
-    self.tls = healthmon_probe_tls_new ();
+    self.tls = of_tls_client_new ();
     if (!self.dns || !self.tls) {
         s_destroy (&self);
         of_service_failed (pipe, "cannot create the event loop, resolver or TLS context");

@@ -260,28 +260,6 @@ s_tls_bev (healthmon_probe_t *self)
                                          : NULL;
 }
 
-//  What OpenSSL said went wrong, if anything; else ""
-static void
-s_tls_error (healthmon_probe_t *self, char *dest, size_t size)
-{
-    *dest = 0;
-    struct bufferevent *bev = s_tls_bev (self);
-    SSL *ssl = bev ? bufferevent_openssl_get_ssl (bev) : NULL;
-    if (!ssl)
-        return;
-    long verify = SSL_get_verify_result (ssl);
-    unsigned long error = bufferevent_get_openssl_error (bev);
-    const char *text = error ? ERR_reason_error_string (error) : NULL;
-    if (verify != X509_V_OK)
-        snprintf (dest, size, "tls: certificate verify failed: %s",
-                  X509_verify_cert_error_string (verify));
-    else if (error)
-        snprintf (dest, size, "tls: %s", text ? text : "handshake failed");
-    //  Leave nothing for the next connection to misread
-    while (bufferevent_get_openssl_error (bev))
-        ;
-}
-
 //  True once the TLS handshake has finished
 static bool
 s_tls_done (healthmon_probe_t *self)
@@ -307,7 +285,7 @@ s_on_error (enum evhttp_request_error error, void *arg)
     healthmon_probe_t *self = (healthmon_probe_t *) arg;
     self->request = NULL;       //  evhttp freed it already
     char tls [OFP_HEALTH_REASON_MAX];
-    s_tls_error (self, tls, sizeof tls);
+    of_tls_error (s_tls_bev (self), tls, sizeof tls);
     if (*tls)
         s_fail (self, "%s", tls);
     else if (s_connect_error (saved))
@@ -345,7 +323,7 @@ s_on_done (struct evhttp_request *request, void *arg)
         //  evhttp's connect failure path reports nothing but an empty request,
         //  and it takes that path only for a refused connection
         char tls [OFP_HEALTH_REASON_MAX];
-        s_tls_error (self, tls, sizeof tls);
+        of_tls_error (s_tls_bev (self), tls, sizeof tls);
         if (*tls)
             s_fail (self, "%s", tls);
         else
@@ -370,18 +348,9 @@ s_connect (healthmon_probe_t *self, const char *address)
 {
     struct bufferevent *bev = NULL;
     if (self->ssl) {
-        SSL *ssl = self->tls ? SSL_new (self->tls) : NULL;
+        SSL *ssl = self->tls ? of_tls_client_ssl (self->tls, self->hostname) : NULL;
         if (!ssl)
             return -1;
-        unsigned char binary [sizeof (struct in6_addr)];
-        bool literal = inet_pton (AF_INET, self->hostname, binary) == 1
-                       || inet_pton (AF_INET6, self->hostname, binary) == 1;
-        if (literal)
-            X509_VERIFY_PARAM_set1_ip_asc (SSL_get0_param (ssl), self->hostname);
-        else {
-            SSL_set_tlsext_host_name (ssl, self->hostname);
-            SSL_set1_host (ssl, self->hostname);
-        }
         bev = bufferevent_openssl_socket_new (self->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                               BEV_OPT_CLOSE_ON_FREE);
         if (!bev) {
@@ -521,19 +490,4 @@ healthmon_probe_same (json_t *backend, json_t *other)
             return false;
     }
     return true;
-}
-
-SSL_CTX *
-healthmon_probe_tls_new (void)
-{
-    SSL_CTX *tls = SSL_CTX_new (TLS_client_method ());
-    if (!tls)
-        return NULL;
-    SSL_CTX_set_min_proto_version (tls, TLS1_2_VERSION);
-    SSL_CTX_set_verify (tls, SSL_VERIFY_PEER, NULL);
-    if (SSL_CTX_set_default_verify_paths (tls) != 1) {
-        SSL_CTX_free (tls);
-        return NULL;
-    }
-    return tls;
 }

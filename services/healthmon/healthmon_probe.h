@@ -61,11 +61,6 @@ bool
 bool
     healthmon_probe_same (json_t *backend, json_t *other);
 
-//  A TLS client context that verifies certificates against the system CA
-//  store; NULL if OpenSSL cannot make one. Free with SSL_CTX_free.
-SSL_CTX *
-    healthmon_probe_tls_new (void);
-
 //  Self test
 void
     healthmon_probe_test (bool verbose);

@@ -98,7 +98,7 @@ healthmon_probe_test (bool verbose)
     struct evdns_base *dns = evdns_base_new (test.base, 0);
     //  The hosts file only: the test needs no name server
     assert (evdns_base_load_hosts (dns, NULL) == 0);
-    SSL_CTX *tls = healthmon_probe_tls_new ();
+    SSL_CTX *tls = of_tls_client_new ();
     assert (tls);
     struct evhttp *server = evhttp_new (test.base);
     evhttp_set_gencb (server, s_test_serve, &test);

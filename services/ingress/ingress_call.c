@@ -20,6 +20,7 @@
 #define S_OUTPUT_HIGH (256 * 1024)
 #define S_OUTPUT_LOW  (64 * 1024)
 #define S_ID_MAX      96
+#define S_FAILURE_MAX 512
 
 typedef struct {
     ingress_ctx_t *ctx;
@@ -39,6 +40,7 @@ typedef struct {
     int status;                 //  the backend's status, 0 until known
     struct evbuffer *whole;     //  a response with a Content-Length, collected
     char *content_type;         //  its Content-Type
+    char failure [S_FAILURE_MAX];   //  the last backend that failed to connect, and why
 } s_call_t;
 
 static void s_ask (s_call_t *self);
@@ -240,14 +242,14 @@ s_on_fail (void *arg, ingress_fail_t fail, const char *reason)
     char backend [OFP_IDENTIFIER_MAX + 1];
     snprintf (backend, sizeof backend, "%s", self->lease->backend);
     s_release (self, "connect_failure");
+    snprintf (self->failure, sizeof self->failure, "backend '%s' failed: %s", backend, reason);
     if (retry) {
         event_del (self->timer);
         json_array_append_new (json_object_get (self->ask, "Exclude"), json_string (backend));
         s_ask (self);
         return;
     }
-    s_fail_reply (self, "connect_failure", 502, "backend_unavailable", "backend '%s' failed: %s",
-                  backend, reason);
+    s_fail_reply (self, "connect_failure", 502, "backend_unavailable", "%s", self->failure);
 }
 
 //  --------------------------------------------------------------------------
@@ -330,7 +332,8 @@ s_send (s_call_t *self)
     ingress_lease_t *lease = self->lease;
     json_t *backend = of_clone_get (self->ctx->clone, OF_KIND_BACKEND, lease->backend);
     //  An Ollama route cannot go to an OpenAI-only backend (no translation yet),
-    //  nor anywhere this replica has no config for
+    //  nor anywhere this replica has no config for. The scheduler filters by the
+    //  route's API already: this only catches config copies that disagree.
     if (!backend || (lease->openai && !self->route->openai)) {
         of_log_info ("lease on %s not usable for %s %s", lease->backend, "POST",
                      self->route->path);
@@ -378,6 +381,11 @@ s_on_lease (void *arg, ingress_lease_t *lease, const ingress_denial_t *denial)
     if (lease) {
         self->lease = lease;
         s_send (self);
+        return;
+    }
+    if (*self->failure && streq (denial->error, "NoHealthyBackend")) {
+        //  Every backend left failed to connect: what the client needs is why
+        s_fail_reply (self, "rejected", 502, "backend_unavailable", "%s", self->failure);
         return;
     }
     of_exchange_set_owner (self->exchange, NULL, NULL);
@@ -444,9 +452,19 @@ ingress_call_frontend (of_clone_t *clone, of_exchange_t *exchange)
     }
     const char *host = of_exchange_header (exchange, "Host");
     json_t *frontend = ingress_match_frontend (of_clone_objects (clone, OF_KIND_FRONTEND), host);
-    if (!frontend)
+    if (!frontend) {
         ingress_reply_error (exchange, 404, "frontend_not_found", -1,
                              "no active frontend serves host '%s'", host ? host : "");
+        return NULL;
+    }
+    if (evhtp_request_get_proto (of_exchange_request (exchange)) == EVHTP_PROTO_10
+        && json_is_true (json_object_get (frontend, "BlockHttp10"))) {
+        ingress_reply_error (exchange, 505, "http_version_not_supported", -1,
+                             "HTTP/1.0 is not accepted on frontend '%s' (BlockHttp10): use "
+                             "HTTP/1.1", json_string_value (json_object_get (frontend,
+                                                                             "Identifier")));
+        return NULL;
+    }
     return frontend;
 }
 

@@ -44,7 +44,8 @@ evhtp_res
     ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request);
 
 //  The frontend serving the request's Host (borrowed), or NULL once the
-//  error is answered (503 before the first config, 404 when none serves it).
+//  error is answered (503 before the first config, 404 when none serves it,
+//  505 to an HTTP/1.0 client when the frontend has BlockHttp10).
 json_t *
     ingress_call_frontend (of_clone_t *clone, of_exchange_t *exchange);
 

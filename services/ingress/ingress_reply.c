@@ -18,7 +18,7 @@
 static const char *
 s_openai_type (int status)
 {
-    if (status == 400 || status == 413 || status == 405)
+    if (status == 400 || status == 413 || status == 405 || status == 505)
         return "invalid_request_error";
     if (status == 401 || status == 403)
         return "permission_error";

@@ -4,13 +4,10 @@
 */
 
 #include "ingress_upstream.h"
-#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
 
 //  Idle keep-alive connections kept per backend address
 #define S_IDLE_PER_BACKEND_MAX 64
@@ -70,15 +67,13 @@ ingress_pool_new (struct event_base *base, of_settings_t *settings)
     self->base = base;
     self->settings = settings;
     self->dns = evdns_base_new (base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-    self->tls = SSL_CTX_new (TLS_client_method ());
+    self->tls = of_tls_client_new ();
     self->idle = zhashx_new ();
     zhashx_set_destructor (self->idle, s_idle_list_destroy);
-    if (!self->dns || !self->tls || SSL_CTX_set_default_verify_paths (self->tls) != 1) {
+    if (!self->dns || !self->tls) {
         ingress_pool_destroy (&self);
         return NULL;
     }
-    SSL_CTX_set_verify (self->tls, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_min_proto_version (self->tls, TLS1_2_VERSION);
     return self;
 }
 
@@ -109,17 +104,9 @@ ingress_pool_idle (ingress_pool_t *self)
 static struct evhttp_connection *
 s_connect_tls (ingress_pool_t *pool, const char *host, int port)
 {
-    SSL *ssl = SSL_new (pool->tls);
+    SSL *ssl = of_tls_client_ssl (pool->tls, host);
     if (!ssl)
         return NULL;
-    struct in6_addr address;
-    bool literal = inet_pton (AF_INET, host, &address) == 1 || inet_pton (AF_INET6, host, &address) == 1;
-    if (literal)
-        X509_VERIFY_PARAM_set1_ip_asc (SSL_get0_param (ssl), host);
-    else {
-        SSL_set_tlsext_host_name (ssl, host);
-        SSL_set1_host (ssl, host);
-    }
     struct bufferevent *bev = bufferevent_openssl_socket_new (
         pool->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
         BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -257,6 +244,12 @@ s_fail (ingress_upstream_t *self)
         fail = INGRESS_FAIL_CONNECT;
         //  evhttp 2.1 reports a refused connect as a timeout too: tell them apart by the clock
         int64_t waited = zclock_mono () - self->sent_at;
+        char tls [S_REASON_MAX] = "";
+        if (self->ssl && self->connection)
+            of_tls_error (evhttp_connection_get_bufferevent (self->connection), tls, sizeof tls);
+        if (*tls)
+            snprintf (reason, sizeof reason, "%s", tls);
+        else
         if (self->error == EVREQ_HTTP_TIMEOUT
             && waited >= self->pool->settings->connect_timeout_ms)
             snprintf (reason, sizeof reason, "connect: timed out after %lld ms",

@@ -94,6 +94,7 @@ s_backend_new (const char *id, json_t *object, bool healthy)
     backend->port = (int) s_int (object, "Port");
     backend->ssl = s_flag (object, "Ssl");
     backend->api_format = strdup (s_string (object, "ApiFormat"));
+    backend->openai = streq (backend->api_format, "OpenAI");
     return backend;
 }
 

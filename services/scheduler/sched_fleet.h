@@ -36,6 +36,7 @@ typedef struct {
     int port;
     bool ssl;
     char *api_format;
+    bool openai;                //  ApiFormat OpenAI: serves /v1 routes only
 } sched_backend_t;
 
 //  One frontend (read-only for callers but for cursor)

@@ -112,12 +112,16 @@ static size_t
 s_candidates (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
               size_t *candidates, sched_pick_t *pick)
 {
-    size_t count = 0, allowing = 0, labelled = 0, stocked = 0;
+    size_t count = 0, allowing = 0, speaking = 0, labelled = 0, stocked = 0;
     for (size_t index = 0; index < frontend->count && index < SCHED_PICK_BACKENDS_MAX; index++) {
         sched_backend_t *backend = frontend->backends [index];
         if (!backend->configured || !backend->active || !backend->allows [ask->kind])
             continue;
         allowing++;
+        //  Ollama's own routes only to Ollama backends; /v1 routes to both
+        if (ask->ollama_only && backend->openai)
+            continue;
+        speaking++;
         if (!s_has_labels (backend, ask->labels))
             continue;
         labelled++;
@@ -135,6 +139,11 @@ s_candidates (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask
     if (allowing == 0)
         s_deny (pick, 403, "KindNotAllowed", "no active backend of '%s' allows %s", frontend->id,
                 s_kind_names [ask->kind]);
+    else
+    if (speaking == 0)
+        s_deny (pick, 404, "NotFound", "no active backend of '%s' serves Ollama's API (%s): "
+                "its backends are OpenAI-format", frontend->id,
+                json_string_value (json_object_get (ask->body, "Route")));
     else
     if (labelled == 0)
         s_deny (pick, 503, "NoHealthyBackend", "no active backend of '%s' carries every label "
@@ -334,14 +343,17 @@ sched_pick_test (bool verbose)
         "[{\"Identifier\":\"b1\",\"MaxParallelRequests\":2,\"Labels\":[\"gpu\",\"eu\"]},"
         "{\"Identifier\":\"b2\",\"MaxParallelRequests\":2,\"AllowEmbeddings\":false},"
         "{\"Identifier\":\"b3\",\"MaxParallelRequests\":2,\"Labels\":[\"gpu\"]},"
-        "{\"Identifier\":\"b4\",\"Active\":false}]");
+        "{\"Identifier\":\"b4\",\"Active\":false},"
+        "{\"Identifier\":\"b5\",\"ApiFormat\":\"OpenAI\"}]");
     test.frontends = sched_fleet_objects (OF_KIND_FRONTEND,
         "[{\"Identifier\":\"f1\",\"Backends\":[\"b1\",\"b2\",\"b3\",\"b4\"]},"
         "{\"Identifier\":\"f2\",\"Backends\":[\"b1\",\"b2\",\"b3\"],"
         "\"LoadBalancing\":\"LeastOutstanding\",\"UseStickySessions\":true,"
         "\"AllowCompletions\":false},"
         "{\"Identifier\":\"off\",\"Active\":false,\"Backends\":[\"b1\"]},"
-        "{\"Identifier\":\"only2\",\"Backends\":[\"b2\",\"b4\"]}]");
+        "{\"Identifier\":\"only2\",\"Backends\":[\"b2\",\"b4\"]},"
+        "{\"Identifier\":\"mixed\",\"Backends\":[\"b5\",\"b3\"]},"
+        "{\"Identifier\":\"openai\",\"Backends\":[\"b5\"]}]");
     s_test_rebuild (&test);
 
     //  Round robin, stable when a backend is out of the rotation
@@ -379,6 +391,23 @@ sched_pick_test (bool verbose)
     assert (streq (s_test_verdict (&test, "{\"Frontend\":\"off\"}"), "404 NotFound"));
     assert (streq (s_test_verdict (&test, "{\"Frontend\":\"f1\",\"Exclude\":[\"b1\",\"b2\",\"b3\"]}"),
                    "503 NoHealthyBackend"));
+    s_test_release_all (&test);
+
+    //  API formats: Ollama's own routes go to Ollama backends only, /v1 routes to both
+    const char *mixed_api = "{\"Frontend\":\"mixed\",\"Route\":\"POST /api/chat\"}";
+    const char *mixed_v1 = "{\"Frontend\":\"mixed\",\"Route\":\"POST /v1/chat/completions\"}";
+    assert (streq (s_test_verdict (&test, mixed_api), "b3"));
+    assert (streq (s_test_verdict (&test, mixed_api), "b3"));
+    assert (streq (s_test_verdict (&test, mixed_api), "WAIT 1"));
+    s_test_release_all (&test);
+    assert (streq (s_test_verdict (&test, mixed_v1), "b5"));
+    assert (streq (s_test_verdict (&test, mixed_v1), "b3"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"mixed\"}"), "b5"));
+    assert (streq (s_test_verdict (&test,
+                   "{\"Frontend\":\"openai\",\"Route\":\"POST /api/embed\"}"),
+                   "404 NotFound"));
+    assert (streq (s_test_verdict (&test,
+                   "{\"Frontend\":\"openai\",\"Route\":\"POST /v1/embeddings\"}"), "b5"));
     s_test_release_all (&test);
 
     //  Models: known inventories filter, unknown ones do not

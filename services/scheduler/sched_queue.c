@@ -11,6 +11,16 @@
 #define S_KEY_SEPARATOR '\x1f'
 
 static const char *const s_kinds [SCHED_KIND_COUNT] = {"completions", "embeddings", "other"};
+//  Routes under this path are Ollama's own API, which OpenAI-format servers lack
+#define S_OLLAMA_API_PREFIX "/api/"
+
+//  True if a Route ("POST /api/chat") names Ollama's own API
+static bool
+s_ollama_route (const char *route)
+{
+    const char *path = route ? strchr (route, ' ') : NULL;
+    return path && strncmp (path + 1, S_OLLAMA_API_PREFIX, strlen (S_OLLAMA_API_PREFIX)) == 0;
+}
 
 struct _sched_queue_t {
     zhashx_t *asks;             //  key -> sched_ask_t
@@ -52,6 +62,7 @@ sched_ask_new (const char *ingress, const char *id, json_t *body, int64_t now)
     self->labels = json_object_get (body, "Labels");
     self->exclude = json_object_get (body, "Exclude");
     self->sticky_key = json_string_value (json_object_get (body, "StickyKey"));
+    self->ollama_only = s_ollama_route (json_string_value (json_object_get (body, "Route")));
     self->deadline_ms = json_integer_value (json_object_get (body, "DeadlineMs"));
     self->arrived_at = now;
     self->deadline = now + self->deadline_ms;
@@ -293,6 +304,10 @@ sched_queue_test (bool verbose)
     assert (ask->kind == SCHED_KIND_EMBEDDINGS && streq (ask->model, "m"));
     assert (ask->sticky_key == NULL && ask->deadline == now + 500);
     assert (sched_ask_excludes (ask, "b9") && !sched_ask_excludes (ask, "b1"));
+    assert (!ask->ollama_only);
+    assert (s_ollama_route ("POST /api/chat") && s_ollama_route ("POST /api/embeddings"));
+    assert (!s_ollama_route ("POST /v1/chat/completions") && !s_ollama_route ("POST /apix"));
+    assert (!s_ollama_route ("/api/chat") && !s_ollama_route (NULL));
 
     //  Positions per frontend, counts per backend
     sched_queue_t *queue = sched_queue_new ();

@@ -32,6 +32,7 @@ typedef struct {
     json_t *labels;             //  array of strings: every one is required
     json_t *exclude;            //  array of backend Identifiers not to use
     const char *sticky_key;     //  or NULL
+    bool ollama_only;           //  its Route is Ollama's own API (/api/...): Ollama backends only
     int64_t deadline_ms;        //  how long it may wait (0: not at all)
     int64_t arrived_at;         //  zclock_mono
     int64_t deadline;           //  arrived_at + deadline_ms

@@ -6,16 +6,36 @@
 #include <dirent.h>
 #include <sys/wait.h>
 
-//  The pids of running processes whose command line mentions text
+//  The process group of a process, or -1
+static pid_t
+s_group_of (pid_t pid)
+{
+    char path [64], stat [1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    size_t n = fread (stat, 1, sizeof stat - 1, file);
+    fclose (file);
+    stat [n] = 0;
+    //  "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses
+    const char *end = strrchr (stat, ')');
+    int ppid, group;
+    char state;
+    return end && sscanf (end + 1, " %c %d %d", &state, &ppid, &group) == 3 ? (pid_t) group : -1;
+}
+
+//  The pids of running processes of the launcher's group whose command line
+//  mentions text (other worktrees' tests may run their own launchers at once)
 static size_t
-s_processes_with (const char *text, pid_t *pids, size_t max)
+s_processes_with (const char *text, pid_t group, pid_t *pids, size_t max)
 {
     size_t found = 0;
     DIR *proc = opendir ("/proc");
     struct dirent *entry;
     while (proc && (entry = readdir (proc))) {
         pid_t pid = (pid_t) atoi (entry->d_name);
-        if (pid <= 0 || pid == getpid ())
+        if (pid <= 0 || pid == getpid () || s_group_of (pid) != group)
             continue;
         char path [64], cmdline [4096];
         snprintf (path, sizeof path, "/proc/%d/cmdline", (int) pid);
@@ -38,6 +58,34 @@ s_processes_with (const char *text, pid_t *pids, size_t max)
     return found;
 }
 
+//  True if nothing listens on the loopback port now
+static bool
+s_port_free (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                  .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    bool free = bind (fd, (struct sockaddr *) &address, sizeof address) == 0;
+    close (fd);
+    return free;
+}
+
+//  A first port for the demo fleet's three backends (it takes N, N+1, N+2),
+//  all free and clear of the ingress's port: free ports come in sequence, so
+//  the next one drawn is often just beside the last
+static int
+s_demo_port (int taken)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int port = it_free_port ();
+        if (port + 2 < 65536 && taken != port + 1 && taken != port + 2 && s_port_free (port + 1)
+            && s_port_free (port + 2))
+            return port;
+    }
+    IT_ASSERT (false, "no three free ports in a row");
+    return 0;
+}
+
 int
 main (void)
 {
@@ -45,7 +93,7 @@ main (void)
     it_env_init (&env, "launcher", NULL);
     unlink (env.settings);      //  a first run: no settings file
     int port = it_free_port ();
-    int demo_port = it_free_port ();
+    int demo_port = s_demo_port (port);
     char launcher [600], log [400];
     snprintf (launcher, sizeof launcher, "%s/ollamaflow", env.bin);
     snprintf (log, sizeof log, "%s/launcher.log", env.dir);
@@ -104,7 +152,7 @@ main (void)
     //  The services, not the launcher: "<bin>/ollamaflow-<name> --config ollamaflow.json"
     snprintf (mark, sizeof mark, "%s/ollamaflow-", env.bin);
     zclock_sleep (200);
-    size_t running = s_processes_with (mark, pids, 16);
+    size_t running = s_processes_with (mark, pid, pids, 16);
     IT_ASSERT (running == 5, "%zu services run, not 5", running);
 
     //  A service that dies is started again (this build's healthmon: other checkouts on the
@@ -112,14 +160,14 @@ main (void)
     char healthmon [600];
     snprintf (healthmon, sizeof healthmon, "%s/ollamaflow-healthmon", env.bin);
     pid_t victims [2];
-    IT_ASSERT (s_processes_with (healthmon, victims, 2) == 1, "no healthmon");
+    IT_ASSERT (s_processes_with (healthmon, pid, victims, 2) == 1, "no healthmon");
     kill (victims [0], SIGKILL);
     IT_ASSERT (it_file_contains (log, "ollamaflow-healthmon ended (signal 9); restarting it",
                                  IT_TIMEOUT_MS), "the death was not reported");
     int64_t deadline = zclock_mono () + IT_TIMEOUT_MS;
     pid_t again [2] = {0};
     while (zclock_mono () < deadline
-           && (s_processes_with (healthmon, again, 2) != 1
+           && (s_processes_with (healthmon, pid, again, 2) != 1
                || again [0] == victims [0]))
         zclock_sleep (50);
     IT_ASSERT (again [0] && again [0] != victims [0], "healthmon was not restarted");
@@ -127,11 +175,11 @@ main (void)
     //  SIGTERM stops everything, and the launcher exits 0
     int status = it_stop (pid, SIGTERM);
     IT_ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0, "launcher exit status %d", status);
-    running = s_processes_with (mark, pids, 16);
+    running = s_processes_with (mark, pid, pids, 16);
     IT_ASSERT (running == 0, "%zu services outlived the launcher", running);
     char simulator [600];
     snprintf (simulator, sizeof simulator, "%s/ollama-sim --fleet", env.bin);
-    IT_ASSERT (s_processes_with (simulator, pids, 16) == 0, "the demo fleet outlived the launcher");
+    IT_ASSERT (s_processes_with (simulator, pid, pids, 16) == 0, "the demo fleet outlived the launcher");
     it_env_cleanup (&env);
     return 0;
 }

@@ -86,9 +86,10 @@ s_serve (sim_fleet_t *fleet, const char *ports_file)
     json_t *list = json_array ();
     for (size_t i = 0; i < count; i++) {
         const sim_backend_config_t *config = sim_backend_config (backends [i]);
-        json_array_append_new (list, json_pack ("{sssssiss}", "name", config->name,
+        json_array_append_new (list, json_pack ("{sssssisssb}", "name", config->name,
                                "host", config->host, "port", sim_backend_port (backends [i]),
-                               "api", config->api == SIM_API_OPENAI? "openai": "ollama"));
+                               "api", config->api == SIM_API_OPENAI? "openai": "ollama",
+                               "tls", *config->tls_cert != 0));
     }
     json_t *ports = json_pack ("{sisiso}", "pid", (int) getpid (),
                                "control_port", sim_control_port (control), "backends", list);

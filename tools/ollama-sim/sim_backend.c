@@ -8,6 +8,7 @@
 #include "of_conns.h"
 #include "sim_generate.h"
 #include "sim_manage.h"
+#include "sim_record.h"
 #include "sim_transfer.h"
 #include <arpa/inet.h>
 #include <assert.h>
@@ -20,7 +21,6 @@
 
 #define LISTEN_BACKLOG   4096
 #define MAX_BODY_BYTES   (64 * 1024 * 1024)
-#define RECORD_BODY_MAX  (1024 * 1024)      //  longest body kept for the control endpoint
 #define HOSTNAME_MAX     256
 #define METHOD_GET       (1u << htp_method_GET)
 #define METHOD_HEAD      (1u << htp_method_HEAD)
@@ -76,9 +76,9 @@ struct _sim_backend_t {
     sim_models_t *models;
     uint64_t stats [SIM_STAT_COUNT];
     uint64_t routes [SIM_ROUTE_COUNT];
-    char *record;                       //  the last request, see s_record
-    size_t record_size, record_capacity, record_headers, record_body;
-    bool recorded;
+    sim_record_t *records [SIM_ROUTE_COUNT];   //  the last exchange per route, made on use
+    sim_route_t last_route;             //  the route of the last request
+    uint64_t exchanges;                 //  requests recorded, for the records' tags
     unsigned next_id;
     uint64_t fail_count;                //  for http_500_every
     int pulls, peak_pulls;              //  pulls running now, and the most at once
@@ -235,84 +235,28 @@ s_route (sim_backend_t *self, const char *path)
     return SIM_ROUTE_UNKNOWN;
 }
 
-//  Appends bytes to the record of the last request
+//  The response tee: bytes go to the record of their route, if their request
+//  is still that route's last (a tag is the exchange count times the route
+//  count, plus the route)
 static void
-s_record_add (sim_backend_t *self, const char *data, size_t size)
+s_on_tee (void *arg, uint64_t tag, sim_tee_t event, const char *data, size_t size)
 {
-    if (self->record_size + size > self->record_capacity) {
-        size_t capacity = (self->record_size + size) * 2;
-        char *record = realloc (self->record, capacity);
-        assert (record);
-        self->record = record;
-        self->record_capacity = capacity;
-    }
-    memcpy (self->record + self->record_size, data, size);
-    self->record_size += size;
+    sim_backend_t *self = (sim_backend_t *) arg;
+    sim_record_t *record = self->records [tag % SIM_ROUTE_COUNT];
+    if (record)
+        sim_record_response (record, tag, event, data, size);
 }
 
-//  Keeps the last request as raw bytes: method, path, query, then header
-//  names and values, each NUL-terminated, then the body. The control endpoint
-//  turns it into JSON only when asked, so recording stays cheap under load.
+//  Records a request as its route's last, and follows its response
 static void
-s_record (sim_backend_t *self, sim_req_t *req)
+s_record (sim_backend_t *self, sim_req_t *req, sim_route_t route)
 {
-    evhtp_request_t *request = sim_req_evhtp (req);
-    const char *method = htparser_get_methodstr_m (sim_req_method (req));
-    if (!method)
-        method = "UNKNOWN";
-    const char *path = sim_req_path (req);
-    size_t size;
-    const char *body = sim_req_body_raw (req, &size);
-    const char *query = request->uri && request->uri->query_raw
-                      ? (const char *) request->uri->query_raw: "";
-    if (size && strncmp (query, body, size) == 0)
-        query = "";     //  evhtp puts form-encoded bodies there too
-    self->record_size = 0;
-    self->record_headers = 0;
-    s_record_add (self, method, strlen (method) + 1);
-    s_record_add (self, path, strlen (path) + 1);
-    s_record_add (self, query, strlen (query) + 1);
-    evhtp_kv_t *header;
-    TAILQ_FOREACH (header, request->headers_in, next) {
-        s_record_add (self, header->key, header->klen);
-        s_record_add (self, "", 1);
-        s_record_add (self, header->val, header->vlen);
-        s_record_add (self, "", 1);
-        self->record_headers++;
-    }
-    self->record_body = size;
-    s_record_add (self, body, size > RECORD_BODY_MAX? RECORD_BODY_MAX: size);
-    self->recorded = true;
-}
-
-static json_t *
-s_record_json (sim_backend_t *self)
-{
-    if (!self->recorded)
-        return json_null ();
-    const char *p = self->record;
-    const char *method = p;
-    p += strlen (p) + 1;
-    const char *path = p;
-    p += strlen (p) + 1;
-    const char *query = p;
-    p += strlen (p) + 1;
-    json_t *headers = json_object ();
-    for (size_t i = 0; i < self->record_headers; i++) {
-        char key [HOSTNAME_MAX];
-        snprintf (key, sizeof key, "%s", p);
-        for (char *c = key; *c; c++)
-            *c = (char) tolower ((unsigned char) *c);
-        p += strlen (p) + 1;
-        json_t *value = json_string (p);
-        if (value)
-            json_object_set_new (headers, key, value);
-        p += strlen (p) + 1;
-    }
-    json_t *body = json_stringn (p, (size_t) (self->record + self->record_size - p));
-    return json_pack ("{sssssssosIso}", "method", method, "path", path, "query", query,
-                      "headers", headers, "body_size", (json_int_t) self->record_body,
-                      "body", body? body: json_null ());
+    if (!self->records [route])
+        self->records [route] = sim_record_new ();
+    uint64_t tag = ++self->exchanges * SIM_ROUTE_COUNT + route;
+    sim_record_request (self->records [route], req, tag);
+    sim_req_set_tee (req, s_on_tee, self, tag);
+    self->last_route = route;
 }
 
 static void
@@ -412,7 +356,7 @@ s_on_request (evhtp_request_t *request, void *arg)
     sim_route_t route = s_route (self, sim_req_path (req));
     self->stats [SIM_STAT_REQUESTS]++;
     self->routes [route]++;
-    s_record (self, req);
+    s_record (self, req, route);
     const sim_faults_t *faults = &self->config->faults;
     if (!self->listening) {
         //  Refusing or flapped down: a kept-alive connection dies as well,
@@ -434,6 +378,23 @@ s_on_request (evhtp_request_t *request, void *arg)
         s_dispatch (req, self);
 }
 
+//  Serves HTTPS with the configured certificate and key
+static int
+s_tls (sim_backend_t *self)
+{
+    evhtp_ssl_cfg_t tls = {
+        .pemfile = self->config->tls_cert,
+        .privfile = self->config->tls_key,
+        .ssl_opts = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1,
+    };
+    if (evhtp_ssl_init (self->htp, &tls) != 0) {
+        fprintf (stderr, "ollama-sim: %s: cannot serve TLS with %s and %s\n", self->config->name,
+                 self->config->tls_cert, self->config->tls_key);
+        return -1;
+    }
+    return 0;
+}
+
 sim_backend_t *
 sim_backend_new (struct event_base *base, sim_backend_config_t *config, sim_fleet_t *fleet)
 {
@@ -452,7 +413,7 @@ sim_backend_new (struct event_base *base, sim_backend_config_t *config, sim_flee
     self->slots = sim_slots_new (config->parallel, config->max_queue);
     self->models = sim_models_new (config);
     self->flap_timer = event_new (base, -1, EV_PERSIST, s_on_flap, self);
-    if (s_listen (self, true)) {
+    if ((*config->tls_cert && s_tls (self) != 0) || s_listen (self, true)) {
         sim_backend_destroy (&self);
         return NULL;
     }
@@ -476,7 +437,8 @@ sim_backend_destroy (sim_backend_t **self_p)
     evhtp_free (self->htp);
     sim_slots_destroy (&self->slots);
     sim_models_destroy (&self->models);
-    free (self->record);
+    for (int route = 0; route < SIM_ROUTE_COUNT; route++)
+        sim_record_destroy (&self->records [route]);
     free (self);
     *self_p = NULL;
 }
@@ -567,7 +529,7 @@ sim_backend_stats (sim_backend_t *self)
     json_object_set_new (stats, "peak_pulls", json_integer (self->peak_pulls));
     json_object_set_new (stats, "listening", json_boolean (self->listening));
     json_object_set_new (stats, "connections", json_integer ((json_int_t) of_conns_size (self->conns)));
-    json_object_set_new (stats, "last_request", s_record_json (self));
+    json_object_set_new (stats, "last_request", sim_backend_last (self, NULL));
     return stats;
 }
 
@@ -579,5 +541,16 @@ sim_backend_reset (sim_backend_t *self)
     self->fail_count = 0;
     self->peak_pulls = self->pulls;
     sim_slots_reset_peaks (self->slots);
-    self->recorded = false;
+    for (int route = 0; route < SIM_ROUTE_COUNT; route++)
+        if (self->records [route])
+            sim_record_clear (self->records [route]);
+}
+
+json_t *
+sim_backend_last (sim_backend_t *self, const char *path)
+{
+    sim_route_t route = path? s_route (self, path): self->last_route;
+    if (path && route == SIM_ROUTE_UNKNOWN && strcmp (path, s_routes [route].path) != 0)
+        return NULL;
+    return self->records [route]? sim_record_json (self->records [route]): json_null ();
 }

@@ -94,6 +94,12 @@ unsigned
 json_t *
     sim_backend_stats (sim_backend_t *self);
 
+//  The last exchange (request and response, see sim_record) on the route of
+//  path, or of any route when path is NULL; null if none; NULL if path is not
+//  a route of this backend ("(unknown)" names the unknown paths)
+json_t *
+    sim_backend_last (sim_backend_t *self, const char *path);
+
 //  Resets counters, peaks and the last request
 void
     sim_backend_reset (sim_backend_t *self);

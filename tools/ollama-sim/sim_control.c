@@ -167,10 +167,15 @@ s_on_request (evhtp_request_t *request, void *arg)
         sim_backend_reset (backend);
         s_reply (req, 200, s_backend_json (backend));
     }
-    else if (strcmp (action, "last") == 0) {
-        json_t *stats = sim_backend_stats (backend);
-        s_reply (req, 200, json_incref (json_object_get (stats, "last_request")));
-        json_decref (stats);
+    else if (strcmp (action, "last") == 0)
+        s_reply (req, 200, sim_backend_last (backend, NULL));
+    else if (strncmp (action, "last/", 5) == 0) {
+        //  /backends/NAME/last/api/chat: the last exchange on /api/chat
+        json_t *last = sim_backend_last (backend, action + 4);
+        if (last)
+            s_reply (req, 200, last);
+        else
+            s_fail (req, 404, "no such route");
     }
     else
         s_fail (req, 404, "unknown control path");

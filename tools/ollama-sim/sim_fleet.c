@@ -303,6 +303,10 @@ s_apply_key (sim_backend_config_t *c, const char *key, json_t *value, char *erro
         return s_get_int (value, key, 0, SIM_TOKENS_MAX, &c->default_tokens, error, size);
     if (strcmp (key, "host_check") == 0)
         return s_get_bool (value, key, &c->host_check, error, size);
+    if (strcmp (key, "tls_cert") == 0)
+        return s_get_string (value, key, c->tls_cert, sizeof c->tls_cert, error, size);
+    if (strcmp (key, "tls_key") == 0)
+        return s_get_string (value, key, c->tls_key, sizeof c->tls_key, error, size);
     if (strcmp (key, "keep_alive") == 0) {
         if (sim_clock_parse_duration (value, &c->keep_alive_ms))
             return s_fail (error, size, "'keep_alive' must be a duration like \"5m\" or seconds");
@@ -332,6 +336,9 @@ sim_fleet_apply_backend (sim_backend_config_t *config, json_t *object, bool allo
     json_t *value;
     json_object_foreach (object, key, value) {
         int rc;
+        if (!allow_models && (strcmp (key, "tls_cert") == 0 || strcmp (key, "tls_key") == 0))
+            rc = s_fail (error, size, "'%s' cannot be changed at run time", key);
+        else
         if (strcmp (key, "models") == 0) {
             if (!allow_models)
                 rc = s_fail (error, size, "'models' cannot be changed at run time");
@@ -347,6 +354,10 @@ sim_fleet_apply_backend (sim_backend_config_t *config, json_t *object, bool allo
             free (models);
             return -1;
         }
+    }
+    if (!*copy.tls_cert != !*copy.tls_key) {
+        free (models);
+        return s_fail (error, size, "'tls_cert' and 'tls_key' go together");
     }
     if (models) {
         free (config->models);

@@ -26,6 +26,7 @@
 #define SIM_FLEET_MAX        256    //  backends in one fleet
 #define SIM_MODELS_MAX       256    //  models per backend or registry
 #define SIM_ERROR_MAX        256
+#define SIM_PATH_MAX         512    //  a certificate or key file
 
 #define SIM_DEFAULT_HOST         "127.0.0.1"
 #define SIM_DEFAULT_VERSION      "0.13.0"
@@ -100,6 +101,8 @@ typedef struct {
     int default_tokens;
     int max_loaded_models;      //  OLLAMA_MAX_LOADED_MODELS; 0 = no limit
     bool host_check;            //  Ollama's Host-header check on loopback binds
+    char tls_cert [SIM_PATH_MAX];   //  PEM certificate (chain): serve HTTPS; "" for HTTP
+    char tls_key [SIM_PATH_MAX];    //  its PEM private key
     uint64_t seed;
     sim_faults_t faults;
     sim_model_spec_t *models;   //  owned by the fleet

@@ -60,6 +60,17 @@ sim_fleet_test (void)
     change = json_loads ("{\"models\":[]}", 0, NULL);
     assert (sim_fleet_apply_backend (a, change, false, error, sizeof error) == -1);
     json_decref (change);
+    //  TLS: a certificate and its key, together, at start only
+    change = json_loads ("{\"tls_cert\":\"c.pem\"}", 0, NULL);
+    assert (sim_fleet_apply_backend (a, change, true, error, sizeof error) == -1);
+    assert (strstr (error, "go together") && *a->tls_cert == 0);
+    json_decref (change);
+    change = json_loads ("{\"tls_cert\":\"c.pem\",\"tls_key\":\"k.pem\"}", 0, NULL);
+    assert (sim_fleet_apply_backend (a, change, false, error, sizeof error) == -1);
+    assert (strstr (error, "cannot be changed at run time"));
+    assert (sim_fleet_apply_backend (a, change, true, error, sizeof error) == 0);
+    assert (strcmp (a->tls_cert, "c.pem") == 0 && strcmp (a->tls_key, "k.pem") == 0);
+    json_decref (change);
     sim_fleet_destroy (&fleet);
     sim_fleet_destroy (&fleet);
     assert (fleet == NULL);

@@ -23,7 +23,17 @@ struct _sim_req_t {
     sim_req_fn *gone;               //  owner's cancel callback
     void *gone_arg;
     json_t *body;
+    sim_req_tee_fn *tee;            //  sees the response's bytes
+    void *tee_arg;
+    uint64_t tee_tag;
 };
+
+static void
+s_tee (sim_req_t *self, sim_tee_t event, const char *data, size_t size)
+{
+    if (self->tee)
+        self->tee (self->tee_arg, self->tee_tag, event, data, size);
+}
 
 //  The client is gone: the owner learns it once
 static void
@@ -33,6 +43,7 @@ s_on_gone (of_exchange_t *exchange, void *arg)
     sim_req_t *self = (sim_req_t *) arg;
     if (self->timer)
         event_del (self->timer);
+    s_tee (self, SIM_TEE_ABORT, NULL, 0);
     sim_req_fn *gone = self->gone;
     self->gone = NULL;
     if (gone)
@@ -135,6 +146,14 @@ sim_req_set_owner (sim_req_t *self, sim_req_fn *gone, void *arg)
 }
 
 void
+sim_req_set_tee (sim_req_t *self, sim_req_tee_fn *tee, void *arg, uint64_t tag)
+{
+    self->tee = tee;
+    self->tee_arg = arg;
+    self->tee_tag = tag;
+}
+
+void
 sim_req_watch (sim_req_t *self)
 {
     of_exchange_watch (self->exchange);
@@ -179,13 +198,17 @@ sim_req_reply (sim_req_t *self, int status, const char *content_type, const char
                size_t size)
 {
     s_ending (self);
+    s_tee (self, SIM_TEE_HEAD, NULL, (size_t) status);
+    if (sim_req_method (self) != htp_method_HEAD)
+        s_tee (self, SIM_TEE_DATA, data, size);
+    s_tee (self, SIM_TEE_END, NULL, 0);
     of_exchange_reply (self->exchange, status, content_type, data, size);
 }
 
 void
 sim_req_reply_json (sim_req_t *self, int status, const char *content_type, json_t *json)
 {
-    char *text = json_dumps (json, JSON_COMPACT | JSON_REAL_PRECISION (9));
+    char *text = json_dumps (json, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION (9));
     assert (text);
     sim_req_reply (self, status, content_type, text, strlen (text));
     free (text);
@@ -214,12 +237,15 @@ void
 sim_req_stream_start (sim_req_t *self, int status, const char *content_type)
 {
     of_exchange_add_header (self->exchange, "Content-Type", content_type);
+    s_tee (self, SIM_TEE_HEAD, NULL, (size_t) status);
     of_exchange_stream_start (self->exchange, status);
 }
 
 void
 sim_req_stream_write (sim_req_t *self, const char *data, size_t size)
 {
+    if (!of_exchange_finished (self->exchange))
+        s_tee (self, SIM_TEE_DATA, data, size);
     of_exchange_stream_send (self->exchange, data, size);
 }
 
@@ -229,6 +255,7 @@ sim_req_stream_end (sim_req_t *self)
     if (of_exchange_finished (self->exchange))
         return;
     s_ending (self);
+    s_tee (self, SIM_TEE_END, NULL, 0);
     of_exchange_stream_end (self->exchange);
 }
 
@@ -236,6 +263,7 @@ void
 sim_req_abort (sim_req_t *self)
 {
     s_ending (self);
+    s_tee (self, SIM_TEE_ABORT, NULL, 0);
     of_exchange_abort (self->exchange);
 }
 

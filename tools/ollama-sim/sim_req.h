@@ -32,6 +32,12 @@
 typedef struct _sim_req_t sim_req_t;
 typedef void (sim_req_fn) (sim_req_t *req, void *arg);
 
+//  What a response tee sees: the head (size is the status), body bytes as
+//  they are written, then how it ended (a clean end, or cut off)
+typedef enum { SIM_TEE_HEAD, SIM_TEE_DATA, SIM_TEE_END, SIM_TEE_ABORT } sim_tee_t;
+typedef void (sim_req_tee_fn) (void *arg, uint64_t tag, sim_tee_t event, const char *data,
+                               size_t size);
+
 //  Takes over an evhtp request: pauses it and hooks its end
 sim_req_t *
     sim_req_new (evhtp_request_t *request, struct event_base *base);
@@ -60,6 +66,11 @@ json_t *
 //  owner holds and must not use the exchange afterwards.
 void
     sim_req_set_owner (sim_req_t *self, sim_req_fn *gone, void *arg);
+
+//  Sets a tee that sees every byte of the response body as it is written,
+//  with the tag given here
+void
+    sim_req_set_tee (sim_req_t *self, sim_req_tee_fn *tee, void *arg, uint64_t tag);
 
 //  Starts watching the client socket for a disconnect
 void

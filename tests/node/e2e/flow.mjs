@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { startSim } from '../sim/sim.mjs';
 
 const DEFAULT_BIN = fileURLToPath(new URL('../../../build/bin', import.meta.url));
@@ -16,6 +17,9 @@ const READY_TIMEOUT_MS = 15000;
 const SERVICES = ['configd', 'scheduler', 'healthmon', 'modelsync'];
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The path of one of ollamaflow's programs ('ingress', 'tap', ...)
+export const binPath = (program) => join(process.env.OF_BIN_DIR || DEFAULT_BIN, `ollamaflow-${program}`);
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -46,8 +50,9 @@ export async function waitFor(fn, { timeout = READY_TIMEOUT_MS, interval = 50, w
 
 // fleet: the ollama-sim fleet (backends get their ports from the sim); backends(sim): the Backend
 // objects to seed, given the running sim; frontends: the Frontend objects; replicas: ingresses
-export async function startFlow({ fleet, backends, frontends, replicas = 1, settings = {}, sharedPort = false }) {
-  const bin = process.env.OF_BIN_DIR || DEFAULT_BIN;
+// env: extra environment per program, e.g. { healthmon: { SSL_CERT_FILE: '...' } }
+export async function startFlow({ fleet, backends, frontends, replicas = 1, settings = {}, sharedPort = false,
+  env: programEnv = {} }) {
   const sim = await startSim({ fleet });
   const dir = mkdtempSync(join(tmpdir(), 'ollamaflow-e2e-'));
   const endpoint = (name) => `ipc://${dir}/${name}`;
@@ -76,8 +81,8 @@ export async function startFlow({ fleet, backends, frontends, replicas = 1, sett
   const processes = new Map();
   const start = (name, env = {}) => {
     const program = name.startsWith('ingress') ? 'ingress' : name;
-    const child = spawn(join(bin, `ollamaflow-${program}`), ['--config', file], {
-      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
+    const child = spawn(binPath(program), ['--config', file], {
+      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...programEnv[program], ...env },
     });
     let log = '';
     child.stderr.on('data', (data) => { log += data; });
@@ -96,6 +101,7 @@ export async function startFlow({ fleet, backends, frontends, replicas = 1, sett
     url: (replica = 0) => `http://127.0.0.1:${ports[replica]}`,
     port: (replica = 0) => ports[replica],
     log: (name) => processes.get(name).log(),
+    pid: (name) => processes.get(name).child.pid,
     // Sends a signal to a service and waits for its end
     async kill(name, signal = 'SIGKILL') {
       const entry = processes.get(name);
@@ -124,6 +130,32 @@ export async function startFlow({ fleet, backends, frontends, replicas = 1, sett
   return flow;
 }
 
+// Follows bus messages through the tap (args: its filters, e.g. ['-s', 'scheduler', '-m',
+// 'OUTCOME']), noting when each line arrived (performance.now())
+export function startTap(flow, args) {
+  const child = spawn(binPath('tap'), ['--config', flow.settingsFile, ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const seen = [];
+  let text = '';
+  child.stdout.on('data', (data) => {
+    const at = performance.now();
+    text += data;
+    let newline;
+    while ((newline = text.indexOf('\n')) >= 0) {
+      seen.push({ at, ...JSON.parse(text.slice(0, newline)) });
+      text = text.slice(newline + 1);
+    }
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    // The first message from index on whose Body matches, once it arrives
+    find: (from, match, { timeout } = {}) => waitFor(() => seen.slice(from).find((line) => match(line.Body)),
+      { interval: 1, timeout, what: 'a message on the tap' }),
+    count: () => seen.length,
+    async stop() { child.kill('SIGTERM'); await exited; },
+  };
+}
+
 // Waits until every named backend has answered a request through the flow (health settled)
 export async function waitHealthy(flow, body, { replica = 0, count = 1 } = {}) {
   return waitFor(async () => {
@@ -148,6 +180,20 @@ export function hostRequest(flow, host, path, body, { replica = 0 } = {}) {
     request.on('error', reject);
     request.end(JSON.stringify(body));
   });
+}
+
+// Waits until requests to path (POST body) have reached count different backends: every one of
+// them healthy and in rotation
+export async function waitServing(flow, path, body, count) {
+  return waitFor(async () => {
+    const seen = new Set();
+    for (let i = 0; i < 2 * count; i++) {
+      const response = await fetch(`${flow.url()}${path}`, { method: 'POST', body: JSON.stringify(body) });
+      await response.text();
+      if (response.ok) seen.add(response.headers.get('x-ollamaflow-backend'));
+    }
+    return seen.size === count;
+  }, { what: `${count} backends serving ${path}` });
 }
 
 // The stop results of a flow, checked: every process exited 0

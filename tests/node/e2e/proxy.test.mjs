@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { startFlow, waitFor, waitHealthy, assertCleanStop, sleep, hostRequest as flowHostRequest } from './flow.mjs';
+import { startFlow, waitFor, waitHealthy, waitServing, assertCleanStop, sleep, hostRequest as flowHostRequest } from './flow.mjs';
 
 const MODEL = 'llama3.2';
 let flow;
@@ -37,17 +37,7 @@ before(async () => {
   });
   await waitHealthy(flow, { model: MODEL, prompt: 'warm up', stream: false, options: { num_predict: 1 } });
   // every backend settled
-  await waitFor(async () => {
-    const seen = new Set();
-    for (let i = 0; i < 6; i++) {
-      const response = await fetch(`${flow.url()}/api/embed`, {
-        method: 'POST', body: JSON.stringify({ model: 'all-minilm', input: 'x' }),
-      });
-      await response.text();
-      if (response.ok) seen.add(response.headers.get('x-ollamaflow-backend'));
-    }
-    return seen.size === 3;
-  }, { what: 'all three backends healthy' });
+  await waitServing(flow, '/api/embed', { model: 'all-minilm', input: 'x' }, 3);
 });
 
 after(async () => {

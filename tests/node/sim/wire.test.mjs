@@ -90,6 +90,32 @@ test('the control endpoint shows the last request with its headers and body', as
   assert.equal(reset.last_request, null);
 });
 
+test('the control endpoint keeps the last exchange per route, with the response\'s exact bytes', async () => {
+  const reply = await post('/api/generate', { model: 'llama3.2', prompt: 'record me', options: { num_predict: 4 } });
+  assert.equal(reply.status, 200);
+  // Another route since then does not hide it
+  assert.equal((await rawRequest({ port, path: '/api/tags' })).status, 200);
+  assert.equal((await sim.control('/backends/a/last')).path, '/api/tags');
+  const last = await sim.control('/backends/a/last/api/generate');
+  assert.equal(last.path, '/api/generate');
+  assert.equal(last.response.status, 200);
+  assert.equal(last.response.state, 'complete');
+  assert.equal(last.response.size, Buffer.byteLength(reply.body));
+  assert.equal(Buffer.from(last.response.body_base64, 'base64').toString(), reply.body);
+  // A whole reply is recorded too; a stream cut by the client shows as aborted
+  const whole = await sim.control('/backends/a/last/api/tags');
+  assert.equal(whole.response.state, 'complete');
+  assert.ok(JSON.parse(Buffer.from(whole.response.body_base64, 'base64').toString()).models);
+  const controller = new AbortController();
+  const response = await fetch(`http://127.0.0.1:${port}/api/generate`, { method: 'POST', signal: controller.signal,
+    body: JSON.stringify({ model: 'llama3.2', prompt: 'cut', options: { num_predict: 100 } }) });
+  await response.body.getReader().read();
+  controller.abort();
+  await waitFor(async () => (await sim.control('/backends/a/last/api/generate')).response.state === 'aborted');
+  assert.equal((await sim.control('/backends/a/last/api/embed')), null);
+  await assert.rejects(sim.control('/backends/a/last/api/nothing'), /no such route/);
+});
+
 test('content types of replies and streams', async () => {
   assert.equal((await rawRequest({ port, path: '/api/tags' })).headers['content-type'], 'application/json; charset=utf-8');
   assert.equal((await rawRequest({ port, path: '/v1/models' })).headers['content-type'], 'application/json');
@@ -135,14 +161,28 @@ test('pipelined requests on one connection are all answered', async () => {
   assert.match(received, /"done":true/);
 });
 
-test('HTTP/1.0 streams are sent without chunked encoding and the connection closes', async () => {
-  const generate = JSON.stringify({ model: 'llama3.2', prompt: 'x', options: { num_predict: 2 } });
-  const received = await rawExchange(port,
-    `POST /api/generate HTTP/1.0\r\nContent-Length: ${generate.length}\r\n\r\n${generate}`, { idleMs: 1000 });
+test('HTTP/1.0 streams are sent as they come, without chunked encoding, ended by closing', async () => {
+  // 8 tokens at 20 tokens/s: the first lines must not wait for the last
+  const generate = JSON.stringify({ model: 'llama3.2', prompt: 'x', options: { num_predict: 8 } });
+  const { received, firstLineAt, endedAt } = await new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const started = Date.now();
+    let text = '';
+    let firstLineAt;
+    socket.on('connect', () => socket.write(
+      `POST /api/generate HTTP/1.0\r\nContent-Length: ${generate.length}\r\n\r\n${generate}`));
+    socket.on('data', (data) => {
+      text += data;
+      if (firstLineAt === undefined && /\r\n\r\n.*\n/s.test(text)) firstLineAt = Date.now() - started;
+    });
+    socket.on('end', () => resolve({ received: text, firstLineAt, endedAt: Date.now() - started }));
+    socket.on('error', reject);
+  });
   assert.match(received, /^HTTP\/1\.0 200/);
-  assert.doesNotMatch(received, /chunked/i);
-  const body = received.split('\r\n\r\n')[1];
-  assert.equal(body.trim().split('\n').length, 3);
+  const [head, body] = received.split('\r\n\r\n');
+  assert.doesNotMatch(head, /chunked|content-length/i);
+  assert.equal(body.trim().split('\n').length, 9);
+  assert.ok(endedAt - firstLineAt > 200, `first line at ${firstLineAt} ms, end at ${endedAt} ms`);
 });
 
 test('bad requests get Ollama\'s errors', async () => {
