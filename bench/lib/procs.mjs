@@ -1,0 +1,108 @@
+// The processes of one bench run: started with their output in log files, stopped on exit
+// (normal, failure or signal), and their resident memory read from /proc.
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import net from 'node:net';
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const STOP_GRACE_MS = 3000;
+const running = new Set();
+
+// Starts a program with stdout and stderr in <dir>/<name>.log; returns {name, child, pid, log, exited}
+export function start(dir, name, program, args, { env = {} } = {}) {
+  const log = join(dir, `${name}.log`);
+  const fd = openSync(log, 'a');
+  const child = spawn(program, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  closeSync(fd);
+  const proc = { name, child, pid: child.pid, log };
+  proc.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    running.delete(proc);
+    resolve({ code, signal });
+  }));
+  child.once('error', () => running.delete(proc));
+  running.add(proc);
+  return proc;
+}
+
+export const alive = (proc) => proc.child.exitCode === null && proc.child.signalCode === null;
+
+// SIGTERM, then SIGKILL after a grace period; waits for the end
+export async function stop(proc) {
+  if (!proc || !running.has(proc)) return;
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), STOP_GRACE_MS);
+  await proc.exited;
+  clearTimeout(timer);
+}
+
+export async function stopAll(procs) {
+  await Promise.all(procs.map((proc) => stop(proc)));
+}
+
+// Last resort on exit: every process still running gets SIGKILL, synchronously
+export function killEverything() {
+  for (const proc of running) {
+    try { proc.child.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+  running.clear();
+}
+
+export function tail(proc, bytes = 2000) {
+  try {
+    const text = readFileSync(proc.log, 'utf8');
+    return text.slice(-bytes);
+  } catch {
+    return '';
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+// Polls fn until it returns a truthy value; throws after timeout ms
+export async function waitFor(fn, { timeout = 15000, interval = 50, what = 'a condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(interval);
+  }
+  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+}
+
+// The pids whose parent is pid (nginx's workers)
+export function children(pid) {
+  const found = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid) found.push(Number(entry));
+    } catch { /* gone */ }
+  }
+  return found;
+}
+
+// Resident set size of one process in kB (0 when it is gone)
+export function rssKb(pid) {
+  const file = `/proc/${pid}/status`;
+  if (!existsSync(file)) return 0;
+  const match = /VmRSS:\s+(\d+)/.exec(readFileSync(file, 'utf8'));
+  return match ? Number(match[1]) : 0;
+}
