@@ -138,7 +138,7 @@ async function sectionStreams({ sim, systems }, results) {
         '--drain', 10, '--timeout', 30]));
       if (r.errors || r.timeouts || r.status['2xx'] !== r.completed)
         throw new Error(`${name} at ${level} streams: ${r.errors} errors, ${r.timeouts} timeouts`);
-      byLevel[name] = { ttfb: r.ttfb_ms, gap: r.gap_ms, completed: r.completed };
+      byLevel[name] = { ttfb: r.ttfb_ms, gap: r.gap_ms, delay: r.delay_ms, completed: r.completed };
     }
     results.streams[level] = byLevel;
     log(`${level} streams: ttfb p50`, ORDER.map((s) => `${s} ${byLevel[s].ttfb.p50}`).join(', '));

@@ -65,6 +65,9 @@ export function buildTable(results, P, sections) {
       row(2, `added gap between chunks p50, ${label}`, 'ms', ag,
         { ratios: false, target: verdict(ag.ollamaflow <= 0.1, '≤ 0.1 ms') });
       row(2, `added gap between chunks p99, ${label}`, 'ms', added('gap', 'p99'), { ratios: false });
+      //  what the system adds to each chunk: its "created_at" stamp to its arrival, over direct's
+      row(2, `added delay of each chunk p50, ${label}`, 'ms', added('delay', 'p50'), { ratios: false });
+      row(2, `added delay of each chunk p99, ${label}`, 'ms', added('delay', 'p99'), { ratios: false });
     }
   }
   if (sections.includes(3)) {

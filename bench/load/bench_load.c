@@ -18,8 +18,9 @@
 
     Bodies: --body JSON, or --bodies FILE (one per line, used in turn).
     Prints one JSON object: counts, statuses, and the distributions of
-    latency (request to last byte), ttfb (to the first body byte) and gap
-    (between two consecutive body lines of one response), in milliseconds.
+    latency (request to last byte), ttfb (to the first body byte), gap
+    (between two consecutive body lines of one response) and delay (from a
+    line's "created_at" stamp to its arrival), in milliseconds.
     Every run is bounded: --duration, then at most --drain seconds.
     =========================================================================
 */
@@ -131,7 +132,8 @@ static struct {
     //  results
     long sent, completed, completed_in_window, errors, timeouts, connect_errors;
     long status_counts [6];
-    bl_samples_t latency, ttfb, gap;
+    bl_samples_t latency, ttfb, gap, delay;
+    int64_t wall_now;           //  CLOCK_REALTIME at the read being parsed
     long rss_kb [BL_PIDS_MAX];
     long rss_sum_kb;
     bool rss_read;
@@ -158,6 +160,40 @@ s_sample (bl_samples_t *s, int64_t value)
         s->cap = cap;
     }
     s->v [s->n++] = value;
+}
+
+static int64_t
+s_wall (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+//  The wall time of a line's "created_at" (RFC 3339 UTC, up to nanoseconds,
+//  as Ollama and ollama-sim write it); 0 when the line has none
+static int64_t
+s_created_at (const char *line, size_t len)
+{
+    static const char key [] = "\"created_at\":\"";
+    const char *at = memmem (line, len, key, sizeof key - 1);
+    if (!at)
+        return 0;
+    at += sizeof key - 1;
+    size_t left = len - (size_t) (at - line);
+    struct tm tm = {0};
+    if (left < 20 || sscanf (at, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                             &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    int64_t ns = (int64_t) timegm (&tm) * 1000000000;
+    if (at [19] == '.') {
+        int64_t scale = 100000000;
+        for (size_t i = 20; i < left && at [i] >= '0' && at [i] <= '9'; i++, scale /= 10)
+            ns += (at [i] - '0') * scale;
+    }
+    return ns;
 }
 
 static int
@@ -403,11 +439,18 @@ s_body_bytes (bl_conn_t *conn, const char *data, size_t len, int64_t now)
             self.ready++;
         }
     }
+    const char *line = data;
     for (const char *p = memchr (data, '\n', len); p;
          p = memchr (p + 1, '\n', len - (size_t) (p + 1 - data))) {
         if (conn->t_line)
             s_sample (&self.gap, now - conn->t_line);
         conn->t_line = now;
+        //  How long the line took from its writer to here (lines split over
+        //  two reads are skipped)
+        int64_t created = s_created_at (line, (size_t) (p - line));
+        if (created)
+            s_sample (&self.delay, self.wall_now - created);
+        line = p + 1;
         if ((size_t) (p + 1 - data) >= len)
             break;
     }
@@ -595,6 +638,7 @@ s_conn_event (evutil_socket_t fd, short what, void *arg)
         return;
     }
     int64_t now = s_now ();
+    self.wall_now = s_wall ();
     if (conn->in_cap - conn->in_len < BL_READ_CHUNK) {
         conn->in_cap = conn->in_len + BL_READ_CHUNK;
         conn->in = realloc (conn->in, conn->in_cap);
@@ -931,7 +975,8 @@ main (int argc, char *argv [])
     }
     s_print_dist ("latency_ms", &self.latency, true);
     s_print_dist ("ttfb_ms", &self.ttfb, true);
-    s_print_dist ("gap_ms", &self.gap, false);
+    s_print_dist ("gap_ms", &self.gap, true);
+    s_print_dist ("delay_ms", &self.delay, false);
     printf ("}\n");
     fflush (stdout);
     //  Connections are closed by the exit; a clean teardown of 10,000 sockets
