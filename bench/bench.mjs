@@ -257,7 +257,7 @@ ${renderTable(table)}
 
 Sections ran: ${info.sectionsRan.join(', ') || 'none'}${failures.length ? `; FAILED: ${failures.map((f) => `${f.section} (${f.error.split('\n')[0]})`).join('; ')}` : ''}.
 
-How to read it (bench/README.md has the details): "direct" is ollama-sim without a proxy; ratios are
+How to read it (README.md, "Benchmarks", has the details): "direct" is ollama-sim without a proxy; ratios are
 ollamaflow's figure over nginx's and over direct's. Added times are the proxy's p50 (p99) minus
 direct's. Memory rows sum the RSS of every process of the system (ollamaflow: its five services;
 nginx: master and workers; HAProxy: its one process) while the streams are held; bytes per stream
