@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir, cpus, totalmem, loadavg, hostname } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killEverything, rssKb, sleep } from './lib/procs.mjs';
+import { killEverything, rssKb, sleep, cpuSeconds } from './lib/procs.mjs';
 import { startSim, startOllamaflow, startNginx, startHaproxy, NOFILE } from './lib/systems.mjs';
 import { buildTable, renderTable, SECTIONS } from './lib/table.mjs';
 import { schedFleet, schedBodies, capacity } from './lib/fleet.mjs';
@@ -110,19 +110,48 @@ const ORDER = ['direct', 'ollamaflow', 'nginx', 'haproxy'];
 async function sectionSmall({ sim, systems }, results) {
   await sim.control('/backends/sim', { decode_rate: 0 });
   const runs = Object.fromEntries(ORDER.map((s) => [s, []]));
+  //  CPU seconds each process of a system used per request: steadier than throughput on a shared
+  //  machine, and it says where the time goes (ollamaflow: per service)
+  const cpu = Object.fromEntries(ORDER.map((s) => [s, { seconds: {}, requests: 0 }]));
   //  Interleaved, so that a noisy moment of the shared machine does not hit one system only
   for (let run = 0; run < P.wrkRuns; run++)
-    for (const name of ORDER) runs[name].push(await wrk(systems[name].port, SMALL_BODY));
+    for (const name of ORDER) {
+      const system = systems[name];
+      const pids = name === 'direct' ? [sim.pid] : system.pids();
+      const label = (pid, i) => (system.procs ? system.procs[i]?.name ?? `worker-${i}` : 'sim');
+      const before = pids.map(cpuSeconds);
+      const rate = await wrk(system.port, SMALL_BODY);
+      runs[name].push(rate);
+      pids.forEach((pid, i) => {
+        const key = label(pid, i);
+        cpu[name].seconds[key] = (cpu[name].seconds[key] || 0) + cpuSeconds(pid) - before[i];
+      });
+      cpu[name].requests += rate * P.wrkSeconds;
+    }
   const rps = Object.fromEntries(ORDER.map((s) => [s, median(runs[s])]));
-  const rate = Math.max(10, Math.round(rps.nginx / 2));
-  const latency = {};
   for (const name of ORDER) {
-    const r = checkLoad(`${name} at ${rate}/s`, await load(systems[name].port, ['--body', JSON.stringify(SMALL_BODY),
-      '--rate', rate, '--duration', P.rateSeconds, '--max-connections', P.rateConnections, '--drain', 10]));
-    if (r.errors || r.status['5xx'] || r.status['4xx']) throw new Error(`${name}: errors at ${rate}/s`);
-    latency[name] = r.latency_ms;
+    const total = Object.values(cpu[name].seconds).reduce((a, b) => a + b, 0);
+    cpu[name].usPerRequest = total / cpu[name].requests * 1e6;
+    cpu[name].usPerRequestBy = Object.fromEntries(Object.entries(cpu[name].seconds)
+      .map(([k, v]) => [k, Number((v / cpu[name].requests * 1e6).toFixed(2))]));
   }
-  results.small = { rps, runs, rate, latency };
+  //  The issue's rate is half of nginx's maximum; when that is beyond ollamaflow's own maximum the
+  //  figures only show its queue, so the latency is also taken at half of ollamaflow's maximum
+  const at = async (rate) => {
+    const latency = {};
+    for (const name of ORDER) {
+      const r = checkLoad(`${name} at ${rate}/s`, await load(systems[name].port, ['--body', JSON.stringify(SMALL_BODY),
+        '--rate', rate, '--duration', P.rateSeconds, '--max-connections', P.rateConnections, '--drain', 10]));
+      if (r.errors || r.status['5xx'] || r.status['4xx']) throw new Error(`${name}: errors at ${rate}/s`);
+      latency[name] = r.latency_ms;
+    }
+    return latency;
+  };
+  const rate = Math.max(10, Math.round(rps.nginx / 2));
+  const latency = await at(rate);
+  const ownRate = Math.max(10, Math.round(rps.ollamaflow / 2));
+  const ownLatency = await at(ownRate);
+  results.small = { rps, runs, rate, latency, ownRate, ownLatency, cpu };
   log('small requests:', JSON.stringify(rps));
 }
 
@@ -130,11 +159,14 @@ async function sectionStreams({ sim, systems }, results) {
   await sim.control('/backends/sim', { decode_rate: P.streamRate });
   const body = { model: 'llama3.2', prompt: 'hello', stream: true, options: { num_predict: P.streamTokens } };
   results.streams = {};
+  //  The streams start spread over one stream's length, so that they arrive at a steady rate and
+  //  their tokens fall at even phases instead of in one burst a second
+  const streamMs = Math.round(P.streamTokens / P.streamRate * 1000);
   for (const level of P.streamLevels) {
     const byLevel = {};
     for (const name of ORDER) {
       const r = checkLoad(`${name} ${level} streams`, await load(systems[name].port, ['--body', JSON.stringify(body),
-        '--connections', level, '--ramp-ms', Math.round(1000 / P.streamRate), '--duration', P.streamSeconds,
+        '--connections', level, '--ramp-ms', streamMs, '--duration', P.streamSeconds,
         '--drain', 10, '--timeout', 30]));
       if (r.errors || r.timeouts || r.status['2xx'] !== r.completed)
         throw new Error(`${name} at ${level} streams: ${r.errors} errors, ${r.timeouts} timeouts`);
@@ -159,7 +191,9 @@ async function sectionMemory({ sim, systems }, results) {
       const r = await load(systems[name].port, ['--body', JSON.stringify(body), '--connections', level,
         '--once', '--ramp-ms', ramp, '--settle-ms', P.memorySettleMs, '--duration', P.memoryCapS,
         '--rss-pids', pids.join(',')]);
-      byLevel[name] = { idleKb: idle, rssKb: r.rss_sum_kb, ready: r.ready, perStreamB: (r.rss_sum_kb - idle) * 1024 / level };
+      //  (the simulator keeps what it grew to while it served the proxies: no idle figure for it)
+      byLevel[name] = { idleKb: idle, rssKb: r.rss_sum_kb, ready: r.ready,
+                        perStreamB: name === 'direct' ? null : (r.rss_sum_kb - idle) * 1024 / level };
       if (r.ready < level) log(`memory: ${name} held only ${r.ready} of ${level} streams`);
       //  the streams end with bench-load; let every system drop them before the next one
       await sleep(quick ? 300 : 2000);

@@ -99,6 +99,18 @@ export function children(pid) {
   return found;
 }
 
+// CPU time a process has used (user + system), in seconds; 0 when it is gone
+export const CLOCK_TICKS_PER_S = 100;
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+  } catch {
+    return 0;
+  }
+}
+
 // Resident set size of one process in kB (0 when it is gone)
 export function rssKb(pid) {
   const file = `/proc/${pid}/status`;

@@ -42,9 +42,14 @@ export function buildTable(results, P, sections) {
       const t = s.rps.ollamaflow / s.rps.nginx;
       row(1, `throughput, non-streamed /api/generate, ${P.wrkConnections} connections (wrk, median of ${P.wrkRuns})`,
         'req/s', s.rps, { target: verdict(t >= 0.8, `≥ 0.8 x nginx: ${t.toFixed(2)}`) });
+      row(1, 'CPU time per request at saturation (the system\'s processes; direct: the simulator)', 'µs',
+        Object.fromEntries(SYSTEMS.map((n) => [n, s.cpu[n].usPerRequest])));
       for (const p of ['p50', 'p99'])
         row(1, `latency ${p} at ${s.rate} req/s (half of nginx's maximum)`, 'ms',
           Object.fromEntries(SYSTEMS.map((n) => [n, s.latency[n][p]])));
+      for (const p of ['p50', 'p99'])
+        row(1, `latency ${p} at ${s.ownRate} req/s (half of ollamaflow's maximum)`, 'ms',
+          Object.fromEntries(SYSTEMS.map((n) => [n, s.ownLatency[n][p]])));
     }
   }
   if (sections.includes(2)) {
@@ -81,7 +86,7 @@ export function buildTable(results, P, sections) {
       row(3, `streams held open (of ${level})`, 'streams', pick((x) => x.ready), { ratios: false });
       row(3, `summed RSS with ${level} slow streams (direct: the simulator)`, 'MB', pick((x) => x.rssKb / 1024),
         { target: top ? verdict(t <= 1.5, `≤ 1.5 x nginx: ${t.toFixed(2)}`) : '' });
-      row(3, `RSS per stream, ${level} streams (over idle)`, 'KB', pick((x) => x.perStreamB / 1024));
+      row(3, `RSS per stream, ${level} streams (over idle)`, 'KB', pick((x) => (x.perStreamB === null ? null : x.perStreamB / 1024)));
     }
   }
   if (sections.includes(4)) {
