@@ -3,9 +3,8 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import net from 'node:net';
-
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+//  The end-to-end tests' helpers: free loopback ports, polling, sleeping
+export { freePort, waitFor, sleep } from '../../tests/node/e2e/flow.mjs';
 
 const STOP_GRACE_MS = 3000;
 const running = new Set();
@@ -56,33 +55,6 @@ export function tail(proc, bytes = 2000) {
   } catch {
     return '';
   }
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-// Polls fn until it returns a truthy value; throws after timeout ms
-export async function waitFor(fn, { timeout = 15000, interval = 50, what = 'a condition' } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(interval);
-  }
-  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
 }
 
 // The pids whose parent is pid (nginx's workers)

@@ -43,10 +43,17 @@ export async function startSim(dir, bin, fleet, name = 'sim') {
   };
 }
 
+let flows = 0;
+
+// Every bus endpoint of the settings; each gets a private ipc:// path
+const BUS_SOCKETS = ['ConfigRouter', 'ConfigPublisher', 'SchedulerRouter', 'SchedulerPublisher',
+  'HealthPublisher', 'ModelsPublisher', 'ModelsRouter'];
+
 // The whole ollamaflow: configd, scheduler, healthmon, modelsync and one ingress, on private ipc
 // endpoints, with one frontend over the given backends ({name, port, slots}).
-export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin', name = 'ollamaflow', probe }) {
-  const home = join(dir, `${name}-${policy}-${Date.now()}`);
+export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin', probe }) {
+  //  short: ipc:// paths must fit in 107 bytes
+  const home = join(dir, `of${++flows}`);
   mkdirSync(home, { recursive: true });
   const port = await freePort();
   const endpoint = (what) => `ipc://${home}/${what}`;
@@ -54,12 +61,7 @@ export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin
     Webserver: { Hostname: '127.0.0.1', Port: port },
     DatabaseFilename: join(home, 'ollamaflow.db'),
     Logging: { Level: 'warning' },
-    Bus: {
-      ConfigRouter: endpoint('config-router'), ConfigPublisher: endpoint('config-pub'),
-      SchedulerRouter: endpoint('sched-router'), SchedulerPublisher: endpoint('sched-pub'),
-      HealthPublisher: endpoint('health-pub'), ModelsPublisher: endpoint('models-pub'),
-      ModelsRouter: endpoint('models-router'),
-    },
+    Bus: Object.fromEntries(BUS_SOCKETS.map((key) => [key, endpoint(key)])),
     Health: { IntervalMs: 500 },
     Ingress: { QueueTimeoutMs: LONG_TIMEOUT_S * 1000, IdleTimeoutMs: LONG_TIMEOUT_S * 1000,
                MaxConnections: PROXY_MAX_CONNECTIONS },

@@ -141,11 +141,17 @@ static struct {
 } self;
 
 static int64_t
-s_now (void)
+s_clock (clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
+    clock_gettime (clock, &ts);
     return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t
+s_now (void)
+{
+    return s_clock (CLOCK_MONOTONIC);
 }
 
 static void
@@ -160,14 +166,6 @@ s_sample (bl_samples_t *s, int64_t value)
         s->cap = cap;
     }
     s->v [s->n++] = value;
-}
-
-static int64_t
-s_wall (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 //  The wall time of a line's "created_at" (RFC 3339 UTC, up to nanoseconds,
@@ -516,6 +514,16 @@ s_parse_head (bl_conn_t *conn)
     return (long) (end + 4 - conn->in);
 }
 
+//  Consumes up to conn->left body bytes of the avail at hand; returns how many
+static size_t
+s_take (bl_conn_t *conn, const char *at, size_t avail, int64_t now)
+{
+    size_t take = avail < (size_t) conn->left? avail: (size_t) conn->left;
+    s_body_bytes (conn, at, take, now);
+    conn->left -= (int64_t) take;
+    return take;
+}
+
 //  Runs the parser over the input; false when the connection must go
 static bool
 s_parse (bl_conn_t *conn, int64_t now)
@@ -546,17 +554,13 @@ s_parse (bl_conn_t *conn, int64_t now)
                 }
                 break;
             }
-            case BL_BODY_LENGTH: {
-                size_t take = avail < (size_t) conn->left? avail: (size_t) conn->left;
-                s_body_bytes (conn, at, take, now);
-                conn->left -= (int64_t) take;
-                pos += take;
+            case BL_BODY_LENGTH:
+                pos += s_take (conn, at, avail, now);
                 if (conn->left == 0) {
                     s_complete (conn, now);
                     done = true;
                 }
                 break;
-            }
             case BL_BODY_CLOSE:
                 s_body_bytes (conn, at, avail, now);
                 pos += avail;
@@ -572,15 +576,11 @@ s_parse (bl_conn_t *conn, int64_t now)
                 conn->state = conn->left? BL_CHUNK_DATA: BL_TRAILER;
                 break;
             }
-            case BL_CHUNK_DATA: {
-                size_t take = avail < (size_t) conn->left? avail: (size_t) conn->left;
-                s_body_bytes (conn, at, take, now);
-                conn->left -= (int64_t) take;
-                pos += take;
+            case BL_CHUNK_DATA:
+                pos += s_take (conn, at, avail, now);
                 if (conn->left == 0)
                     conn->state = BL_CHUNK_CRLF;
                 break;
-            }
             case BL_CHUNK_CRLF:
                 if (avail < 2)
                     goto keep;
@@ -638,7 +638,7 @@ s_conn_event (evutil_socket_t fd, short what, void *arg)
         return;
     }
     int64_t now = s_now ();
-    self.wall_now = s_wall ();
+    self.wall_now = s_clock (CLOCK_REALTIME);
     if (conn->in_cap - conn->in_len < BL_READ_CHUNK) {
         conn->in_cap = conn->in_len + BL_READ_CHUNK;
         conn->in = realloc (conn->in, conn->in_cap);
