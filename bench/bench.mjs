@@ -3,7 +3,7 @@
 // it, with the machine and the command, to <out>/RESULTS.md (and the raw figures to results.json).
 //   node bench/bench.mjs [--quick] [--bin DIR] [--out DIR] [--sections 1,2,3,4]
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { tmpdir, cpus, totalmem, loadavg, hostname } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,8 @@ const bin = resolve(option('--bin', join(ROOT, 'build/bin')));
 const out = resolve(option('--out', quick ? join(tmpdir(), 'ollamaflow-bench-quick') : HERE));
 const sections = option('--sections', '1,2,3,4').split(',').map(Number);
 const keep = args.includes('--keep');
+//  --render FILE: rewrite the table and RESULTS.md from a results.json (same figures, new layout)
+const render = option('--render', null);
 
 //  Every size and duration of the run; --quick: seconds and small numbers, so a test can run it
 const P = quick ? {
@@ -257,17 +259,17 @@ async function sectionScheduling(work, results) {
 
 function machine() {
   const cpu = cpus()[0]?.model?.trim() || 'unknown';
+  //  nginx -v writes to stderr, wrk -v exits 1: the first line of either output
   const version = (cmd, args) => {
-    try { return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim(); } catch (e) {
-      return `${e.stderr || ''}`.trim().split('\n')[0];
-    }
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return `${r.stdout || ''}${r.stderr || ''}`.trim().split('\n')[0] || `${cmd}: unknown`;
   };
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     host: hostname(), nproc: cpus().length, cpu, ramGiB: (totalmem() / 2 ** 30).toFixed(1),
     nginx: version('nginx', ['-v']).replace('nginx version: ', ''),
-    haproxy: version('haproxy', ['-v']).split('\n')[0],
-    wrk: version('wrk', ['-v']).split('\n')[0],
+    haproxy: version('haproxy', ['-v']).replace(/ - https.*/, ''),
+    wrk: version('wrk', ['-v']).replace(/ Copyright.*/, ''),
   };
 }
 
@@ -281,10 +283,10 @@ function writeResults(results, table, info, failures) {
   const notes = old.includes(MARKER) ? old.slice(old.indexOf(MARKER) + MARKER.length) : '\n';
   const md = `# ollamaflow benchmark results
 
-- date: ${info.date}
-- machine: ${info.nproc} CPUs (${info.cpu}), ${info.ramGiB} GiB RAM; load average ${info.loadBefore} before, ${info.loadAfter} after
+- date: ${info.date}${info.rendered ? ` (table rendered again on ${info.rendered} from results.json)` : ''}
+- machine: ${info.nproc} CPUs (${info.cpu}), ${info.ramGiB} GiB RAM; load average ${info.loadBefore} before, ${info.loadAfter} after${info.loadMax ? `, at most ${info.loadMax} during the run` : ''}
 - command: \`${info.command}\`${quick ? ' (quick mode: tiny sizes, figures are meaningless)' : ''}
-- versions: nginx ${info.nginx}, ${info.haproxy}, ${info.wrk}; ollamaflow from ${info.commit}
+- versions: ${info.nginx}, ${info.haproxy}, ${info.wrk}; ollamaflow from ${info.commit}
 - every system runs on this machine with the simulator and the load generator: they share ${info.nproc} cores
 
 ${renderTable(table)}
@@ -313,6 +315,9 @@ async function main() {
   } catch { info.commit = 'unknown'; }
   const results = {};
   const failures = [];
+  //  The machine is shared: the highest load average seen during the run goes in the header
+  info.loadMax = Number(info.loadBefore);
+  const sampler = setInterval(() => { info.loadMax = Math.max(info.loadMax, loadavg()[0]); }, 5000);
   const attempt = async (section, fn) => {
     log(`== ${SECTIONS[section]}`);
     const t0 = Date.now();
@@ -346,7 +351,9 @@ async function main() {
   } finally {
     killEverything();
   }
+  clearInterval(sampler);
   info.loadAfter = loadavg()[0].toFixed(2);
+  info.loadMax = info.loadMax.toFixed(2);
   const table = buildTable(results, P, sections);
   const text = renderTable(table);
   process.stdout.write(`${text}\n`);
@@ -357,10 +364,24 @@ async function main() {
   return failures.length ? 1 : 0;
 }
 
+// Rewrites RESULTS.md from the raw figures of an earlier run (the machine line is that run's;
+// versions missing from it are read again)
+function rerender(file) {
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  const info = { ...machine(), ...saved.info };
+  for (const key of ['nginx', 'haproxy', 'wrk']) if (!saved.info[key] || /^,|^$/.test(saved.info[key])) info[key] = machine()[key];
+  info.rendered = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const ran = info.sectionsRan.concat(saved.failures.map((f) => f.section)).sort();
+  const table = buildTable(saved.results, P, ran);
+  process.stdout.write(`${renderTable(table)}\n`);
+  log(`wrote ${writeResults(saved.results, table, info, saved.failures)}`);
+  return saved.failures.length ? 1 : 0;
+}
+
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
   process.on(signal, () => { killEverything(); process.exit(130); });
 process.on('exit', killEverything);
-main().then((code) => process.exit(code), (error) => {
+(render ? Promise.resolve().then(() => rerender(render)) : main()).then((code) => process.exit(code), (error) => {
   log(error.stack || error.message);
   killEverything();
   process.exit(1);
