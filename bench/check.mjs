@@ -8,8 +8,12 @@ import { COLUMNS } from './lib/table.mjs';
 const [file, flag, list] = process.argv.slice(2);
 const sections = flag === '--sections' ? list.split(',') : ['1', '2', '3', '4'];
 const problems = [];
-const text = readFileSync(file, 'utf8');
-const lines = text.split('\n').filter((l) => l.startsWith('|'));
+//  The bench's part of the file: what comes before the notes marker; its first table
+const text = readFileSync(file, 'utf8').split('<!-- notes')[0];
+const all = text.split('\n');
+const first = all.findIndex((l) => l.startsWith('|'));
+const end = all.findIndex((l, i) => i > first && !l.startsWith('|'));
+const lines = first < 0 ? [] : all.slice(first, end < 0 ? all.length : end);
 const cells = (line) => line.slice(1, -1).split('|').map((c) => c.trim());
 if (lines.length < 3) problems.push('no table');
 else {
