@@ -29,10 +29,10 @@ const render = option('--render', null);
 
 //  Every size and duration of the run; --quick: seconds and small numbers, so a test can run it
 const P = quick ? {
-  wrkConnections: 16, wrkSeconds: 1, wrkRuns: 1, rateSeconds: 1, rateConnections: 64,
-  streamLevels: [10, 50], streamTokens: 10, streamRate: 20, streamSeconds: 1.5,
-  memoryLevels: [20, 50], memoryRampMs: 300, memorySettleMs: 300, memoryCapS: 15,
-  schedLoads: [0.7, 0.95], schedSeconds: 1.5, schedDrainS: 5, schedSpeedup: 8,
+  wrkConnections: 16, wrkSeconds: 1, wrkRuns: 1, rateSeconds: 0.5, rateConnections: 64,
+  streamLevels: [10, 50], streamTokens: 10, streamRate: 40, streamSeconds: 1,
+  memoryLevels: [20, 50], memoryRampMs: 200, memorySettleMs: 200, memoryCapS: 15,
+  schedLoads: [0.7, 0.95], schedSeconds: 1, schedDrainS: 5, schedSpeedup: 16,
 } : {
   wrkConnections: 64, wrkSeconds: 5, wrkRuns: 3, rateSeconds: 10, rateConnections: 256,
   streamLevels: [100, 1000], streamTokens: 20, streamRate: 20, streamSeconds: 10,
@@ -189,7 +189,7 @@ async function sectionMemory({ sim, systems }, results) {
     for (const name of ['ollamaflow', 'nginx', 'haproxy', 'direct']) {
       const pids = systems[name].pids();
       const idle = pids.reduce((sum, pid) => sum + rssKb(pid), 0);
-      const ramp = Math.min(P.memoryRampMs, Math.max(200, level));
+      const ramp = Math.min(P.memoryRampMs, Math.max(100, level));
       const r = await load(systems[name].port, ['--body', JSON.stringify(body), '--connections', level,
         '--once', '--ramp-ms', ramp, '--settle-ms', P.memorySettleMs, '--duration', P.memoryCapS,
         '--rss-pids', pids.join(',')]);
@@ -198,7 +198,7 @@ async function sectionMemory({ sim, systems }, results) {
                         perStreamB: name === 'direct' ? null : (r.rss_sum_kb - idle) * 1024 / level };
       if (r.ready < level) log(`memory: ${name} held only ${r.ready} of ${level} streams`);
       //  the streams end with bench-load; let every system drop them before the next one
-      await sleep(quick ? 300 : 2000);
+      await sleep(quick ? 200 : 2000);
     }
     results.memory[level] = byLevel;
     log(`${level} slow streams: RSS kB`, Object.entries(byLevel).map(([s, v]) => `${s} ${v.rssKb}`).join(', '));

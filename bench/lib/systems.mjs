@@ -44,6 +44,8 @@ export async function startSim(dir, bin, fleet, name = 'sim') {
 }
 
 let flows = 0;
+//  Frequent probes, so that a fresh ollamaflow knows every backend healthy soon after it serves
+const HEALTH_INTERVAL_MS = 250;
 
 // Every bus endpoint of the settings; each gets a private ipc:// path
 const BUS_SOCKETS = ['ConfigRouter', 'ConfigPublisher', 'SchedulerRouter', 'SchedulerPublisher',
@@ -62,7 +64,7 @@ export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin
     DatabaseFilename: join(home, 'ollamaflow.db'),
     Logging: { Level: 'warning' },
     Bus: Object.fromEntries(BUS_SOCKETS.map((key) => [key, endpoint(key)])),
-    Health: { IntervalMs: 500 },
+    Health: { IntervalMs: HEALTH_INTERVAL_MS },
     Ingress: { QueueTimeoutMs: LONG_TIMEOUT_S * 1000, IdleTimeoutMs: LONG_TIMEOUT_S * 1000,
                MaxConnections: PROXY_MAX_CONNECTIONS },
     Scheduler: { MaxQueue: 1000000 },
@@ -92,7 +94,7 @@ export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin
     throw new Error(`${error.message}\n${logs}`);
   }
   //  Every backend's health settles within two probe intervals of the first
-  await sleep(1200);
+  await sleep(2 * HEALTH_INTERVAL_MS + 100);
   return system;
 }
 
