@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { tmpdir, cpus, totalmem, loadavg, hostname } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killEverything, rssKb, sleep, cpuSeconds } from './lib/procs.mjs';
+import { killEverything, rssKb, sleep, cpuSeconds, track } from './lib/procs.mjs';
 import { startSim, startOllamaflow, startNginx, startHaproxy, NOFILE } from './lib/systems.mjs';
 import { buildTable, renderTable, SECTIONS } from './lib/table.mjs';
 import { schedFleet, schedBodies, capacity } from './lib/fleet.mjs';
@@ -53,8 +53,8 @@ const log = (...parts) => process.stderr.write(`bench: ${parts.join(' ')}\n`);
 // Runs bench-load; resolves with its JSON report
 function load(port, loadArgs) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(join(bin, 'bench-load'), ['--port', String(port), ...loadArgs.map(String)],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = track(spawn(join(bin, 'bench-load'), ['--port', String(port), ...loadArgs.map(String)],
+      { stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '', stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
@@ -69,9 +69,9 @@ function load(port, loadArgs) {
 // wrk at saturation; requests per second
 function wrk(port, body) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('wrk', ['-t1', `-c${P.wrkConnections}`, `-d${P.wrkSeconds}s`, '--timeout', '10s',
+    const child = track(spawn('wrk', ['-t1', `-c${P.wrkConnections}`, `-d${P.wrkSeconds}s`, '--timeout', '10s',
       '-s', join(HERE, 'load/post.lua'), `http://127.0.0.1:${port}/api/generate`],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_BODY: JSON.stringify(body) } });
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_BODY: JSON.stringify(body) } }));
     let stdout = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.once('error', reject);

@@ -9,7 +9,13 @@ const [file, flag, list] = process.argv.slice(2);
 const sections = flag === '--sections' ? list.split(',') : ['1', '2', '3', '4'];
 const problems = [];
 //  The bench's part of the file: what comes before the notes marker; its first table
-const text = readFileSync(file, 'utf8').split('<!-- notes')[0];
+let text = '';
+try {
+  text = readFileSync(file, 'utf8').split('<!-- notes')[0];
+} catch (error) {
+  process.stderr.write(`check: no results: ${error.message}\n`);
+  process.exit(1);
+}
 const all = text.split('\n');
 const first = all.findIndex((l) => l.startsWith('|'));
 const end = all.findIndex((l, i) => i > first && !l.startsWith('|'));

@@ -9,6 +9,15 @@ export { freePort, waitFor, sleep } from '../../tests/node/e2e/flow.mjs';
 const STOP_GRACE_MS = 3000;
 const running = new Set();
 
+// Follows a child started elsewhere (the load generators), so that an interrupted run stops it too
+export function track(child) {
+  const proc = { name: 'child', child, pid: child.pid };
+  running.add(proc);
+  child.once('exit', () => running.delete(proc));
+  child.once('error', () => running.delete(proc));
+  return child;
+}
+
 // Starts a program with stdout and stderr in <dir>/<name>.log; returns {name, child, pid, log, exited}
 export function start(dir, name, program, args, { env = {} } = {}) {
   const log = join(dir, `${name}.log`);
