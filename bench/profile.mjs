@@ -1,8 +1,7 @@
 // A first profile of the small-request path (bench section 1): ollamaflow in front of one instant
 // simulated backend, wrk at saturation, and perf recording the ingress and the scheduler. Prints
 // the CPU time per request of each service and perf's top symbols. Not a test; needs perf.
-//   bench/run.sh has set nothing up for this: run it as
-//   node bench/profile.mjs [--bin build/bin] [--seconds 10] [--out DIR]
+//   node bench/profile.mjs [--bin build/bin] [--seconds 10] [--out DIR]     (after a build)
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -46,10 +45,11 @@ async function main() {
     lines.push(`  ${name}: ${((cpuSeconds(pid) - before[name]) / requests * 1e6).toFixed(1)} µs`);
   await flow.stop();
   await sim.stop();
-  for (const comm of ['ollamaflow-ingress', 'ollamaflow-sched']) {
+  //  perf knows threads by their first 15 characters
+  for (const comm of ['ollamaflow-ingr', 'ollamaflow-sche']) {
     const report = execFileSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--comm', comm,
-      '--sort', 'dso,sym', '--percent-limit', '1.5', '-g', 'none'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    lines.push(`--- ${comm}: symbols over 1.5% (self time)`,
+      '--sort', 'dso,sym', '--percent-limit', '0.5', '-g', 'none'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    lines.push(`--- ${comm}: symbols over 0.5% of all samples (self time)`,
       ...report.split('\n').filter((l) => /%/.test(l) && !l.startsWith('#')).slice(0, 30));
   }
   const summary = lines.join('\n');
