@@ -1,7 +1,8 @@
 // The benchmark of issue 7 (run it through bench/run.sh): the same workloads against ollama-sim
 // directly, ollamaflow, nginx and HAProxy, in one run on this machine. Prints one table and writes
 // it, with the machine and the command, to <out>/RESULTS.md (and the raw figures to results.json).
-//   node bench/bench.mjs [--quick] [--bin DIR] [--out DIR] [--sections 1,2,3,4]
+//   node bench/bench.mjs [--quick] [--bin DIR] [--out DIR] [--sections 1,2,3,4] [--keep]
+//   node bench/bench.mjs --render results.json [--out DIR]     (the table again, from saved figures)
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { tmpdir, cpus, totalmem, loadavg, hostname } from 'node:os';
@@ -50,7 +51,7 @@ P.memoryLevels = P.memoryLevels.map((l) => Math.min(l, MEMORY_MAX_STREAMS));
 const SMALL_BODY = { model: 'llama3.2', prompt: 'hello', stream: false, options: { num_predict: 1 } };
 const log = (...parts) => process.stderr.write(`bench: ${parts.join(' ')}\n`);
 
-// Runs bench-load; resolves with its JSON report
+// Runs bench-load; resolves with its JSON report (on 'close': all of its output has been read)
 function load(port, loadArgs) {
   return new Promise((resolvePromise, reject) => {
     const child = track(spawn(join(bin, 'bench-load'), ['--port', String(port), ...loadArgs.map(String)],
@@ -59,7 +60,7 @@ function load(port, loadArgs) {
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     child.once('error', reject);
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       if (code !== 0) return reject(new Error(`bench-load exited ${code}: ${stderr}`));
       try { resolvePromise(JSON.parse(stdout)); } catch (e) { reject(new Error(`bench-load: ${e.message}: ${stdout}`)); }
     });
@@ -75,7 +76,7 @@ function wrk(port, body) {
     let stdout = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.once('error', reject);
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
       const bad = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout);
       if (code !== 0 || !rps) return reject(new Error(`wrk failed: ${stdout}`));
@@ -120,12 +121,12 @@ async function sectionSmall({ sim, systems }, results) {
     for (const name of ORDER) {
       const system = systems[name];
       const pids = name === 'direct' ? [sim.pid] : system.pids();
-      const label = (pid, i) => (system.procs ? system.procs[i]?.name ?? `worker-${i}` : 'sim');
+      const label = (i) => (system.procs ? system.procs[i]?.name ?? `worker-${i}` : 'sim');
       const before = pids.map(cpuSeconds);
       const rate = await wrk(system.port, SMALL_BODY);
       runs[name].push(rate);
       pids.forEach((pid, i) => {
-        const key = label(pid, i);
+        const key = label(i);
         cpu[name].seconds[key] = (cpu[name].seconds[key] || 0) + cpuSeconds(pid) - before[i];
       });
       cpu[name].requests += rate * P.wrkSeconds;
