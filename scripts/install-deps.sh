@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages ollamaflow needs to build, test and run.
+# Installs the Debian 12 packages ollamaflow needs to build, test and run (nginx, haproxy and
+# wrk: the benchmark's proxies and load generator; it never runs their system services).
 # Idempotent: asks apt only for what is missing, and does nothing when all is present.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ packages=(
     libzmq3-dev libczmq-dev libsqlite3-dev sqlite3 libjansson-dev
     libevhtp-dev libevent-dev libssl-dev libsystemd-dev
     systemd curl ca-certificates nodejs npm
+    nginx haproxy wrk
 )
 
 missing=()

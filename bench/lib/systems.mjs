@@ -1,0 +1,195 @@
+// The systems under test, each started in front of the same ollama-sim backends on free loopback
+// ports: the simulator itself, ollamaflow (its five real services and a seeded config), nginx and
+// HAProxy (foreground processes with configs generated here, never the system services).
+import { writeFileSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { start, stop, stopAll, freePort, waitFor, sleep, children, tail } from './procs.mjs';
+
+// File descriptors every process may use (bench/run.sh raises the limit as far as it can and says
+// how far in BENCH_NOFILE); a proxied stream needs two, one to the client and one to the backend
+export const NOFILE = Number(process.env.BENCH_NOFILE) || 20000;
+const PROXY_MAX_CONNECTIONS = Math.floor((NOFILE - 64) / 2);
+// Long enough for any stream of the bench; the bench bounds its own runs
+const LONG_TIMEOUT_S = 3600;
+
+async function post(url, body) {
+  const response = await fetch(url, {
+    method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' },
+  });
+  const text = await response.text();
+  return { status: response.status, text, headers: response.headers };
+}
+
+// An ollama-sim fleet: {pid, backends: [{name, port, parallel}], control(path, body), stop()}
+export async function startSim(dir, bin, fleet, name = 'sim') {
+  const fleetFile = join(dir, `${name}-fleet.json`);
+  const portsFile = join(dir, `${name}-ports.json`);
+  writeFileSync(fleetFile, JSON.stringify(fleet, null, 2));
+  const proc = start(dir, name, join(bin, 'ollama-sim'), ['--fleet', fleetFile, '--ports-file', portsFile]);
+  const ports = await waitFor(() => existsSync(portsFile) && JSON.parse(readFileSync(portsFile, 'utf8')),
+    { what: `${name} to start (${tail(proc)})` });
+  const controlUrl = `http://127.0.0.1:${ports.control_port}`;
+  return {
+    proc,
+    pid: proc.pid,
+    backends: ports.backends.map((b, i) => ({ ...b, parallel: fleet.backends[i].parallel ?? 1 })),
+    async control(path, body) {
+      const response = body === undefined ? await fetch(controlUrl + path)
+        : await fetch(controlUrl + path, { method: 'POST', body: JSON.stringify(body) });
+      if (response.status !== 200) throw new Error(`sim control ${path}: ${response.status}`);
+      return response.json();
+    },
+    stop: () => stop(proc),
+  };
+}
+
+let flows = 0;
+//  Frequent probes, so that a fresh ollamaflow knows every backend healthy soon after it serves
+const HEALTH_INTERVAL_MS = 250;
+
+// Every bus endpoint of the settings; each gets a private ipc:// path
+const BUS_SOCKETS = ['ConfigRouter', 'ConfigPublisher', 'SchedulerRouter', 'SchedulerPublisher',
+  'HealthPublisher', 'ModelsPublisher', 'ModelsRouter'];
+
+// The whole ollamaflow: configd, scheduler, healthmon, modelsync and one ingress, on private ipc
+// endpoints, with one frontend over the given backends ({name, port, slots}).
+export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin', probe }) {
+  //  short: ipc:// paths must fit in 107 bytes
+  const home = join(dir, `of${++flows}`);
+  mkdirSync(home, { recursive: true });
+  const port = await freePort();
+  const endpoint = (what) => `ipc://${home}/${what}`;
+  const settings = {
+    Webserver: { Hostname: '127.0.0.1', Port: port },
+    DatabaseFilename: join(home, 'ollamaflow.db'),
+    Logging: { Level: 'warning' },
+    Bus: Object.fromEntries(BUS_SOCKETS.map((key) => [key, endpoint(key)])),
+    Health: { IntervalMs: HEALTH_INTERVAL_MS },
+    Ingress: { QueueTimeoutMs: LONG_TIMEOUT_S * 1000, IdleTimeoutMs: LONG_TIMEOUT_S * 1000,
+               MaxConnections: PROXY_MAX_CONNECTIONS },
+    Scheduler: { MaxQueue: 1000000 },
+    Backends: backends.map((b) => ({
+      Identifier: b.name, Hostname: '127.0.0.1', Port: b.port, MaxParallelRequests: b.slots,
+      RateLimitRequestsThreshold: 1000000, HealthyThreshold: 1,
+    })),
+    Frontends: [{ Identifier: 'bench', Hostname: '*', Backends: backends.map((b) => b.name),
+                  LoadBalancing: policy, TimeoutMs: 0 }],
+  };
+  const file = join(home, 'ollamaflow.json');
+  writeFileSync(file, JSON.stringify(settings, null, 2));
+  const procs = [];
+  for (const service of ['configd', 'scheduler', 'healthmon', 'modelsync', 'ingress'])
+    procs.push(start(home, service, join(bin, `ollamaflow-${service}`), ['--config', file]));
+  const system = {
+    name: 'ollamaflow', policy, port, procs,
+    pids: () => procs.map((p) => p.pid),
+    stop: () => stopAll(procs),
+  };
+  try {
+    await waitFor(async () => (await post(`http://127.0.0.1:${port}/api/generate`, probe)).status === 200,
+      { timeout: 20000, interval: 100, what: 'ollamaflow to serve' });
+  } catch (error) {
+    const logs = procs.map((p) => `--- ${p.name}\n${tail(p, 1000)}`).join('\n');
+    await system.stop();
+    throw new Error(`${error.message}\n${logs}`);
+  }
+  //  Every backend's health settles within two probe intervals of the first
+  await sleep(2 * HEALTH_INTERVAL_MS + 100);
+  return system;
+}
+
+// nginx: least_conn over the backends, upstream keepalive, no buffering, HTTP/1.1 upstream
+export async function startNginx(dir, backends, { name = 'nginx' } = {}) {
+  const home = join(dir, `${name}-${Date.now()}`);
+  mkdirSync(home, { recursive: true });
+  const port = await freePort();
+  const servers = backends.map((b) => `        server 127.0.0.1:${b.port} max_fails=0;`).join('\n');
+  const config = `# generated by bench/lib/systems.mjs
+daemon off;
+master_process on;
+worker_processes auto;
+worker_rlimit_nofile ${NOFILE};
+pid ${home}/nginx.pid;
+error_log ${home}/error.log warn;
+events {
+    worker_connections ${NOFILE - 64};
+}
+http {
+    access_log off;
+    client_body_temp_path ${home}/body;
+    proxy_temp_path ${home}/proxy;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    upstream sims {
+        least_conn;
+${servers}
+        keepalive 1024;
+        keepalive_requests 1000000;
+        keepalive_timeout 60s;
+    }
+    server {
+        listen 127.0.0.1:${port} backlog=8192;
+        location / {
+            proxy_pass http://sims;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host 127.0.0.1;
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_connect_timeout 5s;
+            proxy_read_timeout ${LONG_TIMEOUT_S}s;
+            proxy_send_timeout ${LONG_TIMEOUT_S}s;
+        }
+    }
+}
+`;
+  const file = join(home, 'nginx.conf');
+  writeFileSync(file, config);
+  const proc = start(home, 'nginx', 'nginx', ['-p', home, '-e', `${home}/error.log`, '-c', file]);
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/api/version`)).status === 200,
+    { what: `nginx to serve (${tail(proc)})` });
+  return {
+    name: 'nginx', port, procs: [proc],
+    pids: () => [proc.pid, ...children(proc.pid)],
+    stop: () => stop(proc),
+  };
+}
+
+// HAProxy: leastconn, http-reuse, per-server maxconn (the backend's slots) with HAProxy's queue
+export async function startHaproxy(dir, backends, { name = 'haproxy' } = {}) {
+  const home = join(dir, `${name}-${Date.now()}`);
+  mkdirSync(home, { recursive: true });
+  const port = await freePort();
+  const servers = backends.map((b, i) => `    server s${i} 127.0.0.1:${b.port} maxconn ${b.slots}`).join('\n');
+  const config = `# generated by bench/lib/systems.mjs
+global
+    maxconn ${PROXY_MAX_CONNECTIONS}
+defaults
+    mode http
+    option http-no-delay
+    timeout connect 5s
+    timeout client ${LONG_TIMEOUT_S}s
+    timeout server ${LONG_TIMEOUT_S}s
+    timeout queue ${LONG_TIMEOUT_S}s
+    timeout http-request 30s
+    timeout http-keep-alive 75s
+    maxconn ${PROXY_MAX_CONNECTIONS}
+frontend bench
+    bind 127.0.0.1:${port}
+    default_backend sims
+backend sims
+    balance leastconn
+    http-reuse always
+${servers}
+`;
+  const file = join(home, 'haproxy.cfg');
+  writeFileSync(file, config);
+  const proc = start(home, 'haproxy', 'haproxy', ['-f', file, '-db']);
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/api/version`)).status === 200,
+    { what: `haproxy to serve (${tail(proc)})` });
+  return {
+    name: 'haproxy', port, procs: [proc],
+    pids: () => [proc.pid],
+    stop: () => stop(proc),
+  };
+}

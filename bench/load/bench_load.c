@@ -1,0 +1,985 @@
+/*  =========================================================================
+    bench-load - the benchmark's HTTP/1.1 load generator
+
+    One libevent loop, raw non-blocking sockets and a small response parser
+    (status line, Content-Length or chunked body), so that it holds 10,000
+    streams on one core and time-stamps every NDJSON line as it arrives.
+    wrk measures throughput at saturation; this program does what wrk cannot:
+
+    closed loop   --connections N: N connections each send their next request
+                  when the last one ends, for --duration seconds
+    open loop     --rate R [--poisson]: arrivals at R per second, fixed or
+                  exponential spacing, on a pool of at most --max-connections;
+                  latency counts from the scheduled arrival (no coordinated
+                  omission)
+    hold          --once with --connections N: N streams started over
+                  --ramp-ms, held open; once all sent their first line (or at
+                  --duration), the RSS of --rss-pids is read after --settle-ms
+
+    Bodies: --body JSON, or --bodies FILE (one per line, used in turn).
+    Prints one JSON object: counts, statuses, and the distributions of
+    latency (request to last byte), ttfb (to the first body byte), gap
+    (between two consecutive body lines of one response) and delay (from a
+    line's "created_at" stamp to its arrival), in milliseconds.
+    Every run is bounded: --duration, then at most --drain seconds.
+    =========================================================================
+*/
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <getopt.h>
+
+#define BL_READ_CHUNK       65536
+#define BL_HEAD_MAX         16384       //  longest response head accepted
+#define BL_BODIES_MAX       4096        //  bodies in a --bodies file
+#define BL_BODY_MAX         65536       //  longest body
+#define BL_TICK_MS          100         //  timeout scan
+#define BL_PIDS_MAX         32
+
+typedef enum {
+    BL_IDLE,            //  connected, nothing in flight (pool)
+    BL_CONNECTING,
+    BL_WRITING,
+    BL_HEAD,            //  reading the status line and headers
+    BL_BODY_LENGTH,     //  Content-Length body
+    BL_CHUNK_SIZE,
+    BL_CHUNK_DATA,
+    BL_CHUNK_CRLF,
+    BL_TRAILER,
+    BL_BODY_CLOSE       //  body until the connection closes
+} bl_state_t;
+
+typedef struct {
+    int64_t *v;
+    size_t n, cap;
+} bl_samples_t;
+
+typedef struct bl_conn_s bl_conn_t;
+struct bl_conn_s {
+    int fd;
+    int index;
+    bl_state_t state;
+    struct event *ev;
+    bool want_write;
+    char *out;                  //  request bytes, not owned
+    size_t out_len, out_sent;
+    char *in;                   //  unparsed input
+    size_t in_len, in_cap;
+    int64_t t_start;            //  scheduled or sent time of the request in flight
+    int64_t t_first;            //  first body byte, 0 = none yet
+    int64_t t_line;             //  last body line, 0 = none yet
+    int64_t left;               //  body or chunk bytes left
+    int status;
+    bool keep_alive;
+    bool in_flight;
+    bool held_ready;            //  hold mode: this stream sent its first line
+    bl_conn_t *next_idle;
+};
+
+static struct {
+    //  options
+    const char *host;
+    int port;
+    const char *path;
+    const char *host_header;
+    int connections;
+    double rate;
+    bool poisson;
+    int max_connections;
+    double duration;
+    double drain;
+    bool once;
+    int ramp_ms;
+    int settle_ms;
+    double timeout;
+    unsigned seed;
+    pid_t pids [BL_PIDS_MAX];
+    int pid_count;
+    //  requests, one per body
+    char **requests;
+    size_t *request_lens;
+    int request_count;
+    int next_request;
+    //  state
+    struct event_base *base;
+    struct sockaddr_in addr;
+    bl_conn_t **conns;
+    int conn_count;
+    int open_conns;
+    bl_conn_t *idle;
+    int64_t t0, t_end_issue, t_next_arrival;
+    int64_t *pending;           //  open loop: arrivals waiting for a connection (ring)
+    size_t pending_head, pending_len, pending_cap;
+    bool issuing;
+    int in_flight;
+    int ready;
+    int64_t t_ready;
+    //  results
+    long sent, completed, completed_in_window, errors, timeouts, connect_errors;
+    long status_counts [6];
+    bl_samples_t latency, ttfb, gap, delay;
+    int64_t wall_now;           //  CLOCK_REALTIME at the read being parsed
+    long rss_kb [BL_PIDS_MAX];
+    long rss_sum_kb;
+    bool rss_read;
+    struct event *arrival_ev, *tick_ev, *stop_ev;
+} self;
+
+static int64_t
+s_clock (clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime (clock, &ts);
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t
+s_now (void)
+{
+    return s_clock (CLOCK_MONOTONIC);
+}
+
+static void
+s_sample (bl_samples_t *s, int64_t value)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap? s->cap * 2: 4096;
+        int64_t *v = realloc (s->v, cap * sizeof *v);
+        if (!v)
+            return;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v [s->n++] = value;
+}
+
+//  The wall time of a line's "created_at" (RFC 3339 UTC, up to nanoseconds,
+//  as Ollama and ollama-sim write it); 0 when the line has none
+static int64_t
+s_created_at (const char *line, size_t len)
+{
+    static const char key [] = "\"created_at\":\"";
+    const char *at = memmem (line, len, key, sizeof key - 1);
+    if (!at)
+        return 0;
+    at += sizeof key - 1;
+    size_t left = len - (size_t) (at - line);
+    struct tm tm = {0};
+    if (left < 20 || sscanf (at, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                             &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    int64_t ns = (int64_t) timegm (&tm) * 1000000000;
+    if (at [19] == '.') {
+        int64_t scale = 100000000;
+        for (size_t i = 20; i < left && at [i] >= '0' && at [i] <= '9'; i++, scale /= 10)
+            ns += (at [i] - '0') * scale;
+    }
+    return ns;
+}
+
+static int
+s_cmp (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y? -1: x > y;
+}
+
+static void
+s_print_dist (const char *name, bl_samples_t *s, bool comma)
+{
+    printf ("\"%s\":{\"n\":%zu", name, s->n);
+    if (s->n) {
+        qsort (s->v, s->n, sizeof *s->v, s_cmp);
+        double sum = 0;
+        for (size_t i = 0; i < s->n; i++)
+            sum += s->v [i];
+        const double pct [] = {50, 90, 99, 99.9};
+        const char *names [] = {"p50", "p90", "p99", "p999"};
+        for (int i = 0; i < 4; i++) {
+            //  nearest rank
+            size_t rank = (size_t) ceil (pct [i] / 100.0 * s->n);
+            if (rank < 1)
+                rank = 1;
+            printf (",\"%s\":%.4f", names [i], s->v [rank - 1] / 1e6);
+        }
+        printf (",\"min\":%.4f,\"max\":%.4f,\"mean\":%.4f", s->v [0] / 1e6,
+                s->v [s->n - 1] / 1e6, sum / s->n / 1e6);
+    }
+    printf ("}%s", comma? ",": "");
+}
+
+static void s_conn_close (bl_conn_t *conn);
+static void s_issue (bl_conn_t *conn, int64_t t_start);
+static void s_conn_event (evutil_socket_t fd, short what, void *arg);
+static void s_stop (void);
+
+static void
+s_conn_watch (bl_conn_t *conn, bool write)
+{
+    if (conn->ev && conn->want_write == write)
+        return;
+    if (conn->ev) {
+        event_del (conn->ev);
+        event_free (conn->ev);
+    }
+    conn->want_write = write;
+    conn->ev = event_new (self.base, conn->fd, (write? EV_WRITE: EV_READ) | EV_PERSIST,
+                          s_conn_event, conn);
+    event_add (conn->ev, NULL);
+}
+
+//  Opens a connection; NULL when the socket cannot be made
+static bl_conn_t *
+s_conn_open (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        self.connect_errors++;
+        return NULL;
+    }
+    int one = 1;
+    setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect (fd, (struct sockaddr *) &self.addr, sizeof self.addr) < 0
+    &&  errno != EINPROGRESS) {
+        close (fd);
+        self.connect_errors++;
+        return NULL;
+    }
+    bl_conn_t *conn = calloc (1, sizeof *conn);
+    conn->fd = fd;
+    conn->state = BL_CONNECTING;
+    conn->index = self.conn_count;
+    self.conns = realloc (self.conns, (self.conn_count + 1) * sizeof *self.conns);
+    self.conns [self.conn_count++] = conn;
+    self.open_conns++;
+    s_conn_watch (conn, true);
+    return conn;
+}
+
+static void
+s_conn_close (bl_conn_t *conn)
+{
+    if (conn->fd < 0)
+        return;
+    if (conn->ev) {
+        event_del (conn->ev);
+        event_free (conn->ev);
+        conn->ev = NULL;
+    }
+    close (conn->fd);
+    conn->fd = -1;
+    self.open_conns--;
+    free (conn->in);
+    conn->in = NULL;
+    conn->in_len = conn->in_cap = 0;
+}
+
+//  The request in flight on conn failed (reset, timeout, bad response)
+static void
+s_fail (bl_conn_t *conn, bool timeout)
+{
+    if (conn->in_flight) {
+        conn->in_flight = false;
+        self.in_flight--;
+        if (timeout)
+            self.timeouts++;
+        else
+            self.errors++;
+    }
+    s_conn_close (conn);
+}
+
+static void s_conn_free (bl_conn_t *conn);
+
+//  The connection broke: the request in flight failed; the closed and the
+//  open loop carry on with a new connection
+static void
+s_broken (bl_conn_t *conn, bool timeout)
+{
+    s_fail (conn, timeout);
+    if (!self.once)
+        s_conn_free (conn);
+}
+
+static void
+s_next_body (bl_conn_t *conn)
+{
+    conn->out = self.requests [self.next_request];
+    conn->out_len = self.request_lens [self.next_request];
+    self.next_request = (self.next_request + 1) % self.request_count;
+}
+
+//  Sends what is left of the request; false when the connection broke
+static bool
+s_write (bl_conn_t *conn)
+{
+    while (conn->out_sent < conn->out_len) {
+        ssize_t n = send (conn->fd, conn->out + conn->out_sent, conn->out_len - conn->out_sent,
+                          MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                s_conn_watch (conn, true);
+                return true;
+            }
+            return false;
+        }
+        conn->out_sent += (size_t) n;
+    }
+    conn->state = BL_HEAD;
+    s_conn_watch (conn, false);
+    return true;
+}
+
+static void
+s_issue (bl_conn_t *conn, int64_t t_start)
+{
+    s_next_body (conn);
+    conn->out_sent = 0;
+    conn->t_start = t_start;
+    conn->t_first = 0;
+    conn->t_line = 0;
+    conn->status = 0;
+    conn->in_flight = true;
+    self.in_flight++;
+    self.sent++;
+    if (conn->state == BL_CONNECTING)
+        return;                 //  sent once connected
+    conn->state = BL_WRITING;
+    if (!s_write (conn))
+        s_broken (conn, false);
+}
+
+//  A connection is free: the next pending arrival, the next closed-loop
+//  request, or back to the pool
+static void
+s_conn_free (bl_conn_t *conn)
+{
+    if (conn->fd < 0 || !conn->keep_alive) {
+        s_conn_close (conn);
+        conn = NULL;
+    }
+    if (self.rate > 0) {
+        if (self.pending_len) {
+            if (!conn)
+                conn = s_conn_open ();
+            if (!conn)
+                return;
+            int64_t t = self.pending [self.pending_head];
+            self.pending_head = (self.pending_head + 1) % self.pending_cap;
+            self.pending_len--;
+            s_issue (conn, t);
+        }
+        else
+        if (conn) {
+            conn->state = BL_IDLE;
+            conn->next_idle = self.idle;
+            self.idle = conn;
+        }
+        return;
+    }
+    if (self.issuing && !self.once) {
+        if (!conn)
+            conn = s_conn_open ();
+        if (conn)
+            s_issue (conn, s_now ());
+    }
+    else
+    if (conn)
+        s_conn_close (conn);
+}
+
+static void
+s_complete (bl_conn_t *conn, int64_t now)
+{
+    conn->in_flight = false;
+    self.in_flight--;
+    self.completed++;
+    if (now <= self.t_end_issue)
+        self.completed_in_window++;
+    int bucket = conn->status / 100;
+    self.status_counts [bucket >= 1 && bucket <= 5? bucket: 0]++;
+    s_sample (&self.latency, now - conn->t_start);
+    if (conn->t_first)
+        s_sample (&self.ttfb, conn->t_first - conn->t_start);
+    conn->state = BL_IDLE;
+    s_conn_free (conn);
+    if (!self.issuing && self.in_flight == 0)
+        s_stop ();
+}
+
+//  Body bytes arrived: the first byte and each line end are time-stamped
+static void
+s_body_bytes (bl_conn_t *conn, const char *data, size_t len, int64_t now)
+{
+    if (len == 0)
+        return;
+    if (!conn->t_first) {
+        conn->t_first = now;
+        if (self.once && !conn->held_ready) {
+            conn->held_ready = true;
+            self.ready++;
+        }
+    }
+    const char *line = data;
+    for (const char *p = memchr (data, '\n', len); p;
+         p = memchr (p + 1, '\n', len - (size_t) (p + 1 - data))) {
+        if (conn->t_line)
+            s_sample (&self.gap, now - conn->t_line);
+        conn->t_line = now;
+        //  How long the line took from its writer to here (lines split over
+        //  two reads are skipped)
+        int64_t created = s_created_at (line, (size_t) (p - line));
+        if (created)
+            s_sample (&self.delay, self.wall_now - created);
+        line = p + 1;
+        if ((size_t) (p + 1 - data) >= len)
+            break;
+    }
+}
+
+static bool
+s_header_is (const char *line, size_t len, const char *name, const char **value)
+{
+    size_t n = strlen (name);
+    if (len <= n || strncasecmp (line, name, n) != 0 || line [n] != ':')
+        return false;
+    const char *v = line + n + 1;
+    while (v < line + len && (*v == ' ' || *v == '\t'))
+        v++;
+    *value = v;
+    return true;
+}
+
+//  Parses the head at conn->in; returns bytes consumed, 0 if incomplete, -1 if bad
+static long
+s_parse_head (bl_conn_t *conn)
+{
+    char *end = memmem (conn->in, conn->in_len, "\r\n\r\n", 4);
+    if (!end)
+        return conn->in_len > BL_HEAD_MAX? -1: 0;
+    int minor = 1;
+    if (sscanf (conn->in, "HTTP/1.%d %d", &minor, &conn->status) != 2)
+        return -1;
+    conn->keep_alive = minor >= 1;
+    bool chunked = false;
+    long long length = -1;
+    char *line = memchr (conn->in, '\n', (size_t) (end - conn->in)) + 1;
+    while (line < end + 2) {
+        char *eol = memmem (line, (size_t) (end + 2 - line), "\r\n", 2);
+        size_t len = (size_t) (eol - line);
+        const char *value;
+        if (s_header_is (line, len, "content-length", &value))
+            length = atoll (value);
+        else
+        if (s_header_is (line, len, "transfer-encoding", &value))
+            chunked = strncasecmp (value, "chunked", 7) == 0;
+        else
+        if (s_header_is (line, len, "connection", &value)) {
+            if (strncasecmp (value, "close", 5) == 0)
+                conn->keep_alive = false;
+            else
+            if (strncasecmp (value, "keep-alive", 10) == 0)
+                conn->keep_alive = true;
+        }
+        line = eol + 2;
+    }
+    if (chunked)
+        conn->state = BL_CHUNK_SIZE;
+    else
+    if (length >= 0) {
+        conn->state = BL_BODY_LENGTH;
+        conn->left = length;
+    }
+    else {
+        conn->state = BL_BODY_CLOSE;
+        conn->keep_alive = false;
+    }
+    return (long) (end + 4 - conn->in);
+}
+
+//  Consumes up to conn->left body bytes of the avail at hand; returns how many
+static size_t
+s_take (bl_conn_t *conn, const char *at, size_t avail, int64_t now)
+{
+    size_t take = avail < (size_t) conn->left? avail: (size_t) conn->left;
+    s_body_bytes (conn, at, take, now);
+    conn->left -= (int64_t) take;
+    return take;
+}
+
+//  Runs the parser over the input; false when the connection must go
+static bool
+s_parse (bl_conn_t *conn, int64_t now)
+{
+    size_t pos = 0;
+    bool done = false;
+    while (!done && pos < conn->in_len) {
+        char *at = conn->in + pos;
+        size_t avail = conn->in_len - pos;
+        switch (conn->state) {
+            case BL_HEAD: {
+                //  the head parser wants the head at the start of the buffer
+                if (pos) {
+                    memmove (conn->in, at, avail);
+                    conn->in_len = avail;
+                    pos = 0;
+                    at = conn->in;
+                }
+                long used = s_parse_head (conn);
+                if (used < 0)
+                    return false;
+                if (used == 0)
+                    goto keep;
+                pos += (size_t) used;
+                if (conn->state == BL_BODY_LENGTH && conn->left == 0) {
+                    s_complete (conn, now);
+                    done = true;
+                }
+                break;
+            }
+            case BL_BODY_LENGTH:
+                pos += s_take (conn, at, avail, now);
+                if (conn->left == 0) {
+                    s_complete (conn, now);
+                    done = true;
+                }
+                break;
+            case BL_BODY_CLOSE:
+                s_body_bytes (conn, at, avail, now);
+                pos += avail;
+                break;
+            case BL_CHUNK_SIZE: {
+                char *eol = memmem (at, avail, "\r\n", 2);
+                if (!eol)
+                    goto keep;
+                conn->left = strtoll (at, NULL, 16);
+                if (conn->left < 0)
+                    return false;
+                pos += (size_t) (eol + 2 - at);
+                conn->state = conn->left? BL_CHUNK_DATA: BL_TRAILER;
+                break;
+            }
+            case BL_CHUNK_DATA:
+                pos += s_take (conn, at, avail, now);
+                if (conn->left == 0)
+                    conn->state = BL_CHUNK_CRLF;
+                break;
+            case BL_CHUNK_CRLF:
+                if (avail < 2)
+                    goto keep;
+                pos += 2;
+                conn->state = BL_CHUNK_SIZE;
+                break;
+            case BL_TRAILER: {
+                char *eol = memmem (at, avail, "\r\n", 2);
+                if (!eol)
+                    goto keep;
+                pos += (size_t) (eol + 2 - at);
+                if (eol == at) {
+                    s_complete (conn, now);
+                    done = true;
+                }
+                break;
+            }
+            default:
+                return false;   //  bytes when nothing was asked
+        }
+    }
+keep:
+    if (conn->fd >= 0 && conn->in) {
+        memmove (conn->in, conn->in + pos, conn->in_len - pos);
+        conn->in_len -= pos;
+    }
+    return true;
+}
+
+static void
+s_conn_event (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    bl_conn_t *conn = (bl_conn_t *) arg;
+    if (what & EV_WRITE) {
+        if (conn->state == BL_CONNECTING) {
+            int err = 0;
+            socklen_t len = sizeof err;
+            getsockopt (conn->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err) {
+                self.connect_errors++;
+                s_broken (conn, false);
+                return;
+            }
+            if (!conn->in_flight) {
+                conn->state = BL_IDLE;
+                conn->keep_alive = true;
+                s_conn_free (conn);
+                return;
+            }
+            conn->state = BL_WRITING;
+        }
+        if (!s_write (conn))
+            s_broken (conn, false);
+        return;
+    }
+    int64_t now = s_now ();
+    self.wall_now = s_clock (CLOCK_REALTIME);
+    if (conn->in_cap - conn->in_len < BL_READ_CHUNK) {
+        conn->in_cap = conn->in_len + BL_READ_CHUNK;
+        conn->in = realloc (conn->in, conn->in_cap);
+    }
+    ssize_t n = recv (conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+    if (n <= 0) {
+        if (n == 0 && conn->state == BL_BODY_CLOSE && conn->in_flight)
+            s_complete (conn, now);
+        else
+        if (conn->in_flight)
+            s_broken (conn, false);
+        else
+            s_conn_close (conn);
+        return;
+    }
+    conn->in_len += (size_t) n;
+    if (!s_parse (conn, now))
+        s_broken (conn, false);
+    //  A small read buffer left behind by a long idle pool is fine
+}
+
+static void
+s_read_rss (void)
+{
+    self.rss_sum_kb = 0;
+    for (int i = 0; i < self.pid_count; i++) {
+        char path [64], line [256];
+        snprintf (path, sizeof path, "/proc/%d/status", (int) self.pids [i]);
+        FILE *f = fopen (path, "r");
+        self.rss_kb [i] = -1;
+        if (!f)
+            continue;
+        while (fgets (line, sizeof line, f))
+            if (strncmp (line, "VmRSS:", 6) == 0)
+                self.rss_kb [i] = atol (line + 6);
+        fclose (f);
+        if (self.rss_kb [i] > 0)
+            self.rss_sum_kb += self.rss_kb [i];
+    }
+    self.rss_read = true;
+}
+
+static void
+s_stop (void)
+{
+    event_base_loopbreak (self.base);
+}
+
+static void
+s_on_stop (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd, (void) what, (void) arg;
+    s_stop ();
+}
+
+//  Hold mode: the settle time after the last stream came up has passed
+static void
+s_on_settled (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd, (void) what, (void) arg;
+    s_read_rss ();
+    s_stop ();
+}
+
+static void
+s_on_tick (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd, (void) what, (void) arg;
+    int64_t now = s_now ();
+    if (self.timeout > 0)
+        for (int i = 0; i < self.conn_count; i++) {
+            bl_conn_t *conn = self.conns [i];
+            if (conn->fd >= 0 && conn->in_flight
+            &&  now - conn->t_start > (int64_t) (self.timeout * 1e9)) {
+                s_broken (conn, true);
+            }
+        }
+    if (self.once && !self.t_ready && self.ready >= self.connections) {
+        self.t_ready = now;
+        struct timeval tv = {self.settle_ms / 1000, (self.settle_ms % 1000) * 1000};
+        event_base_once (self.base, -1, EV_TIMEOUT, s_on_settled, NULL, &tv);
+    }
+    if (self.issuing && now >= self.t_end_issue) {
+        self.issuing = false;
+        if (self.once && !self.rss_read)
+            s_read_rss ();      //  not every stream came up: measure what there is
+        if (self.in_flight == 0 || self.once) {
+            s_stop ();
+            return;
+        }
+        struct timeval tv = {(time_t) self.drain, (long) ((self.drain - (time_t) self.drain) * 1e6)};
+        self.stop_ev = evtimer_new (self.base, s_on_stop, NULL);
+        evtimer_add (self.stop_ev, &tv);
+    }
+}
+
+//  Open loop: every arrival that is due takes an idle connection, a new one,
+//  or waits for one
+static void
+s_on_arrival (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd, (void) what, (void) arg;
+    int64_t now = s_now ();
+    while (self.issuing && self.t_next_arrival <= now && self.t_next_arrival < self.t_end_issue) {
+        int64_t t = self.t_next_arrival;
+        double spacing = 1.0 / self.rate;
+        if (self.poisson)
+            spacing = -log (1.0 - (double) rand_r (&self.seed) / ((double) RAND_MAX + 1.0)) / self.rate;
+        self.t_next_arrival += (int64_t) (spacing * 1e9);
+        //  the pool may hold connections that the server closed since
+        while (self.idle && self.idle->fd < 0)
+            self.idle = self.idle->next_idle;
+        bl_conn_t *conn = self.idle;
+        if (conn) {
+            self.idle = conn->next_idle;
+            s_issue (conn, t);
+        }
+        else
+        if (self.open_conns < self.max_connections && (conn = s_conn_open ()))
+            s_issue (conn, t);
+        else {
+            if (self.pending_len == self.pending_cap) {
+                size_t cap = self.pending_cap? self.pending_cap * 2: 1024;
+                int64_t *ring = malloc (cap * sizeof *ring);
+                for (size_t i = 0; i < self.pending_len; i++)
+                    ring [i] = self.pending [(self.pending_head + i) % self.pending_cap];
+                free (self.pending);
+                self.pending = ring;
+                self.pending_head = 0;
+                self.pending_cap = cap;
+            }
+            self.pending [(self.pending_head + self.pending_len) % self.pending_cap] = t;
+            self.pending_len++;
+        }
+    }
+    if (self.t_next_arrival >= self.t_end_issue)
+        return;
+    int64_t wait = self.t_next_arrival - s_now ();
+    if (wait < 0)
+        wait = 0;
+    struct timeval tv = {(time_t) (wait / 1000000000), (long) (wait % 1000000000 / 1000)};
+    evtimer_add (self.arrival_ev, &tv);
+}
+
+//  Hold and closed loop: connection i opens at its share of the ramp
+static void
+s_on_start (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd, (void) what, (void) arg;
+    if (!self.issuing)
+        return;
+    bl_conn_t *conn = s_conn_open ();
+    if (conn)
+        s_issue (conn, s_now ());
+    else
+    if (self.once)
+        self.errors++;
+}
+
+static char *
+s_request (const char *body)
+{
+    size_t len = strlen (body);
+    size_t cap = len + 512 + strlen (self.path) + strlen (self.host_header);
+    char *request = malloc (cap);
+    snprintf (request, cap,
+              "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+              "Content-Length: %zu\r\nUser-Agent: bench-load\r\n\r\n%s",
+              self.path, self.host_header, len, body);
+    return request;
+}
+
+static void
+s_add_request (const char *body)
+{
+    self.requests = realloc (self.requests, (self.request_count + 1) * sizeof *self.requests);
+    self.request_lens = realloc (self.request_lens,
+                                 (self.request_count + 1) * sizeof *self.request_lens);
+    self.requests [self.request_count] = s_request (body);
+    self.request_lens [self.request_count] = strlen (self.requests [self.request_count]);
+    self.request_count++;
+}
+
+static int
+s_load_bodies (const char *file)
+{
+    FILE *f = fopen (file, "r");
+    if (!f)
+        return -1;
+    char *line = malloc (BL_BODY_MAX);
+    while (self.request_count < BL_BODIES_MAX && fgets (line, BL_BODY_MAX, f)) {
+        line [strcspn (line, "\r\n")] = 0;
+        if (*line)
+            s_add_request (line);
+    }
+    free (line);
+    fclose (f);
+    return self.request_count? 0: -1;
+}
+
+static void
+s_usage (void)
+{
+    fprintf (stderr,
+        "usage: bench-load --port N [--host 127.0.0.1] [--path /api/generate] [--host-header H]\n"
+        "         (--body JSON | --bodies FILE) [--duration S] [--drain S] [--timeout S]\n"
+        "         [--connections N [--ramp-ms MS] [--once --settle-ms MS --rss-pids P,P]]\n"
+        "         [--rate R [--poisson] [--max-connections N] [--seed N]]\n");
+}
+
+int
+main (int argc, char *argv [])
+{
+    self.host = "127.0.0.1";
+    self.path = "/api/generate";
+    self.connections = 1;
+    self.max_connections = 10000;
+    self.duration = 5;
+    self.drain = 10;
+    self.settle_ms = 1000;
+    self.seed = 1;
+    const char *body = NULL, *bodies = NULL, *pids = NULL;
+    static const struct option options [] = {
+        {"host", 1, NULL, 'h'}, {"port", 1, NULL, 'p'}, {"path", 1, NULL, 'P'},
+        {"host-header", 1, NULL, 'H'}, {"body", 1, NULL, 'b'}, {"bodies", 1, NULL, 'B'},
+        {"connections", 1, NULL, 'c'}, {"rate", 1, NULL, 'r'}, {"poisson", 0, NULL, 'e'},
+        {"max-connections", 1, NULL, 'm'}, {"duration", 1, NULL, 'd'}, {"drain", 1, NULL, 'D'},
+        {"once", 0, NULL, 'o'}, {"ramp-ms", 1, NULL, 'R'}, {"settle-ms", 1, NULL, 's'},
+        {"rss-pids", 1, NULL, 'x'}, {"timeout", 1, NULL, 't'}, {"seed", 1, NULL, 'S'},
+        {NULL, 0, NULL, 0}
+    };
+    int opt;
+    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+            case 'h': self.host = optarg; break;
+            case 'p': self.port = atoi (optarg); break;
+            case 'P': self.path = optarg; break;
+            case 'H': self.host_header = optarg; break;
+            case 'b': body = optarg; break;
+            case 'B': bodies = optarg; break;
+            case 'c': self.connections = atoi (optarg); break;
+            case 'r': self.rate = atof (optarg); break;
+            case 'e': self.poisson = true; break;
+            case 'm': self.max_connections = atoi (optarg); break;
+            case 'd': self.duration = atof (optarg); break;
+            case 'D': self.drain = atof (optarg); break;
+            case 'o': self.once = true; break;
+            case 'R': self.ramp_ms = atoi (optarg); break;
+            case 's': self.settle_ms = atoi (optarg); break;
+            case 'x': pids = optarg; break;
+            case 't': self.timeout = atof (optarg); break;
+            case 'S': self.seed = (unsigned) atoi (optarg); break;
+            default: s_usage (); return 2;
+        }
+    }
+    if (self.port <= 0 || (!body && !bodies) || self.connections < 1 || self.duration <= 0) {
+        s_usage ();
+        return 2;
+    }
+    for (const char *p = pids; p && *p && self.pid_count < BL_PIDS_MAX; ) {
+        self.pids [self.pid_count++] = (pid_t) atoi (p);
+        p = strchr (p, ',');
+        if (p)
+            p++;
+    }
+    char host_header [300];
+    if (!self.host_header) {
+        snprintf (host_header, sizeof host_header, "%s:%d", self.host, self.port);
+        self.host_header = host_header;
+    }
+    if (body)
+        s_add_request (body);
+    else
+    if (s_load_bodies (bodies)) {
+        fprintf (stderr, "bench-load: cannot read bodies from %s\n", bodies);
+        return 2;
+    }
+    self.addr.sin_family = AF_INET;
+    self.addr.sin_port = htons ((uint16_t) self.port);
+    if (inet_pton (AF_INET, self.host, &self.addr.sin_addr) != 1) {
+        fprintf (stderr, "bench-load: --host must be an IPv4 address\n");
+        return 2;
+    }
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+    }
+    struct event_config *cfg = event_config_new ();
+    event_config_set_flag (cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    self.base = event_base_new_with_config (cfg);
+    event_config_free (cfg);
+
+    self.t0 = s_now ();
+    self.t_end_issue = self.t0 + (int64_t) (self.duration * 1e9);
+    self.issuing = true;
+    self.tick_ev = event_new (self.base, -1, EV_PERSIST, s_on_tick, NULL);
+    struct timeval tick = {0, BL_TICK_MS * 1000};
+    event_add (self.tick_ev, &tick);
+    if (self.rate > 0) {
+        self.t_next_arrival = self.t0;
+        self.arrival_ev = evtimer_new (self.base, s_on_arrival, NULL);
+        struct timeval zero = {0, 0};
+        evtimer_add (self.arrival_ev, &zero);
+    }
+    else
+        for (int i = 0; i < self.connections; i++) {
+            int64_t at_us = self.connections > 1
+                          ? (int64_t) self.ramp_ms * 1000 * i / self.connections: 0;
+            struct timeval tv = {(time_t) (at_us / 1000000), (long) (at_us % 1000000)};
+            event_base_once (self.base, -1, EV_TIMEOUT, s_on_start, NULL, &tv);
+        }
+    event_base_dispatch (self.base);
+    int64_t t_stop = s_now ();
+
+    double window = self.duration;
+    printf ("{\"sent\":%ld,\"completed\":%ld,\"completed_in_window\":%ld,\"errors\":%ld,"
+            "\"timeouts\":%ld,\"connect_errors\":%ld,\"in_flight_at_stop\":%d,"
+            "\"status\":{\"2xx\":%ld,\"3xx\":%ld,\"4xx\":%ld,\"5xx\":%ld,\"other\":%ld},"
+            "\"window_s\":%.3f,\"elapsed_s\":%.3f,\"rps\":%.2f,\"connections_opened\":%d,",
+            self.sent, self.completed, self.completed_in_window, self.errors, self.timeouts,
+            self.connect_errors, self.in_flight, self.status_counts [2], self.status_counts [3],
+            self.status_counts [4], self.status_counts [5],
+            self.status_counts [0] + self.status_counts [1], window, (t_stop - self.t0) / 1e9,
+            self.completed_in_window / window, self.conn_count);
+    if (self.once) {
+        printf ("\"ready\":%d,\"ready_s\":%.3f,\"rss_sum_kb\":%ld,\"rss_kb\":[", self.ready,
+                self.t_ready? (self.t_ready - self.t0) / 1e9: -1.0, self.rss_sum_kb);
+        for (int i = 0; i < self.pid_count; i++)
+            printf ("%s%ld", i? ",": "", self.rss_kb [i]);
+        printf ("],");
+    }
+    s_print_dist ("latency_ms", &self.latency, true);
+    s_print_dist ("ttfb_ms", &self.ttfb, true);
+    s_print_dist ("gap_ms", &self.gap, true);
+    s_print_dist ("delay_ms", &self.delay, false);
+    printf ("}\n");
+    fflush (stdout);
+    //  Connections are closed by the exit; a clean teardown of 10,000 sockets
+    //  would only delay it
+    return 0;
+}
