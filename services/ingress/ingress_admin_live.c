@@ -9,7 +9,6 @@
 #include <time.h>
 
 #define S_SPAN_MAX 32
-#define S_TAG_MAX  (OFP_MODELS_NAME_MAX + 8)
 
 //  --------------------------------------------------------------------------
 //  Times
@@ -187,26 +186,17 @@ ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchan
 //  --------------------------------------------------------------------------
 //  Models
 
-//  A model name as the scheduler compares it: a name without a tag after
-//  its last '/' gets ":latest"
-static void
-s_canonical (const char *name, char *dest, size_t size)
-{
-    const char *slash = strrchr (name, '/');
-    bool tagged = strchr (slash ? slash : name, ':') != NULL;
-    snprintf (dest, size, "%s%s", name, tagged ? "" : ":latest");
-}
-
-//  Adds backend to models[name][list]
+//  Adds backend to models[key][list], where key is the model name as the
+//  scheduler compares it (ofp_models_key: lower case, ":latest" if untagged)
 static void
 s_note (json_t *models, const char *name, const char *list, const char *backend)
 {
-    char canonical [S_TAG_MAX];
-    s_canonical (name, canonical, sizeof canonical);
-    json_t *model = json_object_get (models, canonical);
+    char key [OFP_MODELS_KEY_MAX];
+    ofp_models_key (key, name);
+    json_t *model = json_object_get (models, key);
     if (!model) {
-        model = json_pack ("{s:s, s:[], s:[]}", "Name", canonical, "Backends", "LoadedOn");
-        json_object_set_new (models, canonical, model);
+        model = json_pack ("{s:s, s:[], s:[]}", "Name", key, "Backends", "LoadedOn");
+        json_object_set_new (models, key, model);
     }
     json_array_append_new (json_object_get (model, list), json_string (backend));
 }
@@ -318,11 +308,5 @@ ingress_admin_live_test (bool verbose)
     assert (streq (text, "01:02:03.0040000"));
     ingress_admin_live_span (2 * 86400000 + 1000, text, sizeof text);
     assert (streq (text, "2.00:00:01.0000000"));
-    s_canonical ("llama3", text, sizeof text);
-    assert (streq (text, "llama3:latest"));
-    s_canonical ("registry:5000/ns/model", text, sizeof text);
-    assert (streq (text, "registry:5000/ns/model:latest"));
-    s_canonical ("qwen2.5:7b", text, sizeof text);
-    assert (streq (text, "qwen2.5:7b"));
     printf ("OK\n");
 }
