@@ -113,7 +113,7 @@ s_destroy (s_ingress_t *self)
     ingress_models_destroy (&self->ctx.models);
     ingress_admin_destroy (&self->ctx.admin);
     ingress_link_destroy (&self->ctx.link);
-    ingress_pool_destroy (&self->ctx.pool);
+    of_upstream_pool_destroy (&self->ctx.pool);
     of_evzmq_destroy (&self->pipe_watch);
     of_clone_destroy (&self->ctx.clone);
     if (self->ctx.base)
@@ -134,7 +134,7 @@ ingress_actor (zsock_t *pipe, void *args)
 
     self.ctx.base = event_base_new ();
     self.htp = self.ctx.base ? evhtp_new (self.ctx.base, NULL) : NULL;
-    self.ctx.pool = self.ctx.base ? ingress_pool_new (self.ctx.base, settings) : NULL;
+    self.ctx.pool = self.ctx.base ? of_upstream_pool_new (self.ctx.base, settings) : NULL;
     if (!self.htp || !self.ctx.pool) {
         s_destroy (&self);
         of_service_failed (pipe, "cannot create the event loop, resolver or TLS context");
