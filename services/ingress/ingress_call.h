@@ -28,6 +28,8 @@ typedef struct {
     of_clone_t *clone;
     ingress_link_t *link;
     of_upstream_pool_t *pool;
+    ingress_watch_t *watch;     //  every service's PUB, followed once
+    ingress_requester_t *configd;   //  requests to configd's ROUTER
     ingress_models_t *models;   //  the model routes (ingress_models)
     ingress_admin_t *admin;     //  the admin API (/v1.0/)
     uint64_t requests;          //  requests seen, for request ids
