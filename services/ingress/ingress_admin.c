@@ -272,7 +272,7 @@ s_on_sessions (of_exchange_t *exchange, ofp_msg_t *reply, void *arg)
     json_array_foreach (json_object_get (body, "Sessions"), index, record) {
         json_int_t left = json_integer_value (json_object_get (record, "ExpiresInMs"));
         char expires [OFP_TIMESTAMP_LENGTH + 1];
-        ingress_admin_live_time (zclock_time () + left, expires, sizeof expires);
+        of_schema_time (zclock_time () + left, expires, sizeof expires);
         json_array_append_new (sessions, json_pack (
             "{s:O, s:O, s:O, s:I, s:s}", "ClientId", json_object_get (record, "Key"), "Frontend",
             json_object_get (record, "Frontend"), "Backend", json_object_get (record, "Backend"),

@@ -6,36 +6,11 @@
 #include "ingress_admin_live.h"
 #include "ingress_admin_list.h"
 #include "ingress_admin_reply.h"
-#include <time.h>
 
 #define S_SPAN_MAX 32
 
 //  --------------------------------------------------------------------------
 //  Times
-
-void
-ingress_admin_live_time (int64_t ms, char *dest, size_t size)
-{
-    time_t seconds = (time_t) (ms / 1000);
-    struct tm tm;
-    gmtime_r (&seconds, &tm);
-    char text [24];
-    strftime (text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf (dest, size, "%s.%06lldZ", text, (long long) (ms % 1000) * 1000);
-}
-
-int64_t
-ingress_admin_live_parse (const char *text)
-{
-    struct tm tm = {0};
-    const char *rest = text ? strptime (text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (!rest)
-        return -1;
-    long micros = 0;
-    if (*rest == '.')
-        micros = strtol (rest + 1, NULL, 10);
-    return (int64_t) timegm (&tm) * 1000 + micros / 1000;
-}
 
 void
 ingress_admin_live_span (int64_t ms, char *dest, size_t size)
@@ -112,8 +87,7 @@ s_health (ingress_ctx_t *ctx, ingress_watch_t *watch, json_t *config)
     if (health) {
         const char *since = json_string_value (json_object_get (health, "Since"));
         char span [S_SPAN_MAX];
-        ingress_admin_live_span (zclock_time () - ingress_admin_live_parse (since), span,
-                                 sizeof span);
+        ingress_admin_live_span (zclock_time () - of_schema_time_parse (since), span, sizeof span);
         json_object_set_new (record, healthy ? "HealthySinceUtc" : "UnhealthySinceUtc",
                              json_string (since));
         json_object_set_new (record, healthy ? "Uptime" : "Downtime", json_string (span));
@@ -299,11 +273,6 @@ ingress_admin_live_test (bool verbose)
     (void) verbose;
     printf (" * ingress_admin_live: ");
     char text [64];
-    ingress_admin_live_time (1700000000123, text, sizeof text);
-    assert (streq (text, "2023-11-14T22:13:20.123000Z"));
-    assert (ingress_admin_live_parse (text) == 1700000000123);
-    assert (ingress_admin_live_parse ("yesterday") == -1);
-    assert (ingress_admin_live_parse (NULL) == -1);
     ingress_admin_live_span (3723004, text, sizeof text);
     assert (streq (text, "01:02:03.0040000"));
     ingress_admin_live_span (2 * 86400000 + 1000, text, sizeof text);
