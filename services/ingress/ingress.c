@@ -166,13 +166,14 @@ ingress_actor (zsock_t *pipe, void *args)
                                                     settings->liveness_ms, s_configd_alive,
                                                     self.ctx.clone)
                            : NULL;
-    self.ctx.watch = ingress_watch_new (self.ctx.base, settings);
+    self.ctx.watch = self.ctx.clone ? ingress_watch_new (self.ctx.base, settings, self.ctx.clone)
+                                    : NULL;
     if (!self.ctx.clone || !self.ctx.link || !self.ctx.configd || !self.ctx.watch) {
         s_destroy (&self);
         of_service_failed (pipe, "cannot connect to configd (%s, %s), the scheduler (%s, %s), "
-                           "healthmon (%s) or modelsync (%s)", settings->config_router,
-                           settings->config_publisher, settings->scheduler_router,
-                           settings->scheduler_publisher, settings->health_publisher,
+                           "healthmon (%s) or modelsync (%s)", settings->config_publisher,
+                           settings->config_router, settings->scheduler_publisher,
+                           settings->scheduler_router, settings->health_publisher,
                            settings->models_publisher);
         return;
     }

@@ -91,7 +91,8 @@ static void
 s_config_failed (of_exchange_t *exchange, ofp_msg_t *reply, const char *service)
 {
     if (!reply) {
-        ingress_admin_error (exchange, 503, NULL, "%s did not answer within %d ms", service,
+        ingress_admin_error (exchange, 503, NULL,
+                             "%s did not answer: it fell silent, or took over %d ms", service,
                              INGRESS_ADMIN_TIMEOUT_MS);
         return;
     }

@@ -22,7 +22,6 @@ struct _ingress_feed_t {
     int64_t sequence;           //  the last one received, 0 before any
     bool ready;
     int64_t heard_at;           //  zclock_mono of the last message, 0 before any
-    char heard_utc [OFP_TIMESTAMP_LENGTH + 1];
     uint64_t gaps;
     uint64_t malformed;
 };
@@ -39,7 +38,6 @@ ingress_feed_apply (ingress_feed_t *self, ofp_msg_t *msg)
                             : json_string_value (json_object_get (body, "Epoch"));
     json_t *sequence = json_object_get (body, "Sequence");
     self->heard_at = zclock_mono ();
-    of_schema_timestamp (self->heard_utc, sizeof self->heard_utc);
     //  A gap means a lost update: the next STATE, one heartbeat away, heals it
     if (epoch && streq (epoch, self->epoch) && json_integer_value (sequence) > self->sequence + 1)
         self->gaps++;
@@ -189,13 +187,24 @@ json_t *
 ingress_feed_status (ingress_feed_t *self)
 {
     assert (self);
-    json_t *status = json_pack ("{s:s, s:b}", "Service", self->spec->service, "Alive",
-                                ingress_feed_alive (self));
-    if (self->heard_at) {
-        json_object_set_new (status, "Epoch", json_string (self->epoch));
-        json_object_set_new (status, "LastHeartbeatUtc", json_string (self->heard_utc));
-        json_object_set_new (status, "SilentMs", json_integer (zclock_mono () - self->heard_at));
-        json_object_set_new (status, "Sequence", json_integer (self->sequence));
+    return ingress_feed_liveness (self->spec->service, ingress_feed_alive (self), self->epoch,
+                                  self->heard_at, self->sequence);
+}
+
+json_t *
+ingress_feed_liveness (const char *service, bool alive, const char *epoch, int64_t heard_at,
+                       int64_t sequence)
+{
+    assert (service && epoch);
+    json_t *status = json_pack ("{s:s, s:b}", "Service", service, "Alive", alive);
+    if (heard_at) {
+        int64_t silent = zclock_mono () - heard_at;
+        char heard_utc [OFP_TIMESTAMP_LENGTH + 1];
+        of_schema_time (zclock_time () - silent, heard_utc, sizeof heard_utc);
+        json_object_set_new (status, "Epoch", json_string (epoch));
+        json_object_set_new (status, "LastHeartbeatUtc", json_string (heard_utc));
+        json_object_set_new (status, "SilentMs", json_integer (silent));
+        json_object_set_new (status, "Sequence", json_integer (sequence));
     }
     return status;
 }

@@ -83,6 +83,12 @@ json_t *
 json_t *
     ingress_feed_status (ingress_feed_t *self);
 
+//  The same record for a service followed otherwise (configd, by the config
+//  clone): heard_at is zclock_mono of its last message, 0 if never heard.
+json_t *
+    ingress_feed_liveness (const char *service, bool alive, const char *epoch, int64_t heard_at,
+                           int64_t sequence);
+
 //  Applies one message as if received (for tests and for the socket handler).
 void
     ingress_feed_apply (ingress_feed_t *self, ofp_msg_t *msg);

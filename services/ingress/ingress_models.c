@@ -166,7 +166,7 @@ ingress_models_test (bool verbose)
     assert (base && settings);
     of_clone_t *clone = of_clone_new ("inproc://ingress_models_test_config_pub",
                                       "inproc://ingress_models_test_config", 1000);
-    ingress_watch_t *watch = ingress_watch_new (base, settings);
+    ingress_watch_t *watch = ingress_watch_new (base, settings, clone);
     ingress_requester_t *configd = ingress_requester_new (
         base, &ofp_config_protocol, "inproc://ingress_models_test_config", "configd", 1000, NULL,
         NULL);

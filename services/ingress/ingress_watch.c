@@ -8,16 +8,16 @@
 //  Pulls are keyed by backend and model; the separator cannot be in either
 #define S_PULL_SEPARATOR "\x1f"
 
-typedef enum { S_CONFIGD, S_SCHEDULER, S_HEALTHMON, S_MODELSYNC, S_FEEDS } s_feed_id_t;
+typedef enum { S_SCHEDULER, S_HEALTHMON, S_MODELSYNC, S_FEEDS } s_feed_id_t;
 
 static const ingress_feed_spec_t s_specs [S_FEEDS] = {
-    {"configd", &ofp_config_protocol, NULL, NULL, NULL, false},
     {"scheduler", &ofp_lease_protocol, NULL, NULL, NULL, true},
     {"healthmon", &ofp_health_protocol, "Backends", "TRANSITION", "Previous", false},
     {"modelsync", &ofp_models_protocol, "Inventories", "INVENTORY", NULL, false},
 };
 
 struct _ingress_watch_t {
+    of_clone_t *clone;              //  configd's PUB, followed by the config copy
     ingress_feed_t *feeds [S_FEEDS];
     json_t *pulls;                  //  backend<sep>model -> pull
 };
@@ -53,13 +53,14 @@ s_on_models (void *arg, ofp_msg_t *msg)
 }
 
 ingress_watch_t *
-ingress_watch_new (struct event_base *base, of_settings_t *settings)
+ingress_watch_new (struct event_base *base, of_settings_t *settings, of_clone_t *clone)
 {
-    assert (base && settings);
+    assert (base && settings && clone);
     ingress_watch_t *self = (ingress_watch_t *) zmalloc (sizeof (ingress_watch_t));
+    self->clone = clone;
     self->pulls = json_object ();
-    const char *endpoints [S_FEEDS] = {settings->config_publisher, settings->scheduler_publisher,
-                                       settings->health_publisher, settings->models_publisher};
+    const char *endpoints [S_FEEDS] = {settings->scheduler_publisher, settings->health_publisher,
+                                       settings->models_publisher};
     for (int i = 0; i < S_FEEDS; i++) {
         self->feeds [i] = ingress_feed_new (base, endpoints [i], settings->liveness_ms,
                                             &s_specs [i]);
@@ -138,6 +139,8 @@ bool
 ingress_watch_alive (ingress_watch_t *self, const char *service)
 {
     assert (self && service);
+    if (streq (service, "configd"))
+        return of_clone_alive (self->clone);
     for (int i = 0; i < S_FEEDS; i++)
         if (streq (s_specs [i].service, service))
             return ingress_feed_alive (self->feeds [i]);
@@ -149,6 +152,9 @@ ingress_watch_services (ingress_watch_t *self)
 {
     assert (self);
     json_t *services = json_array ();
+    json_array_append_new (services, ingress_feed_liveness (
+        "configd", of_clone_alive (self->clone), of_clone_epoch (self->clone),
+        of_clone_heard (self->clone), of_clone_sequence (self->clone)));
     for (int i = 0; i < S_FEEDS; i++)
         json_array_append_new (services, ingress_feed_status (self->feeds [i]));
     return services;

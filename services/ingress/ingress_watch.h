@@ -2,14 +2,15 @@
     ingress_watch - every service's published state, followed once for the
     whole ingress
 
-    One ingress_feed per publisher: configd (its HEARTBEAT), the scheduler
-    (leases, queues and sessions in its STATE, proto/lease.md), healthmon
-    (health per backend, proto/health.md) and modelsync (inventories and
-    pulls, proto/models.md). The model routes read healthmon's and
-    modelsync's feeds (ingress_models); the admin API reads all of them, and
-    when each service was last heard and in which epoch, for /v1.0/status.
-    The watch also keeps modelsync's pulls (a STATE lists them, a PULL
-    replaces one). Passive: it only answers what it last heard.
+    One ingress_feed per publisher: the scheduler (leases, queues and
+    sessions in its STATE, proto/lease.md), healthmon (health per backend,
+    proto/health.md) and modelsync (inventories and pulls, proto/models.md);
+    configd's PUB is the config clone's (of_clone), read from there. The
+    model routes read healthmon's and modelsync's feeds (ingress_models);
+    the admin API reads all of them, and when each service was last heard
+    and in which epoch, for /v1.0/status. The watch also keeps modelsync's
+    pulls (a STATE lists them, a PULL replaces one). Passive: it only
+    answers what it last heard.
     =========================================================================
 */
 
@@ -22,9 +23,11 @@
 
 typedef struct _ingress_watch_t ingress_watch_t;
 
-//  Subscribes to every publisher named in settings. NULL if an endpoint is invalid.
+//  Subscribes to the scheduler's, healthmon's and modelsync's publishers
+//  named in settings; configd's liveness comes from clone (borrowed). NULL
+//  if an endpoint is invalid.
 ingress_watch_t *
-    ingress_watch_new (struct event_base *base, of_settings_t *settings);
+    ingress_watch_new (struct event_base *base, of_settings_t *settings, of_clone_t *clone);
 
 //  Unsubscribes; accepts NULL.
 void
