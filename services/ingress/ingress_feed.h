@@ -50,7 +50,7 @@ ingress_feed_t *
 void
     ingress_feed_destroy (ingress_feed_t **self_p);
 
-//  Adds a function called for every message, after those added before.
+//  Adds a function called for every message (at most INGRESS_FEED_HANDLERS_MAX).
 void
     ingress_feed_add_handler (ingress_feed_t *self, ingress_feed_fn *handler, void *arg);
 

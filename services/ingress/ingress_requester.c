@@ -74,6 +74,9 @@ s_on_gone (of_exchange_t *exchange, void *arg)
     (void) exchange;
     ingress_request_t *request = (ingress_request_t *) arg;
     zhashx_delete (request->requester->requests, request->id);
+    free (request->arg);
+    request->arg = NULL;
+    request->exchange = NULL;           //  going: not to be touched again
     s_request_free (&request);
 }
 
