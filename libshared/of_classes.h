@@ -23,6 +23,7 @@
     {"of_clone", of_clone_test}, \
     {"of_evzmq", of_evzmq_test}, \
     {"of_merge", of_merge_test}, \
-    {"of_tls", of_tls_test},
+    {"of_tls", of_tls_test}, \
+    {"of_upstream", of_upstream_test},
 
 #endif

@@ -31,6 +31,7 @@ struct _of_clone_t {
     int64_t requested_at;               //  zclock_mono of the last SNAPSHOT
     json_t *pending;                    //  UPDATE bodies received meanwhile
     int64_t heard_at;                   //  zclock_mono of configd's last message
+    bool heard;                         //  configd was heard at all
 
     uint64_t snapshots;
     uint64_t malformed;
@@ -215,6 +216,7 @@ s_recv_subscriber (of_clone_t *self)
         self->malformed++;
     else {
         self->heard_at = zclock_mono ();
+        self->heard = true;
         if (ofp_msg_is (msg, "UPDATE"))
             s_on_update (self, ofp_msg_body (msg));
         else if (ofp_msg_is (msg, "HEARTBEAT"))
@@ -234,6 +236,7 @@ s_recv_requester (of_clone_t *self)
     else if (ofp_msg_is (msg, "STATE") && self->awaiting
              && streq (ofp_msg_id (msg), self->request_id)) {
         self->heard_at = zclock_mono ();
+        self->heard = true;
         s_on_state (self, ofp_msg_body (msg));
     }
     //  Replies to older requests are dropped: a newer one is in flight
@@ -352,6 +355,13 @@ of_clone_alive (of_clone_t *self)
     return zclock_mono () - self->heard_at < self->liveness_ms;
 }
 
+int64_t
+of_clone_heard (of_clone_t *self)
+{
+    assert (self);
+    return self->heard ? self->heard_at : 0;
+}
+
 const char *
 of_clone_epoch (of_clone_t *self)
 {
@@ -455,7 +465,7 @@ of_clone_test (bool verbose)
                                       200);
     assert (clone);
     of_clone_set_handler (clone, s_count_changes, &fake);
-    assert (!of_clone_ready (clone));
+    assert (!of_clone_ready (clone) && of_clone_heard (clone) == 0);
     zclock_sleep (20);          //  the subscription reaches the publisher
 
     //  An update before the snapshot is kept, and applied if newer than it
@@ -465,7 +475,7 @@ of_clone_test (bool verbose)
     s_answer_snapshot (&fake, "{\"Epoch\":\"aaaaaaaaaaaaaaaa\",\"Sequence\":3,\"Frontends\":[],"
                               "\"Backends\":[{\"Identifier\":\"b1\"}]}");
     s_settle (clone);
-    assert (of_clone_ready (clone) && of_clone_alive (clone));
+    assert (of_clone_ready (clone) && of_clone_alive (clone) && of_clone_heard (clone) > 0);
     assert (of_clone_sequence (clone) == 4);
     assert (of_clone_get (clone, OF_KIND_BACKEND, "b1"));
     assert (of_clone_get (clone, OF_KIND_BACKEND, "b2"));

@@ -79,6 +79,10 @@ bool
 bool
     of_clone_alive (of_clone_t *self);
 
+//  When configd was last heard (zclock_mono), or 0 before its first message.
+int64_t
+    of_clone_heard (of_clone_t *self);
+
 //  The epoch and sequence number of the copy.
 const char *
     of_clone_epoch (of_clone_t *self);

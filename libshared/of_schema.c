@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
@@ -273,16 +274,42 @@ of_identifier_valid (const char *text)
     return true;
 }
 
+//  Seconds and microseconds since the Unix epoch as "yyyy-MM-ddTHH:mm:ss.ffffffZ"
+static void
+s_format_time (time_t seconds, long micros, char *dest, size_t size)
+{
+    struct tm tm;
+    gmtime_r (&seconds, &tm);
+    char text [24];
+    strftime (text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf (dest, size, "%s.%06ldZ", text, micros);
+}
+
 void
 of_schema_timestamp (char *dest, size_t size)
 {
     struct timeval now;
     gettimeofday (&now, NULL);
-    struct tm tm;
-    gmtime_r (&now.tv_sec, &tm);
-    char seconds [24];
-    strftime (seconds, sizeof seconds, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf (dest, size, "%s.%06ldZ", seconds, (long) now.tv_usec);
+    s_format_time (now.tv_sec, (long) now.tv_usec, dest, size);
+}
+
+void
+of_schema_time (int64_t ms, char *dest, size_t size)
+{
+    s_format_time ((time_t) (ms / 1000), (long) (ms % 1000) * 1000, dest, size);
+}
+
+int64_t
+of_schema_time_parse (const char *text)
+{
+    struct tm tm = {0};
+    const char *rest = text ? strptime (text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!rest)
+        return -1;
+    long micros = 0;
+    if (*rest == '.')
+        micros = strtol (rest + 1, NULL, 10);
+    return (int64_t) timegm (&tm) * 1000 + micros / 1000;
 }
 
 //  Checks one value against its field; may replace *value. 0 or -1 with reason.
@@ -607,5 +634,10 @@ of_schema_test (bool verbose)
     char stamp [32];
     of_schema_timestamp (stamp, sizeof stamp);
     assert (strlen (stamp) == 27 && stamp [26] == 'Z' && stamp [19] == '.');
+    of_schema_time (1700000000123, stamp, sizeof stamp);
+    assert (strcmp (stamp, "2023-11-14T22:13:20.123000Z") == 0);
+    assert (of_schema_time_parse (stamp) == 1700000000123);
+    assert (of_schema_time_parse ("yesterday") == -1);
+    assert (of_schema_time_parse (NULL) == -1);
     printf ("OK\n");
 }

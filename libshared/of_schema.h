@@ -95,6 +95,15 @@ bool
 void
     of_schema_timestamp (char *dest, size_t size);
 
+//  Writes a wall-clock time (ms since the Unix epoch, as zclock_time) the same way.
+void
+    of_schema_time (int64_t ms, char *dest, size_t size);
+
+//  Reads a time written as above (any fraction of a second, or none): ms
+//  since the Unix epoch, or -1 if text is not one.
+int64_t
+    of_schema_time_parse (const char *text);
+
 //  Self test
 void
     of_schema_test (bool verbose);

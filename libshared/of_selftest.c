@@ -2,6 +2,7 @@
 
 #include "of_classes.h"
 #include "of_selftest_main.h"
+#include "of_upstream.h"
 
 static const of_selftest_t s_tests [] = {
     OF_SELFTESTS

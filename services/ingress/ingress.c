@@ -1,8 +1,9 @@
 /*  =========================================================================
     ingress - the HTTP service actor: one libevent loop that serves HTTP
     (libevhtp), follows the config (of_clone), holds the link to the
-    scheduler and the connections to the backends, and follows healthmon
-    and modelsync for the model routes (ingress_models)
+    scheduler and the connections to the backends, and follows every
+    service's PUB once (ingress_watch) for the model routes (ingress_models)
+    and the admin API (ingress_admin)
 
     The actor thread runs the event loop; its pipe and the bus sockets are
     events on the same base, so nothing ever blocks the loop. Each request is
@@ -52,6 +53,12 @@ s_on_accept (evhtp_connection_t *connection, void *arg)
 {
     evhtp_connection_set_hook (connection, evhtp_hook_on_headers, (evhtp_hook) s_on_headers, arg);
     return EVHTP_RES_OK;
+}
+
+static bool
+s_configd_alive (void *arg)
+{
+    return of_clone_alive ((of_clone_t *) arg);
 }
 
 static void
@@ -112,8 +119,10 @@ s_destroy (s_ingress_t *self)
     }
     ingress_models_destroy (&self->ctx.models);
     ingress_admin_destroy (&self->ctx.admin);
+    ingress_requester_destroy (&self->ctx.configd);
+    ingress_watch_destroy (&self->ctx.watch);
     ingress_link_destroy (&self->ctx.link);
-    ingress_pool_destroy (&self->ctx.pool);
+    of_upstream_pool_destroy (&self->ctx.pool);
     of_evzmq_destroy (&self->pipe_watch);
     of_clone_destroy (&self->ctx.clone);
     if (self->ctx.base)
@@ -134,7 +143,7 @@ ingress_actor (zsock_t *pipe, void *args)
 
     self.ctx.base = event_base_new ();
     self.htp = self.ctx.base ? evhtp_new (self.ctx.base, NULL) : NULL;
-    self.ctx.pool = self.ctx.base ? ingress_pool_new (self.ctx.base, settings) : NULL;
+    self.ctx.pool = self.ctx.base ? of_upstream_pool_new (self.ctx.base, settings) : NULL;
     if (!self.htp || !self.ctx.pool) {
         s_destroy (&self);
         of_service_failed (pipe, "cannot create the event loop, resolver or TLS context");
@@ -151,19 +160,32 @@ ingress_actor (zsock_t *pipe, void *args)
     self.ctx.clone = of_clone_new (settings->config_publisher, settings->config_router,
                                    settings->liveness_ms);
     self.ctx.link = ingress_link_new (self.ctx.base, settings);
-    self.ctx.admin = self.ctx.link ? ingress_admin_new (&self.ctx) : NULL;
-    if (!self.ctx.clone || !self.ctx.link || !self.ctx.admin) {
+    self.ctx.configd = self.ctx.clone
+                           ? ingress_requester_new (self.ctx.base, &ofp_config_protocol,
+                                                    settings->config_router, "configd",
+                                                    settings->liveness_ms, s_configd_alive,
+                                                    self.ctx.clone)
+                           : NULL;
+    self.ctx.watch = self.ctx.clone ? ingress_watch_new (self.ctx.base, settings, self.ctx.clone)
+                                    : NULL;
+    if (!self.ctx.clone || !self.ctx.link || !self.ctx.configd || !self.ctx.watch) {
         s_destroy (&self);
-        of_service_failed (pipe, "cannot connect to configd (%s) or the scheduler (%s)",
-                           settings->config_router, settings->scheduler_router);
+        of_service_failed (pipe, "cannot connect to configd (%s, %s), the scheduler (%s, %s), "
+                           "healthmon (%s) or modelsync (%s)", settings->config_publisher,
+                           settings->config_router, settings->scheduler_publisher,
+                           settings->scheduler_router, settings->health_publisher,
+                           settings->models_publisher);
         return;
     }
-    self.ctx.models = ingress_models_new (self.ctx.base, settings, self.ctx.clone);
-    if (!self.ctx.models) {
+    self.ctx.admin = ingress_admin_new (&self.ctx);
+    self.ctx.models = self.ctx.admin ? ingress_models_new (self.ctx.base, settings,
+                                                           self.ctx.clone, self.ctx.watch,
+                                                           self.ctx.configd)
+                                     : NULL;
+    if (!self.ctx.admin || !self.ctx.models) {
         s_destroy (&self);
-        of_service_failed (pipe, "cannot connect to healthmon (%s) or modelsync (%s, %s)",
-                           settings->health_publisher, settings->models_publisher,
-                           settings->models_router);
+        of_service_failed (pipe, "cannot connect to the scheduler (%s) or modelsync (%s)",
+                           settings->scheduler_router, settings->models_router);
         return;
     }
     of_clone_set_handler (self.ctx.clone, s_on_config_change, &self);

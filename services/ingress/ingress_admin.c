@@ -14,7 +14,7 @@
 #include "ingress_admin_list.h"
 #include "ingress_admin_live.h"
 #include "ingress_admin_reply.h"
-#include "ingress_bus.h"
+#include "ingress_requester.h"
 #include "ingress_watch.h"
 
 #define S_SEGMENTS_MAX 4
@@ -22,9 +22,9 @@
 
 struct _ingress_admin_t {
     ingress_ctx_t *ctx;
-    ingress_bus_t *config;          //  configd's ROUTER
-    ingress_bus_t *scheduler;       //  the scheduler's ROUTER (sessions)
-    ingress_watch_t *watch;
+    ingress_requester_t *config;    //  configd's ROUTER (the ingress's, borrowed)
+    ingress_requester_t *scheduler; //  the scheduler's ROUTER (sessions)
+    ingress_watch_t *watch;         //  the ingress's (borrowed)
     int64_t started;                //  zclock_mono
     char started_utc [OFP_TIMESTAMP_LENGTH + 1];
 };
@@ -54,12 +54,13 @@ ingress_admin_new (ingress_ctx_t *ctx)
     self->started = zclock_mono ();
     of_schema_timestamp (self->started_utc, sizeof self->started_utc);
     of_settings_t *settings = ctx->settings;
-    self->config = ingress_bus_new (ctx->base, &ofp_config_protocol, settings->config_router,
-                                    INGRESS_ADMIN_TIMEOUT_MS);
-    self->scheduler = ingress_bus_new (ctx->base, &ofp_lease_protocol,
-                                       settings->scheduler_router, INGRESS_ADMIN_TIMEOUT_MS);
-    self->watch = ingress_watch_new (ctx->base, settings);
-    if (!self->config || !self->scheduler || !self->watch)
+    self->config = ctx->configd;
+    self->watch = ctx->watch;
+    //  Sessions are asked without a liveness check: only the timeout ends them
+    self->scheduler = ingress_requester_new (ctx->base, &ofp_lease_protocol,
+                                             settings->scheduler_router, "admin",
+                                             settings->liveness_ms, NULL, NULL);
+    if (!self->scheduler)
         ingress_admin_destroy (&self);
     return self;
 }
@@ -71,9 +72,7 @@ ingress_admin_destroy (ingress_admin_t **self_p)
     ingress_admin_t *self = *self_p;
     if (!self)
         return;
-    ingress_bus_destroy (&self->config);
-    ingress_bus_destroy (&self->scheduler);
-    ingress_watch_destroy (&self->watch);
+    ingress_requester_destroy (&self->scheduler);
     free (self);
     *self_p = NULL;
 }
@@ -92,7 +91,8 @@ static void
 s_config_failed (of_exchange_t *exchange, ofp_msg_t *reply, const char *service)
 {
     if (!reply) {
-        ingress_admin_error (exchange, 503, NULL, "%s did not answer within %d ms", service,
+        ingress_admin_error (exchange, 503, NULL,
+                             "%s did not answer: it fell silent, or took over %d ms", service,
                              INGRESS_ADMIN_TIMEOUT_MS);
         return;
     }
@@ -178,7 +178,8 @@ s_config_ask (ingress_admin_t *self, of_exchange_t *exchange, const char *comman
     ask->kind = kind;
     ask->action = action;
     json_object_set_new (body, "Kind", json_string (of_kind_name (kind)));
-    ingress_bus_ask (self->config, exchange, command, &body, s_on_config, ask);
+    ingress_requester_ask (self->config, exchange, command, &body, INGRESS_ADMIN_TIMEOUT_MS,
+                           s_on_config, ask);
 }
 
 //  GET, HEAD and PUT on /v1.0/frontends or /v1.0/backends
@@ -272,7 +273,7 @@ s_on_sessions (of_exchange_t *exchange, ofp_msg_t *reply, void *arg)
     json_array_foreach (json_object_get (body, "Sessions"), index, record) {
         json_int_t left = json_integer_value (json_object_get (record, "ExpiresInMs"));
         char expires [OFP_TIMESTAMP_LENGTH + 1];
-        ingress_admin_live_time (zclock_time () + left, expires, sizeof expires);
+        of_schema_time (zclock_time () + left, expires, sizeof expires);
         json_array_append_new (sessions, json_pack (
             "{s:O, s:O, s:O, s:I, s:s}", "ClientId", json_object_get (record, "Key"), "Frontend",
             json_object_get (record, "Frontend"), "Backend", json_object_get (record, "Backend"),
@@ -326,8 +327,8 @@ s_sessions (ingress_admin_t *self, of_exchange_t *exchange, const char *client)
     ask->forget = of_exchange_method (exchange) == htp_method_DELETE;
     if (!ask->forget)
         json_object_set_new (request, "Limit", json_integer (OFP_LEASE_SESSIONS_MAX));
-    ingress_bus_ask (self->scheduler, exchange, ask->forget ? "FORGET" : "SESSIONS", &request,
-                     s_on_sessions, ask);
+    ingress_requester_ask (self->scheduler, exchange, ask->forget ? "FORGET" : "SESSIONS",
+                           &request, INGRESS_ADMIN_TIMEOUT_MS, s_on_sessions, ask);
 }
 
 //  --------------------------------------------------------------------------

@@ -6,37 +6,11 @@
 #include "ingress_admin_live.h"
 #include "ingress_admin_list.h"
 #include "ingress_admin_reply.h"
-#include <time.h>
 
 #define S_SPAN_MAX 32
-#define S_TAG_MAX  (OFP_MODELS_NAME_MAX + 8)
 
 //  --------------------------------------------------------------------------
 //  Times
-
-void
-ingress_admin_live_time (int64_t ms, char *dest, size_t size)
-{
-    time_t seconds = (time_t) (ms / 1000);
-    struct tm tm;
-    gmtime_r (&seconds, &tm);
-    char text [24];
-    strftime (text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf (dest, size, "%s.%06lldZ", text, (long long) (ms % 1000) * 1000);
-}
-
-int64_t
-ingress_admin_live_parse (const char *text)
-{
-    struct tm tm = {0};
-    const char *rest = text ? strptime (text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (!rest)
-        return -1;
-    long micros = 0;
-    if (*rest == '.')
-        micros = strtol (rest + 1, NULL, 10);
-    return (int64_t) timegm (&tm) * 1000 + micros / 1000;
-}
 
 void
 ingress_admin_live_span (int64_t ms, char *dest, size_t size)
@@ -113,8 +87,7 @@ s_health (ingress_ctx_t *ctx, ingress_watch_t *watch, json_t *config)
     if (health) {
         const char *since = json_string_value (json_object_get (health, "Since"));
         char span [S_SPAN_MAX];
-        ingress_admin_live_span (zclock_time () - ingress_admin_live_parse (since), span,
-                                 sizeof span);
+        ingress_admin_live_span (zclock_time () - of_schema_time_parse (since), span, sizeof span);
         json_object_set_new (record, healthy ? "HealthySinceUtc" : "UnhealthySinceUtc",
                              json_string (since));
         json_object_set_new (record, healthy ? "Uptime" : "Downtime", json_string (span));
@@ -187,26 +160,17 @@ ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchan
 //  --------------------------------------------------------------------------
 //  Models
 
-//  A model name as the scheduler compares it: a name without a tag after
-//  its last '/' gets ":latest"
-static void
-s_canonical (const char *name, char *dest, size_t size)
-{
-    const char *slash = strrchr (name, '/');
-    bool tagged = strchr (slash ? slash : name, ':') != NULL;
-    snprintf (dest, size, "%s%s", name, tagged ? "" : ":latest");
-}
-
-//  Adds backend to models[name][list]
+//  Adds backend to models[key][list], where key is the model name as the
+//  scheduler compares it (ofp_models_key: lower case, ":latest" if untagged)
 static void
 s_note (json_t *models, const char *name, const char *list, const char *backend)
 {
-    char canonical [S_TAG_MAX];
-    s_canonical (name, canonical, sizeof canonical);
-    json_t *model = json_object_get (models, canonical);
+    char key [OFP_MODELS_KEY_MAX];
+    ofp_models_key (key, name);
+    json_t *model = json_object_get (models, key);
     if (!model) {
-        model = json_pack ("{s:s, s:[], s:[]}", "Name", canonical, "Backends", "LoadedOn");
-        json_object_set_new (models, canonical, model);
+        model = json_pack ("{s:s, s:[], s:[]}", "Name", key, "Backends", "LoadedOn");
+        json_object_set_new (models, key, model);
     }
     json_array_append_new (json_object_get (model, list), json_string (backend));
 }
@@ -309,20 +273,9 @@ ingress_admin_live_test (bool verbose)
     (void) verbose;
     printf (" * ingress_admin_live: ");
     char text [64];
-    ingress_admin_live_time (1700000000123, text, sizeof text);
-    assert (streq (text, "2023-11-14T22:13:20.123000Z"));
-    assert (ingress_admin_live_parse (text) == 1700000000123);
-    assert (ingress_admin_live_parse ("yesterday") == -1);
-    assert (ingress_admin_live_parse (NULL) == -1);
     ingress_admin_live_span (3723004, text, sizeof text);
     assert (streq (text, "01:02:03.0040000"));
     ingress_admin_live_span (2 * 86400000 + 1000, text, sizeof text);
     assert (streq (text, "2.00:00:01.0000000"));
-    s_canonical ("llama3", text, sizeof text);
-    assert (streq (text, "llama3:latest"));
-    s_canonical ("registry:5000/ns/model", text, sizeof text);
-    assert (streq (text, "registry:5000/ns/model:latest"));
-    s_canonical ("qwen2.5:7b", text, sizeof text);
-    assert (streq (text, "qwen2.5:7b"));
     printf ("OK\n");
 }

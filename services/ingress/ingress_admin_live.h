@@ -32,14 +32,6 @@ void
     ingress_admin_live_status (ingress_ctx_t *ctx, ingress_watch_t *watch,
                                of_exchange_t *exchange, int64_t started, const char *started_utc);
 
-//  Writes a time in milliseconds since 1970 as "yyyy-MM-ddTHH:mm:ss.ffffffZ".
-void
-    ingress_admin_live_time (int64_t ms, char *dest, size_t size);
-
-//  Milliseconds since 1970 of such a time, or -1.
-int64_t
-    ingress_admin_live_parse (const char *text);
-
 //  A duration as .NET writes a TimeSpan (OllamaFlow's Uptime): "[d.]hh:mm:ss.fffffff".
 void
     ingress_admin_live_span (int64_t ms, char *dest, size_t size);

@@ -4,13 +4,13 @@
 */
 
 #include "ingress_admin_reply.h"
+#include "ingress_reply.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S_DESCRIPTION_MAX 1024
-#define S_CONTENT_TYPE "application/json; charset=utf-8"
 
 //  OllamaFlow's ApiErrorEnum names and their fixed messages
 static const struct {
@@ -97,13 +97,7 @@ ingress_admin_send (of_exchange_t *exchange, int status, json_t *body)
         return;
     }
     s_strip_nulls (body);
-    char *text = json_dumps (body, JSON_INDENT (2) | JSON_ENCODE_ANY);
-    json_decref (body);
-    size_t size = strlen (text);
-    text = (char *) realloc (text, size + 2);
-    text [size++] = '\n';
-    of_exchange_reply (exchange, status, S_CONTENT_TYPE, text, size);
-    free (text);
+    ingress_reply_dump (exchange, status, body, JSON_INDENT (2) | JSON_ENCODE_ANY);
 }
 
 void

@@ -31,7 +31,7 @@ typedef struct {
     json_t *ask;                //  the LEASE body; Exclude grows with each failed backend
     ingress_ask_t *asking;
     ingress_lease_t *lease;
-    ingress_upstream_t *upstream;
+    of_upstream_t *upstream;
     struct event *timer;        //  first byte, then idle between chunks
     bool streaming_timer;       //  the timer is the idle one
     int attempts;
@@ -63,7 +63,7 @@ s_finish (s_call_t *self, const char *outcome)
 {
     if (self->asking)
         ingress_link_cancel (self->ctx->link, &self->asking, outcome);
-    ingress_upstream_cancel (&self->upstream);
+    of_upstream_cancel (&self->upstream);
     s_release (self, outcome);
     if (self->timer)
         event_free (self->timer);
@@ -102,7 +102,7 @@ s_on_timer (evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
     s_call_t *self = (s_call_t *) arg;
-    ingress_upstream_cancel (&self->upstream);
+    of_upstream_cancel (&self->upstream);
     if (self->streaming_timer) {
         //  A stream that stopped moving: the client must see it cut, not ended
         of_exchange_set_owner (self->exchange, NULL, NULL);
@@ -152,7 +152,7 @@ s_on_full (of_exchange_t *exchange, bool full, void *arg)
     (void) exchange;
     s_call_t *self = (s_call_t *) arg;
     if (self->upstream)
-        ingress_upstream_hold (self->upstream, full);
+        of_upstream_hold (self->upstream, full);
 }
 
 static void
@@ -215,18 +215,18 @@ s_on_done (void *arg)
 }
 
 static void
-s_on_fail (void *arg, ingress_fail_t fail, const char *reason)
+s_on_fail (void *arg, of_upstream_fail_t fail, const char *reason)
 {
     s_call_t *self = (s_call_t *) arg;
     self->upstream = NULL;
-    if (fail == INGRESS_FAIL_BROKEN && self->whole) {
+    if (fail == OF_UPSTREAM_FAIL_BROKEN && self->whole) {
         //  Nothing reached the client yet, but the backend did the work: no retry
         of_log_info ("backend %s: %s", self->lease->backend, reason);
         s_fail_reply (self, "backend_error", 502, "backend_error", "backend '%s' failed: %s",
                       self->lease->backend, reason);
         return;
     }
-    if (fail == INGRESS_FAIL_BROKEN) {
+    if (fail == OF_UPSTREAM_FAIL_BROKEN) {
         //  Bytes reached the client: it must see the stream cut, not a clean end
         of_log_info ("backend %s: %s", self->lease->backend, reason);
         of_exchange_set_owner (self->exchange, NULL, NULL);
@@ -357,14 +357,14 @@ s_send (s_call_t *self)
     char *text = json_dumps (body, JSON_COMPACT);
     json_decref (body);
 
-    static const ingress_upstream_fn_t callbacks = {s_on_head, s_on_data, s_on_done, s_on_fail};
-    self->upstream = ingress_upstream_new (self->ctx->pool, lease->hostname, lease->port,
-                                           lease->ssl, &callbacks, self);
-    s_fill_headers (self, backend, ingress_upstream_headers (self->upstream));
+    static const of_upstream_fn_t callbacks = {s_on_head, s_on_data, s_on_done, s_on_fail};
+    self->upstream = of_upstream_new (self->ctx->pool, lease->hostname, lease->port,
+                                      lease->ssl, &callbacks, self);
+    s_fill_headers (self, backend, of_upstream_headers (self->upstream));
     char *uri = s_upstream_uri (self, backend);
     self->attempts++;
     self->sent_at = zclock_mono ();
-    ingress_upstream_send (self->upstream, EVHTTP_REQ_POST, uri, text, strlen (text));
+    of_upstream_send (self->upstream, EVHTTP_REQ_POST, uri, text, strlen (text));
     zstr_free (&uri);
     free (text);
     s_arm_timer (self, json_integer_value (json_object_get (self->frontend, "TimeoutMs")), false);

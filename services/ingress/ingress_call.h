@@ -16,7 +16,7 @@
 #include "of_classes.h"
 #include "ingress_link.h"
 #include "ingress_models.h"
-#include "ingress_upstream.h"
+#include "of_upstream.h"
 #include <evhtp.h>
 
 typedef struct _ingress_admin_t ingress_admin_t;
@@ -27,7 +27,9 @@ typedef struct {
     struct event_base *base;
     of_clone_t *clone;
     ingress_link_t *link;
-    ingress_pool_t *pool;
+    of_upstream_pool_t *pool;
+    ingress_watch_t *watch;     //  every service's PUB, followed once
+    ingress_requester_t *configd;   //  requests to configd's ROUTER
     ingress_models_t *models;   //  the model routes (ingress_models)
     ingress_admin_t *admin;     //  the admin API (/v1.0/)
     uint64_t requests;          //  requests seen, for request ids

@@ -5,18 +5,23 @@
 
 #include "ingress_feed.h"
 
+typedef struct {
+    ingress_feed_fn *fn;
+    void *arg;
+} s_handler_t;
+
 struct _ingress_feed_t {
     const ingress_feed_spec_t *spec;
     int64_t liveness_ms;
     zsock_t *subscriber;
     of_evzmq_t *watch;
-    ingress_feed_fn *handler;
-    void *handler_arg;
+    s_handler_t handlers [INGRESS_FEED_HANDLERS_MAX];
     json_t *records;            //  Backend -> record
+    json_t *state;              //  the last STATE body, or NULL
     char epoch [OFP_EPOCH_LENGTH + 1];
     int64_t sequence;           //  the last one received, 0 before any
     bool ready;
-    int64_t heard_at;           //  zclock_mono of the last message
+    int64_t heard_at;           //  zclock_mono of the last message, 0 before any
     uint64_t gaps;
     uint64_t malformed;
 };
@@ -25,35 +30,46 @@ void
 ingress_feed_apply (ingress_feed_t *self, ofp_msg_t *msg)
 {
     assert (self && msg);
+    const ingress_feed_spec_t *spec = self->spec;
     json_t *body = ofp_msg_body (msg);
-    const char *epoch = json_string_value (json_object_get (body, "Epoch"));
-    int64_t sequence = json_integer_value (json_object_get (body, "Sequence"));
+    bool state = ofp_msg_is (msg, "STATE");
+    const char *epoch = spec->state_epoch && !state
+                            ? NULL
+                            : json_string_value (json_object_get (body, "Epoch"));
+    json_t *sequence = json_object_get (body, "Sequence");
     self->heard_at = zclock_mono ();
     //  A gap means a lost update: the next STATE, one heartbeat away, heals it
-    if (epoch && streq (epoch, self->epoch) && sequence > self->sequence + 1)
+    if (epoch && streq (epoch, self->epoch) && json_integer_value (sequence) > self->sequence + 1)
         self->gaps++;
-    if (epoch) {
+    if (epoch)
         snprintf (self->epoch, sizeof self->epoch, "%s", epoch);
-        self->sequence = sequence;
-    }
-    if (ofp_msg_is (msg, "STATE")) {
-        json_object_clear (self->records);
-        size_t index;
-        json_t *record;
-        json_array_foreach (json_object_get (body, self->spec->records), index, record)
-            json_object_set (self->records, json_string_value (json_object_get (record, "Backend")),
-                             record);
+    if (sequence)
+        self->sequence = json_integer_value (sequence);
+    if (state) {
+        json_decref (self->state);
+        self->state = json_incref (body);
+        if (spec->records) {
+            json_object_clear (self->records);
+            size_t index;
+            json_t *record;
+            json_array_foreach (json_object_get (body, spec->records), index, record)
+                json_object_set (self->records,
+                                 json_string_value (json_object_get (record, "Backend")), record);
+        }
         self->ready = true;
     }
-    else if (ofp_msg_is (msg, self->spec->update)) {
+    else if (spec->update && ofp_msg_is (msg, spec->update)) {
         json_t *record = json_deep_copy (body);
         json_object_del (record, "Epoch");
         json_object_del (record, "Sequence");
+        if (spec->transient)
+            json_object_del (record, spec->transient);
         json_object_set_new (self->records, json_string_value (json_object_get (body, "Backend")),
                              record);
     }
-    if (self->handler)
-        self->handler (self->handler_arg, msg);
+    for (int i = 0; i < INGRESS_FEED_HANDLERS_MAX; i++)
+        if (self->handlers [i].fn)
+            self->handlers [i].fn (self->handlers [i].arg, msg);
 }
 
 static void
@@ -66,7 +82,7 @@ s_on_message (zsock_t *subscriber, void *arg)
             break;
         if (ofp_msg_error (msg)) {
             if (self->malformed++ == 0)
-                of_log_warning ("malformed message on %s: %s", self->spec->protocol->signature,
+                of_log_warning ("malformed message from %s: %s", self->spec->service,
                                 ofp_msg_error (msg));
         }
         else
@@ -79,12 +95,11 @@ ingress_feed_t *
 ingress_feed_new (struct event_base *base, const char *endpoint, int64_t liveness_ms,
                   const ingress_feed_spec_t *spec)
 {
-    assert (base && endpoint && spec && liveness_ms > 0);
+    assert (base && endpoint && spec && spec->service && spec->protocol && liveness_ms > 0);
     ingress_feed_t *self = (ingress_feed_t *) zmalloc (sizeof (ingress_feed_t));
     self->spec = spec;
     self->liveness_ms = liveness_ms;
     self->records = json_object ();
-    self->heard_at = zclock_mono () - liveness_ms;
     self->subscriber = zsock_new (ZMQ_SUB);
     assert (self->subscriber);
     zsock_set_linger (self->subscriber, 0);
@@ -107,16 +122,30 @@ ingress_feed_destroy (ingress_feed_t **self_p)
     of_evzmq_destroy (&self->watch);
     zsock_destroy (&self->subscriber);
     json_decref (self->records);
+    json_decref (self->state);
     free (self);
     *self_p = NULL;
 }
 
 void
-ingress_feed_set_handler (ingress_feed_t *self, ingress_feed_fn *handler, void *arg)
+ingress_feed_add_handler (ingress_feed_t *self, ingress_feed_fn *handler, void *arg)
 {
-    assert (self);
-    self->handler = handler;
-    self->handler_arg = arg;
+    assert (self && handler);
+    for (int i = 0; i < INGRESS_FEED_HANDLERS_MAX; i++)
+        if (!self->handlers [i].fn) {
+            self->handlers [i] = (s_handler_t) {handler, arg};
+            return;
+        }
+    assert (false);             //  INGRESS_FEED_HANDLERS_MAX is too small
+}
+
+void
+ingress_feed_remove_handler (ingress_feed_t *self, ingress_feed_fn *handler, void *arg)
+{
+    assert (self && handler);
+    for (int i = 0; i < INGRESS_FEED_HANDLERS_MAX; i++)
+        if (self->handlers [i].fn == handler && self->handlers [i].arg == arg)
+            self->handlers [i] = (s_handler_t) {NULL, NULL};
 }
 
 bool
@@ -130,7 +159,7 @@ bool
 ingress_feed_alive (ingress_feed_t *self)
 {
     assert (self);
-    return zclock_mono () - self->heard_at < self->liveness_ms;
+    return self->heard_at && zclock_mono () - self->heard_at < self->liveness_ms;
 }
 
 const char *
@@ -145,6 +174,39 @@ ingress_feed_get (ingress_feed_t *self, const char *backend)
 {
     assert (self);
     return backend ? json_object_get (self->records, backend) : NULL;
+}
+
+json_t *
+ingress_feed_state (ingress_feed_t *self)
+{
+    assert (self);
+    return self->state;
+}
+
+json_t *
+ingress_feed_status (ingress_feed_t *self)
+{
+    assert (self);
+    return ingress_feed_liveness (self->spec->service, ingress_feed_alive (self), self->epoch,
+                                  self->heard_at, self->sequence);
+}
+
+json_t *
+ingress_feed_liveness (const char *service, bool alive, const char *epoch, int64_t heard_at,
+                       int64_t sequence)
+{
+    assert (service && epoch);
+    json_t *status = json_pack ("{s:s, s:b}", "Service", service, "Alive", alive);
+    if (heard_at) {
+        int64_t silent = zclock_mono () - heard_at;
+        char heard_utc [OFP_TIMESTAMP_LENGTH + 1];
+        of_schema_time (zclock_time () - silent, heard_utc, sizeof heard_utc);
+        json_object_set_new (status, "Epoch", json_string (epoch));
+        json_object_set_new (status, "LastHeartbeatUtc", json_string (heard_utc));
+        json_object_set_new (status, "SilentMs", json_integer (silent));
+        json_object_set_new (status, "Sequence", json_integer (sequence));
+    }
+    return status;
 }
 
 //  --------------------------------------------------------------------------
@@ -181,14 +243,15 @@ ingress_feed_test (bool verbose)
 {
     (void) verbose;
     printf (" * ingress_feed: ");
-    static const ingress_feed_spec_t spec = {&ofp_models_protocol, "Inventories", "INVENTORY"};
+    static const ingress_feed_spec_t spec = {"modelsync", &ofp_models_protocol, "Inventories",
+                                             "INVENTORY", NULL, false};
     struct event_base *base = event_base_new ();
     zsock_t *publisher = zsock_new_pub ("inproc://ingress_feed_test");
     assert (base && publisher);
     ingress_feed_t *self = ingress_feed_new (base, "inproc://ingress_feed_test", 300, &spec);
     assert (self && !ingress_feed_ready (self) && !ingress_feed_alive (self));
     int messages = 0;
-    ingress_feed_set_handler (self, s_test_count, &messages);
+    ingress_feed_add_handler (self, s_test_count, &messages);
     zclock_sleep (50);          //  the subscription reaches the publisher
 
     //  STATE: every record; the feed is ready and alive
@@ -220,14 +283,52 @@ ingress_feed_test (bool verbose)
     s_test_settle (base);
     assert (self->gaps == 1 && !ingress_feed_get (self, "b"));
     assert (json_array_size (json_object_get (ingress_feed_get (self, "a"), "Models")) == 0);
+    assert (json_integer_value (json_object_get (ingress_feed_state (self), "Sequence")) == 9);
+
+    //  Every handler sees every message, until removed
+    int seen = 0;
+    ingress_feed_add_handler (self, s_test_count, &seen);
+    s_test_publish (publisher, "INVENTORY",
+                    "{\"Epoch\":\"00000000000000aa\",\"Sequence\":10,\"Backend\":\"a\","
+                    "\"ApiFormat\":\"Ollama\",\"Models\":[],\"Loaded\":[]}");
+    s_test_settle (base);
+    ingress_feed_remove_handler (self, s_test_count, &seen);
+    assert (seen == 1 && messages == 4);
 
     //  Silence: stale, with the last records kept
     zclock_sleep (350);
     assert (!ingress_feed_alive (self) && ingress_feed_ready (self));
     assert (ingress_feed_get (self, "a"));
-    assert (messages == 3);
+    json_t *status = ingress_feed_status (self);
+    assert (streq (json_string_value (json_object_get (status, "Service")), "modelsync"));
+    assert (json_is_false (json_object_get (status, "Alive")));
+    assert (json_integer_value (json_object_get (status, "Sequence")) == 10);
+    json_decref (status);
 
     ingress_feed_destroy (&self);
+    ingress_feed_destroy (&self);
+
+    //  The scheduler's OUTCOME carries its lease's epoch, not the publisher's;
+    //  healthmon's TRANSITION loses Previous, which is not part of a record
+    static const ingress_feed_spec_t health = {"healthmon", &ofp_health_protocol, "Backends",
+                                               "TRANSITION", "Previous", true};
+    self = ingress_feed_new (base, "inproc://ingress_feed_test_none", 300, &health);
+    status = ingress_feed_status (self);
+    assert (!json_object_get (status, "Epoch"));
+    json_decref (status);
+    json_t *body = json_pack ("{s:s, s:i, s:[]}", "Epoch", "00000000000000bb", "Sequence", 1,
+                              "Backends");
+    ofp_msg_t *msg = ofp_msg_new (&ofp_health_protocol, "STATE", NULL, &body);
+    ingress_feed_apply (self, msg);
+    ofp_msg_destroy (&msg);
+    body = json_pack ("{s:s, s:i, s:s, s:s, s:s}", "Epoch", "00000000000000cc", "Sequence", 2,
+                      "Backend", "a", "State", "Healthy", "Previous", "Unknown");
+    msg = ofp_msg_new (&ofp_health_protocol, "TRANSITION", NULL, &body);
+    ingress_feed_apply (self, msg);
+    ofp_msg_destroy (&msg);
+    assert (streq (ingress_feed_epoch (self), "00000000000000bb"));
+    assert (!json_object_get (ingress_feed_get (self, "a"), "Previous"));
+    assert (ingress_feed_alive (self));
     ingress_feed_destroy (&self);
     zsock_destroy (&publisher);
     event_base_free (base);

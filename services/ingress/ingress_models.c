@@ -12,15 +12,6 @@
 #define S_MODELS_PREFIX    "/v1/models/"
 #define S_STALE_HEADER     "X-OllamaFlow-Stale"
 
-static const ingress_feed_spec_t s_health_spec = {&ofp_health_protocol, "Backends", "TRANSITION"};
-static const ingress_feed_spec_t s_models_spec = {&ofp_models_protocol, "Inventories", "INVENTORY"};
-
-static bool
-s_configd_alive (void *arg)
-{
-    return of_clone_alive ((of_clone_t *) arg);
-}
-
 static bool
 s_modelsync_alive (void *arg)
 {
@@ -28,25 +19,21 @@ s_modelsync_alive (void *arg)
 }
 
 ingress_models_t *
-ingress_models_new (struct event_base *base, of_settings_t *settings, of_clone_t *clone)
+ingress_models_new (struct event_base *base, of_settings_t *settings, of_clone_t *clone,
+                    ingress_watch_t *watch, ingress_requester_t *configd)
 {
-    assert (base && settings && clone);
+    assert (base && settings && clone && watch && configd);
     ingress_models_t *self = (ingress_models_t *) zmalloc (sizeof (ingress_models_t));
     self->settings = settings;
     self->base = base;
     self->clone = clone;
-    int64_t liveness = settings->liveness_ms;
-    self->health = ingress_feed_new (base, settings->health_publisher, liveness, &s_health_spec);
-    self->inventory = ingress_feed_new (base, settings->models_publisher, liveness,
-                                        &s_models_spec);
-    self->configd = ingress_requester_new (base, &ofp_config_protocol, settings->config_router,
-                                           "required", liveness, s_configd_alive, clone);
-    self->modelsync = self->inventory
-                          ? ingress_requester_new (base, &ofp_models_protocol,
-                                                   settings->models_router, "models", liveness,
-                                                   s_modelsync_alive, self->inventory)
-                          : NULL;
-    if (!self->health || !self->inventory || !self->configd || !self->modelsync) {
+    self->health = ingress_watch_healthmon (watch);
+    self->inventory = ingress_watch_modelsync (watch);
+    self->configd = configd;
+    self->modelsync = ingress_requester_new (base, &ofp_models_protocol, settings->models_router,
+                                             "models", settings->liveness_ms, s_modelsync_alive,
+                                             self->inventory);
+    if (!self->modelsync) {
         ingress_models_destroy (&self);
         return NULL;
     }
@@ -65,9 +52,6 @@ ingress_models_destroy (ingress_models_t **self_p)
     ingress_pulls_destroy (&self->pulls);
     ingress_required_destroy (&self->required);
     ingress_requester_destroy (&self->modelsync);
-    ingress_requester_destroy (&self->configd);
-    ingress_feed_destroy (&self->inventory);
-    ingress_feed_destroy (&self->health);
     free (self);
     *self_p = NULL;
 }
@@ -182,7 +166,11 @@ ingress_models_test (bool verbose)
     assert (base && settings);
     of_clone_t *clone = of_clone_new ("inproc://ingress_models_test_config_pub",
                                       "inproc://ingress_models_test_config", 1000);
-    ingress_models_t *self = ingress_models_new (base, settings, clone);
+    ingress_watch_t *watch = ingress_watch_new (base, settings, clone);
+    ingress_requester_t *configd = ingress_requester_new (
+        base, &ofp_config_protocol, "inproc://ingress_models_test_config", "configd", 1000, NULL,
+        NULL);
+    ingress_models_t *self = ingress_models_new (base, settings, clone, watch, configd);
     assert (self);
     const char *health =
         "{\"Epoch\":\"00000000000000aa\",\"Sequence\":1,\"IntervalMs\":1000,\"Backends\":["
@@ -199,6 +187,8 @@ ingress_models_test (bool verbose)
     json_decref (frontend);
     ingress_models_destroy (&self);
     ingress_models_destroy (&self);
+    ingress_requester_destroy (&configd);
+    ingress_watch_destroy (&watch);
     of_clone_destroy (&clone);
     of_settings_destroy (&settings);
     event_base_free (base);

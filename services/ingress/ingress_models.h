@@ -1,8 +1,8 @@
 /*  =========================================================================
     ingress_models - the model routes of the ingress (issue 5)
 
-    Follows healthmon's and modelsync's publishers (ingress_feed), and
-    answers, per frontend (by Host, as every route), from what they publish:
+    Reads healthmon's and modelsync's publishers (their feeds in the
+    ingress's ingress_watch), and answers, per frontend (by Host, as every route), from what they publish:
     /api/tags, /api/ps, /v1/models and /v1/models/{id} (ingress_listing), and
     /api/version. /api/pull and /api/delete go through configd and
     modelsync (ingress_pull). Never asks a backend anything itself.
@@ -15,6 +15,7 @@
 #include "of_classes.h"
 #include "of_exchange.h"
 #include "ingress_feed.h"
+#include "ingress_watch.h"
 #include "ingress_requester.h"
 #include "ingress_required.h"
 #include "ingress_route.h"
@@ -38,18 +39,19 @@ typedef struct {
     of_settings_t *settings;
     struct event_base *base;
     of_clone_t *clone;                  //  the ingress's config copy (borrowed)
-    ingress_feed_t *health;             //  healthmon's STATE and TRANSITIONs
-    ingress_feed_t *inventory;          //  modelsync's STATE and INVENTORYs (and PULLs)
-    ingress_requester_t *configd;       //  writes to RequiredModels
+    ingress_feed_t *health;             //  healthmon's STATE and TRANSITIONs (borrowed)
+    ingress_feed_t *inventory;          //  modelsync's STATE and INVENTORYs, PULLs (borrowed)
+    ingress_requester_t *configd;       //  writes to RequiredModels (borrowed)
     ingress_requester_t *modelsync;     //  PULL-START, DELETE-MODEL
     ingress_required_t *required;
     ingress_pulls_t *pulls;             //  the pulls being followed (ingress_pull)
 } ingress_models_t;
 
-//  Subscribes to healthmon and modelsync and connects to configd's and
-//  modelsync's routers. NULL if an endpoint is invalid.
+//  Reads healthmon's and modelsync's feeds from watch, asks configd through
+//  configd, and connects to modelsync's router. NULL if its endpoint is invalid.
 ingress_models_t *
-    ingress_models_new (struct event_base *base, of_settings_t *settings, of_clone_t *clone);
+    ingress_models_new (struct event_base *base, of_settings_t *settings, of_clone_t *clone,
+                        ingress_watch_t *watch, ingress_requester_t *configd);
 
 //  Destroys; accepts NULL. Pulls still followed end without their last line.
 void

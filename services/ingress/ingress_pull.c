@@ -401,7 +401,7 @@ ingress_pulls_new (ingress_models_t *models)
     self->models = models;
     self->calls = zlistx_new ();
     self->recent = json_array ();
-    ingress_feed_set_handler (models->inventory, s_on_models_message, self);
+    ingress_feed_add_handler (models->inventory, s_on_models_message, self);
     self->timer = event_new (models->base, -1, EV_PERSIST, s_on_timer, self);
     int64_t interval = models->settings->heartbeat_ms;
     struct timeval tick = {interval / 1000, (interval % 1000) * 1000};
@@ -416,7 +416,7 @@ ingress_pulls_destroy (ingress_pulls_t **self_p)
     ingress_pulls_t *self = *self_p;
     if (!self)
         return;
-    ingress_feed_set_handler (self->models->inventory, NULL, NULL);
+    ingress_feed_remove_handler (self->models->inventory, s_on_models_message, self);
     s_call_t *call;
     while ((call = (s_call_t *) zlistx_first (self->calls))) {
         of_exchange_set_owner (call->exchange, NULL, NULL);

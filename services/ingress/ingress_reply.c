@@ -56,10 +56,21 @@ ingress_reply_error (of_exchange_t *exchange, int status, const char *code, int6
 void
 ingress_reply_json (of_exchange_t *exchange, int status, json_t *body)
 {
-    char *text = json_dumps (body, JSON_COMPACT);
-    of_exchange_reply (exchange, status, S_CONTENT_TYPE, text, strlen (text));
-    free (text);
+    ingress_reply_dump (exchange, status, body, JSON_COMPACT);
+}
+
+void
+ingress_reply_dump (of_exchange_t *exchange, int status, json_t *body, size_t flags)
+{
+    char *text = json_dumps (body, flags);
     json_decref (body);
+    size_t size = strlen (text);
+    if (flags & JSON_MAX_INDENT) {
+        text = (char *) realloc (text, size + 2);
+        text [size++] = '\n';
+    }
+    of_exchange_reply (exchange, status, S_CONTENT_TYPE, text, size);
+    free (text);
 }
 
 void

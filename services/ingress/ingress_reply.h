@@ -22,9 +22,15 @@ void
                          int64_t retry_after_ms, const char *format, ...)
     __attribute__ ((format (printf, 5, 6)));
 
-//  A JSON answer the ingress writes itself; takes body over.
+//  A JSON answer the ingress writes itself, compact as Ollama writes it;
+//  takes body over.
 void
     ingress_reply_json (of_exchange_t *exchange, int status, json_t *body);
+
+//  A JSON answer dumped with jansson's flags (JSON_INDENT: pretty, ending
+//  with a newline, as the admin API writes); takes body over.
+void
+    ingress_reply_dump (of_exchange_t *exchange, int status, json_t *body, size_t flags);
 
 //  A CORS preflight (OPTIONS): 204 with what browsers need.
 void

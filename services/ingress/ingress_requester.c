@@ -12,6 +12,8 @@ struct _ingress_request_t {
     char id [S_NAME_MAX + 24];
     ingress_requester_fn *callback;
     void *arg;
+    of_exchange_t *exchange;            //  the client asked for (then arg is ours), or NULL
+    ingress_requester_ask_fn *ask_fn;   //  the callback of a request for an exchange
     struct event *timer;
     int64_t deadline;           //  zclock_mono when the wait ends anyway
 };
@@ -37,6 +39,10 @@ s_request_free (ingress_request_t **request_p)
     if (request) {
         if (request->timer)
             event_free (request->timer);
+        if (request->exchange) {
+            of_exchange_set_owner (request->exchange, NULL, NULL);
+            free (request->arg);
+        }
         free (request);
         *request_p = NULL;
     }
@@ -48,9 +54,30 @@ s_finish (ingress_request_t *request, ofp_msg_t *reply)
 {
     zhashx_delete (request->requester->requests, request->id);
     ingress_requester_fn *callback = request->callback;
+    ingress_requester_ask_fn *ask_fn = request->ask_fn;
+    of_exchange_t *exchange = request->exchange;
     void *arg = request->arg;
+    request->arg = NULL;                //  the callback's, until it returns
     s_request_free (&request);
-    callback (arg, reply);
+    if (exchange) {
+        ask_fn (exchange, reply, arg);
+        free (arg);
+    }
+    else
+        callback (arg, reply);
+}
+
+//  The client of a request for an exchange went away: no answer is wanted
+static void
+s_on_gone (of_exchange_t *exchange, void *arg)
+{
+    (void) exchange;
+    ingress_request_t *request = (ingress_request_t *) arg;
+    zhashx_delete (request->requester->requests, request->id);
+    free (request->arg);
+    request->arg = NULL;
+    request->exchange = NULL;           //  going: not to be touched again
+    s_request_free (&request);
 }
 
 static void
@@ -88,19 +115,15 @@ s_on_message (zsock_t *dealer, void *arg)
         ofp_msg_t *msg = ofp_msg_recv (self->protocol, dealer);
         if (!msg)
             break;
-        if (ofp_msg_error (msg)) {
-            if (self->malformed++ == 0)
-                of_log_warning ("malformed message from %s: %s", self->name,
-                                ofp_msg_error (msg));
-        }
-        else {
-            //  A reply to an abandoned request finds nothing and is dropped
-            const char *id = ofp_msg_id (msg);
-            ingress_request_t *request =
-                id ? (ingress_request_t *) zhashx_lookup (self->requests, id) : NULL;
-            if (request)
-                s_finish (request, msg);
-        }
+        if (ofp_msg_error (msg) && self->malformed++ == 0)
+            of_log_warning ("malformed message from %s: %s", self->name, ofp_msg_error (msg));
+        //  A reply to an abandoned request finds nothing and is dropped; a
+        //  malformed one ends its request unanswered
+        const char *id = ofp_msg_id (msg);
+        ingress_request_t *request =
+            id ? (ingress_request_t *) zhashx_lookup (self->requests, id) : NULL;
+        if (request)
+            s_finish (request, ofp_msg_error (msg) ? NULL : msg);
         ofp_msg_destroy (&msg);
     }
 }
@@ -149,13 +172,17 @@ ingress_requester_destroy (ingress_requester_t **self_p)
     *self_p = NULL;
 }
 
-ingress_request_t *
-ingress_requester_send (ingress_requester_t *self, const char *command, json_t **body_p,
-                        int64_t timeout_ms, ingress_requester_fn *callback, void *arg)
+//  Sends a request: callback's, or for an exchange, ask_fn's
+static ingress_request_t *
+s_send (ingress_requester_t *self, const char *command, json_t **body_p, int64_t timeout_ms,
+        ingress_requester_fn *callback, of_exchange_t *exchange, ingress_requester_ask_fn *ask_fn,
+        void *arg)
 {
-    assert (self && command && body_p && *body_p && callback);
+    assert (self && command && body_p && *body_p);
     ingress_request_t *request = (ingress_request_t *) zmalloc (sizeof (ingress_request_t));
     request->requester = self;
+    request->exchange = exchange;
+    request->ask_fn = ask_fn;
     snprintf (request->id, sizeof request->id, "%s-%llu", self->name,
               (unsigned long long) ++self->sent);
     request->callback = callback;
@@ -172,6 +199,26 @@ ingress_requester_send (ingress_requester_t *self, const char *command, json_t *
     int64_t wait = timeout_ms < self->liveness_ms ? timeout_ms : self->liveness_ms;
     s_arm (request, sent ? wait : 0);
     return request;
+}
+
+ingress_request_t *
+ingress_requester_send (ingress_requester_t *self, const char *command, json_t **body_p,
+                        int64_t timeout_ms, ingress_requester_fn *callback, void *arg)
+{
+    assert (callback);
+    return s_send (self, command, body_p, timeout_ms, callback, NULL, NULL, arg);
+}
+
+void
+ingress_requester_ask (ingress_requester_t *self, of_exchange_t *exchange, const char *command,
+                       json_t **body_p, int64_t timeout_ms, ingress_requester_ask_fn *fn,
+                       void *arg)
+{
+    assert (exchange && fn);
+    ingress_request_t *request =
+        s_send (self, command, body_p, timeout_ms, NULL, exchange, fn, arg);
+    of_exchange_set_owner (exchange, s_on_gone, request);
+    of_exchange_watch (exchange);
 }
 
 void

@@ -1,14 +1,16 @@
 /*  =========================================================================
-    ingress_watch - what the admin API shows live: the other services'
-    published state, followed from their PUB sockets
+    ingress_watch - every service's published state, followed once for the
+    whole ingress
 
-    Subscribes to healthmon (health per backend, proto/health.md), the
-    scheduler (leases, queues and sessions in its STATE, proto/lease.md),
-    modelsync (inventories and pulls, proto/models.md) and configd (its
-    HEARTBEAT), following each protocol's subscriber rules: a STATE replaces
-    everything, a TRANSITION, INVENTORY or PULL replaces one record. It also
-    notes when each service was last heard and in which epoch, for
-    /v1.0/status. Passive: it only answers what it last heard.
+    One ingress_feed per publisher: the scheduler (leases, queues and
+    sessions in its STATE, proto/lease.md), healthmon (health per backend,
+    proto/health.md) and modelsync (inventories and pulls, proto/models.md);
+    configd's PUB is the config clone's (of_clone), read from there. The
+    model routes read healthmon's and modelsync's feeds (ingress_models);
+    the admin API reads all of them, and when each service was last heard
+    and in which epoch, for /v1.0/status. The watch also keeps modelsync's
+    pulls (a STATE lists them, a PULL replaces one). Passive: it only
+    answers what it last heard.
     =========================================================================
 */
 
@@ -16,17 +18,28 @@
 #define INGRESS_WATCH_H_INCLUDED
 
 #include "of_classes.h"
+#include "ingress_feed.h"
 #include <event2/event.h>
 
 typedef struct _ingress_watch_t ingress_watch_t;
 
-//  Subscribes to every publisher named in settings. NULL if an endpoint is invalid.
+//  Subscribes to the scheduler's, healthmon's and modelsync's publishers
+//  named in settings; configd's liveness comes from clone (borrowed). NULL
+//  if an endpoint is invalid.
 ingress_watch_t *
-    ingress_watch_new (struct event_base *base, of_settings_t *settings);
+    ingress_watch_new (struct event_base *base, of_settings_t *settings, of_clone_t *clone);
 
 //  Unsubscribes; accepts NULL.
 void
     ingress_watch_destroy (ingress_watch_t **self_p);
+
+//  healthmon's feed: STATE and TRANSITIONs. Borrowed.
+ingress_feed_t *
+    ingress_watch_healthmon (ingress_watch_t *self);
+
+//  modelsync's feed: STATE, INVENTORYs and PULLs. Borrowed.
+ingress_feed_t *
+    ingress_watch_modelsync (ingress_watch_t *self);
 
 //  healthmon's record of a backend (proto/health.md), or NULL. Borrowed.
 json_t *

@@ -3,10 +3,10 @@
 
     One libevent loop runs everything, as in healthmon: the actor pipe, the
     config clone, the SUB to healthmon and the ROUTER join it through
-    of_evzmq; backend requests go through the ingress's pooled evhttp
-    client. Every Models.IntervalMs each healthy backend's models are
-    fetched (modelsync_fleet), and at once when a backend appears, changes
-    or turns healthy. An inventory that changed goes out as INVENTORY at
+    of_evzmq; backend requests go through libshared's pooled evhttp
+    client (of_upstream). Every Models.IntervalMs each healthy backend's
+    models are fetched (modelsync_fleet), and at once when a backend
+    appears, changes or turns healthy. An inventory that changed goes out as INVENTORY at
     once; the full STATE (inventories and pulls) every Bus.HeartbeatMs. The
     RequiredModels sync runs after every fetch and config change, and pulls
     what is missing within the limits (modelsync_pull). PULL-START and
@@ -145,7 +145,7 @@ s_destroy (s_modelsync_t *self)
     zsock_destroy (&ctx->health);
     zsock_destroy (&ctx->router);
     zsock_destroy (&ctx->publisher);
-    ingress_pool_destroy (&ctx->pool);
+    of_upstream_pool_destroy (&ctx->pool);
     if (ctx->base)
         event_base_free (ctx->base);
     //  OpenSSL keeps per-thread state: free it now (see healthmon)
@@ -173,7 +173,7 @@ modelsync_actor (zsock_t *pipe, void *args)
     modelsync_ctx_t *ctx = &self.ctx;
     of_settings_t *settings = ctx->settings;
     ctx->base = event_base_new ();
-    ctx->pool = ctx->base ? ingress_pool_new (ctx->base, settings) : NULL;
+    ctx->pool = ctx->base ? of_upstream_pool_new (ctx->base, settings) : NULL;
     if (!ctx->pool) {
         s_destroy (&self);
         of_service_failed (pipe, "cannot create the event loop, resolver or TLS context");

@@ -23,7 +23,7 @@ typedef struct {
 } s_part_t;
 
 struct _modelsync_backend_t {
-    ingress_pool_t *pool;
+    of_upstream_pool_t *pool;
     struct event_base *base;
     int64_t timeout_ms;
     modelsync_backend_fn *fetched;
@@ -46,7 +46,7 @@ struct _modelsync_backend_t {
 };
 
 modelsync_backend_t *
-modelsync_backend_new (ingress_pool_t *pool, struct event_base *base, json_t *config,
+modelsync_backend_new (of_upstream_pool_t *pool, struct event_base *base, json_t *config,
                        int64_t timeout_ms, modelsync_backend_fn *fetched, void *arg)
 {
     assert (pool && base && config && fetched);

@@ -15,7 +15,7 @@
 #define MODELSYNC_BACKEND_H_INCLUDED
 
 #include "of_classes.h"
-#include "ingress_upstream.h"
+#include "of_upstream.h"
 
 typedef struct _modelsync_backend_t modelsync_backend_t;
 
@@ -26,7 +26,7 @@ typedef void (modelsync_backend_fn) (void *arg, modelsync_backend_t *backend, bo
 //  Creates the watch of a backend (a normalized Backend object, copied).
 //  pool and base are borrowed and must outlive it.
 modelsync_backend_t *
-    modelsync_backend_new (ingress_pool_t *pool, struct event_base *base, json_t *config,
+    modelsync_backend_new (of_upstream_pool_t *pool, struct event_base *base, json_t *config,
                            int64_t timeout_ms, modelsync_backend_fn *fetched, void *arg);
 
 //  Destroys the watch, abandoning a fetch in flight; accepts NULL.

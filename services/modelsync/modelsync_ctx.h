@@ -12,14 +12,14 @@
 #define MODELSYNC_CTX_H_INCLUDED
 
 #include "of_classes.h"
-#include "ingress_upstream.h"
+#include "of_upstream.h"
 #include "modelsync_backend.h"
 #include "modelsync_pull.h"
 
 typedef struct {
     of_settings_t *settings;
     struct event_base *base;
-    ingress_pool_t *pool;               //  connections to backends
+    of_upstream_pool_t *pool;               //  connections to backends
     zsock_t *router;
     of_evzmq_t *router_watch;
     zsock_t *publisher;

@@ -12,7 +12,7 @@
 #define S_USER_AGENT "ollamaflow-modelsync/" OF_VERSION
 
 struct _modelsync_http_t {
-    ingress_upstream_t *upstream;       //  NULL once over
+    of_upstream_t *upstream;       //  NULL once over
     struct event *timer;
     struct event *ended;                //  reports an end from the loop
     int64_t timeout_ms;
@@ -57,7 +57,7 @@ s_on_ended (evutil_socket_t fd, short what, void *arg)
     (void) what;
     modelsync_http_t *self = (modelsync_http_t *) arg;
     //  Out of evhttp's callbacks: a request cut short can be dropped now
-    ingress_upstream_cancel (&self->upstream);
+    of_upstream_cancel (&self->upstream);
     size_t size = self->lines ? 0 : evbuffer_get_length (self->body);
     const char *body = size ? (const char *) evbuffer_pullup (self->body, -1) : "";
     char *copy = strndup (body, size);
@@ -138,7 +138,7 @@ s_on_done (void *arg)
 }
 
 static void
-s_on_fail (void *arg, ingress_fail_t fail, const char *reason)
+s_on_fail (void *arg, of_upstream_fail_t fail, const char *reason)
 {
     (void) fail;
     modelsync_http_t *self = (modelsync_http_t *) arg;
@@ -146,7 +146,7 @@ s_on_fail (void *arg, ingress_fail_t fail, const char *reason)
     s_end (self, 0, reason);
 }
 
-static const ingress_upstream_fn_t s_upstream_fn = {s_on_head, s_on_data, s_on_done, s_on_fail};
+static const of_upstream_fn_t s_upstream_fn = {s_on_head, s_on_data, s_on_done, s_on_fail};
 
 static void
 s_set_header (struct evkeyvalq *headers, const char *name, const char *value)
@@ -186,7 +186,7 @@ s_fill_headers (struct evkeyvalq *headers, json_t *backend, const char *body)
 }
 
 modelsync_http_t *
-modelsync_http_new (ingress_pool_t *pool, struct event_base *base, json_t *backend,
+modelsync_http_new (of_upstream_pool_t *pool, struct event_base *base, json_t *backend,
                     enum evhttp_cmd_type method, const char *path, const char *body,
                     int64_t timeout_ms, modelsync_http_line_fn *on_line,
                     modelsync_http_end_fn *on_end, void *arg)
@@ -210,13 +210,13 @@ modelsync_http_new (ingress_pool_t *pool, struct event_base *base, json_t *backe
         s_end (self, 0, "the backend has no address");
         return self;
     }
-    self->upstream = ingress_upstream_new (pool, hostname, port, ssl, &s_upstream_fn, self);
-    s_fill_headers (ingress_upstream_headers (self->upstream), backend, body);
+    self->upstream = of_upstream_new (pool, hostname, port, ssl, &s_upstream_fn, self);
+    s_fill_headers (of_upstream_headers (self->upstream), backend, body);
     const char *query = json_string_value (json_object_get (backend, "Querystring"));
     char *uri = zsys_sprintf ("%s%s%s", path, query && *query ? "?" : "",
                               query && *query ? query : "");
     //  A request that cannot be queued fails later, through s_on_fail
-    ingress_upstream_send (self->upstream, method, uri, body, body ? strlen (body) : 0);
+    of_upstream_send (self->upstream, method, uri, body, body ? strlen (body) : 0);
     zstr_free (&uri);
     return self;
 }
@@ -228,7 +228,7 @@ modelsync_http_destroy (modelsync_http_t **self_p)
     modelsync_http_t *self = *self_p;
     if (!self)
         return;
-    ingress_upstream_cancel (&self->upstream);
+    of_upstream_cancel (&self->upstream);
     event_free (self->timer);
     event_free (self->ended);
     evbuffer_free (self->body);

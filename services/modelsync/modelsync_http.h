@@ -2,7 +2,7 @@
     modelsync_http - one request from modelsync to a backend
 
     A backend's listing, pull or delete request, sent as the ingress sends
-    proxied ones (its pooled evhttp client, ingress_upstream): the backend's
+    proxied ones (the same pooled evhttp client, of_upstream): the backend's
     Ssl, BearerToken, Headers and Querystring apply, and its own Host. The
     answer is either buffered whole (bounded), or, for a streamed request
     answered 2xx, cut into lines as they come (each bounded). A timer ends
@@ -15,7 +15,7 @@
 #define MODELSYNC_HTTP_H_INCLUDED
 
 #include "of_classes.h"
-#include "ingress_upstream.h"
+#include "of_upstream.h"
 
 //  Longest buffered answer and longest streamed line
 #define MODELSYNC_HTTP_BODY_MAX  (8 * 1024 * 1024)
@@ -39,7 +39,7 @@ typedef void (modelsync_http_end_fn) (void *arg, int status, const char *body, s
 //  body (JSON text or NULL). timeout_ms bounds the whole request, or with
 //  on_line (streamed) the silence between pieces.
 modelsync_http_t *
-    modelsync_http_new (ingress_pool_t *pool, struct event_base *base, json_t *backend,
+    modelsync_http_new (of_upstream_pool_t *pool, struct event_base *base, json_t *backend,
                         enum evhttp_cmd_type method, const char *path, const char *body,
                         int64_t timeout_ms, modelsync_http_line_fn *on_line,
                         modelsync_http_end_fn *on_end, void *arg);

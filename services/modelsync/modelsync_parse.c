@@ -5,7 +5,6 @@
 
 #include "modelsync_parse.h"
 #include <ctype.h>
-#include <time.h>
 
 //  Details keys other than the known ones are passed through when they are
 //  scalars; at most this many, with names of at most S_KEY_MAX bytes
@@ -195,12 +194,9 @@ s_openai_model (json_t *entry)
     json_t *created = json_object_get (entry, "created");
     if (json_is_integer (created) && json_integer_value (created) >= 0
         && json_integer_value (created) < INT32_MAX) {
-        time_t seconds = (time_t) json_integer_value (created);
-        struct tm utc;
-        char text [OFP_MODELS_TIME_MAX];
-        if (gmtime_r (&seconds, &utc) && strftime (text, sizeof text, "%Y-%m-%dT%H:%M:%S.000000Z",
-                                                   &utc))
-            json_object_set_new (record, "ModifiedAt", json_string (text));
+        char text [OFP_TIMESTAMP_LENGTH + 1];
+        of_schema_time (json_integer_value (created) * 1000, text, sizeof text);
+        json_object_set_new (record, "ModifiedAt", json_string (text));
     }
     return record;
 }

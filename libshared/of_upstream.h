@@ -1,5 +1,9 @@
 /*  =========================================================================
-    ingress_upstream - requests to backends, over pooled connections
+    of_upstream - requests to backends, over pooled connections
+
+    Used by the ingress (proxied requests) and modelsync (inventories, pulls,
+    deletes): an of_upstream_pool_t per event loop, an of_upstream_t per
+    request.
 
     libevent's evhttp client, as the bus notes recommend: one request at a time
     per connection, so idle keep-alive connections are kept per backend
@@ -11,23 +15,23 @@
     =========================================================================
 */
 
-#ifndef INGRESS_UPSTREAM_H_INCLUDED
-#define INGRESS_UPSTREAM_H_INCLUDED
+#ifndef OF_UPSTREAM_H_INCLUDED
+#define OF_UPSTREAM_H_INCLUDED
 
 #include "of_classes.h"
 #include <event2/dns.h>
 #include <event2/http.h>
 #include <openssl/ssl.h>
 
-typedef struct _ingress_pool_t ingress_pool_t;
-typedef struct _ingress_upstream_t ingress_upstream_t;
+typedef struct _of_upstream_pool_t of_upstream_pool_t;
+typedef struct _of_upstream_t of_upstream_t;
 
 //  How a request failed
 typedef enum {
-    INGRESS_FAIL_CONNECT,       //  no connection, or it broke before the request was sent
-    INGRESS_FAIL_NO_RESPONSE,   //  sent, but the connection ended before any response
-    INGRESS_FAIL_BROKEN         //  the response had started and did not end cleanly
-} ingress_fail_t;
+    OF_UPSTREAM_FAIL_CONNECT,       //  no connection, or it broke before the request was sent
+    OF_UPSTREAM_FAIL_NO_RESPONSE,   //  sent, but the connection ended before any response
+    OF_UPSTREAM_FAIL_BROKEN         //  the response had started and did not end cleanly
+} of_upstream_fail_t;
 
 typedef struct {
     //  The status line and headers arrived
@@ -37,49 +41,49 @@ typedef struct {
     //  The response ended cleanly
     void (*on_done) (void *arg);
     //  The request failed; reason says how ("connect: Connection refused")
-    void (*on_fail) (void *arg, ingress_fail_t fail, const char *reason);
-} ingress_upstream_fn_t;
+    void (*on_fail) (void *arg, of_upstream_fail_t fail, const char *reason);
+} of_upstream_fn_t;
 
 //  Creates the pools for all backends. NULL if TLS cannot be set up.
-ingress_pool_t *
-    ingress_pool_new (struct event_base *base, of_settings_t *settings);
+of_upstream_pool_t *
+    of_upstream_pool_new (struct event_base *base, of_settings_t *settings);
 
 //  Frees every pooled connection; accepts NULL. Requests still running must
 //  have been cancelled.
 void
-    ingress_pool_destroy (ingress_pool_t **self_p);
+    of_upstream_pool_destroy (of_upstream_pool_t **self_p);
 
 //  Idle connections kept, over all backends.
 size_t
-    ingress_pool_idle (ingress_pool_t *self);
+    of_upstream_pool_idle (of_upstream_pool_t *self);
 
 //  Prepares a request to host:port (TLS if ssl); add headers with
-//  ingress_upstream_headers, then send it.
-ingress_upstream_t *
-    ingress_upstream_new (ingress_pool_t *pool, const char *host, int port, bool ssl,
-                          const ingress_upstream_fn_t *fn, void *arg);
+//  of_upstream_headers, then send it.
+of_upstream_t *
+    of_upstream_new (of_upstream_pool_t *pool, const char *host, int port, bool ssl,
+                     const of_upstream_fn_t *fn, void *arg);
 
 //  The request's headers, to fill in before sending.
 struct evkeyvalq *
-    ingress_upstream_headers (ingress_upstream_t *self);
+    of_upstream_headers (of_upstream_t *self);
 
 //  Sends it: method, path with query, body (copied). 0, or -1 when it could
 //  not even be queued (then on_fail runs later from the loop).
 int
-    ingress_upstream_send (ingress_upstream_t *self, enum evhttp_cmd_type method, const char *uri,
-                           const char *body, size_t size);
+    of_upstream_send (of_upstream_t *self, enum evhttp_cmd_type method, const char *uri,
+                      const char *body, size_t size);
 
 //  Stops (true) or resumes (false) reading the response: backpressure.
 void
-    ingress_upstream_hold (ingress_upstream_t *self, bool hold);
+    of_upstream_hold (of_upstream_t *self, bool hold);
 
 //  Abandons the request: the connection is closed, no callback runs after
 //  this. Sets *self_p to NULL; accepts a NULL *self_p.
 void
-    ingress_upstream_cancel (ingress_upstream_t **self_p);
+    of_upstream_cancel (of_upstream_t **self_p);
 
 //  Self test
 void
-    ingress_upstream_test (bool verbose);
+    of_upstream_test (bool verbose);
 
 #endif

@@ -1,9 +1,9 @@
 /*  =========================================================================
-    ingress_upstream - requests to backends, over pooled connections
+    of_upstream - requests to backends, over pooled connections
     =========================================================================
 */
 
-#include "ingress_upstream.h"
+#include "of_upstream.h"
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -11,13 +11,13 @@
 
 //  Idle keep-alive connections kept per backend address
 #define S_IDLE_PER_BACKEND_MAX 64
-//  Once the request is written, evhttp's own timeout steps aside: the call's
-//  first-byte and idle timers take over (a cold model load can take minutes)
+//  Once the request is written, evhttp's own timeout steps aside: the
+//  caller's first-byte and idle timers take over (a cold model load can take minutes)
 #define S_WRITTEN_TIMEOUT_S    (24 * 3600)
 #define S_KEY_MAX              (OFP_LEASE_HOSTNAME_MAX + 16)
 #define S_REASON_MAX           256
 
-struct _ingress_pool_t {
+struct _of_upstream_pool_t {
     struct event_base *base;
     struct evdns_base *dns;
     SSL_CTX *tls;
@@ -26,15 +26,15 @@ struct _ingress_pool_t {
     size_t idle_count;
 };
 
-struct _ingress_upstream_t {
-    ingress_pool_t *pool;
+struct _of_upstream_t {
+    of_upstream_pool_t *pool;
     char key [S_KEY_MAX];
     char host [OFP_LEASE_HOSTNAME_MAX + 1];
     int port;
     bool ssl;
     struct evhttp_connection *connection;
     struct evhttp_request *request;     //  NULL once evhttp has freed it
-    ingress_upstream_fn_t fn;
+    of_upstream_fn_t fn;
     void *arg;
     bool written;                       //  the whole request went out
     bool headed;                        //  the response's head came
@@ -59,11 +59,11 @@ s_idle_list_destroy (void **item)
     *item = NULL;
 }
 
-ingress_pool_t *
-ingress_pool_new (struct event_base *base, of_settings_t *settings)
+of_upstream_pool_t *
+of_upstream_pool_new (struct event_base *base, of_settings_t *settings)
 {
     assert (base && settings);
-    ingress_pool_t *self = (ingress_pool_t *) zmalloc (sizeof (ingress_pool_t));
+    of_upstream_pool_t *self = (of_upstream_pool_t *) zmalloc (sizeof (of_upstream_pool_t));
     self->base = base;
     self->settings = settings;
     self->dns = evdns_base_new (base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
@@ -71,17 +71,17 @@ ingress_pool_new (struct event_base *base, of_settings_t *settings)
     self->idle = zhashx_new ();
     zhashx_set_destructor (self->idle, s_idle_list_destroy);
     if (!self->dns || !self->tls) {
-        ingress_pool_destroy (&self);
+        of_upstream_pool_destroy (&self);
         return NULL;
     }
     return self;
 }
 
 void
-ingress_pool_destroy (ingress_pool_t **self_p)
+of_upstream_pool_destroy (of_upstream_pool_t **self_p)
 {
     assert (self_p);
-    ingress_pool_t *self = *self_p;
+    of_upstream_pool_t *self = *self_p;
     if (!self)
         return;
     zhashx_destroy (&self->idle);
@@ -94,7 +94,7 @@ ingress_pool_destroy (ingress_pool_t **self_p)
 }
 
 size_t
-ingress_pool_idle (ingress_pool_t *self)
+of_upstream_pool_idle (of_upstream_pool_t *self)
 {
     assert (self);
     return self->idle_count;
@@ -102,7 +102,7 @@ ingress_pool_idle (ingress_pool_t *self)
 
 //  A TLS connection that checks the backend's certificate and name
 static struct evhttp_connection *
-s_connect_tls (ingress_pool_t *pool, const char *host, int port)
+s_connect_tls (of_upstream_pool_t *pool, const char *host, int port)
 {
     SSL *ssl = of_tls_client_ssl (pool->tls, host);
     if (!ssl)
@@ -120,7 +120,7 @@ s_connect_tls (ingress_pool_t *pool, const char *host, int port)
 
 //  Takes an idle connection to the address, or makes a new one
 static struct evhttp_connection *
-s_connection_take (ingress_pool_t *pool, const char *key, const char *host, int port, bool ssl)
+s_connection_take (of_upstream_pool_t *pool, const char *key, const char *host, int port, bool ssl)
 {
     if (ssl)
         //  evhttp cannot reconnect a used TLS bufferevent: one request each
@@ -143,7 +143,7 @@ s_connection_free_later_cb (evutil_socket_t fd, short what, void *arg)
 
 //  Frees a connection from the loop: never inside one of its own callbacks
 static void
-s_connection_free_later (ingress_pool_t *pool, struct evhttp_connection *connection)
+s_connection_free_later (of_upstream_pool_t *pool, struct evhttp_connection *connection)
 {
     struct timeval now = {0, 0};
     event_base_once (pool->base, -1, EV_TIMEOUT, s_connection_free_later_cb, connection, &now);
@@ -151,9 +151,9 @@ s_connection_free_later (ingress_pool_t *pool, struct evhttp_connection *connect
 
 //  Keeps a connection that ended its request cleanly, for the next one
 static void
-s_connection_give_back (ingress_upstream_t *self)
+s_connection_give_back (of_upstream_t *self)
 {
-    ingress_pool_t *pool = self->pool;
+    of_upstream_pool_t *pool = self->pool;
     struct evhttp_connection *connection = self->connection;
     self->connection = NULL;
     zlistx_t *list = (zlistx_t *) zhashx_lookup (pool->idle, self->key);
@@ -173,7 +173,7 @@ s_connection_give_back (ingress_upstream_t *self)
 //  One request
 
 static void
-s_unwatch_output (ingress_upstream_t *self)
+s_unwatch_output (of_upstream_t *self)
 {
     if (self->output_cb) {
         evbuffer_remove_cb_entry (self->output, self->output_cb);
@@ -182,7 +182,7 @@ s_unwatch_output (ingress_upstream_t *self)
 }
 
 static void
-s_free (ingress_upstream_t *self)
+s_free (of_upstream_t *self)
 {
     s_unwatch_output (self);
     if (self->deferred)
@@ -190,11 +190,11 @@ s_free (ingress_upstream_t *self)
     free (self);
 }
 
-//  The request has left: evhttp's connect timeout gives way to the call's timers
+//  The request has left: evhttp's connect timeout gives way to the caller's timers
 static void
 s_on_output (struct evbuffer *buffer, const struct evbuffer_cb_info *info, void *arg)
 {
-    ingress_upstream_t *self = (ingress_upstream_t *) arg;
+    of_upstream_t *self = (of_upstream_t *) arg;
     if (info->n_deleted > 0 && evbuffer_get_length (buffer) == 0 && !self->written) {
         self->written = true;
         struct timeval timeout = {S_WRITTEN_TIMEOUT_S, 0};
@@ -206,7 +206,7 @@ s_on_output (struct evbuffer *buffer, const struct evbuffer_cb_info *info, void 
 static int
 s_on_head (struct evhttp_request *request, void *arg)
 {
-    ingress_upstream_t *self = (ingress_upstream_t *) arg;
+    of_upstream_t *self = (of_upstream_t *) arg;
     self->headed = true;
     self->written = true;
     s_unwatch_output (self);
@@ -218,30 +218,30 @@ s_on_head (struct evhttp_request *request, void *arg)
 static void
 s_on_data (struct evhttp_request *request, void *arg)
 {
-    ingress_upstream_t *self = (ingress_upstream_t *) arg;
+    of_upstream_t *self = (of_upstream_t *) arg;
     self->fn.on_data (self->arg, evhttp_request_get_input_buffer (request));
 }
 
 static void
 s_on_error (enum evhttp_request_error error, void *arg)
 {
-    ingress_upstream_t *self = (ingress_upstream_t *) arg;
+    of_upstream_t *self = (of_upstream_t *) arg;
     self->error = error;
     self->failed = true;
 }
 
 static void
-s_fail (ingress_upstream_t *self)
+s_fail (of_upstream_t *self)
 {
     char reason [S_REASON_MAX];
-    ingress_fail_t fail;
+    of_upstream_fail_t fail;
     if (self->headed) {
-        fail = INGRESS_FAIL_BROKEN;
+        fail = OF_UPSTREAM_FAIL_BROKEN;
         snprintf (reason, sizeof reason, "the backend's response broke off%s",
                   self->error == EVREQ_HTTP_INVALID_HEADER ? " (malformed framing)" : "");
     }
     else if (!self->written) {
-        fail = INGRESS_FAIL_CONNECT;
+        fail = OF_UPSTREAM_FAIL_CONNECT;
         //  evhttp 2.1 reports a refused connect as a timeout too: tell them apart by the clock
         int64_t waited = zclock_mono () - self->sent_at;
         char tls [S_REASON_MAX] = "";
@@ -258,16 +258,16 @@ s_fail (ingress_upstream_t *self)
             snprintf (reason, sizeof reason, "connect: connection refused or reset");
     }
     else {
-        fail = INGRESS_FAIL_NO_RESPONSE;
+        fail = OF_UPSTREAM_FAIL_NO_RESPONSE;
         snprintf (reason, sizeof reason, "%s",
                   self->error == EVREQ_HTTP_INVALID_HEADER
-                      ? "the backend sent a malformed response"
-                      : "the backend closed the connection without answering");
+                  ? "the backend sent a malformed response"
+                  : "the backend closed the connection without answering");
     }
     //  The connection is broken: it goes, from the loop
     s_connection_free_later (self->pool, self->connection);
     self->connection = NULL;
-    ingress_upstream_fn_t fn = self->fn;
+    of_upstream_fn_t fn = self->fn;
     void *owner = self->arg;
     s_free (self);
     fn.on_fail (owner, fail, reason);
@@ -276,25 +276,25 @@ s_fail (ingress_upstream_t *self)
 static void
 s_on_done (struct evhttp_request *request, void *arg)
 {
-    ingress_upstream_t *self = (ingress_upstream_t *) arg;
+    of_upstream_t *self = (of_upstream_t *) arg;
     self->request = NULL;       //  evhttp frees it after this callback
     if (!request || self->failed || evhttp_request_get_response_code (request) == 0) {
         s_fail (self);
         return;
     }
     s_connection_give_back (self);
-    ingress_upstream_fn_t fn = self->fn;
+    of_upstream_fn_t fn = self->fn;
     void *owner = self->arg;
     s_free (self);
     fn.on_done (owner);
 }
 
-ingress_upstream_t *
-ingress_upstream_new (ingress_pool_t *pool, const char *host, int port, bool ssl,
-                      const ingress_upstream_fn_t *fn, void *arg)
+of_upstream_t *
+of_upstream_new (of_upstream_pool_t *pool, const char *host, int port, bool ssl,
+                 const of_upstream_fn_t *fn, void *arg)
 {
     assert (pool && host && fn && fn->on_head && fn->on_data && fn->on_done && fn->on_fail);
-    ingress_upstream_t *self = (ingress_upstream_t *) zmalloc (sizeof (ingress_upstream_t));
+    of_upstream_t *self = (of_upstream_t *) zmalloc (sizeof (of_upstream_t));
     self->pool = pool;
     snprintf (self->host, sizeof self->host, "%s", host);
     self->port = port;
@@ -310,7 +310,7 @@ ingress_upstream_new (ingress_pool_t *pool, const char *host, int port, bool ssl
 }
 
 struct evkeyvalq *
-ingress_upstream_headers (ingress_upstream_t *self)
+of_upstream_headers (of_upstream_t *self)
 {
     assert (self && self->request);
     return evhttp_request_get_output_headers (self->request);
@@ -321,16 +321,16 @@ s_on_deferred_fail (evutil_socket_t fd, short what, void *arg)
 {
     (void) fd;
     (void) what;
-    ingress_upstream_t *self = (ingress_upstream_t *) arg;
-    ingress_upstream_fn_t fn = self->fn;
+    of_upstream_t *self = (of_upstream_t *) arg;
+    of_upstream_fn_t fn = self->fn;
     void *owner = self->arg;
     s_free (self);
-    fn.on_fail (owner, INGRESS_FAIL_CONNECT, "connect: cannot open a connection");
+    fn.on_fail (owner, OF_UPSTREAM_FAIL_CONNECT, "connect: cannot open a connection");
 }
 
 int
-ingress_upstream_send (ingress_upstream_t *self, enum evhttp_cmd_type method, const char *uri,
-                       const char *body, size_t size)
+of_upstream_send (of_upstream_t *self, enum evhttp_cmd_type method, const char *uri,
+                  const char *body, size_t size)
 {
     assert (self && self->request && uri);
     if (size)
@@ -363,7 +363,7 @@ ingress_upstream_send (ingress_upstream_t *self, enum evhttp_cmd_type method, co
 }
 
 void
-ingress_upstream_hold (ingress_upstream_t *self, bool hold)
+of_upstream_hold (of_upstream_t *self, bool hold)
 {
     assert (self);
     if (!self->connection)
@@ -376,10 +376,10 @@ ingress_upstream_hold (ingress_upstream_t *self, bool hold)
 }
 
 void
-ingress_upstream_cancel (ingress_upstream_t **self_p)
+of_upstream_cancel (of_upstream_t **self_p)
 {
     assert (self_p);
-    ingress_upstream_t *self = *self_p;
+    of_upstream_t *self = *self_p;
     if (!self)
         return;
     *self_p = NULL;
@@ -393,4 +393,120 @@ ingress_upstream_cancel (ingress_upstream_t **self_p)
     else if (self->request)
         evhttp_request_free (self->request);
     s_free (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+typedef struct {
+    int status;
+    size_t bytes;
+    int done;
+    int failed;
+    of_upstream_fail_t fail;
+} s_test_t;
+
+static void
+s_test_head (void *arg, int status, struct evkeyvalq *headers)
+{
+    (void) headers;
+    ((s_test_t *) arg)->status = status;
+}
+
+static void
+s_test_data (void *arg, struct evbuffer *data)
+{
+    ((s_test_t *) arg)->bytes += evbuffer_get_length (data);
+    evbuffer_drain (data, evbuffer_get_length (data));
+}
+
+static void
+s_test_done (void *arg)
+{
+    ((s_test_t *) arg)->done++;
+}
+
+static void
+s_test_fail (void *arg, of_upstream_fail_t fail, const char *reason)
+{
+    (void) reason;
+    ((s_test_t *) arg)->failed++;
+    ((s_test_t *) arg)->fail = fail;
+}
+
+static void
+s_test_serve (struct evhttp_request *request, void *arg)
+{
+    (void) arg;
+    struct evbuffer *body = evbuffer_new ();
+    evbuffer_add_printf (body, "hello");
+    evhttp_send_reply (request, 200, "OK", body);
+    evbuffer_free (body);
+}
+
+//  Sends GET / to port and runs the loop until the request ended
+static void
+s_test_get (of_upstream_pool_t *pool, struct event_base *base, int port, s_test_t *result)
+{
+    static const of_upstream_fn_t fn = {s_test_head, s_test_data, s_test_done, s_test_fail};
+    *result = (s_test_t) {0};
+    of_upstream_t *upstream = of_upstream_new (pool, "127.0.0.1", port, false, &fn, result);
+    evhttp_add_header (of_upstream_headers (upstream), "Host", "127.0.0.1");
+    of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, 0);
+    while (!result->done && !result->failed)
+        event_base_loop (base, EVLOOP_ONCE);
+}
+
+void
+of_upstream_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * of_upstream: ");
+    char error [OF_SETTINGS_ERROR_MAX];
+    of_settings_t *settings = of_settings_load (NULL, error, sizeof error);
+    struct event_base *base = event_base_new ();
+    assert (settings && base);
+    of_upstream_pool_t *pool = of_upstream_pool_new (base, settings);
+    assert (pool && of_upstream_pool_idle (pool) == 0);
+
+    //  A backend: the response streams back, and the connection is kept for the next
+    struct evhttp *server = evhttp_new (base);
+    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle (server, "127.0.0.1", 0);
+    assert (bound);
+    evhttp_set_gencb (server, s_test_serve, NULL);
+    struct sockaddr_in address;
+    socklen_t length = sizeof address;
+    getsockname (evhttp_bound_socket_get_fd (bound), (struct sockaddr *) &address, &length);
+    int port = ntohs (address.sin_port);
+    s_test_t result;
+    s_test_get (pool, base, port, &result);
+    assert (result.done == 1 && result.status == 200 && result.bytes == 5);
+    assert (of_upstream_pool_idle (pool) == 1);
+    s_test_get (pool, base, port, &result);
+    assert (result.done == 1 && of_upstream_pool_idle (pool) == 1);
+
+    //  Nothing listens any more: the request fails to connect
+    evhttp_free (server);
+    of_upstream_pool_destroy (&pool);
+    pool = of_upstream_pool_new (base, settings);
+    s_test_get (pool, base, port, &result);
+    assert (result.failed == 1 && result.fail == OF_UPSTREAM_FAIL_CONNECT && !result.done);
+
+    //  A cancelled request runs no callback
+    static const of_upstream_fn_t fn = {s_test_head, s_test_data, s_test_done, s_test_fail};
+    result = (s_test_t) {0};
+    of_upstream_t *upstream = of_upstream_new (pool, "127.0.0.1", port, false, &fn, &result);
+    of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, 0);
+    of_upstream_cancel (&upstream);
+    of_upstream_cancel (&upstream);
+    struct timeval pause = {0, 50000};
+    event_base_loopexit (base, &pause);
+    event_base_dispatch (base);
+    assert (!result.done && !result.failed);
+
+    of_upstream_pool_destroy (&pool);
+    of_upstream_pool_destroy (&pool);
+    event_base_free (base);
+    of_settings_destroy (&settings);
+    printf ("OK\n");
 }
