@@ -61,6 +61,23 @@ s_ask (zsock_t *client, json_t *body, const char *expected)
     return result;
 }
 
+//  An EDIT of frontend adding "nowhere" to field (none when field is NULL)
+//  is refused with status, and the message names what is wrong
+static void
+s_refused (zsock_t *client, const char *frontend, const char *field, int status,
+           const char *named)
+{
+    json_t *request = json_pack ("{s:s, s:s}", "Kind", "frontend", "Identifier", frontend);
+    if (field)
+        json_object_set_new (request, "Add", json_pack ("{s:[s]}", field, "nowhere"));
+    json_t *body = s_ask (client, request, "ERROR");
+    const char *message = json_string_value (json_object_get (body, "Message"));
+    IT_ASSERT (json_integer_value (json_object_get (body, "Status")) == status,
+               "%s of %s: %s", field ? field : "no list", frontend, message);
+    IT_ASSERT (strstr (message, named), "'%s' not named in: %s", named, message);
+    json_decref (body);
+}
+
 //  UPDATEs that reach the subscriber within S_QUIET_MS (HEARTBEATs go on
 //  coming, so the wait is a fixed one)
 static int
@@ -156,32 +173,11 @@ main (void)
                json_array_size (list));
     json_decref (list);
 
-    //  Refusals: no such list, no such frontend, a rule of the store
-    body = s_ask (first,
-                  json_pack ("{s:s, s:s, s:{s:[s]}}", "Kind", "frontend", "Identifier", "main",
-                             "Add", "Hostname", "x"),
-                  "ERROR");
-    IT_ASSERT (json_integer_value (json_object_get (body, "Status")) == 400, "bad field");
-    IT_ASSERT (strstr (json_string_value (json_object_get (body, "Message")), "Hostname"),
-               "the field is not named");
-    json_decref (body);
-    body = s_ask (first,
-                  json_pack ("{s:s, s:s, s:{s:[s]}}", "Kind", "frontend", "Identifier", "none",
-                             "Add", "RequiredModels", "x"),
-                  "ERROR");
-    IT_ASSERT (json_integer_value (json_object_get (body, "Status")) == 404, "no frontend");
-    json_decref (body);
-    body = s_ask (first,
-                  json_pack ("{s:s, s:s, s:{s:[s]}}", "Kind", "frontend", "Identifier", "main",
-                             "Add", "Backends", "nowhere"),
-                  "ERROR");
-    IT_ASSERT (json_integer_value (json_object_get (body, "Status")) == 409,
-               "a frontend naming a backend that does not exist");
-    json_decref (body);
-    body = s_ask (first, json_pack ("{s:s, s:s}", "Kind", "frontend", "Identifier", "main"),
-                  "ERROR");
-    IT_ASSERT (json_integer_value (json_object_get (body, "Status")) == 400, "neither side");
-    json_decref (body);
+    //  Refusals: no such list, no such frontend, a rule of the store, neither side
+    s_refused (first, "main", "Hostname", 400, "Hostname");
+    s_refused (first, "none", "RequiredModels", 404, "none");
+    s_refused (first, "main", "Backends", 409, "nowhere");
+    s_refused (first, "main", NULL, 400, "Add or Remove");
 
     int status = it_stop (configd, SIGTERM);
     IT_ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0, "exit status %d", status);
