@@ -49,6 +49,55 @@ s_check_patch (json_t *body, char *error, size_t size)
     return ofp_check_type (body, "Patch", JSON_OBJECT, error, size);
 }
 
+//  One side of an EDIT, when present: {"Field": ["value", ...], ...}
+static int
+s_check_edit_side (json_t *body, const char *name, char *error, size_t size)
+{
+    json_t *side = json_object_get (body, name);
+    if (!side)
+        return 0;
+    if (!json_is_object (side) || json_object_size (side) == 0) {
+        snprintf (error, size, "%s: must be an object of lists, {\"RequiredModels\": [...]}",
+                  name);
+        return -1;
+    }
+    const char *field;
+    json_t *values;
+    json_object_foreach (side, field, values) {
+        if (!json_is_array (values) || json_array_size (values) > OFP_CONFIG_EDIT_VALUES_MAX) {
+            snprintf (error, size, "%s.%s: must be an array of at most %d strings", name, field,
+                      OFP_CONFIG_EDIT_VALUES_MAX);
+            return -1;
+        }
+        size_t index;
+        json_t *value;
+        json_array_foreach (values, index, value) {
+            size_t length = json_is_string (value) ? json_string_length (value) : 0;
+            if (length == 0 || length > OFP_CONFIG_EDIT_VALUE_MAX) {
+                snprintf (error, size, "%s.%s[%zu]: must be a string of 1-%d bytes", name, field,
+                          index, OFP_CONFIG_EDIT_VALUE_MAX);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+//  {"Kind", "Identifier", "Add"?, "Remove"?}: at least one of the two
+static int
+s_check_edit (json_t *body, char *error, size_t size)
+{
+    if (s_check_kind_id (body, error, size) != 0
+        || s_check_edit_side (body, "Add", error, size) != 0
+        || s_check_edit_side (body, "Remove", error, size) != 0)
+        return -1;
+    if (!json_object_get (body, "Add") && !json_object_get (body, "Remove")) {
+        snprintf (error, size, "Add or Remove: one is required");
+        return -1;
+    }
+    return 0;
+}
+
 //  Changes are numbered from 1 within an epoch; 0 before the first
 static int
 s_check_epoch_sequence (json_t *body, char *error, size_t size)
@@ -125,6 +174,7 @@ static const ofp_command_t s_commands [] = {
     {"CREATE", true, s_check_create},
     {"REPLACE", true, s_check_replace},
     {"PATCH", true, s_check_patch},
+    {"EDIT", true, s_check_edit},
     {"DELETE", true, s_check_kind_id},
     {"PING", true, NULL},
     //  Replies
@@ -173,6 +223,23 @@ ofp_config_test (bool verbose)
               verbose);
     s_expect ("PATCH", true, "{\"Kind\":\"backend\",\"Identifier\":\"b\",\"Patch\":null}",
               "Patch", verbose);
+    s_expect ("EDIT", true,
+              "{\"Kind\":\"frontend\",\"Identifier\":\"f\",\"Add\":{\"RequiredModels\":[\"x\"]}}",
+              NULL, verbose);
+    s_expect ("EDIT", true,
+              "{\"Kind\":\"frontend\",\"Identifier\":\"f\",\"Remove\":{\"Labels\":[\"x\"]},"
+              "\"Add\":{\"Labels\":[\"y\"]}}",
+              NULL, verbose);
+    s_expect ("EDIT", true, "{\"Kind\":\"frontend\",\"Identifier\":\"f\"}", "Add or Remove",
+              verbose);
+    s_expect ("EDIT", true,
+              "{\"Kind\":\"frontend\",\"Identifier\":\"f\",\"Add\":{\"RequiredModels\":\"x\"}}",
+              "Add.RequiredModels", verbose);
+    s_expect ("EDIT", true,
+              "{\"Kind\":\"frontend\",\"Identifier\":\"f\",\"Remove\":{\"RequiredModels\":[\"\"]}}",
+              "Remove.RequiredModels[0]", verbose);
+    s_expect ("EDIT", true, "{\"Kind\":\"frontend\",\"Identifier\":\"f\",\"Add\":{}}", "Add",
+              verbose);
     s_expect ("UPDATE", false,
               "{\"Epoch\":\"0123456789abcdef\",\"Sequence\":3,\"Kind\":\"backend\","
               "\"Identifier\":\"b\",\"Object\":null}",

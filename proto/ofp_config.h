@@ -14,6 +14,9 @@
 
 #define OFP_CONFIG_SIGNATURE "ofconfig/1"
 #define OFP_CONFIG_MAX_BODY  (16 * 1024 * 1024)
+//  EDIT: values per list and bytes per value
+#define OFP_CONFIG_EDIT_VALUES_MAX 1024
+#define OFP_CONFIG_EDIT_VALUE_MAX  256
 
 extern const ofp_protocol_t ofp_config_protocol;
 

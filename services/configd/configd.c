@@ -105,18 +105,35 @@ s_finish_write (s_configd_t *self, ofp_msg_t *request, configd_result_t result, 
     s_reply (self, &reply);
 }
 
-//  CREATE, REPLACE and PATCH: the input is made here, in configd's one thread,
-//  from what is stored now, so a PATCH cannot lose a concurrent change
+//  An EDIT that changes nothing commits nothing: the object as it is
+static void
+s_reply_unchanged (s_configd_t *self, ofp_msg_t *request, of_kind_t kind, json_t *current)
+{
+    json_t *body = json_pack ("{s:s, s:O, s:I}", "Kind", of_kind_name (kind), "Object", current,
+                              "Sequence", (json_int_t) configd_store_sequence (self->store));
+    ofp_msg_t *reply = ofp_msg_reply (request, "OBJECT", &body);
+    s_reply (self, &reply);
+}
+
+//  CREATE, REPLACE, PATCH and EDIT: the input is made here, in configd's one
+//  thread, from what is stored now, so a PATCH or an EDIT cannot lose a
+//  concurrent change
 static void
 s_handle_put (s_configd_t *self, ofp_msg_t *request, of_kind_t kind, const char *identifier)
 {
     json_t *body = ofp_msg_body (request);
     bool create = ofp_msg_is (request, "CREATE");
+    bool edit = ofp_msg_is (request, "EDIT");
     json_t *current = create ? NULL : configd_store_get (self->store, kind, identifier);
     json_t *input = NULL;
-    if (ofp_msg_is (request, "PATCH")) {
+    if (ofp_msg_is (request, "PATCH") || edit) {
         char message [CONFIGD_MESSAGE_MAX] = "";
-        if (current)
+        bool changed = true;
+        if (current && edit)
+            input = configd_edit_lists (kind, current, json_object_get (body, "Add"),
+                                        json_object_get (body, "Remove"), &changed, message,
+                                        sizeof message);
+        else if (current)
             input = configd_edit_patch (current, json_object_get (body, "Patch"), message,
                                         sizeof message);
         else
@@ -127,6 +144,12 @@ s_handle_put (s_configd_t *self, ofp_msg_t *request, of_kind_t kind, const char 
                                         ""};
             snprintf (refused.message, sizeof refused.message, "%s", message);
             s_finish_write (self, request, refused, kind, identifier, NULL, 0);
+            json_decref (current);
+            return;
+        }
+        if (!changed) {
+            s_reply_unchanged (self, request, kind, current);
+            json_decref (input);
             json_decref (current);
             return;
         }
@@ -195,7 +218,7 @@ s_handle_request (s_configd_t *self, ofp_msg_t *request)
         reply_command = "OBJECTS";
     }
     else if (ofp_msg_is (request, "CREATE") || ofp_msg_is (request, "REPLACE")
-             || ofp_msg_is (request, "PATCH")) {
+             || ofp_msg_is (request, "PATCH") || ofp_msg_is (request, "EDIT")) {
         s_handle_put (self, request, kind, identifier);
         return;
     }

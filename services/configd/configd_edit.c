@@ -1,9 +1,13 @@
 /*  =========================================================================
-    configd_edit - the merge patch of PATCH, and secrets kept on a write back
+    configd_edit - the merge patch of PATCH, the list edits of EDIT, and
+    secrets kept on a write back
     =========================================================================
 */
 
 #include "configd_edit.h"
+
+//  The list whose entries are model names, compared as models
+#define S_MODELS_FIELD "RequiredModels"
 
 json_t *
 configd_edit_patch (json_t *stored, json_t *patch, char *error, size_t size)
@@ -16,6 +20,94 @@ configd_edit_patch (json_t *stored, json_t *patch, char *error, size_t size)
         return NULL;
     }
     return of_merge_patch (stored, patch);
+}
+
+//  The string-list field of kind named name (any case), or NULL
+static const of_field_t *
+s_list_field (of_kind_t kind, const char *name)
+{
+    size_t count;
+    const of_field_t *fields = of_schema_fields (kind, &count);
+    for (size_t f = 0; f < count; f++)
+        if (fields [f].type == OF_FIELD_STRINGS && !(fields [f].flags & OF_FIELD_READONLY)
+            && strcasecmp (fields [f].name, name) == 0)
+            return &fields [f];
+    return NULL;
+}
+
+static bool
+s_same_entry (const char *a, const char *b, bool models)
+{
+    if (!models)
+        return streq (a, b);
+    char key_a [OFP_MODELS_KEY_MAX], key_b [OFP_MODELS_KEY_MAX];
+    ofp_models_key (key_a, a);
+    ofp_models_key (key_b, b);
+    return streq (key_a, key_b);
+}
+
+//  Adds value to list unless there, or removes every entry of it; true if
+//  the list changed
+static bool
+s_edit_list (json_t *list, const char *value, bool add, bool models)
+{
+    bool changed = false;
+    for (size_t index = json_array_size (list); index > 0; index--) {
+        const char *entry = json_string_value (json_array_get (list, index - 1));
+        if (entry && s_same_entry (entry, value, models)) {
+            if (add)
+                return false;
+            json_array_remove (list, index - 1);
+            changed = true;
+        }
+    }
+    if (add)
+        json_array_append_new (list, json_string (value));
+    return add || changed;
+}
+
+//  Applies one side of an EDIT ({"Field": [values]}) to input; -1 on a bad name
+static int
+s_edit_side (of_kind_t kind, json_t *input, json_t *side, bool add, bool *changed, char *error,
+             size_t size)
+{
+    const char *name;
+    json_t *values;
+    json_object_foreach (side, name, values) {
+        const of_field_t *field = s_list_field (kind, name);
+        if (!field) {
+            snprintf (error, size, "%s: a %s has no list of strings by that name (%s)", name,
+                      of_kind_name (kind), add ? "Add" : "Remove");
+            return -1;
+        }
+        json_t *list = json_object_get (input, field->name);
+        if (!json_is_array (list)) {
+            list = json_array ();
+            json_object_set_new (input, field->name, list);
+        }
+        size_t index;
+        json_t *value;
+        json_array_foreach (values, index, value)
+            if (s_edit_list (list, json_string_value (value), add,
+                             streq (field->name, S_MODELS_FIELD)))
+                *changed = true;
+    }
+    return 0;
+}
+
+json_t *
+configd_edit_lists (of_kind_t kind, json_t *stored, json_t *add, json_t *remove, bool *changed,
+                    char *error, size_t size)
+{
+    assert (json_is_object (stored) && changed);
+    *changed = false;
+    json_t *input = json_deep_copy (stored);
+    if ((remove && s_edit_side (kind, input, remove, false, changed, error, size) != 0)
+        || (add && s_edit_side (kind, input, add, true, changed, error, size) != 0)) {
+        json_decref (input);
+        return NULL;
+    }
+    return input;
 }
 
 static bool
@@ -120,6 +212,58 @@ configd_edit_test (bool verbose)
     configd_edit_keep_secrets (OF_KIND_BACKEND, input, NULL);
     assert (json_is_null (json_object_get (input, "BearerToken")));
     json_decref (input);
+    json_decref (stored);
+
+    //  EDIT: models compared as models, no duplicate, removals before additions
+    stored = json_pack ("{s:s, s:[s, s], s:[s]}", "Identifier", "f1", "RequiredModels",
+                        "llama3:latest", "all-minilm", "Backends", "a");
+    bool changed;
+    json_t *add = json_pack ("{s:[s, s]}", "requiredmodels", "LLAMA3", "qwen2.5:7b");
+    input = configd_edit_lists (OF_KIND_FRONTEND, stored, add, NULL, &changed, error,
+                                sizeof error);
+    assert (input && changed);
+    json_t *list = json_object_get (input, "RequiredModels");
+    assert (json_array_size (list) == 3);
+    assert (streq (json_string_value (json_array_get (list, 2)), "qwen2.5:7b"));
+    json_decref (input);
+    json_decref (add);
+    add = json_pack ("{s:[s]}", "RequiredModels", "llama3");
+    input = configd_edit_lists (OF_KIND_FRONTEND, stored, add, NULL, &changed, error,
+                                sizeof error);
+    assert (input && !changed && json_equal (input, stored));
+    json_decref (input);
+    json_t *remove = json_pack ("{s:[s], s:[s]}", "RequiredModels", "llama3", "Backends", "A");
+    input = configd_edit_lists (OF_KIND_FRONTEND, stored, NULL, remove, &changed, error,
+                                sizeof error);
+    assert (input && changed);
+    assert (json_array_size (json_object_get (input, "RequiredModels")) == 1);
+    //  Other lists compare exactly: "A" is not "a"
+    assert (json_array_size (json_object_get (input, "Backends")) == 1);
+    json_decref (input);
+    //  Remove then add: the entry ends present
+    input = configd_edit_lists (OF_KIND_FRONTEND, stored, add, remove, &changed, error,
+                                sizeof error);
+    assert (input && changed);
+    list = json_object_get (input, "RequiredModels");
+    assert (json_array_size (list) == 2);
+    assert (streq (json_string_value (json_array_get (list, 1)), "llama3"));
+    json_decref (input);
+    json_decref (remove);
+    json_decref (add);
+    //  Only string lists of the kind can be edited
+    add = json_pack ("{s:[s]}", "Hostname", "x");
+    assert (!configd_edit_lists (OF_KIND_FRONTEND, stored, add, NULL, &changed, error,
+                                 sizeof error));
+    assert (strstr (error, "Hostname"));
+    json_decref (add);
+    add = json_pack ("{s:[s]}", "Labels", "gpu");
+    assert (!configd_edit_lists (OF_KIND_FRONTEND, stored, add, NULL, &changed, error,
+                                 sizeof error));
+    input = configd_edit_lists (OF_KIND_BACKEND, stored, add, NULL, &changed, error,
+                                sizeof error);
+    assert (input && changed);
+    json_decref (input);
+    json_decref (add);
     json_decref (stored);
     printf ("OK\n");
 }

@@ -214,6 +214,17 @@ ingress_progress_done (ingress_progress_t *self)
     return true;
 }
 
+json_t *
+ingress_progress_pending (ingress_progress_t *self)
+{
+    assert (self);
+    json_t *pending = json_array ();
+    for (size_t i = 0; i < self->count; i++)
+        if (!self->backends [i].done)
+            json_array_append_new (pending, json_string (self->backends [i].id));
+    return pending;
+}
+
 bool
 ingress_progress_end (ingress_progress_t *self, const char *reason, struct evbuffer *out,
                       char *error, size_t size)
@@ -325,6 +336,11 @@ ingress_progress_test (bool verbose)
                    "verifying sha256 digest"));
     json_decref (line);
     assert (!ingress_progress_done (self));
+    json_t *pending = ingress_progress_pending (self);
+    assert (json_array_size (pending) == 2);
+    assert (streq (json_string_value (json_array_get (pending, 0)), "a"));
+    assert (streq (json_string_value (json_array_get (pending, 1)), "b"));
+    json_decref (pending);
     s_test_apply (self, "{\"Backend\":\"a\",\"Status\":\"success\",\"Done\":true}", out);
     line = s_test_line (out);
     assert (streq (json_string_value (json_object_get (line, "status")), "writing manifest"));

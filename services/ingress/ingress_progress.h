@@ -43,6 +43,10 @@ bool
 bool
     ingress_progress_done (ingress_progress_t *self);
 
+//  The backends not Done yet: a new array of Identifiers (caller owns).
+json_t *
+    ingress_progress_pending (ingress_progress_t *self);
+
 //  Ends the stream: appends {"status":"success"} or {"error": ...} to out
 //  (may be NULL) and writes the error text into error (when not NULL).
 //  True on success. Backends not Done count as failed with reason.

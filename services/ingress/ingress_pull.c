@@ -3,7 +3,9 @@
 
     A pull's states, in order: writing (RequiredModels, through configd),
     starting (PULL-START sent), following (ACCEPTED came; PULL records
-    flow in). Every path out ends the call exactly once (s_end or s_free).
+    flow in), and rejoining while modelsync is silent or restarted (a new
+    epoch): PULL-START again for the backends not done, then following the
+    new job. Every path out ends the call exactly once (s_end or s_free).
     =========================================================================
 */
 
@@ -18,6 +20,11 @@
 //  PULL records kept for replies that come after them (PUB and ROUTER are
 //  two connections, so a pull's first records may overtake its ACCEPTED)
 #define S_RECENT_MAX     256
+//  How long a followed pull waits for a silent or restarted modelsync to
+//  take it again before it ends with an error line
+#define S_REJOIN_MS      60000
+//  A new modelsync's wording for a pull it started again
+#define S_SKIPPED_AGAIN  "left out when modelsync restarted and the pull was started again"
 
 struct _ingress_pulls_t {
     ingress_models_t *models;
@@ -40,6 +47,7 @@ typedef struct {
     char epoch [OFP_EPOCH_LENGTH + 1];
     json_t *jobs;                   //  Job -> true: ours, and those that joined it
     ingress_progress_t *progress;
+    int64_t rejoin_since;           //  modelsync silent or restarted since (zclock_mono), or 0
 } s_call_t;
 
 //  --------------------------------------------------------------------------
@@ -123,6 +131,8 @@ s_fail_modelsync (s_call_t *self, ofp_msg_t *reply)
 //  --------------------------------------------------------------------------
 //  Following a pull
 
+static void s_rejoin (s_call_t *self);
+
 //  A record of the followed pull: ours, or (published is true) of a later job
 //  that joined it. True if the call ended (and is freed).
 static bool
@@ -173,9 +183,16 @@ s_on_models_message (void *arg, ofp_msg_t *msg)
          call = (s_call_t *) zlistx_next (calls)) {
         if (!call->progress)
             ;                   //  not following yet
-        else if (!streq (call->epoch, epoch))
-            s_end_pull (call, "modelsync restarted; the pull goes on as a required model");
+        else if (!streq (call->epoch, epoch)) {
+            //  A new modelsync: take the pull up again with it
+            if (!call->rejoin_since)
+                call->rejoin_since = zclock_mono ();
+            s_rejoin (call);
+        }
+        else if (call->request)
+            ;                   //  rejoining: the new job's records come after its ACCEPTED
         else if (state) {
+            call->rejoin_since = 0;
             //  Ends missed among the PULLs are in STATE's Pulls (kept 60 s)
             size_t index;
             json_t *pull;
@@ -189,21 +206,152 @@ s_on_models_message (void *arg, ofp_msg_t *msg)
     zlistx_destroy (&calls);
 }
 
-//  A silent modelsync reports nothing more: followers end with an error
+//  A silent modelsync reports nothing more: followers wait for it (or for
+//  a new one) at most S_REJOIN_MS, asking a new one to take the pull up
+//  again until it does
 static void
 s_on_timer (evutil_socket_t fd, short what, void *arg)
 {
     (void) fd;
     (void) what;
     ingress_pulls_t *pulls = (ingress_pulls_t *) arg;
-    if (ingress_feed_alive (pulls->models->inventory))
-        return;
+    ingress_feed_t *inventory = pulls->models->inventory;
+    bool alive = ingress_feed_alive (inventory);
+    int64_t now = zclock_mono ();
     zlistx_t *calls = zlistx_dup (pulls->calls);
     for (s_call_t *call = (s_call_t *) zlistx_first (calls); call;
-         call = (s_call_t *) zlistx_next (calls))
-        if (call->progress)
-            s_end_pull (call, "modelsync stopped reporting; the pull goes on as a required model");
+         call = (s_call_t *) zlistx_next (calls)) {
+        if (!call->progress)
+            continue;
+        if (!alive && !call->rejoin_since)
+            call->rejoin_since = now;
+        if (!call->rejoin_since)
+            continue;
+        if (now - call->rejoin_since > S_REJOIN_MS)
+            s_end_pull (call, "modelsync stopped reporting and did not take the pull up again; "
+                              "it goes on as a required model");
+        else if (alive && !streq (call->epoch, ingress_feed_epoch (inventory)))
+            s_rejoin (call);
+    }
     zlistx_destroy (&calls);
+}
+
+//  Follows the Job of an ACCEPTED (alone: jobs of an earlier epoch are over)
+static void
+s_take_job (s_call_t *self, json_t *accepted)
+{
+    snprintf (self->job, sizeof self->job, "%s",
+              json_string_value (json_object_get (accepted, "Job")));
+    snprintf (self->epoch, sizeof self->epoch, "%s", ingress_feed_epoch (self->models->inventory));
+    if (!self->jobs)
+        self->jobs = json_object ();
+    json_object_clear (self->jobs);
+    json_object_set_new (self->jobs, self->job, json_true ());
+    self->rejoin_since = 0;
+}
+
+//  Records that overtook the ACCEPTED; older ends are in STATE's Pulls
+static void
+s_replay_recent (s_call_t *self)
+{
+    json_t *recent = json_copy (self->models->pulls->recent);
+    size_t index;
+    json_t *pull;
+    json_array_foreach (recent, index, pull)
+        if (s_follow_record (self, pull, false))
+            break;
+    json_decref (recent);
+}
+
+static void
+s_on_rejoined (void *arg, ofp_msg_t *reply)
+{
+    s_call_t *self = (s_call_t *) arg;
+    self->request = NULL;
+    if (!reply || !ofp_msg_is (reply, "ACCEPTED")) {
+        //  A new modelsync may not know the frontend or its health yet: the
+        //  timer asks again, within S_REJOIN_MS
+        of_log_debug ("pull of '%s' through frontend %s: modelsync did not take it up yet (%s)",
+                      self->model, self->frontend, reply ? ofp_msg_command (reply) : "no answer");
+        return;
+    }
+    json_t *body = ofp_msg_body (reply);
+    s_take_job (self, body);
+    of_log_info ("pull of '%s' through frontend %s: modelsync restarted, following job %s",
+                 self->model, self->frontend, self->job);
+    //  Backends the new modelsync leaves out (unhealthy now) failed
+    struct evbuffer *out = self->stream ? evbuffer_new () : NULL;
+    size_t index;
+    json_t *id;
+    json_array_foreach (json_object_get (body, "Skipped"), index, id) {
+        json_t *record = json_pack ("{s:O, s:s, s:b, s:s}", "Backend", id, "Status", "", "Done",
+                                    1, "Error", S_SKIPPED_AGAIN);
+        ingress_progress_apply (self->progress, record, out);
+        json_decref (record);
+    }
+    if (out) {
+        of_exchange_stream_write (self->exchange, out);
+        evbuffer_free (out);
+    }
+    if (ingress_progress_done (self->progress))
+        s_end_pull (self, NULL);
+    else
+        s_replay_recent (self);
+}
+
+//  modelsync restarted (a new epoch): asks the new one to pull again on the
+//  backends not done yet (Ollama resumes a partial download; a backend that
+//  finished meanwhile says success at once), unless already asked
+static void
+s_rejoin (s_call_t *self)
+{
+    if (self->request)
+        return;
+    json_t *body = json_pack ("{s:s, s:s, s:o}", "Frontend", self->frontend, "Model",
+                              self->model, "Backends",
+                              ingress_progress_pending (self->progress));
+    self->request = ingress_requester_send (self->models->modelsync, "PULL-START", &body,
+                                            INGRESS_CONFIG_TIMEOUT_MS, s_on_rejoined, self);
+}
+
+//  Why modelsync left a backend out of a pull, as this replica's copies say
+static const char *
+s_skip_reason (ingress_models_t *models, const char *id)
+{
+    json_t *backend = of_clone_get (models->clone, OF_KIND_BACKEND, id);
+    json_t *health = ingress_feed_get (models->health, id);
+    if (!backend)
+        return "unknown";
+    if (strcasecmp (json_string_value (json_object_get (backend, "ApiFormat")), "OpenAI") == 0)
+        return "OpenAI format";
+    if (!json_is_true (json_object_get (backend, "Active")))
+        return "inactive";
+    if (!streq (json_string_value (json_object_get (health, "State")), "Healthy"))
+        return "unhealthy";
+    return "not in the frontend";
+}
+
+//  The X-OllamaFlow-Pull-Skipped header: "v (OpenAI format), b (unhealthy)"
+static void
+s_add_skipped (s_call_t *self, json_t *skipped)
+{
+    if (json_array_size (skipped) == 0)
+        return;
+    char text [S_MESSAGE_MAX] = "";
+    size_t used = 0;
+    size_t index;
+    json_t *id;
+    json_array_foreach (skipped, index, id) {
+        const char *name = json_string_value (id);
+        int written = snprintf (text + used, sizeof text - used, "%s%s (%s)", index ? ", " : "",
+                                name, s_skip_reason (self->models, name));
+        if (written < 0 || used + (size_t) written >= sizeof text)
+            break;
+        used += (size_t) written;
+    }
+    of_log_info ("pull of '%s' through frontend %s: skipped %s", self->model, self->frontend,
+                 text);
+    of_exchange_add_header (self->exchange, "X-OllamaFlow-Pull-Skipped", text);
 }
 
 static void
@@ -223,16 +371,12 @@ s_on_accepted (void *arg, ofp_msg_t *reply)
                 self->frontend, self->model);
         return;
     }
-    snprintf (self->job, sizeof self->job, "%s",
-              json_string_value (json_object_get (body, "Job")));
-    snprintf (self->epoch, sizeof self->epoch, "%s", ingress_feed_epoch (self->models->inventory));
-    self->jobs = json_pack ("{s:b}", self->job, 1);
+    s_take_job (self, body);
     self->progress = ingress_progress_new (self->model, backends);
-    char *skipped = json_dumps (json_object_get (body, "Skipped"), JSON_COMPACT);
-    of_log_info ("pull of '%s' through frontend %s: job %s on %zu backends, skipped %s",
-                 self->model, self->frontend, self->job, json_array_size (backends), skipped);
-    free (skipped);
+    of_log_info ("pull of '%s' through frontend %s: job %s on %zu backends", self->model,
+                 self->frontend, self->job, json_array_size (backends));
     of_exchange_add_header (self->exchange, "X-OllamaFlow-Pull-Job", self->job);
+    s_add_skipped (self, json_object_get (body, "Skipped"));
     if (self->stream) {
         of_exchange_add_header (self->exchange, "Content-Type", S_NDJSON);
         of_exchange_stream_start (self->exchange, 200);
@@ -241,14 +385,7 @@ s_on_accepted (void *arg, ofp_msg_t *reply)
         of_exchange_stream_write (self->exchange, out);
         evbuffer_free (out);
     }
-    //  Records that overtook this reply; older ends are in STATE's Pulls
-    json_t *recent = json_copy (self->models->pulls->recent);
-    size_t index;
-    json_t *pull;
-    json_array_foreach (recent, index, pull)
-        if (s_follow_record (self, pull, false))
-            break;
-    json_decref (recent);
+    s_replay_recent (self);
 }
 
 //  --------------------------------------------------------------------------

@@ -6,8 +6,11 @@
     healthy Ollama backend of the frontend (PULL-START), then follows the
     job's PULL messages (and STATE's Pulls, for ends it missed) and streams
     one merged Ollama progress stream (ingress_progress); with stream:false
-    it answers once, at the end. A client that goes away stops the
-    following only: the pull goes on, the model is required now.
+    it answers once, at the end. Backends modelsync left out are named in
+    the X-OllamaFlow-Pull-Skipped header. If modelsync restarts meanwhile,
+    the new one is asked to start the pull again on the backends not done
+    and the stream goes on (completed never goes back). A client that goes
+    away stops the following only: the pull goes on, it is required now.
 
     A delete removes the model from RequiredModels (or the sync would pull
     it again), then asks modelsync to delete it on every Ollama backend of

@@ -4,120 +4,69 @@
 */
 
 #include "ingress_required.h"
-#include "ingress_listing.h"
 
 #define S_MESSAGE_MAX 512
 
 struct _ingress_required_job_t {
+    ingress_required_t *owner;
     char frontend [OFP_IDENTIFIER_MAX + 1];
     char *model;
     bool add;
-    ingress_required_fn *callback;      //  NULL once the caller cancelled
+    ingress_required_fn *callback;
     void *arg;
+    ingress_request_t *request;         //  the EDIT in flight
 };
 
 struct _ingress_required_t {
     ingress_requester_t *configd;
     int64_t timeout_ms;
-    zlistx_t *queue;                    //  jobs; the first is in progress when request is set
-    ingress_request_t *request;         //  the GET or REPLACE in flight
+    zlistx_t *jobs;                     //  the changes in flight
 };
-
-static void s_next (ingress_required_t *self);
 
 static void
 s_job_free (ingress_required_job_t **job_p)
 {
     ingress_required_job_t *job = *job_p;
     if (job) {
+        ingress_required_t *self = job->owner;
+        void *handle = zlistx_find (self->jobs, job);
+        if (handle)
+            zlistx_detach (self->jobs, handle);
+        ingress_requester_cancel (self->configd, &job->request);
         free (job->model);
         free (job);
         *job_p = NULL;
     }
 }
 
-//  Ends the first job, then starts the next
 static void
-s_finish (ingress_required_t *self, int status, const char *message)
+s_on_edited (void *arg, ofp_msg_t *reply)
 {
-    ingress_required_job_t *job = (ingress_required_job_t *) zlistx_detach (self->queue, NULL);
-    self->request = NULL;
-    if (job->callback)
-        job->callback (job->arg, status, message);
-    s_job_free (&job);
-    s_next (self);
-}
-
-//  configd said no, or did not answer
-static void
-s_fail (ingress_required_t *self, ofp_msg_t *reply)
-{
-    char message [S_MESSAGE_MAX];
-    int status = 503;
-    if (!reply)
+    ingress_required_job_t *job = (ingress_required_job_t *) arg;
+    job->request = NULL;
+    char message [S_MESSAGE_MAX] = "";
+    int status = 0;
+    if (!reply) {
+        status = 503;
         snprintf (message, sizeof message,
                   "ollamaflow's configd did not answer; the frontend's RequiredModels could "
                   "not be changed");
-    else {
+    }
+    else if (!ofp_msg_is (reply, "OBJECT")) {
         json_t *body = ofp_msg_body (reply);
         status = (int) json_integer_value (json_object_get (body, "Status"));
         snprintf (message, sizeof message, "configd refused the change of RequiredModels: %s",
                   json_string_value (json_object_get (body, "Message")));
     }
-    of_log_warning ("%s", message);
-    s_finish (self, status, message);
-}
-
-static void
-s_on_replaced (void *arg, ofp_msg_t *reply)
-{
-    ingress_required_t *self = (ingress_required_t *) arg;
-    if (!reply || !ofp_msg_is (reply, "OBJECT")) {
-        s_fail (self, reply);
-        return;
-    }
-    ingress_required_job_t *job = (ingress_required_job_t *) zlistx_first (self->queue);
-    of_log_info ("frontend %s: %s '%s' %s RequiredModels", job->frontend,
-                 job->add ? "added" : "removed", job->model, job->add ? "to" : "from");
-    s_finish (self, 0, NULL);
-}
-
-static void
-s_on_object (void *arg, ofp_msg_t *reply)
-{
-    ingress_required_t *self = (ingress_required_t *) arg;
-    if (!reply || !ofp_msg_is (reply, "OBJECT")) {
-        s_fail (self, reply);
-        return;
-    }
-    ingress_required_job_t *job = (ingress_required_job_t *) zlistx_first (self->queue);
-    json_t *object = json_deep_copy (json_object_get (ofp_msg_body (reply), "Object"));
-    json_t *list = json_object_get (object, "RequiredModels");
-    if (!json_is_array (list)) {
-        list = json_array ();
-        json_object_set_new (object, "RequiredModels", list);
-    }
-    if (!ingress_required_edit (list, job->model, job->add)) {
-        json_decref (object);
-        s_finish (self, 0, NULL);
-        return;
-    }
-    json_t *body = json_pack ("{s:s, s:s, s:o}", "Kind", "frontend", "Identifier", job->frontend,
-                              "Object", object);
-    self->request = ingress_requester_send (self->configd, "REPLACE", &body, self->timeout_ms,
-                                            s_on_replaced, self);
-}
-
-//  Starts the first job if none is in progress
-static void
-s_next (ingress_required_t *self)
-{
-    ingress_required_job_t *job = (ingress_required_job_t *) zlistx_first (self->queue);
-    if (!job || self->request)
-        return;
-    json_t *body = json_pack ("{s:s, s:s}", "Kind", "frontend", "Identifier", job->frontend);
-    self->request = ingress_requester_send (self->configd, "GET", &body, self->timeout_ms,
-                                            s_on_object, self);
+    if (status)
+        of_log_warning ("frontend %s: %s", job->frontend, message);
+    else
+        of_log_info ("frontend %s: '%s' %s RequiredModels", job->frontend, job->model,
+                     job->add ? "in" : "out of");
+    ingress_required_fn *callback = job->callback;
+    void *callback_arg = job->arg;
+    s_job_free (&job);
+    callback (callback_arg, status, status ? message : NULL);
 }
 
 ingress_required_t *
@@ -127,7 +76,7 @@ ingress_required_new (ingress_requester_t *configd, int64_t timeout_ms)
     ingress_required_t *self = (ingress_required_t *) zmalloc (sizeof (ingress_required_t));
     self->configd = configd;
     self->timeout_ms = timeout_ms;
-    self->queue = zlistx_new ();
+    self->jobs = zlistx_new ();
     return self;
 }
 
@@ -138,11 +87,10 @@ ingress_required_destroy (ingress_required_t **self_p)
     ingress_required_t *self = *self_p;
     if (!self)
         return;
-    ingress_requester_cancel (self->configd, &self->request);
     ingress_required_job_t *job;
-    while ((job = (ingress_required_job_t *) zlistx_detach (self->queue, NULL)))
+    while ((job = (ingress_required_job_t *) zlistx_first (self->jobs)))
         s_job_free (&job);
-    zlistx_destroy (&self->queue);
+    zlistx_destroy (&self->jobs);
     free (self);
     *self_p = NULL;
 }
@@ -152,17 +100,21 @@ ingress_required_change (ingress_required_t *self, const char *frontend, const c
                          bool add, ingress_required_fn *callback, void *arg)
 {
     assert (self && frontend && model && callback);
-    if (zlistx_size (self->queue) >= INGRESS_REQUIRED_QUEUE_MAX)
+    if (zlistx_size (self->jobs) >= INGRESS_REQUIRED_MAX)
         return NULL;
     ingress_required_job_t *job =
         (ingress_required_job_t *) zmalloc (sizeof (ingress_required_job_t));
+    job->owner = self;
     snprintf (job->frontend, sizeof job->frontend, "%s", frontend);
     job->model = strdup (model);
     job->add = add;
     job->callback = callback;
     job->arg = arg;
-    zlistx_add_end (self->queue, job);
-    s_next (self);
+    zlistx_add_end (self->jobs, job);
+    json_t *body = json_pack ("{s:s, s:s, s:{s:[s]}}", "Kind", "frontend", "Identifier", frontend,
+                              add ? "Add" : "Remove", "RequiredModels", model);
+    job->request = ingress_requester_send (self->configd, "EDIT", &body, self->timeout_ms,
+                                           s_on_edited, job);
     return job;
 }
 
@@ -170,56 +122,78 @@ void
 ingress_required_cancel (ingress_required_t *self, ingress_required_job_t **job_p)
 {
     assert (self && job_p);
-    ingress_required_job_t *job = *job_p;
-    if (!job)
-        return;
-    if (job == zlistx_first (self->queue) && self->request)
-        job->callback = NULL;           //  in progress: it completes, unheard
-    else {
-        void *handle = zlistx_find (self->queue, job);
-        if (handle)
-            zlistx_delete (self->queue, handle);
-        s_job_free (&job);
-    }
-    *job_p = NULL;
-}
-
-bool
-ingress_required_edit (json_t *list, const char *model, bool add)
-{
-    assert (json_is_array (list) && model);
-    bool changed = false;
-    for (size_t index = json_array_size (list); index > 0; index--)
-        if (ingress_listing_same_model (json_string_value (json_array_get (list, index - 1)),
-                                        model)) {
-            if (add)
-                return false;
-            json_array_remove (list, index - 1);
-            changed = true;
-        }
-    if (add) {
-        json_array_append_new (list, json_string (model));
-        changed = true;
-    }
-    return changed;
+    s_job_free (job_p);
 }
 
 //  --------------------------------------------------------------------------
-//  Self test
+//  Self test: the EDIT sent, and its answer, through a real DEALER and a
+//  ROUTER standing in for configd
+
+static void
+s_test_done (void *arg, int status, const char *message)
+{
+    (void) message;
+    *(int *) arg = status;
+}
 
 void
 ingress_required_test (bool verbose)
 {
     (void) verbose;
     printf (" * ingress_required: ");
-    json_t *list = json_pack ("[s, s]", "llama3:latest", "all-minilm");
-    assert (!ingress_required_edit (list, "LLAMA3", true));
-    assert (ingress_required_edit (list, "qwen2.5:7b", true) && json_array_size (list) == 3);
-    assert (streq (json_string_value (json_array_get (list, 2)), "qwen2.5:7b"));
-    json_array_append_new (list, json_string ("llama3"));
-    assert (ingress_required_edit (list, "llama3", false) && json_array_size (list) == 2);
-    assert (!ingress_required_edit (list, "llama3", false));
-    assert (!ingress_required_edit (list, "qwen2.5", false));
-    json_decref (list);
+    struct event_base *base = event_base_new ();
+    zsock_t *router = zsock_new_router ("inproc://ingress_required_test");
+    assert (router);
+    ingress_requester_t *configd = ingress_requester_new (
+        base, &ofp_config_protocol, "inproc://ingress_required_test", "configd", 1000, NULL, NULL);
+    assert (configd);
+    ingress_required_t *self = ingress_required_new (configd, 5000);
+    int status = -1;
+    ingress_required_job_t *job = ingress_required_change (self, "main", "llama3", true,
+                                                           s_test_done, &status);
+    assert (job);
+    ofp_msg_t *request = ofp_msg_recv (&ofp_config_protocol, router);
+    assert (request && !ofp_msg_error (request) && ofp_msg_is (request, "EDIT"));
+    json_t *body = ofp_msg_body (request);
+    assert (streq (json_string_value (json_object_get (body, "Identifier")), "main"));
+    json_t *added = json_object_get (json_object_get (body, "Add"), "RequiredModels");
+    assert (streq (json_string_value (json_array_get (added, 0)), "llama3"));
+    assert (!json_object_get (body, "Remove"));
+    json_t *reply_body = json_pack ("{s:s, s:{s:s}, s:i}", "Kind", "frontend", "Object", "Identifier",
+                            "main", "Sequence", 7);
+    ofp_msg_t *reply = ofp_msg_reply (request, "OBJECT", &reply_body);
+    ofp_msg_send (&reply, router);
+    ofp_msg_destroy (&request);
+    while (status == -1)
+        event_base_loop (base, EVLOOP_ONCE);
+    assert (status == 0);
+
+    //  A refusal carries configd's status; a cancelled change is never heard of
+    status = -1;
+    job = ingress_required_change (self, "main", "llama3", false, s_test_done, &status);
+    request = ofp_msg_recv (&ofp_config_protocol, router);
+    assert (request && json_object_get (ofp_msg_body (request), "Remove"));
+    reply = ofp_msg_reply_error (request, 404, "NotFound", "no frontend with Identifier 'main'");
+    ofp_msg_send (&reply, router);
+    ofp_msg_destroy (&request);
+    while (status == -1)
+        event_base_loop (base, EVLOOP_ONCE);
+    assert (status == 404);
+    status = -1;
+    job = ingress_required_change (self, "main", "x", true, s_test_done, &status);
+    ingress_required_cancel (self, &job);
+    assert (!job);
+    request = ofp_msg_recv (&ofp_config_protocol, router);
+    assert (request);
+    ofp_msg_destroy (&request);
+    //  Left in flight: dropped by destroy without its callback
+    job = ingress_required_change (self, "main", "y", true, s_test_done, &status);
+    assert (job);
+    ingress_required_destroy (&self);
+    ingress_required_destroy (&self);
+    assert (status == -1);
+    ingress_requester_destroy (&configd);
+    zsock_destroy (&router);
+    event_base_free (base);
     printf ("OK\n");
 }

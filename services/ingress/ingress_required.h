@@ -3,12 +3,11 @@
 
     A pull through a frontend adds the model to its RequiredModels, a delete
     removes it (OllamaFlow's side effects, models.md), before modelsync is
-    asked anything. The change is a read-modify-write over the config
-    protocol: GET the frontend from configd (not from this replica's copy,
-    which may not have seen the previous change yet), edit the list, REPLACE
-    it; configd answers once the change is committed. Changes go one at a
-    time, so two of this replica's changes never overwrite each other.
-    (Two replicas may still race; configd has no compare-and-set.)
+    asked anything. The change is one EDIT of the config protocol (config.md):
+    configd adds or removes the entry in its one thread, comparing models as
+    models ("llama3" is "llama3:latest"), and answers once it is committed.
+    So changes from any number of replicas, at the same instant, all keep
+    theirs: there is no read-modify-write here to lose one.
     =========================================================================
 */
 
@@ -17,8 +16,8 @@
 
 #include "ingress_requester.h"
 
-//  Changes waiting at most; beyond, a change is refused at once
-#define INGRESS_REQUIRED_QUEUE_MAX 256
+//  Changes in flight at most; beyond, a change is refused at once
+#define INGRESS_REQUIRED_MAX 256
 
 typedef struct _ingress_required_t ingress_required_t;
 typedef struct _ingress_required_job_t ingress_required_job_t;
@@ -32,12 +31,12 @@ typedef void (ingress_required_fn) (void *arg, int status, const char *message);
 ingress_required_t *
     ingress_required_new (ingress_requester_t *configd, int64_t timeout_ms);
 
-//  Destroys; accepts NULL. Changes waiting are dropped without callback.
+//  Destroys; accepts NULL. Changes in flight are dropped without callback.
 void
     ingress_required_destroy (ingress_required_t **self_p);
 
 //  Adds (add true) or removes model in the frontend's RequiredModels. The
-//  callback runs once, later. NULL when too many changes wait.
+//  callback runs once, later. NULL when too many changes are in flight.
 ingress_required_job_t *
     ingress_required_change (ingress_required_t *self, const char *frontend, const char *model,
                              bool add, ingress_required_fn *callback, void *arg);
@@ -46,12 +45,6 @@ ingress_required_job_t *
 //  configd still completes). Sets *job_p to NULL; accepts a NULL *job_p.
 void
     ingress_required_cancel (ingress_required_t *self, ingress_required_job_t **job_p);
-
-//  Edits a RequiredModels array: adds model unless the same model is there
-//  ("llama3" is "llama3:latest"), or removes every entry of it. True if the
-//  array changed.
-bool
-    ingress_required_edit (json_t *list, const char *model, bool add);
 
 //  Self test
 void

@@ -31,14 +31,14 @@ json_t *
 sim_control_config_json (const sim_backend_config_t *c)
 {
     const sim_faults_t *f = &c->faults;
-    json_t *faults = json_pack ("{sbsbsisbsisisisisssisb}", "refuse", f->refuse, "hang", f->hang,
+    json_t *faults = json_pack ("{sbsbsisbsisisisisssisbsb}", "refuse", f->refuse, "hang", f->hang,
                                 "slow_first_byte_ms", f->slow_first_byte_ms,
                                 "http_500", f->http_500, "http_500_every", f->http_500_every,
                                 "drop_after_tokens", f->drop_after_tokens,
                                 "error_after_tokens", f->error_after_tokens,
                                 "stall_after_tokens", f->stall_after_tokens,
                                 "error_message", f->error_message, "flap_ms", f->flap_ms,
-                                "pull_fail", f->pull_fail);
+                                "pull_fail", f->pull_fail, "bad_listings", f->bad_listings);
     json_t *keep_alive = c->keep_alive_ms == SIM_CLOCK_FOREVER? json_string ("-1")
                        : json_sprintf ("%lldms", (long long) c->keep_alive_ms);
     return json_pack ("{sssssssssisisfsfsisosfsisisisbsIso}", "name", c->name, "host", c->host,

@@ -235,6 +235,8 @@ s_apply_faults (sim_faults_t *faults, json_t *object, char *error, size_t size)
             rc = s_get_bool (value, key, &faults->http_500, error, size);
         else if (strcmp (key, "pull_fail") == 0)
             rc = s_get_bool (value, key, &faults->pull_fail, error, size);
+        else if (strcmp (key, "bad_listings") == 0)
+            rc = s_get_bool (value, key, &faults->bad_listings, error, size);
         else if (strcmp (key, "slow_first_byte_ms") == 0)
             rc = s_get_int (value, key, 0, SIM_TIME_MAX_MS, &faults->slow_first_byte_ms, error,
                             size);

@@ -81,6 +81,7 @@ typedef struct {
     char error_message [SIM_MESSAGE_MAX];
     int flap_ms;                //  0 off; else refuse / accept in turns of flap_ms
     bool pull_fail;             //  pulls fail half-way
+    bool bad_listings;          //  /api/tags, /api/ps, /v1/models answer 200 with broken JSON
 } sim_faults_t;
 
 //  One simulated backend

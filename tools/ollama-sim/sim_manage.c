@@ -127,10 +127,20 @@ s_v1_model (sim_backend_t *backend, sim_req_t *req)
     json_decref (json);
 }
 
+//  The bad_listings fault: a 200 whose JSON breaks off, as from a server
+//  that died mid-reply or a proxy that cut it
+#define S_BROKEN_LISTING "{\"models\":[{\"name\":\"llama3"
+
 void
 sim_manage_handle (sim_backend_t *backend, sim_req_t *req, sim_route_t route)
 {
     sim_models_t *models = sim_backend_models (backend);
+    if ((route == SIM_ROUTE_TAGS || route == SIM_ROUTE_PS || route == SIM_ROUTE_V1_MODELS)
+        && sim_backend_config (backend)->faults.bad_listings) {
+        sim_req_reply (req, 200, route == SIM_ROUTE_V1_MODELS ? SIM_CT_JSON_V1 : SIM_CT_JSON,
+                       S_BROKEN_LISTING, strlen (S_BROKEN_LISTING));
+        return;
+    }
     if (route == SIM_ROUTE_VERSION) {
         s_reply_json (req, json_pack ("{ss}", "version", sim_backend_config (backend)->version));
         return;

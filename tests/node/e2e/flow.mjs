@@ -152,6 +152,7 @@ export function startTap(flow, args) {
     find: (from, match, { timeout } = {}) => waitFor(() => seen.slice(from).find((line) => match(line.Body)),
       { interval: 1, timeout, what: 'a message on the tap' }),
     count: () => seen.length,
+    lines: seen,
     async stop() { child.kill('SIGTERM'); await exited; },
   };
 }

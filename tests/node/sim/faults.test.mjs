@@ -7,7 +7,7 @@ import { startSim, rawRequest, sleep } from './sim.mjs';
 
 const RUNNER_STOPPED = 'model runner has unexpectedly stopped, this may be due to resource limitations or an internal error, check ollama server logs for details';
 const NO_FAULTS = { refuse: false, hang: false, slow_first_byte_ms: 0, http_500: false, http_500_every: 0, drop_after_tokens: -1,
-  error_after_tokens: -1, flap_ms: 0, pull_fail: false, error_message: RUNNER_STOPPED };
+  error_after_tokens: -1, flap_ms: 0, pull_fail: false, bad_listings: false, error_message: RUNNER_STOPPED };
 let sim;
 let ollama;
 let openai;
@@ -145,6 +145,22 @@ test('failing pull: the stream ends with an error half-way, and the model is not
   assert.equal(parts[0].status, 'pulling manifest');
   assert.ok(!(await ollama.list()).models.some((m) => m.name === 'big-model:latest'));
   await assert.rejects(ollama.pull({ model: 'big-model' }), (e) => e.status_code === 500);
+});
+
+test('bad listings: /api/tags, /api/ps and /v1/models answer 200 with JSON that breaks off', async () => {
+  await sim.faults('a', { bad_listings: true });
+  for (const path of ['/api/tags', '/api/ps', '/v1/models']) {
+    const response = await fetch(`${sim.url('a')}${path}`);
+    assert.equal(response.status, 200, path);
+    assert.match(response.headers.get('content-type'), /^application\/json/);
+    const text = await response.text();
+    assert.throws(() => JSON.parse(text), SyntaxError, path);
+  }
+  await assert.rejects(ollama.list(), SyntaxError);
+  // Everything else is served as before
+  assert.equal((await chat({ options: { num_predict: 2 } })).done, true);
+  await sim.faults('a', { bad_listings: false });
+  assert.ok((await ollama.list()).models.some((m) => m.name === 'llama3.2:latest'));
 });
 
 test('slow pull: pull_bandwidth sets the pace of the progress', async () => {
