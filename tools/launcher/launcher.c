@@ -4,7 +4,7 @@
 
     Writes a working ollamaflow.json when there is none (the local Ollama at
     127.0.0.1:11434, or a demo fleet of simulated backends when no Ollama
-    answers and ollama-sim is built), starts the five services from the
+    answers and ollama-sim is built; a random admin token), starts the five services from the
     directory this program lives in, says where the HTTP port is, restarts a
     service that dies, and on Ctrl-C or SIGTERM stops them all.
     =========================================================================
@@ -12,6 +12,7 @@
 
 #include "of_classes.h"
 #include "launcher_fleet.h"
+#include "launcher_token.h"
 #include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
@@ -89,6 +90,17 @@ s_port_open (const char *host, int port)
     return open;
 }
 
+//  How to use the admin token a first run wrote
+static void
+s_print_token (const char *host, int port, const char *config, const char *token)
+{
+    printf ("The admin API and ollamaflowctl take the token written to %s\n"
+            "(AdminBearerTokens); keep it secret:\n\n"
+            "  export OLLAMAFLOW_URL=http://%s:%d OLLAMAFLOW_ADMIN_TOKEN=%s\n"
+            "  %s/ollamaflowctl status\n\n",
+            config, strcmp (host, "*") == 0 ? "localhost" : host, port, token, s_bin_dir);
+}
+
 static void
 s_usage (FILE *out)
 {
@@ -96,7 +108,8 @@ s_usage (FILE *out)
                   "       ollamaflow version\n\n"
                   "up      runs configd, scheduler, healthmon, modelsync and ingress in the\n"
                   "        foreground until Ctrl-C; writes FILE (default ./ollamaflow.json) with\n"
-                  "        a working default first if it does not exist.\n");
+                  "        a working default first if it does not exist, with a random admin\n"
+                  "        token for the admin API and ollamaflowctl.\n");
 }
 
 int
@@ -145,8 +158,14 @@ main (int argc, char *argv [])
     s_child_t children [8];
     size_t child_count = 0;
     launcher_fleet_t fleet = {0};
+    char token [LAUNCHER_TOKEN_SIZE] = "";
     if (access (config, F_OK) != 0) {
-        if (launcher_fleet_write_default (config, s_bin_dir, &fleet) != 0)
+        if (launcher_token_new (token) != 0) {
+            fprintf (stderr, "ollamaflow: cannot read /dev/urandom for an admin token: %s\n",
+                     strerror (errno));
+            return 1;
+        }
+        if (launcher_fleet_write_default (config, s_bin_dir, token, &fleet) != 0)
             return 1;
     }
     else
@@ -187,6 +206,8 @@ main (int argc, char *argv [])
                     "/v1.0/)\nsettings: %s   database: %s\nCtrl-C stops everything.\n\n",
                     strcmp (host, "*") == 0 ? "localhost" : host, settings->http_port, config,
                     settings->database);
+            if (*token)
+                s_print_token (host, settings->http_port, config, token);
             fflush (stdout);
             announced = true;
         }
