@@ -28,6 +28,9 @@ typedef struct {
     char *file;                     //  where the settings came from (NULL: defaults only)
     char *http_hostname;            //  Webserver.Hostname: address to listen on, "*" for all
     int http_port;                  //  Webserver.Port
+    bool ssl_enable;                //  Webserver.Ssl.Enable: the ingress serves HTTPS
+    char *ssl_certificate;          //  Webserver.Ssl.CertificateFile: PEM chain
+    char *ssl_private_key;          //  Webserver.Ssl.PrivateKeyFile: PEM key
     char *database;                 //  DatabaseFilename
     char **admin_tokens;            //  AdminBearerTokens, NULL-terminated
     char **sticky_headers;          //  StickyHeaders, NULL-terminated

@@ -92,13 +92,14 @@ s_port_open (const char *host, int port)
 
 //  How to use the admin token a first run wrote
 static void
-s_print_token (const char *host, int port, const char *config, const char *token)
+s_print_token (const char *scheme, const char *host, int port, const char *config,
+               const char *token)
 {
     printf ("The admin API and ollamaflowctl take the token written to %s\n"
             "(AdminBearerTokens); keep it secret:\n\n"
-            "  export OLLAMAFLOW_URL=http://%s:%d OLLAMAFLOW_ADMIN_TOKEN=%s\n"
+            "  export OLLAMAFLOW_URL=%s://%s:%d OLLAMAFLOW_ADMIN_TOKEN=%s\n"
             "  %s/ollamaflowctl status\n\n",
-            config, strcmp (host, "*") == 0 ? "localhost" : host, port, token, s_bin_dir);
+            config, scheme, strcmp (host, "*") == 0 ? "localhost" : host, port, token, s_bin_dir);
 }
 
 static void
@@ -197,17 +198,18 @@ main (int argc, char *argv [])
     }
 
     const char *host = settings->http_hostname;
+    const char *scheme = settings->ssl_enable ? "https" : "http";
     bool announced = false;
     int64_t ready_deadline = zclock_mono () + LAUNCHER_READY_WAIT_MS;
     bool stopping = false;
     while (!stopping) {
         if (!announced && s_port_open (host, settings->http_port)) {
-            printf ("\nollamaflow is up: http://%s:%d  (Ollama and OpenAI APIs; admin API under "
+            printf ("\nollamaflow is up: %s://%s:%d  (Ollama and OpenAI APIs; admin API under "
                     "/v1.0/)\nsettings: %s   database: %s\nCtrl-C stops everything.\n\n",
-                    strcmp (host, "*") == 0 ? "localhost" : host, settings->http_port, config,
-                    settings->database);
+                    scheme, strcmp (host, "*") == 0 ? "localhost" : host, settings->http_port,
+                    config, settings->database);
             if (*token)
-                s_print_token (host, settings->http_port, config, token);
+                s_print_token (scheme, host, settings->http_port, config, token);
             fflush (stdout);
             announced = true;
         }
