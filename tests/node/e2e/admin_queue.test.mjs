@@ -73,7 +73,7 @@ async function expectDepths(expected, what) {
 
 test('asks waiting count on the backends that could serve them, and only there', async () => {
   await hold('fa.local');
-  assert.equal((await health('a')).ActiveRequests, 1);
+  await waitFor(async () => (await health('a')).ActiveRequests === 1, { what: 'the lease on a in ActiveRequests' });
   generate('fa.local', MODEL);
   generate('fa.local', MODEL);
   await expectDepths({ a: 2, b: 0 }, 'two asks waiting on fa show on a only');
