@@ -35,11 +35,11 @@ after(async () => {
   assertCleanStop(assert, await flow.stop());
 });
 
-// Sends a generation through the frontend of host; onFirstChunk when the answer starts
+// Sends a generation through the frontend of host; onFirstChunk(status, chunk) when the answer starts
 function generate(host, model, onFirstChunk = () => {}) {
   const request = http.request({ host: '127.0.0.1', port: flow.port(), method: 'POST', path: '/api/generate',
     agent: false, headers: { host, 'content-type': 'application/json' } }, (response) => {
-    response.once('data', onFirstChunk);
+    response.once('data', (chunk) => onFirstChunk(response.statusCode, String(chunk)));
     response.on('error', () => {});
   });
   request.on('error', () => {});
@@ -48,11 +48,19 @@ function generate(host, model, onFirstChunk = () => {}) {
   return request;
 }
 
-// Takes the slot of the frontend's one backend with a long stream
+// Takes the slot of the frontend's one backend with a long stream (again while the scheduler,
+// which follows healthmon and modelsync on its own, does not serve it yet)
 async function hold(host) {
-  let started = false;
-  generate(host, MODEL, () => { started = true; });
-  await waitFor(() => started, { what: `a stream through ${host}` });
+  let last;
+  await waitFor(async () => {
+    let started;
+    generate(host, MODEL, (status, chunk) => { started = { status, chunk }; });
+    await waitFor(() => started, { what: `an answer through ${host}` });
+    last = started;
+    return started.status === 200;
+  }, { what: `a stream through ${host}` }).catch((error) => {
+    throw new Error(`${error.message}; last answer ${last?.status}: ${last?.chunk}`);
+  });
 }
 
 const health = async (id) => (await admin(flow, 'GET', `/backends/${id}/health`)).json;
@@ -73,7 +81,9 @@ async function expectDepths(expected, what) {
 
 test('asks waiting count on the backends that could serve them, and only there', async () => {
   await hold('fa.local');
-  await waitFor(async () => (await health('a')).ActiveRequests === 1, { what: 'the lease on a in ActiveRequests' });
+  let seen;
+  await waitFor(async () => (seen = await health('a')).ActiveRequests === 1, { what: 'the lease on a in ActiveRequests' })
+    .catch((error) => { throw new Error(`${error.message}: ${JSON.stringify(seen)}`); });
   generate('fa.local', MODEL);
   generate('fa.local', MODEL);
   await expectDepths({ a: 2, b: 0 }, 'two asks waiting on fa show on a only');
