@@ -4,8 +4,8 @@
 
     Writes a working ollamaflow.json when there is none (the local Ollama at
     127.0.0.1:11434, or a demo fleet of simulated backends when no Ollama
-    answers and ollama-sim is built; a random admin token), starts the five services from the
-    directory this program lives in, says where the HTTP port is, restarts a
+    answers and ollama-sim is built; a random admin token), starts the five
+    services from the directory this program lives in, says where the HTTP port is, restarts a
     service that dies, and on Ctrl-C or SIGTERM stops them all.
     =========================================================================
 */
@@ -208,8 +208,13 @@ main (int argc, char *argv [])
                     "/v1.0/)\nsettings: %s   database: %s\nCtrl-C stops everything.\n\n",
                     scheme, strcmp (host, "*") == 0 ? "localhost" : host, settings->http_port,
                     config, settings->database);
-            if (*token)
+            if (*token && settings->admin_tokens && settings->admin_tokens [0]
+                && streq (settings->admin_tokens [0], token))
                 s_print_token (scheme, host, settings->http_port, config, token);
+            else if (*token)
+                printf ("The admin token written to %s is not in use: OLLAMAFLOW_ADMIN_TOKEN "
+                        "or OLLAMAFLOW_ADMIN_TOKENS in this environment replaces it.\n\n",
+                        config);
             fflush (stdout);
             announced = true;
         }
