@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs ollamaflow: installs what is missing, builds, then starts all five services in the
 # foreground with `ollamaflow up` (Ctrl-C stops them). Writes ./ollamaflow.json first if
-# there is none: the local Ollama as the fleet, or a demo fleet of simulated backends.
+# there is none: the local Ollama as the fleet, or a demo fleet of simulated backends, and a
+# random admin token for the admin API and ollamaflowctl (printed with how to use it).
 #   ./run.sh                      default settings file ./ollamaflow.json
 #   ./run.sh --config FILE        another settings file
 set -euo pipefail

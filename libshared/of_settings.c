@@ -6,11 +6,13 @@
 #include "of_settings.h"
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef enum {
@@ -41,6 +43,13 @@ static const s_setting_t s_settings [] = {
      "localhost", 0, 0, "address the ingress listens on; * for all"},
     {"Webserver.Port", "OLLAMAFLOW_PORT", S_INT, S_FIELD (http_port), S_WIDTH (http_port),
      "43411", 0, 65535, "HTTP port of the ingress (0: any free port)"},
+    {"Webserver.Ssl.Enable", "OLLAMAFLOW_SSL", S_BOOL, S_FIELD (ssl_enable), 0, "false", 0, 0,
+     "the ingress serves HTTPS instead of HTTP (OllamaFlow's setting)"},
+    {"Webserver.Ssl.CertificateFile", "OLLAMAFLOW_SSL_CERTIFICATE", S_STRING,
+     S_FIELD (ssl_certificate), 0, "", 0, 0,
+     "PEM file: the ingress's certificate, then any intermediates"},
+    {"Webserver.Ssl.PrivateKeyFile", "OLLAMAFLOW_SSL_PRIVATE_KEY", S_STRING,
+     S_FIELD (ssl_private_key), 0, "", 0, 0, "PEM file: the certificate's private key"},
     {"DatabaseFilename", "OLLAMAFLOW_DATABASE", S_STRING, S_FIELD (database), 0,
      "./ollamaflow.db", 0, 0, "SQLite file owned by configd"},
     {"AdminBearerTokens", "OLLAMAFLOW_ADMIN_TOKENS", S_LIST, S_FIELD (admin_tokens), 0, "", 0,
@@ -450,7 +459,7 @@ of_settings_bind_address (of_settings_t *self, const char *endpoint)
 }
 
 int
-of_settings_write_default (const char *path, json_t **backends_p)
+of_settings_write_default (const char *path, json_t **backends_p, const char *admin_token)
 {
     assert (path && backends_p && *backends_p);
     json_t *backend_ids = json_array ();
@@ -471,9 +480,27 @@ of_settings_write_default (const char *path, json_t **backends_p)
     *backends_p = NULL;
     if (!root)
         return -1;
-    int rc = json_dump_file (root, path, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+    if (admin_token)
+        json_array_append_new (json_object_get (root, "AdminBearerTokens"),
+                               json_string (admin_token));
+    char *text = json_dumps (root, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
     json_decref (root);
-    return rc;
+    if (!text)
+        return -1;
+    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, S_IRUSR | S_IWUSR);
+    size_t length = strlen (text);
+    bool written = fd >= 0 && write (fd, text, length) == (ssize_t) length
+                   && write (fd, "\n", 1) == 1;
+    int saved = errno;
+    free (text);
+    if (fd >= 0 && close (fd) != 0 && written) {
+        saved = errno;
+        written = false;
+    }
+    if (!written && fd >= 0)
+        unlink (path);          //  ours, half written
+    errno = saved;
+    return written ? 0 : -1;
 }
 
 void
@@ -564,9 +591,18 @@ of_settings_test (bool verbose)
     //  The default file loads back
     json_t *fleet = json_pack ("[{s:s, s:s, s:i}]", "Identifier", "local", "Hostname",
                                "127.0.0.1", "Port", 11434);
-    assert (of_settings_write_default (path, &fleet) == 0 && fleet == NULL);
+    unlink (path);
+    assert (of_settings_write_default (path, &fleet, "0123abcd") == 0 && fleet == NULL);
+    struct stat status;
+    assert (stat (path, &status) == 0 && (status.st_mode & 0777) == (S_IRUSR | S_IWUSR));
+    //  An existing file is never replaced
+    fleet = json_pack ("[{s:s, s:s}]", "Identifier", "other", "Hostname", "127.0.0.2");
+    errno = 0;
+    assert (of_settings_write_default (path, &fleet, "other-token") == -1 && errno == EEXIST);
+    assert (fleet == NULL);
     settings = of_settings_load (path, error, sizeof error);
     assert (settings);
+    assert (strcmp (settings->admin_tokens [0], "0123abcd") == 0 && !settings->admin_tokens [1]);
     assert (json_array_size (settings->seed_frontends) == 1);
     json_t *frontend = json_array_get (settings->seed_frontends, 0);
     assert (strcmp (json_string_value (json_array_get (json_object_get (frontend, "Backends"), 0)),

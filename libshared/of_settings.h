@@ -28,6 +28,9 @@ typedef struct {
     char *file;                     //  where the settings came from (NULL: defaults only)
     char *http_hostname;            //  Webserver.Hostname: address to listen on, "*" for all
     int http_port;                  //  Webserver.Port
+    bool ssl_enable;                //  Webserver.Ssl.Enable: the ingress serves HTTPS
+    char *ssl_certificate;          //  Webserver.Ssl.CertificateFile: PEM chain
+    char *ssl_private_key;          //  Webserver.Ssl.PrivateKeyFile: PEM key
     char *database;                 //  DatabaseFilename
     char **admin_tokens;            //  AdminBearerTokens, NULL-terminated
     char **sticky_headers;          //  StickyHeaders, NULL-terminated
@@ -82,10 +85,13 @@ char *
     of_settings_bind_address (of_settings_t *self, const char *endpoint);
 
 //  Writes the default settings file for a first run, with the given fleet
-//  (an array of Backend objects, taken over) served by one frontend "*".
-//  Returns 0, or -1 if the file could not be written.
+//  (an array of Backend objects, taken over) served by one frontend "*", and
+//  admin_token as the one AdminBearerTokens entry (NULL: none, the admin API
+//  disabled). The file is created readable by its owner only (it holds the
+//  token) and never replaces one that exists. Returns 0, or -1 with errno
+//  set (EEXIST if the file exists).
 int
-    of_settings_write_default (const char *path, json_t **backends_p);
+    of_settings_write_default (const char *path, json_t **backends_p, const char *admin_token);
 
 //  Prints every setting with its key, variable and default (for --help).
 void

@@ -201,13 +201,14 @@ s_check_pong (json_t *body, char *error, size_t size)
     return s_check_count (body, "Leases", error, size);
 }
 
-//  {"Backend", "Leases", "MaxParallelRequests", "Sessions"}
+//  {"Backend", "Leases", "MaxParallelRequests", "Queued", "Sessions"}
 static int
 s_check_backend_state (json_t *record, char *error, size_t size)
 {
     if (ofp_check_identifier (record, "Backend", error, size) != 0
         || s_check_count (record, "Leases", error, size) != 0
-        || ofp_check_int (record, "MaxParallelRequests", 1, OFP_LEASE_COUNT_MAX, error, size) != 0)
+        || ofp_check_int (record, "MaxParallelRequests", 1, OFP_LEASE_COUNT_MAX, error, size) != 0
+        || s_check_count (record, "Queued", error, size) != 0)
         return -1;
     return s_check_count (record, "Sessions", error, size);
 }
@@ -356,11 +357,11 @@ ofp_lease_test (bool verbose)
                   json_pack ("{s:s, s:b, s:i}", "Epoch", S_EPOCH, "Registered", 1, "Leases", 3),
                   verbose);
     s_round_trip ("STATE", NULL,
-                  json_pack ("{s:s, s:i, s:i, s:i, s:i, s:[{s:s, s:i, s:i, s:i}], s:[{s:s, s:i, "
-                             "s:i}]}", "Epoch", S_EPOCH, "Sequence", 1, "Ingresses", 2, "Leases",
-                             5, "Asks", 1, "Backends", "Backend", "b1", "Leases", 5,
-                             "MaxParallelRequests", 4, "Sessions", 2, "Frontends", "Frontend",
-                             "f1", "Queued", 1, "Sessions", 2), verbose);
+                  json_pack ("{s:s, s:i, s:i, s:i, s:i, s:[{s:s, s:i, s:i, s:i, s:i}], s:[{s:s, "
+                             "s:i, s:i}]}", "Epoch", S_EPOCH, "Sequence", 1, "Ingresses", 2,
+                             "Leases", 5, "Asks", 1, "Backends", "Backend", "b1", "Leases", 5,
+                             "MaxParallelRequests", 4, "Queued", 1, "Sessions", 2, "Frontends",
+                             "Frontend", "f1", "Queued", 1, "Sessions", 2), verbose);
 
     //  HELLO, WELCOME
     s_expect ("HELLO", true, "{\"Ingress\":\"has space\",\"Pid\":1,\"Version\":\"1\"}", "Ingress",
@@ -504,8 +505,13 @@ ofp_lease_test (bool verbose)
     s_expect ("STATE", false,
               "{\"Epoch\":\"" S_EPOCH "\",\"Sequence\":1,\"Ingresses\":0,\"Leases\":0,"
               "\"Asks\":0,\"Backends\":[{\"Backend\":\"b1\",\"Leases\":0,"
-              "\"MaxParallelRequests\":0,\"Sessions\":0}],\"Frontends\":[]}",
+              "\"MaxParallelRequests\":0,\"Queued\":0,\"Sessions\":0}],\"Frontends\":[]}",
               "Backends[0].MaxParallelRequests", verbose);
+    s_expect ("STATE", false,
+              "{\"Epoch\":\"" S_EPOCH "\",\"Sequence\":1,\"Ingresses\":0,\"Leases\":0,"
+              "\"Asks\":0,\"Backends\":[{\"Backend\":\"b1\",\"Leases\":0,"
+              "\"MaxParallelRequests\":1,\"Sessions\":0}],\"Frontends\":[]}",
+              "Backends[0].Queued", verbose);
     s_expect ("STATE", false,
               "{\"Epoch\":\"" S_EPOCH "\",\"Sequence\":1,\"Ingresses\":0,\"Leases\":0,"
               "\"Asks\":0,\"Backends\":[]}", "Frontends", verbose);

@@ -14,6 +14,7 @@
 #include "ingress.h"
 #include "ingress_call.h"
 #include "ingress_admin.h"
+#include "ingress_tls.h"
 #include "of_service.h"
 #include "of_conns.h"
 #include <evhtp.h>
@@ -32,6 +33,7 @@ typedef struct {
     int port;                           //  the port bound (Webserver.Port may be 0)
     of_evzmq_t *pipe_watch;
     of_conns_t *conns;                  //  every open client connection, bounded
+    ingress_tls_t *tls;                 //  HTTPS (Webserver.Ssl.Enable), or NULL
     ingress_ctx_t ctx;
 } s_ingress_t;
 
@@ -117,6 +119,7 @@ s_destroy (s_ingress_t *self)
         of_conns_destroy (&self->conns);
         evhtp_free (self->htp);
     }
+    ingress_tls_destroy (&self->tls);
     ingress_models_destroy (&self->ctx.models);
     ingress_admin_destroy (&self->ctx.admin);
     ingress_requester_destroy (&self->ctx.configd);
@@ -152,6 +155,12 @@ ingress_actor (zsock_t *pipe, void *args)
     evhtp_set_gencb (self.htp, s_on_request, &self);
     self.conns = of_conns_new (self.htp, (size_t) settings->max_connections, s_on_accept, &self);
     evhtp_set_max_body_size (self.htp, S_HARD_BODY_LIMIT);
+    if (settings->ssl_enable
+        && !(self.tls = ingress_tls_new (self.htp, settings, error, sizeof error))) {
+        s_destroy (&self);
+        of_service_failed (pipe, "%s", error);
+        return;
+    }
     if (s_bind (&self, error, sizeof error) != 0) {
         s_destroy (&self);
         of_service_failed (pipe, "%s", error);
@@ -192,7 +201,8 @@ ingress_actor (zsock_t *pipe, void *args)
     of_clone_attach_events (self.ctx.clone, self.ctx.base);
     self.pipe_watch = of_service_pipe_events (self.ctx.base, pipe);
 
-    of_log_info ("ingress %s listening on http://%s:%d", settings->ingress_id,
+    of_log_info ("ingress %s listening on %s://%s:%d", settings->ingress_id,
+                 self.tls ? "https" : "http",
                  streq (settings->http_hostname, "*") ? "0.0.0.0" : settings->http_hostname,
                  self.port);
     of_service_ready (pipe);

@@ -53,27 +53,9 @@ s_names (json_t *records)
     return names;
 }
 
-//  Asks waiting in the queues of the frontends that use the backend
-static json_int_t
-s_queue_depth (ingress_ctx_t *ctx, json_t *state, const char *backend)
-{
-    json_int_t depth = 0;
-    const char *id;
-    json_t *frontend;
-    json_object_foreach (of_clone_objects (ctx->clone, OF_KIND_FRONTEND), id, frontend) {
-        size_t index;
-        json_t *member;
-        json_array_foreach (json_object_get (frontend, "Backends"), index, member)
-            if (streq (json_string_value (member), backend))
-                depth += json_integer_value (json_object_get (
-                    s_find (json_object_get (state, "Frontends"), "Frontend", id), "Queued"));
-    }
-    return depth;
-}
-
 //  OllamaFlow's in-memory Backend, with what it never showed
 static json_t *
-s_health (ingress_ctx_t *ctx, ingress_watch_t *watch, json_t *config)
+s_health (ingress_watch_t *watch, json_t *config)
 {
     const char *id = json_string_value (json_object_get (config, "Identifier"));
     json_t *record = of_schema_redact (OF_KIND_BACKEND, config);
@@ -102,7 +84,8 @@ s_health (ingress_ctx_t *ctx, ingress_watch_t *watch, json_t *config)
                          json_integer (json_integer_value (json_object_get (leases, "Leases"))));
     json_object_set_new (record, "Sessions",
                          json_integer (json_integer_value (json_object_get (leases, "Sessions"))));
-    json_object_set_new (record, "QueueDepth", json_integer (s_queue_depth (ctx, state_body, id)));
+    json_object_set_new (record, "QueueDepth",
+                         json_integer (json_integer_value (json_object_get (leases, "Queued"))));
     json_object_set_new (record, "SchedulerStale",
                          json_boolean (!ingress_watch_alive (watch, "scheduler")));
     json_t *inventory = ingress_watch_inventory (watch, id);
@@ -135,7 +118,7 @@ ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchan
     if (backend) {
         json_t *config = of_clone_get (ctx->clone, OF_KIND_BACKEND, backend);
         if (config)
-            ingress_admin_send (exchange, 200, s_health (ctx, watch, config));
+            ingress_admin_send (exchange, 200, s_health (watch, config));
         else
             ingress_admin_error (exchange, 404, NULL, "no backend with Identifier '%.64s'",
                                  backend);
@@ -145,7 +128,7 @@ ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchan
     const char *id;
     json_t *config;
     json_object_foreach (of_clone_objects (ctx->clone, OF_KIND_BACKEND), id, config)
-        json_array_append_new (all, s_health (ctx, watch, config));
+        json_array_append_new (all, s_health (watch, config));
     char error [OF_SCHEMA_ERROR_MAX];
     size_t total = 0;
     json_t *page = ingress_admin_paged (all, of_exchange_query (exchange),

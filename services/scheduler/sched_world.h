@@ -15,7 +15,7 @@
 
 #include "it_harness.h"
 
-#define SCHED_WORLD_INGRESSES_MAX 16
+#define SCHED_WORLD_INGRESSES_MAX 24
 //  Room for a request id the fakes make
 #define SCHED_WORLD_ID_MAX 32
 

@@ -138,9 +138,11 @@ s_publish_state (s_scheduler_t *self)
          backend && json_array_size (backends) < OFP_LEASE_RECORDS_MAX;
          backend = sched_fleet_next_backend (self->env.fleet))
         json_array_append_new (backends, json_pack (
-            "{s:s, s:I, s:I, s:I}", "Backend", backend->id, "Leases",
+            "{s:s, s:I, s:I, s:I, s:I}", "Backend", backend->id, "Leases",
             (json_int_t) sched_table_leases (self->env.table, backend->id), "MaxParallelRequests",
-            (json_int_t) backend->max_parallel, "Sessions",
+            (json_int_t) backend->max_parallel, "Queued",
+            (json_int_t) sched_queue_waiting (sched_broker_queue (self->broker), backend->id),
+            "Sessions",
             (json_int_t) sched_sessions_of_backend (self->env.sessions, backend->id)));
     for (sched_frontend_t *frontend = self->env.fleet ? sched_fleet_first_frontend (self->env.fleet) : NULL;
          frontend && json_array_size (frontends) < OFP_LEASE_RECORDS_MAX;

@@ -1,7 +1,8 @@
 /*  scheduler_test - the scheduler actor driven through its sockets (see
     sched_world.h): routing, the cap and the queue, deadlines, cancels,
     expiry of silent ingresses, a restart with RESUME, sticky sessions, config
-    and health changes, malformed input. With --binaries, routing, the cap and
+    and health changes, malformed input, the queue per backend, the admin's
+    SESSIONS and FORGET. With --binaries, routing, the cap and
     a restart by SIGKILL run against the real programs. Asserts orders and
     counts, never timings, so that a loaded machine under the sanitizers
     passes too. */
@@ -141,6 +142,13 @@ s_test_cap (sched_world_t *world, sched_ingress_t **ingresses)
                "%d granted, %d queued, %d refused", granted, queued, refused);
     IT_ASSERT (held [0] == 2 && held [1] == 2, "not 2 and 2");
     sched_world_await_published (world, "STATE", "{\"Backend\":\"q1\",\"Leases\":2,");
+    //  The six wait for q1 and q2, the candidates; not for q3 (unhealthy)
+    sched_world_await_published (
+        world, "STATE", "{\"Backend\":\"q1\",\"Leases\":2,\"MaxParallelRequests\":2,\"Queued\":6,");
+    sched_world_await_published (
+        world, "STATE", "{\"Backend\":\"q2\",\"Leases\":2,\"MaxParallelRequests\":2,\"Queued\":6,");
+    sched_world_await_published (
+        world, "STATE", "{\"Backend\":\"q3\",\"Leases\":0,\"MaxParallelRequests\":2,\"Queued\":0,");
 
     //  Each release lets the next queued ask in, in the order of arrival
     for (int64_t next = 1; next <= 6; next++) {
@@ -165,6 +173,28 @@ s_test_cap (sched_world_t *world, sched_ingress_t **ingresses)
     //  What the scheduler itself published agrees
     IT_ASSERT (sched_world_most_leases (world, "q1") == 2 && sched_world_most_leases (world, "q2") == 2,
                "a STATE showed more than 2 leases");
+}
+
+//  An ask waiting in another frontend shows on its own backend only
+static void
+s_test_queued (sched_world_t *world, sched_ingress_t *a)
+{
+    printf (" * queue depth per backend\n");
+    const char *solo = "{\"Frontend\": \"solo\"}";
+    s_expect (sched_world_lease (world, a, solo), "d1");
+    s_expect (sched_world_lease (world, a, solo), "d1");
+    char waiting [SCHED_WORLD_ID_MAX];
+    sched_world_queue (world, a, solo, waiting);
+    sched_world_await_published (world, "STATE", "\"Backend\":\"d1\",\"Leases\":2,"
+                                                 "\"MaxParallelRequests\":2,\"Queued\":1,");
+    sched_world_await_published (world, "STATE", "\"Backend\":\"r2\",\"Leases\":0,"
+                                                 "\"MaxParallelRequests\":100,\"Queued\":0,");
+    sched_world_await_published (world, "STATE", "{\"Frontend\":\"solo\",\"Queued\":1,");
+    sched_world_release (world, a, NULL);
+    sched_world_expect (world, a, waiting, "GRANT");
+    sched_world_await_published (world, "STATE", "\"Backend\":\"d1\",\"Leases\":2,"
+                                                 "\"MaxParallelRequests\":2,\"Queued\":0,");
+    sched_world_release_all (world, a);
 }
 
 //  Deadlines, CANCEL, health and config changes with asks waiting
@@ -387,6 +417,153 @@ s_test_sticky (sched_world_t *world)
     sched_world_release_all (world, a);
 }
 
+//  Sends an admin request from a DEALER that never said HELLO; returns the
+//  reply's body if it is the command expected (caller destroys *reply_p)
+static json_t *
+s_admin (sched_world_t *world, sched_ingress_t *admin, const char *command, const char *body,
+         const char *expected, ofp_msg_t **reply_p)
+{
+    json_t *request = json_loads (body, 0, NULL);
+    assert (request);
+    const char *id = sched_world_send (world, admin, command, request);
+    *reply_p = sched_world_reply (world, admin, id, "SESSION-LIST FORGOTTEN ERROR");
+    IT_ASSERT (ofp_msg_is (*reply_p, expected), "%s %s: %s, expected %s", command, body,
+               ofp_msg_command (*reply_p), expected);
+    return ofp_msg_body (*reply_p);
+}
+
+//  The count a SESSIONS or FORGET answered (Total or Sessions)
+static json_int_t
+s_admin_count (sched_world_t *world, sched_ingress_t *admin, const char *command,
+               const char *body)
+{
+    ofp_msg_t *reply;
+    bool list = streq (command, "SESSIONS");
+    json_t *answer = s_admin (world, admin, command, body, list ? "SESSION-LIST" : "FORGOTTEN",
+                              &reply);
+    json_int_t count = json_integer_value (json_object_get (answer, list ? "Total" : "Sessions"));
+    ofp_msg_destroy (&reply);
+    return count;
+}
+
+//  SESSIONS with filters and a limit, FORGET by key, backend and frontend,
+//  malformed requests; all from a DEALER without HELLO, as the admin API's
+static void
+s_test_sessions (sched_world_t *world)
+{
+    printf (" * sessions: list and forget\n");
+    sched_ingress_t *a = sched_world_ingress (world, "ingress-sessions", true);
+    sched_ingress_t *admin = sched_world_ingress (world, "admin-sessions", false);
+    s_admin_count (world, admin, "FORGET", "{\"Frontend\": \"sticky\"}");
+    IT_ASSERT (s_admin_count (world, admin, "SESSIONS", "{\"Limit\": 100}") == 0,
+               "sessions left after FORGET of their frontend");
+
+    //  Three clients, three backends (round robin)
+    const char *keys [] = {"dave", "erin", "frank"};
+    char pinned [3][OFP_IDENTIFIER_MAX + 2];
+    for (int index = 0; index < 3; index++) {
+        char fields [128];
+        snprintf (fields, sizeof fields, "{\"Frontend\": \"sticky\", \"StickyKey\": \"%s\"}",
+                  keys [index]);
+        snprintf (pinned [index], sizeof pinned [index], "%s", sched_world_lease (world, a, fields));
+    }
+    IT_ASSERT (!streq (pinned [0], pinned [1]) && !streq (pinned [1], pinned [2])
+               && !streq (pinned [0], pinned [2]), "round robin did not spread the clients");
+    sched_world_release_all (world, a);
+
+    //  Every session, most recently used first, with the time left
+    ofp_msg_t *reply;
+    json_t *answer = s_admin (world, admin, "SESSIONS", "{\"Limit\": 100}", "SESSION-LIST", &reply);
+    IT_ASSERT (json_integer_value (json_object_get (answer, "Total")) == 3, "not 3 sessions");
+    json_t *sessions = json_object_get (answer, "Sessions");
+    IT_ASSERT (json_array_size (sessions) == 3, "not 3 listed");
+    for (int index = 0; index < 3; index++) {
+        json_t *session = json_array_get (sessions, 2 - index);
+        const char *frontend, *backend, *key;
+        json_int_t left;
+        IT_ASSERT (json_unpack (session, "{s:s, s:s, s:s, s:I}", "Frontend", &frontend, "Backend",
+                                &backend, "Key", &key, "ExpiresInMs", &left) == 0, "bad record");
+        IT_ASSERT (streq (frontend, "sticky") && streq (key, keys [index])
+                   && streq (backend, pinned [index]), "session %d is %s %s %s", index, frontend,
+                   key, backend);
+        IT_ASSERT (left > 0 && left <= S_STICKY_MS, "ExpiresInMs %lld", (long long) left);
+    }
+    IT_ASSERT (streq (json_string_value (json_object_get (answer, "Epoch")), a->epoch), "epoch");
+    ofp_msg_destroy (&reply);
+
+    //  Filters and the limit
+    answer = s_admin (world, admin, "SESSIONS", "{\"Limit\": 1}", "SESSION-LIST", &reply);
+    IT_ASSERT (json_integer_value (json_object_get (answer, "Total")) == 3
+               && json_array_size (json_object_get (answer, "Sessions")) == 1
+               && streq (json_string_value (json_object_get (
+                             json_array_get (json_object_get (answer, "Sessions"), 0), "Key")),
+                         "frank"), "Limit 1 is not the latest of 3");
+    ofp_msg_destroy (&reply);
+    char filter [160];
+    snprintf (filter, sizeof filter, "{\"Backend\": \"%s\", \"Limit\": 10}", pinned [1]);
+    answer = s_admin (world, admin, "SESSIONS", filter, "SESSION-LIST", &reply);
+    IT_ASSERT (json_integer_value (json_object_get (answer, "Total")) == 1
+               && streq (json_string_value (json_object_get (
+                             json_array_get (json_object_get (answer, "Sessions"), 0), "Key")),
+                         "erin"), "the Backend filter");
+    ofp_msg_destroy (&reply);
+    IT_ASSERT (s_admin_count (world, admin, "SESSIONS", "{\"Key\": \"dave\", \"Limit\": 10}") == 1,
+               "the Key filter");
+    IT_ASSERT (s_admin_count (world, admin, "SESSIONS",
+                              "{\"Frontend\": \"sticky\", \"Key\": \"nobody\", \"Limit\": 10}") == 0,
+               "filters combine");
+    IT_ASSERT (s_admin_count (world, admin, "SESSIONS", "{\"Frontend\": \"rr\", \"Limit\": 10}") == 0,
+               "the Frontend filter");
+
+    //  Forget one client: it is decided afresh, the others keep theirs
+    IT_ASSERT (s_admin_count (world, admin, "FORGET", "{\"Key\": \"dave\"}") == 1, "FORGET dave");
+    IT_ASSERT (s_admin_count (world, admin, "SESSIONS", "{\"Key\": \"dave\", \"Limit\": 10}") == 0,
+               "dave still listed");
+    IT_ASSERT (s_admin_count (world, admin, "FORGET", "{\"Key\": \"dave\"}") == 0, "FORGET twice");
+    char sticky [OFP_IDENTIFIER_MAX + 2];
+    snprintf (sticky, sizeof sticky, "%s*", pinned [1]);
+    s_expect (sched_world_lease (world, a, "{\"Frontend\": \"sticky\", \"StickyKey\": \"erin\"}"),
+              sticky);
+    IT_ASSERT (!strchr (sched_world_lease (world, a, "{\"Frontend\": \"sticky\", \"StickyKey\": \"dave\"}"),
+                        '*'), "dave's forgotten session still decided");
+    sched_world_release_all (world, a);
+
+    //  Forget by backend, then by frontend
+    snprintf (filter, sizeof filter, "{\"Backend\": \"%s\"}", pinned [2]);
+    json_int_t on_third = s_admin_count (world, admin, "FORGET", filter);
+    IT_ASSERT (on_third >= 1, "frank's backend had no session to forget");
+    IT_ASSERT (s_admin_count (world, admin, "SESSIONS", "{\"Key\": \"frank\", \"Limit\": 10}") == 0,
+               "frank still listed");
+    IT_ASSERT (s_admin_count (world, admin, "FORGET", "{\"Frontend\": \"rr\"}") == 0, "rr had none");
+    IT_ASSERT (s_admin_count (world, admin, "FORGET", "{\"Frontend\": \"sticky\"}") == 3 - on_third,
+               "FORGET of the frontend");
+    IT_ASSERT (s_admin_count (world, admin, "SESSIONS", "{\"Limit\": 100}") == 0, "sessions left");
+
+    //  Malformed: ERROR 400 naming the field; the scheduler goes on answering
+    const char *bad [][3] = {
+        {"SESSIONS", "{}", "Limit"},
+        {"SESSIONS", "{\"Limit\": 0}", "Limit"},
+        {"SESSIONS", "{\"Limit\": 10001}", "Limit"},
+        {"SESSIONS", "{\"Frontend\": \"no/slash\", \"Limit\": 1}", "Frontend"},
+        {"SESSIONS", "{\"Key\": \"\", \"Limit\": 1}", "Key"},
+        {"FORGET", "{\"Backend\": 5}", "Backend"},
+        {"FORGET", "{\"Key\": [\"dave\"]}", "Key"},
+    };
+    for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
+        answer = s_admin (world, admin, bad [index][0], bad [index][1], "ERROR", &reply);
+        IT_ASSERT (json_integer_value (json_object_get (answer, "Status")) == 400
+                   && strstr (json_string_value (json_object_get (answer, "Message")), bad [index][2]),
+                   "%s %s: %s", bad [index][0], bad [index][1],
+                   json_string_value (json_object_get (answer, "Message")));
+        ofp_msg_destroy (&reply);
+    }
+    zstr_sendx (admin->dealer, OFP_LEASE_SIGNATURE, "FORGET", "f1", "{\"Key\":", NULL);
+    sched_world_expect (world, admin, "f1", "ERROR");
+    zstr_sendx (admin->dealer, OFP_LEASE_SIGNATURE, "SESSIONS", NULL);
+    sched_world_expect (world, admin, "-", "ERROR");
+    IT_ASSERT (s_admin_count (world, admin, "SESSIONS", "{\"Limit\": 1}") == 0, "not serving");
+}
+
 //  Malformed messages get ERROR 400; the scheduler goes on serving
 static void
 s_test_malformed (sched_world_t *world)
@@ -440,6 +617,8 @@ main (int argc, char *argv [])
         s_test_malformed (world);
         s_test_hello_again (world);
         s_test_sticky (world);
+        s_test_sessions (world);
+        s_test_queued (world, ingresses [0]);
     }
     s_test_restart (world);
     sched_world_destroy (&world);

@@ -255,6 +255,17 @@ it_http_get (int port, const char *path, char *reply, size_t size)
 }
 
 int
+it_http_bearer (int port, const char *path, const char *token, char *reply, size_t size)
+{
+    char *request = zsys_sprintf ("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                                  "%s%s%s\r\n", path, token ? "Authorization: Bearer " : "",
+                                  token ? token : "", token ? "\r\n" : "");
+    int status = s_http (port, request, strlen (request), reply, size);
+    zstr_free (&request);
+    return status;
+}
+
+int
 it_http_post (int port, const char *path, const char *body, char *reply, size_t size)
 {
     return it_http (port, "POST", "localhost", path, body, reply, size);

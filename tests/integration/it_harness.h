@@ -82,6 +82,10 @@ int
 int
     it_http_get (int port, const char *path, char *reply, size_t size);
 
+//  Sends GET path with Authorization: Bearer token (NULL: none); like it_http_get.
+int
+    it_http_bearer (int port, const char *path, const char *token, char *reply, size_t size);
+
 //  Sends POST path with a JSON body to 127.0.0.1:port; like it_http_get.
 int
     it_http_post (int port, const char *path, const char *body, char *reply, size_t size);

@@ -1,9 +1,11 @@
 /*  test_launcher - `ollamaflow up` on a machine with no settings file writes
-    one, starts the five services, says where the HTTP port is, restarts a
+    one (with a random admin token that the admin API and ollamaflowctl
+    take), starts the five services, says where the HTTP port is, restarts a
     service that dies, and stops them all on SIGTERM. */
 
 #include "it_harness.h"
 #include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 //  The process group of a process, or -1
@@ -86,6 +88,61 @@ s_demo_port (int taken)
     return 0;
 }
 
+//  The file holds one random admin token, readable by its owner only; the
+//  launcher said how to use it; the admin API takes it and refuses others;
+//  ollamaflowctl works as the launcher said
+static void
+s_check_admin_token (it_env_t *env, int port, const char *log)
+{
+    json_t *root = json_load_file (env->settings, 0, NULL);
+    json_t *tokens = json_object_get (root, "AdminBearerTokens");
+    IT_ASSERT (json_array_size (tokens) == 1, "not one admin token in the settings written");
+    char token [128];
+    snprintf (token, sizeof token, "%s", json_string_value (json_array_get (tokens, 0)));
+    json_decref (root);
+    IT_ASSERT (strlen (token) == 64 && strspn (token, "0123456789abcdef") == 64,
+               "the admin token is not 32 random bytes in hex: '%s'", token);
+    IT_ASSERT (strspn (token, "0") < 64, "an all-zero token");
+    struct stat status;
+    IT_ASSERT (stat (env->settings, &status) == 0 && (status.st_mode & 0077) == 0,
+               "the settings file with the token is readable by others (mode %o)",
+               (unsigned) status.st_mode & 0777);
+    char usage [256];
+    snprintf (usage, sizeof usage, "export OLLAMAFLOW_URL=http://localhost:%d OLLAMAFLOW_ADMIN_TOKEN=%s",
+              port, token);
+    IT_ASSERT (it_file_contains (log, usage, 100), "the launcher did not say how to use the token");
+    IT_ASSERT (it_file_contains (log, "/ollamaflowctl status", 100), "no ollamaflowctl example");
+
+    char reply [4096];
+    int64_t deadline = zclock_mono () + IT_TIMEOUT_MS;
+    int code;
+    while ((code = it_http_bearer (port, "/v1.0/status", token, reply, sizeof reply)) != 200
+           && zclock_mono () < deadline)
+        zclock_sleep (100);
+    IT_ASSERT (code == 200, "GET /v1.0/status with the token: %d %s", code, reply);
+    code = it_http_bearer (port, "/v1.0/status", NULL, reply, sizeof reply);
+    IT_ASSERT (code == 401, "GET /v1.0/status without a token: %d", code);
+    char other [sizeof token];
+    snprintf (other, sizeof other, "%s", token);
+    other [0] = other [0] == 'a' ? 'b' : 'a';
+    code = it_http_bearer (port, "/v1.0/status", other, reply, sizeof reply);
+    IT_ASSERT (code == 401, "GET /v1.0/status with another token: %d", code);
+
+    //  ollamaflowctl, as the launcher said: 0 with the token, 6 (denied) without
+    char command [1024];
+    snprintf (command, sizeof command,
+              "OLLAMAFLOW_URL=http://localhost:%d OLLAMAFLOW_ADMIN_TOKEN=%s %s/ollamaflowctl "
+              "status >/dev/null", port, token, env->bin);
+    int rc = system (command);
+    IT_ASSERT (WIFEXITED (rc) && WEXITSTATUS (rc) == 0, "ollamaflowctl status with the token: %d", rc);
+    snprintf (command, sizeof command,
+              "OLLAMAFLOW_URL=http://localhost:%d OLLAMAFLOW_ADMIN_TOKEN= %s/ollamaflowctl "
+              "status >/dev/null 2>&1", port, env->bin);
+    rc = system (command);
+    IT_ASSERT (WIFEXITED (rc) && WEXITSTATUS (rc) == 6, "ollamaflowctl status without a token: %d",
+               rc);
+}
+
 int
 main (void)
 {
@@ -131,6 +188,7 @@ main (void)
     IT_ASSERT (it_file_contains (env.settings, "\"Frontends\"", 100), "settings without a fleet");
     char reply [4096];
     IT_ASSERT (it_http_get (port, "/", reply, sizeof reply) == 200, "GET / failed");
+    s_check_admin_token (&env, port, log);
 
     //  No Ollama answers here and ollama-sim is built: the demo fleet serves
     IT_ASSERT (it_file_contains (env.settings, "\"DemoFleet\"", 100), "no demo fleet was written");

@@ -4,14 +4,15 @@
 
     Writes a working ollamaflow.json when there is none (the local Ollama at
     127.0.0.1:11434, or a demo fleet of simulated backends when no Ollama
-    answers and ollama-sim is built), starts the five services from the
-    directory this program lives in, says where the HTTP port is, restarts a
+    answers and ollama-sim is built; a random admin token), starts the five
+    services from the directory this program lives in, says where the HTTP port is, restarts a
     service that dies, and on Ctrl-C or SIGTERM stops them all.
     =========================================================================
 */
 
 #include "of_classes.h"
 #include "launcher_fleet.h"
+#include "launcher_token.h"
 #include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
@@ -89,6 +90,18 @@ s_port_open (const char *host, int port)
     return open;
 }
 
+//  How to use the admin token a first run wrote
+static void
+s_print_token (const char *scheme, const char *host, int port, const char *config,
+               const char *token)
+{
+    printf ("The admin API and ollamaflowctl take the token written to %s\n"
+            "(AdminBearerTokens); keep it secret:\n\n"
+            "  export OLLAMAFLOW_URL=%s://%s:%d OLLAMAFLOW_ADMIN_TOKEN=%s\n"
+            "  %s/ollamaflowctl status\n\n",
+            config, scheme, strcmp (host, "*") == 0 ? "localhost" : host, port, token, s_bin_dir);
+}
+
 static void
 s_usage (FILE *out)
 {
@@ -96,7 +109,8 @@ s_usage (FILE *out)
                   "       ollamaflow version\n\n"
                   "up      runs configd, scheduler, healthmon, modelsync and ingress in the\n"
                   "        foreground until Ctrl-C; writes FILE (default ./ollamaflow.json) with\n"
-                  "        a working default first if it does not exist.\n");
+                  "        a working default first if it does not exist, with a random admin\n"
+                  "        token for the admin API and ollamaflowctl.\n");
 }
 
 int
@@ -145,8 +159,14 @@ main (int argc, char *argv [])
     s_child_t children [8];
     size_t child_count = 0;
     launcher_fleet_t fleet = {0};
+    char token [LAUNCHER_TOKEN_SIZE] = "";
     if (access (config, F_OK) != 0) {
-        if (launcher_fleet_write_default (config, s_bin_dir, &fleet) != 0)
+        if (launcher_token_new (token) != 0) {
+            fprintf (stderr, "ollamaflow: cannot read /dev/urandom for an admin token: %s\n",
+                     strerror (errno));
+            return 1;
+        }
+        if (launcher_fleet_write_default (config, s_bin_dir, token, &fleet) != 0)
             return 1;
     }
     else
@@ -178,15 +198,23 @@ main (int argc, char *argv [])
     }
 
     const char *host = settings->http_hostname;
+    const char *scheme = settings->ssl_enable ? "https" : "http";
     bool announced = false;
     int64_t ready_deadline = zclock_mono () + LAUNCHER_READY_WAIT_MS;
     bool stopping = false;
     while (!stopping) {
         if (!announced && s_port_open (host, settings->http_port)) {
-            printf ("\nollamaflow is up: http://%s:%d  (Ollama and OpenAI APIs; admin API under "
+            printf ("\nollamaflow is up: %s://%s:%d  (Ollama and OpenAI APIs; admin API under "
                     "/v1.0/)\nsettings: %s   database: %s\nCtrl-C stops everything.\n\n",
-                    strcmp (host, "*") == 0 ? "localhost" : host, settings->http_port, config,
-                    settings->database);
+                    scheme, strcmp (host, "*") == 0 ? "localhost" : host, settings->http_port,
+                    config, settings->database);
+            if (*token && settings->admin_tokens && settings->admin_tokens [0]
+                && streq (settings->admin_tokens [0], token))
+                s_print_token (scheme, host, settings->http_port, config, token);
+            else if (*token)
+                printf ("The admin token written to %s is not in use: OLLAMAFLOW_ADMIN_TOKEN "
+                        "or OLLAMAFLOW_ADMIN_TOKENS in this environment replaces it.\n\n",
+                        config);
             fflush (stdout);
             announced = true;
         }

@@ -104,7 +104,8 @@ s_fleet_command (launcher_fleet_t *fleet, const char *simulator, const char *fle
 }
 
 int
-launcher_fleet_write_default (const char *path, const char *bin_dir, launcher_fleet_t *fleet)
+launcher_fleet_write_default (const char *path, const char *bin_dir, const char *admin_token,
+                              launcher_fleet_t *fleet)
 {
     json_t *backends = json_array ();
     char simulator [PATH_MAX];
@@ -137,7 +138,7 @@ launcher_fleet_write_default (const char *path, const char *bin_dir, launcher_fl
                                                     "Hostname", LAUNCHER_OLLAMA_HOST, "Port",
                                                     LAUNCHER_OLLAMA_PORT));
     }
-    if (of_settings_write_default (path, &backends) != 0) {
+    if (of_settings_write_default (path, &backends, admin_token) != 0) {
         fprintf (stderr, "ollamaflow: cannot write %s: %s\n", path, strerror (errno));
         free (fleet_file);
         return -1;

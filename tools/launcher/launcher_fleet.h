@@ -21,10 +21,12 @@ typedef struct {
     char *argv [8];             //  the simulator's command line, or argv [0] NULL
 } launcher_fleet_t;
 
-//  Writes a default settings file at path; fills fleet when a simulator must
-//  run. Returns 0, or -1 after printing why.
+//  Writes a default settings file at path, with admin_token as its one admin
+//  token; fills fleet when a simulator must run. Never replaces a file.
+//  Returns 0, or -1 after printing why.
 int
-    launcher_fleet_write_default (const char *path, const char *bin_dir, launcher_fleet_t *fleet);
+    launcher_fleet_write_default (const char *path, const char *bin_dir, const char *admin_token,
+                                  launcher_fleet_t *fleet);
 
 //  Reads an existing settings file's DemoFleet, if any, into fleet.
 void

@@ -1,10 +1,12 @@
 /*  =========================================================================
     ctl_http - the small HTTP/1.1 client of ollamaflowctl
 
-    One request per connection (Connection: close) over a plain socket,
-    bounded in time (connect, send and receive) and in size. Enough for the
+    One request per connection (Connection: close), bounded in time
+    (connect, TLS handshake, send and receive) and in size. Enough for the
     admin API, which answers with a Content-Length; chunked answers are
-    decoded too. http:// only: put a TLS proxy in front for https.
+    decoded too. https:// verifies the server's certificate and name against
+    OpenSSL's default trust store (SSL_CERT_FILE, SSL_CERT_DIR replace it),
+    unless told to be insecure.
     =========================================================================
 */
 
@@ -23,14 +25,21 @@ typedef struct {
     long total;                 //  X-Total-Count, or -1
 } ctl_response_t;
 
-//  Sends method path (with its query) to the server at url ("http://host[:port]
-//  [/prefix]"), with the bearer token (or NULL) and body (JSON, or NULL).
-//  0 with the response filled in, or -1 with a reason when the server could
-//  not be reached or answered something that is not HTTP.
+//  The server and how to talk to it
+typedef struct {
+    const char *url;            //  "http[s]://host[:port][/prefix]"
+    const char *token;          //  the admin bearer token, or NULL
+    int timeout_ms;             //  for the whole request
+    bool insecure;              //  https: accept any certificate (no check)
+} ctl_server_t;
+
+//  Sends method path (with its query) to the server, with body (JSON, or
+//  NULL). 0 with the response filled in, or -1 with a reason when the server
+//  could not be reached, failed the TLS checks or answered something that is
+//  not HTTP.
 int
-    ctl_http_request (const char *url, const char *method, const char *path, const char *token,
-                      const char *body, int timeout_ms, ctl_response_t *response, char *error,
-                      size_t size);
+    ctl_http_request (const ctl_server_t *server, const char *method, const char *path,
+                      const char *body, ctl_response_t *response, char *error, size_t size);
 
 //  Frees the response's body.
 void

@@ -35,6 +35,7 @@ typedef struct {
     const char *token;
     bool json;
     int timeout_ms;
+    bool insecure;              //  https without checking the certificate
     const char *file;
     const char *sets [CTL_SETS_MAX];
     size_t set_count;
@@ -77,8 +78,8 @@ s_call (s_options_t *options, const char *method, const char *path, json_t *body
     char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
     ctl_response_t response;
     char error [CTL_ERROR_MAX];
-    int rc = ctl_http_request (options->url, method, path, options->token, text,
-                               options->timeout_ms, &response, error, sizeof error);
+    ctl_server_t server = {options->url, options->token, options->timeout_ms, options->insecure};
+    int rc = ctl_http_request (&server, method, path, text, &response, error, sizeof error);
     free (text);
     if (rc != 0) {
         fprintf (stderr, "ollamaflowctl: %s\n", error);
@@ -426,6 +427,8 @@ s_usage (FILE *out)
         "Options:\n"
         "  -u, --url URL        the ingress (default $OLLAMAFLOW_URL, else " CTL_DEFAULT_URL ")\n"
         "  -t, --token TOKEN    admin bearer token (default $OLLAMAFLOW_ADMIN_TOKEN)\n"
+        "  -k, --insecure       https: do not check the server's certificate (the default\n"
+        "                       trust store, or $SSL_CERT_FILE, checks it)\n"
         "  -j, --json           print the server's JSON instead of tables\n"
         "  -f, --file FILE      a JSON object to write (- reads standard input)\n"
         "  -s, --set FIELD=VAL  set a field (VAL is JSON if it parses: 5, true, [\"a\"]); repeatable\n"
@@ -448,6 +451,7 @@ main (int argc, char *argv [])
            S_BACKEND };
     static const struct option long_options [] = {
         {"url", required_argument, NULL, 'u'}, {"token", required_argument, NULL, 't'},
+        {"insecure", no_argument, NULL, 'k'},
         {"json", no_argument, NULL, 'j'}, {"file", required_argument, NULL, 'f'},
         {"set", required_argument, NULL, 's'}, {"timeout", required_argument, NULL, S_TIMEOUT},
         {"config", required_argument, NULL, 'c'}, {"count", required_argument, NULL, 'n'},
@@ -462,10 +466,11 @@ main (int argc, char *argv [])
                            .token = getenv ("OLLAMAFLOW_ADMIN_TOKEN"),
                            .timeout_ms = CTL_TIMEOUT_MS};
     int option;
-    while ((option = getopt_long (argc, argv, "u:t:jf:s:c:n:h", long_options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "u:t:kjf:s:c:n:h", long_options, NULL)) != -1) {
         switch (option) {
             case 'u': options.url = optarg; break;
             case 't': options.token = optarg; break;
+            case 'k': options.insecure = true; break;
             case 'j': options.json = true; break;
             case 'f': options.file = optarg; break;
             case 's':

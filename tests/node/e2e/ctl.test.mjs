@@ -2,30 +2,16 @@
 // (tables and --json), and its exit codes for not found, invalid, conflict, denied, unreachable.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { waitFor, assertCleanStop } from './flow.mjs';
 import { admin, startAdminFlow, TOKEN } from './admin.mjs';
+import { EXIT, runCtl } from './ctl.mjs';
 
-const BIN = join(process.env.OF_BIN_DIR || fileURLToPath(new URL('../../../build/bin', import.meta.url)), 'ollamaflowctl');
-const EXIT = { ok: 0, error: 1, usage: 2, notFound: 3, invalid: 4, conflict: 5, denied: 6, unreachable: 7 };
 let flow;
 
-// Runs ollamaflowctl; resolves { code, stdout, stderr, json }
-function ctl(args, { env = {}, json = false } = {}) {
-  return new Promise((resolve) => {
-    execFile(BIN, json ? ['--json', ...args] : args, {
-      env: { ...process.env, OLLAMAFLOW_URL: flow.url(), OLLAMAFLOW_ADMIN_TOKEN: TOKEN, ...env },
-      timeout: 30000,
-    }, (error, stdout, stderr) => {
-      let parsed;
-      if (json) try { parsed = JSON.parse(stdout); } catch { parsed = undefined; }
-      resolve({ code: error ? error.code : 0, stdout, stderr, json: parsed });
-    });
-  });
-}
+// Runs ollamaflowctl against the flow; resolves { code, stdout, stderr, json }
+const ctl = (args, options = {}) => runCtl(flow.url(), TOKEN, args, options);
 
 // Runs the command in both modes: checks the table with table(stdout), the JSON with check(json)
 async function both(args, table, check) {

@@ -6,7 +6,6 @@
 // trust it: verification is on by default in both.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,28 +13,13 @@ import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { rawRequest } from '../sim/sim.mjs';
 import { startFlow, startTap, waitFor, waitHealthy, assertCleanStop } from './flow.mjs';
+import { makeCa as makeCaIn } from './certs.mjs';
 
 const MODEL = 'llama3.2';
 const certs = mkdtempSync(join(tmpdir(), 'ollamaflow-tls-'));
 let flow;
 
-const openssl = (...args) => execFileSync('openssl', args, { cwd: certs, stdio: ['ignore', 'ignore', 'pipe'] });
-
-// A CA (name.pem, name-key.pem) and a server certificate it signs for localhost and 127.0.0.1
-// (name-server.pem, name-server-key.pem)
-function makeCa(name) {
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name} test CA`,
-    '-keyout', `${name}-key.pem`, '-out', `${name}.pem`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost',
-    '-keyout', `${name}-server-key.pem`, '-out', `${name}-server.csr`);
-  writeFileSync(join(certs, `${name}.ext`), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n'
-    + 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  openssl('x509', '-req', '-in', `${name}-server.csr`, '-CA', `${name}.pem`, '-CAkey', `${name}-key.pem`,
-    '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}-server.pem`);
-  return { cert: join(certs, `${name}-server.pem`), key: join(certs, `${name}-server-key.pem`),
-    ca: join(certs, `${name}.pem`) };
-}
+const makeCa = (name) => makeCaIn(certs, name);
 
 // A POST with a chosen Host header, answered as {status, body}
 const post = (host, path, body) => rawRequest({ port: flow.port(), method: 'POST', path, body,
