@@ -397,7 +397,9 @@ s_on_lease (void *arg, ingress_lease_t *lease, const ingress_denial_t *denial)
 static void
 s_ask (s_call_t *self)
 {
-    json_t *body = json_deep_copy (self->ask);
+    //  Shared, not copied: the call changes its ask (Exclude) only once the
+    //  ask is over, and the link encodes each LEASE when it queues it
+    json_t *body = json_incref (self->ask);
     self->asking = ingress_link_ask (self->ctx->link, &body, s_on_lease, self);
 }
 
