@@ -7,6 +7,9 @@
 #include <ctype.h>
 #include <stdarg.h>
 
+//  Bodies up to this size are encoded on the stack
+#define S_ENCODE_BUFFER 2048
+
 struct _ofp_msg_t {
     const ofp_protocol_t *protocol;
     zframe_t *routing_id;       //  set on ROUTER sockets
@@ -30,8 +33,8 @@ s_msg_alloc (const ofp_protocol_t *protocol)
 {
     ofp_msg_t *self = (ofp_msg_t *) zmalloc (sizeof (ofp_msg_t));
     self->protocol = protocol;
-    self->body = json_object ();
-    return self;
+    return self;                //  the body comes from the caller or the wire
+
 }
 
 ofp_msg_t *
@@ -49,10 +52,11 @@ ofp_msg_new (const ofp_protocol_t *protocol, const char *command, const char *id
         self->id = strdup (id);
     if (body_p && *body_p) {
         assert (json_is_object (*body_p));
-        json_decref (self->body);
         self->body = *body_p;
         *body_p = NULL;
     }
+    else
+        self->body = json_object ();
     return self;
 }
 
@@ -187,7 +191,6 @@ ofp_msg_decode (const ofp_protocol_t *protocol, zmsg_t **zmsg_p, bool routed)
         s_fail (self, "%s: body must be a JSON object", self->command);
         goto done;
     }
-    json_decref (self->body);
     self->body = body;
 
     if (zmsg_size (zmsg) > 0) {
@@ -199,6 +202,8 @@ ofp_msg_decode (const ofp_protocol_t *protocol, zmsg_t **zmsg_p, bool routed)
         s_fail (self, "%s: %s", self->command, *reason ? reason : "invalid body");
 
 done:
+    if (!self->body)
+        self->body = json_object ();
     zmsg_destroy (zmsg_p);
     return self;
 }
@@ -224,10 +229,21 @@ ofp_msg_encode (ofp_msg_t *self)
     zmsg_addstr (zmsg, self->command);
     if (self->id)
         zmsg_addstr (zmsg, self->id);
-    char *text = json_dumps (self->body, JSON_COMPACT);
-    assert (text);
-    zmsg_addmem (zmsg, text, strlen (text));
-    free (text);
+    //  Bus bodies are small: most fit the stack buffer, which saves a heap
+    //  copy; a larger one is dumped again into one of its size
+    char buffer [S_ENCODE_BUFFER];
+    size_t size = json_dumpb (self->body, buffer, sizeof buffer, JSON_COMPACT);
+    assert (size > 0);
+    if (size <= sizeof buffer)
+        zmsg_addmem (zmsg, buffer, size);
+    else {
+        char *text = (char *) malloc (size);
+        assert (text);
+        size_t again = json_dumpb (self->body, text, size, JSON_COMPACT);
+        assert (again == size);
+        zmsg_addmem (zmsg, text, size);
+        free (text);
+    }
     return zmsg;
 }
 
