@@ -348,14 +348,20 @@ s_send (s_call_t *self)
                       "no backend of this frontend can serve %s", self->route->path);
         return;
     }
-    //  The backend's pins go over the frontend's, over the client's
-    json_t *body = json_deep_copy (self->body);
+    //  The backend's pins go over the frontend's, over the client's (on a
+    //  copy: a retry on another backend starts from the frontend's again)
     const char *pins = streq (self->route->kind, "embeddings") ? "PinnedEmbeddingsProperties"
                                                                : "PinnedCompletionsProperties";
-    if (!streq (self->route->kind, "other"))
-        of_merge_pinned (body, json_object_get (backend, pins));
-    char *text = json_dumps (body, JSON_COMPACT);
-    json_decref (body);
+    json_t *pinned = streq (self->route->kind, "other") ? NULL : json_object_get (backend, pins);
+    char *text;
+    if (json_object_size (pinned) > 0) {
+        json_t *body = json_deep_copy (self->body);
+        of_merge_pinned (body, pinned);
+        text = json_dumps (body, JSON_COMPACT);
+        json_decref (body);
+    }
+    else                        //  no pins here (the usual case): nothing to copy
+        text = json_dumps (self->body, JSON_COMPACT);
 
     static const ingress_upstream_fn_t callbacks = {s_on_head, s_on_data, s_on_done, s_on_fail};
     self->upstream = ingress_upstream_new (self->ctx->pool, lease->hostname, lease->port,
