@@ -395,7 +395,10 @@ static void
 s_on_message (zsock_t *dealer, void *arg)
 {
     ingress_link_t *self = (ingress_link_t *) arg;
-    while (zsock_events (dealer) & ZMQ_POLLIN) {
+    //  The DEALER's receive timeout is 0: receive until nothing is left,
+    //  which resets the ZMQ_FD edge as a ZMQ_EVENTS check would, without
+    //  one (a system call) per message
+    for (;;) {
         ofp_msg_t *msg = ofp_msg_recv (&ofp_lease_protocol, dealer);
         if (!msg)
             break;
@@ -471,6 +474,7 @@ ingress_link_new (struct event_base *base, of_settings_t *settings)
     zsock_set_identity (self->dealer, settings->ingress_id);
     zsock_set_linger (self->dealer, 0);
     zsock_set_sndtimeo (self->dealer, 0);
+    zsock_set_rcvtimeo (self->dealer, 0);
     if (zsock_connect (self->dealer, "%s", settings->scheduler_router) != 0) {
         ingress_link_destroy (&self);
         return NULL;
