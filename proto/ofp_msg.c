@@ -7,6 +7,9 @@
 #include <ctype.h>
 #include <stdarg.h>
 
+//  Bodies up to this size are encoded on the stack
+#define S_ENCODE_BUFFER 2048
+
 struct _ofp_msg_t {
     const ofp_protocol_t *protocol;
     zframe_t *routing_id;       //  set on ROUTER sockets
@@ -30,8 +33,8 @@ s_msg_alloc (const ofp_protocol_t *protocol)
 {
     ofp_msg_t *self = (ofp_msg_t *) zmalloc (sizeof (ofp_msg_t));
     self->protocol = protocol;
-    self->body = json_object ();
-    return self;
+    return self;                //  the body comes from the caller or the wire
+
 }
 
 ofp_msg_t *
@@ -49,10 +52,11 @@ ofp_msg_new (const ofp_protocol_t *protocol, const char *command, const char *id
         self->id = strdup (id);
     if (body_p && *body_p) {
         assert (json_is_object (*body_p));
-        json_decref (self->body);
         self->body = *body_p;
         *body_p = NULL;
     }
+    else
+        self->body = json_object ();
     return self;
 }
 
@@ -187,7 +191,6 @@ ofp_msg_decode (const ofp_protocol_t *protocol, zmsg_t **zmsg_p, bool routed)
         s_fail (self, "%s: body must be a JSON object", self->command);
         goto done;
     }
-    json_decref (self->body);
     self->body = body;
 
     if (zmsg_size (zmsg) > 0) {
@@ -199,6 +202,8 @@ ofp_msg_decode (const ofp_protocol_t *protocol, zmsg_t **zmsg_p, bool routed)
         s_fail (self, "%s: %s", self->command, *reason ? reason : "invalid body");
 
 done:
+    if (!self->body)
+        self->body = json_object ();
     zmsg_destroy (zmsg_p);
     return self;
 }
@@ -213,6 +218,133 @@ ofp_msg_recv (const ofp_protocol_t *protocol, zsock_t *input)
     return ofp_msg_decode (protocol, &zmsg, zsock_type (input) == ZMQ_ROUTER);
 }
 
+//  --------------------------------------------------------------------------
+//  A flat body's text, without jansson's dump: the bus's bodies are mostly
+//  one object of strings, integers and booleans (LEASE adds arrays of
+//  strings), and json_dumpb pays for each a loop check (a "%p" snprintf and
+//  a hash entry per container) and an snprintf per integer. The bytes are
+//  exactly json_dumpb's with JSON_COMPACT (the self test compares them).
+
+typedef struct {
+    char *data;
+    size_t size;
+    size_t used;                //  may pass size: then the text did not fit
+} s_text_t;
+
+static void
+s_text_put (s_text_t *text, const char *bytes, size_t length)
+{
+    if (text->used + length <= text->size)
+        memcpy (text->data + text->used, bytes, length);
+    text->used += length;
+}
+
+static void
+s_text_string (s_text_t *text, const char *string, size_t length)
+{
+    static const char hex [] = "0123456789ABCDEF";
+    s_text_put (text, "\"", 1);
+    size_t start = 0;
+    for (size_t index = 0; index < length; index++) {
+        unsigned char c = (unsigned char) string [index];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        s_text_put (text, string + start, index - start);
+        start = index + 1;
+        char escape [6] = {'\\', 0};
+        size_t size = 2;
+        switch (c) {
+            case '"':  escape [1] = '"'; break;
+            case '\\': escape [1] = '\\'; break;
+            case '\b': escape [1] = 'b'; break;
+            case '\f': escape [1] = 'f'; break;
+            case '\n': escape [1] = 'n'; break;
+            case '\r': escape [1] = 'r'; break;
+            case '\t': escape [1] = 't'; break;
+            default:
+                memcpy (escape + 1, "u00", 3);
+                escape [4] = hex [c >> 4];
+                escape [5] = hex [c & 15];
+                size = 6;
+        }
+        s_text_put (text, escape, size);
+    }
+    s_text_put (text, string + start, length - start);
+    s_text_put (text, "\"", 1);
+}
+
+//  Returns false for what only jansson writes (reals, nested objects)
+static bool
+s_text_value (s_text_t *text, json_t *value, bool nested)
+{
+    switch (json_typeof (value)) {
+        case JSON_STRING:
+            s_text_string (text, json_string_value (value), json_string_length (value));
+            return true;
+        case JSON_INTEGER: {
+            char digits [24];
+            size_t at = sizeof digits;
+            json_int_t number = json_integer_value (value);
+            unsigned long long magnitude = number < 0 ? 0ULL - (unsigned long long) number
+                                                      : (unsigned long long) number;
+            do
+                digits [--at] = (char) ('0' + magnitude % 10);
+            while (magnitude /= 10);
+            if (number < 0)
+                digits [--at] = '-';
+            s_text_put (text, digits + at, sizeof digits - at);
+            return true;
+        }
+        case JSON_TRUE:
+            s_text_put (text, "true", 4);
+            return true;
+        case JSON_FALSE:
+            s_text_put (text, "false", 5);
+            return true;
+        case JSON_NULL:
+            s_text_put (text, "null", 4);
+            return true;
+        case JSON_ARRAY: {
+            if (nested)
+                return false;
+            s_text_put (text, "[", 1);
+            for (size_t index = 0; index < json_array_size (value); index++) {
+                if (index)
+                    s_text_put (text, ",", 1);
+                if (!s_text_value (text, json_array_get (value, index), true))
+                    return false;
+            }
+            s_text_put (text, "]", 1);
+            return true;
+        }
+        default:
+            return false;
+    }
+}
+
+//  The length of body's text, written into buffer if it fits (as
+//  json_dumpb); 0 if the body is not flat
+static size_t
+s_encode_flat (json_t *body, char *buffer, size_t size)
+{
+    s_text_t text = {buffer, size, 0};
+    s_text_put (&text, "{", 1);
+    const char *key;
+    json_t *value;
+    bool first = true;
+    json_object_foreach (body, key, value) {
+        if (!first)
+            s_text_put (&text, ",", 1);
+        first = false;
+        s_text_string (&text, key, strlen (key));
+        s_text_put (&text, ":", 1);
+        if (!s_text_value (&text, value, false))
+            return 0;
+    }
+    s_text_put (&text, "}", 1);
+    return text.used;
+}
+
 zmsg_t *
 ofp_msg_encode (ofp_msg_t *self)
 {
@@ -224,10 +356,27 @@ ofp_msg_encode (ofp_msg_t *self)
     zmsg_addstr (zmsg, self->command);
     if (self->id)
         zmsg_addstr (zmsg, self->id);
-    char *text = json_dumps (self->body, JSON_COMPACT);
-    assert (text);
-    zmsg_addmem (zmsg, text, strlen (text));
-    free (text);
+    //  Bus bodies are small: most fit the stack buffer, which saves a heap
+    //  copy; a larger one is dumped again into one of its size
+    char buffer [S_ENCODE_BUFFER];
+    bool flat = true;
+    size_t size = s_encode_flat (self->body, buffer, sizeof buffer);
+    if (size == 0) {
+        flat = false;
+        size = json_dumpb (self->body, buffer, sizeof buffer, JSON_COMPACT);
+    }
+    assert (size > 0);
+    if (size <= sizeof buffer)
+        zmsg_addmem (zmsg, buffer, size);
+    else {
+        char *text = (char *) malloc (size);
+        assert (text);
+        size_t again = flat ? s_encode_flat (self->body, text, size)
+                            : json_dumpb (self->body, text, size, JSON_COMPACT);
+        assert (again == size);
+        zmsg_addmem (zmsg, text, size);
+        free (text);
+    }
     return zmsg;
 }
 
@@ -491,6 +640,57 @@ ofp_msg_test (bool verbose)
     assert (msg && ofp_msg_error (msg) && ofp_msg_routing_id (msg));
     assert (streq (ofp_msg_id (msg), "r3"));
     ofp_msg_destroy (&msg);
+
+    //  The flat encoder writes exactly what jansson writes, and leaves the
+    //  rest to it
+    const char *samples [] = {
+        "{}",
+        "{\"Lease\":\"17\",\"Port\":11434,\"Ssl\":false,\"Sticky\":true,\"Q\":null}",
+        "{\"N\":-9223372036854775808,\"M\":9223372036854775807,\"Z\":0,\"L\":-12}",
+        "{\"Labels\":[\"eu\",\"gpu\"],\"Exclude\":[],\"Mixed\":[1,true,null,\"x\"]}",
+        "{\"Esc\\\"ape\":\"q\\\" b\\\\ \\/ \\b\\f\\n\\r\\t \\u0001\\u001f \\u0000 caf\u00e9 \u2028 \\u007f\"}",
+        "{\"Nested\":{\"a\":1}}",
+        "{\"Deep\":[[1]]}",
+        "{\"Real\":1.5}",
+        NULL
+    };
+    for (const char **sample = samples; *sample; sample++) {
+        json_error_t jerr;
+        json_t *sampled = json_loads (*sample, JSON_ALLOW_NUL, &jerr);
+        assert (sampled);
+        char expected [256], seen [256];
+        size_t size = json_dumpb (sampled, expected, sizeof expected, JSON_COMPACT);
+        size_t flat = s_encode_flat (sampled, seen, sizeof seen);
+        if (verbose)
+            printf ("  flat %s -> %.*s\n", *sample, (int) flat, seen);
+        bool nested = strstr (*sample, "Nested") || strstr (*sample, "Deep")
+                      || strstr (*sample, "Real");
+        assert (nested ? flat == 0 : (flat == size && memcmp (expected, seen, size) == 0));
+        //  Too small a buffer: the length still comes back, as json_dumpb's
+        if (!nested)
+            assert (s_encode_flat (sampled, seen, 3) == size);
+        ofp_msg_t *encoded = ofp_msg_new (&s_test_protocol, "TELL", NULL, &sampled);
+        zmsg_t *zmsg = ofp_msg_encode (encoded);
+        zframe_t *last = zmsg_last (zmsg);
+        assert (zframe_size (last) == size && memcmp (zframe_data (last), expected, size) == 0);
+        zmsg_destroy (&zmsg);
+        ofp_msg_destroy (&encoded);
+    }
+    //  A body over the stack buffer
+    json_t *wide = json_object ();
+    for (int index = 0; index < 300; index++) {
+        char key [16];
+        snprintf (key, sizeof key, "K%d", index);
+        json_object_set_new (wide, key, json_string ("0123456789"));
+    }
+    char *expected = json_dumps (wide, JSON_COMPACT);
+    ofp_msg_t *large = ofp_msg_new (&s_test_protocol, "TELL", NULL, &wide);
+    zmsg_t *zmsg = ofp_msg_encode (large);
+    assert (zframe_size (zmsg_last (zmsg)) == strlen (expected) && strlen (expected) > S_ENCODE_BUFFER);
+    assert (memcmp (zframe_data (zmsg_last (zmsg)), expected, strlen (expected)) == 0);
+    free (expected);
+    zmsg_destroy (&zmsg);
+    ofp_msg_destroy (&large);
 
     zsock_destroy (&dealer);
     zsock_destroy (&router);

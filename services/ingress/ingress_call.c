@@ -348,14 +348,20 @@ s_send (s_call_t *self)
                       "no backend of this frontend can serve %s", self->route->path);
         return;
     }
-    //  The backend's pins go over the frontend's, over the client's
-    json_t *body = json_deep_copy (self->body);
+    //  The backend's pins go over the frontend's, over the client's (on a
+    //  copy: a retry on another backend starts from the frontend's again)
     const char *pins = streq (self->route->kind, "embeddings") ? "PinnedEmbeddingsProperties"
                                                                : "PinnedCompletionsProperties";
-    if (!streq (self->route->kind, "other"))
-        of_merge_pinned (body, json_object_get (backend, pins));
-    char *text = json_dumps (body, JSON_COMPACT);
-    json_decref (body);
+    json_t *pinned = streq (self->route->kind, "other") ? NULL : json_object_get (backend, pins);
+    char *text;
+    if (json_object_size (pinned) > 0) {
+        json_t *body = json_deep_copy (self->body);
+        of_merge_pinned (body, pinned);
+        text = json_dumps (body, JSON_COMPACT);
+        json_decref (body);
+    }
+    else                        //  no pins here (the usual case): nothing to copy
+        text = json_dumps (self->body, JSON_COMPACT);
 
     static const of_upstream_fn_t callbacks = {s_on_head, s_on_data, s_on_done, s_on_fail};
     self->upstream = of_upstream_new (self->ctx->pool, lease->hostname, lease->port,
@@ -397,7 +403,9 @@ s_on_lease (void *arg, ingress_lease_t *lease, const ingress_denial_t *denial)
 static void
 s_ask (s_call_t *self)
 {
-    json_t *body = json_deep_copy (self->ask);
+    //  Shared, not copied: the call changes its ask (Exclude) only once the
+    //  ask is over, and the link encodes each LEASE when it queues it
+    json_t *body = json_incref (self->ask);
     self->asking = ingress_link_ask (self->ctx->link, &body, s_on_lease, self);
 }
 

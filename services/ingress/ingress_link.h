@@ -57,7 +57,8 @@ void
     ingress_link_destroy (ingress_link_t **self_p);
 
 //  Asks for a lease. body is the LEASE body (Frontend, Kind, Route, Model,
-//  Labels, StickyKey, Exclude, DeadlineMs), taken over. Returns the ask, for
+//  Labels, StickyKey, Exclude, DeadlineMs), taken over (a reference: the caller
+//  may keep one but must not change the body while the ask is open). Returns the ask, for
 //  ingress_link_cancel; its callback runs later, never from inside this call.
 ingress_ask_t *
     ingress_link_ask (ingress_link_t *self, json_t **body_p, ingress_ask_fn *callback, void *arg);

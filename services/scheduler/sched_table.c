@@ -24,7 +24,16 @@ struct _sched_table_t {
 static void
 s_key (char *dest, const char *epoch, const char *lease)
 {
-    snprintf (dest, S_KEY_MAX, "%s:%s", epoch, lease);
+    //  As snprintf "%s:%s" would (truncated to S_KEY_MAX), without the
+    //  formatting: three of these per lease
+    size_t size = 0;
+    for (const char *c = epoch; *c && size < S_KEY_MAX - 1; c++)
+        dest [size++] = *c;
+    if (size < S_KEY_MAX - 1)
+        dest [size++] = ':';
+    for (const char *c = lease; *c && size < S_KEY_MAX - 1; c++)
+        dest [size++] = *c;
+    dest [size] = 0;
 }
 
 static void

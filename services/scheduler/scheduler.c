@@ -20,6 +20,10 @@
 #include "sched_admin.h"
 
 #define S_MALFORMED_LOGGED  10
+//  Requests handled per wake of the loop: under load many wait, and taking
+//  them together saves a zmq_poll (and often a wake-up) for each; bounded, so
+//  the pipe, the monitors and the timers still get their turn
+#define S_REQUESTS_PER_WAKE 64
 
 typedef struct {
     of_settings_t *settings;
@@ -231,7 +235,9 @@ s_on_release (s_scheduler_t *self, ofp_msg_t *request, const char *ingress)
     json_t *body = ofp_msg_body (request);
     const char *epoch = json_string_value (json_object_get (body, "Epoch"));
     const char *lease_id = json_string_value (json_object_get (body, "Lease"));
-    json_t *outcome = json_deep_copy (body);
+    //  OUTCOME is the RELEASE body plus a few fields: the request is ours and
+    //  goes right after this, so its body is taken rather than copied
+    json_t *outcome = json_incref (body);
     json_object_set_new (outcome, "Ingress", json_string (ingress));
     char *backend = NULL;
     sched_lease_t *lease = sched_table_lookup (self->env.table, epoch, lease_id);
@@ -378,8 +384,12 @@ static int
 s_on_request (zloop_t *loop, zsock_t *router, void *arg)
 {
     (void) loop;
-    ofp_msg_t *request = ofp_msg_recv (&ofp_lease_protocol, router);
-    if (request) {
+    //  The ROUTER's receive timeout is 0: a receive with nothing waiting
+    //  returns NULL at once
+    for (int count = 0; count < S_REQUESTS_PER_WAKE; count++) {
+        ofp_msg_t *request = ofp_msg_recv (&ofp_lease_protocol, router);
+        if (!request)
+            break;
         s_handle_request ((s_scheduler_t *) arg, request);
         ofp_msg_destroy (&request);
     }
@@ -426,6 +436,8 @@ scheduler_actor (zsock_t *pipe, void *args)
         self.tap = self.publisher;
     //  An ingress that reconnects (same id) takes its routing id over
     zsock_set_router_handover (self.router, 1);
+    //  s_on_request takes every request waiting, and stops when none is left
+    zsock_set_rcvtimeo (self.router, 0);
     of_service_epoch (self.epoch);
     self.env.table = sched_table_new ();
     self.env.sessions = sched_sessions_new ((size_t) settings->max_sessions);
