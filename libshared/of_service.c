@@ -64,8 +64,12 @@ of_service_main (int argc, char *argv [], const char *name, const char *summary,
     zactor_t *actor = zactor_new (actor_fn, settings);
     char *status = zstr_recv (actor);
     int code = OF_EXIT_OK;
-    if (!status || strncmp (status, "READY", 5) != 0) {
-        of_log_error ("cannot start: %s", status && strlen (status) > 7 ? status + 7 : "interrupted");
+    if (!status && zsys_interrupted) {
+        //  SIGTERM before the service was ready: a stop asked for, not a failure
+        of_log_info ("stopping before start-up completed");
+    }
+    else if (!status || strncmp (status, "READY", 5) != 0) {
+        of_log_error ("cannot start: %s", status && strlen (status) > 7 ? status + 7 : "no answer");
         code = OF_EXIT_FAILURE;
     }
     else {
