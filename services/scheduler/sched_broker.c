@@ -21,6 +21,7 @@ struct _sched_broker_t {
     const char *epoch;
     sched_pick_env_t *env;
     sched_queue_t *queue;
+    sched_speed_t *speed;           //  what releases taught of each backend
     size_t max_queue;
     uint64_t lease_ids;             //  the last lease id given
     int64_t duration_ms;            //  moving average of lease durations
@@ -40,6 +41,9 @@ sched_broker_new (zloop_t *loop, zsock_t *router, zsock_t *tap, const char *epoc
     self->epoch = epoch;
     self->env = env;
     self->queue = sched_queue_new ();
+    self->speed = sched_speed_new ();
+    env->queue = self->queue;
+    env->speed = self->speed;
     self->max_queue = max_queue;
     self->duration_ms = S_DURATION_GUESS_MS;
     self->deadline_timer = S_NO_TIMER;
@@ -55,7 +59,12 @@ sched_broker_destroy (sched_broker_t **self_p)
         return;
     if (self->deadline_timer != S_NO_TIMER)
         zloop_timer_end (self->loop, self->deadline_timer);
+    if (self->env->queue == self->queue)
+        self->env->queue = NULL;
+    if (self->env->speed == self->speed)
+        self->env->speed = NULL;
     sched_queue_destroy (&self->queue);
+    sched_speed_destroy (&self->speed);
     free (self);
     *self_p = NULL;
 }
@@ -172,8 +181,20 @@ s_on_deadline (zloop_t *loop, int timer_id, void *arg)
     self->deadline_timer = S_NO_TIMER;
     int64_t now = zclock_mono ();
     sched_ask_t *ask;
+    self->env->now = now;
     while ((ask = sched_queue_earliest (self->queue)) && ask->deadline <= now) {
         sched_queue_remove (self->queue, ask);
+        //  An ask that chose to wait for a faster backend (LeastLatency)
+        //  takes a free one rather than fail
+        sched_pick_t pick;
+        sched_pick_decide (self->env, ask, &pick);
+        if (pick.verdict == SCHED_PICK_GRANT || (pick.verdict == SCHED_PICK_WAIT && pick.fallback)) {
+            if (pick.verdict == SCHED_PICK_WAIT)
+                pick.backend = pick.fallback;
+            s_grant (self, ask, &pick);
+            sched_ask_destroy (&ask);
+            continue;
+        }
         char message [96];
         snprintf (message, sizeof message, "no free slot within %lld ms",
                   (long long) ask->deadline_ms);
@@ -195,6 +216,14 @@ sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p)
     self->env->now = zclock_mono ();
     sched_pick_t pick;
     sched_pick_decide (self->env, ask, &pick);
+    //  An ask that chose to wait for a faster backend but may not wait takes
+    //  the free one
+    if (pick.verdict == SCHED_PICK_WAIT && pick.fallback
+    &&  (ask->deadline_ms == 0 || sched_queue_size (self->queue) >= self->max_queue
+         || !s_room_to_wait (self, &pick))) {
+        pick.verdict = SCHED_PICK_GRANT;
+        pick.backend = pick.fallback;
+    }
     if (pick.verdict == SCHED_PICK_GRANT)
         s_grant (self, ask, &pick);
     else
@@ -285,6 +314,14 @@ sched_broker_note_duration (sched_broker_t *self, int64_t duration_ms)
     self->duration_ms += (duration_ms - self->duration_ms) / S_DURATION_WEIGHT;
 }
 
+void
+sched_broker_note_speed (sched_broker_t *self, const char *backend, int64_t ttfb_ms,
+                         int64_t duration_ms)
+{
+    assert (self && backend);
+    sched_speed_note (self->speed, backend, ttfb_ms, duration_ms, zclock_mono ());
+}
+
 sched_queue_t *
 sched_broker_queue (sched_broker_t *self)
 {
@@ -370,7 +407,7 @@ sched_broker_test (bool verbose)
         "[{\"Identifier\":\"f1\",\"Backends\":[\"b1\"]}]");
     sched_pick_env_t env = {
         sched_fleet_new (frontends, backends, s_test_healthy, NULL, NULL), sched_table_new (),
-        sched_sessions_new (10), sched_health_new (NULL, NULL), 0
+        sched_sessions_new (10), sched_health_new (NULL, NULL), 0, NULL, NULL
     };
     sched_table_register (env.table, "i1", zclock_mono ());
     zloop_t *loop = zloop_new ();
