@@ -385,6 +385,79 @@ s_test_expect (zsock_t *dealer, const char *command, const char *id, int status)
     ofp_msg_destroy (&reply);
 }
 
+//  Receives the next reply, a GRANT for the ask id, and returns its backend
+static char *
+s_test_granted (zsock_t *dealer, const char *id)
+{
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    assert (zpoller_wait (poller, 5000) == dealer);
+    zpoller_destroy (&poller);
+    ofp_msg_t *reply = ofp_msg_recv (&ofp_lease_protocol, dealer);
+    assert (reply && ofp_msg_is (reply, "GRANT") && streq (ofp_msg_id (reply), id));
+    char *backend = strdup (json_string_value (json_object_get (ofp_msg_body (reply), "Backend")));
+    ofp_msg_destroy (&reply);
+    return backend;
+}
+
+//  LeastLatency: an ask that chose to wait for the fast backend takes the
+//  slow free one when the queue is full, and at its deadline
+static void
+s_test_least_latency (zsock_t *router, zsock_t *dealer)
+{
+    json_t *backends = sched_fleet_objects (OF_KIND_BACKEND,
+        "[{\"Identifier\":\"b1\",\"MaxParallelRequests\":1},"
+        "{\"Identifier\":\"b2\",\"MaxParallelRequests\":1}]");
+    json_t *frontends = sched_fleet_objects (OF_KIND_FRONTEND,
+        "[{\"Identifier\":\"f1\",\"Backends\":[\"b1\",\"b2\"],"
+        "\"LoadBalancing\":\"LeastLatency\"}]");
+    sched_pick_env_t env = {
+        sched_fleet_new (frontends, backends, s_test_healthy, NULL, NULL), sched_table_new (),
+        sched_sessions_new (10), sched_health_new (NULL, NULL), 0, NULL, NULL
+    };
+    sched_table_register (env.table, "i1", zclock_mono ());
+    zloop_t *loop = zloop_new ();
+    sched_broker_t *broker = sched_broker_new (loop, router, NULL, S_TEST_EPOCH, &env, 1);
+    assert (env.speed && env.queue);
+    //  b1 answers fast, b2 slowly
+    for (int round = 0; round < 4; round++) {
+        sched_broker_note_speed (broker, "b1", 10, 100);
+        sched_broker_note_speed (broker, "b2", 500, 5000);
+    }
+    s_test_serve (broker, "11", 5000);
+    s_test_expect (dealer, "GRANT", "11", 0);
+    //  b1 is full: waiting ~100 ms for it beats 500 ms on b2
+    s_test_serve (broker, "12", 5000);
+    s_test_expect (dealer, "QUEUED", "12", 0);
+    //  The queue is full: the next one takes b2 rather than a 429
+    s_test_serve (broker, "13", 5000);
+    char *backend = s_test_granted (dealer, "13");
+    assert (streq (backend, "b2"));
+    freen (backend);
+    //  b1 frees: the waiting ask gets it
+    sched_table_remove (env.table, sched_table_lookup (env.table, S_TEST_EPOCH, "1"));
+    sched_broker_drain (broker, "b1");
+    s_test_expect (dealer, "GRANT", "12", 0);
+    //  b2 frees; an ask that waits for b1 gets b2 at its deadline, not a 503
+    sched_table_remove (env.table, sched_table_lookup (env.table, S_TEST_EPOCH, "2"));
+    s_test_serve (broker, "14", 300);
+    s_test_expect (dealer, "QUEUED", "14", 0);
+    zloop_timer (loop, 500, 1, s_test_stop, NULL);
+    zloop_start (loop);
+    backend = s_test_granted (dealer, "14");
+    assert (streq (backend, "b2"));
+    freen (backend);
+
+    sched_broker_destroy (&broker);
+    assert (!env.speed && !env.queue);
+    zloop_destroy (&loop);
+    sched_fleet_destroy (&env.fleet);
+    sched_table_destroy (&env.table);
+    sched_sessions_destroy (&env.sessions);
+    sched_health_destroy (&env.health);
+    json_decref (frontends);
+    json_decref (backends);
+}
+
 void
 sched_broker_test (bool verbose)
 {
@@ -453,6 +526,7 @@ sched_broker_test (bool verbose)
 
     sched_broker_destroy (&broker);
     sched_broker_destroy (&broker);
+    s_test_least_latency (router, dealer);
     zloop_destroy (&loop);
     sched_fleet_destroy (&env.fleet);
     sched_table_destroy (&env.table);
