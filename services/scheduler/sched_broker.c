@@ -385,6 +385,37 @@ s_test_expect (zsock_t *dealer, const char *command, const char *id, int status)
     ofp_msg_destroy (&reply);
 }
 
+//  A test env over a fleet given as text (the broker sets queue and speed)
+typedef struct {
+    sched_pick_env_t env;
+    json_t *backends;
+    json_t *frontends;
+} s_test_fleet_t;
+
+static void
+s_test_fleet_start (s_test_fleet_t *test, const char *backends, const char *frontends)
+{
+    memset (test, 0, sizeof *test);
+    test->backends = sched_fleet_objects (OF_KIND_BACKEND, backends);
+    test->frontends = sched_fleet_objects (OF_KIND_FRONTEND, frontends);
+    test->env.fleet = sched_fleet_new (test->frontends, test->backends, s_test_healthy, NULL, NULL);
+    test->env.table = sched_table_new ();
+    test->env.sessions = sched_sessions_new (10);
+    test->env.health = sched_health_new (NULL, NULL);
+    sched_table_register (test->env.table, "i1", zclock_mono ());
+}
+
+static void
+s_test_fleet_stop (s_test_fleet_t *test)
+{
+    sched_fleet_destroy (&test->env.fleet);
+    sched_table_destroy (&test->env.table);
+    sched_sessions_destroy (&test->env.sessions);
+    sched_health_destroy (&test->env.health);
+    json_decref (test->frontends);
+    json_decref (test->backends);
+}
+
 //  Receives the next reply, a GRANT for the ask id, and returns its backend
 static char *
 s_test_granted (zsock_t *dealer, const char *id)
@@ -404,20 +435,16 @@ s_test_granted (zsock_t *dealer, const char *id)
 static void
 s_test_least_latency (zsock_t *router, zsock_t *dealer)
 {
-    json_t *backends = sched_fleet_objects (OF_KIND_BACKEND,
+    s_test_fleet_t test;
+    s_test_fleet_start (&test,
         "[{\"Identifier\":\"b1\",\"MaxParallelRequests\":1},"
-        "{\"Identifier\":\"b2\",\"MaxParallelRequests\":1}]");
-    json_t *frontends = sched_fleet_objects (OF_KIND_FRONTEND,
+        "{\"Identifier\":\"b2\",\"MaxParallelRequests\":1}]",
         "[{\"Identifier\":\"f1\",\"Backends\":[\"b1\",\"b2\"],"
         "\"LoadBalancing\":\"LeastLatency\"}]");
-    sched_pick_env_t env = {
-        sched_fleet_new (frontends, backends, s_test_healthy, NULL, NULL), sched_table_new (),
-        sched_sessions_new (10), sched_health_new (NULL, NULL), 0, NULL, NULL
-    };
-    sched_table_register (env.table, "i1", zclock_mono ());
+    sched_pick_env_t *env = &test.env;
     zloop_t *loop = zloop_new ();
-    sched_broker_t *broker = sched_broker_new (loop, router, NULL, S_TEST_EPOCH, &env, 1);
-    assert (env.speed && env.queue);
+    sched_broker_t *broker = sched_broker_new (loop, router, NULL, S_TEST_EPOCH, env, 1);
+    assert (env->speed && env->queue);
     //  b1 answers fast, b2 slowly
     for (int round = 0; round < 4; round++) {
         sched_broker_note_speed (broker, "b1", 10, 100);
@@ -434,11 +461,11 @@ s_test_least_latency (zsock_t *router, zsock_t *dealer)
     assert (streq (backend, "b2"));
     freen (backend);
     //  b1 frees: the waiting ask gets it
-    sched_table_remove (env.table, sched_table_lookup (env.table, S_TEST_EPOCH, "1"));
+    sched_table_remove (env->table, sched_table_lookup (env->table, S_TEST_EPOCH, "1"));
     sched_broker_drain (broker, "b1");
     s_test_expect (dealer, "GRANT", "12", 0);
     //  b2 frees; an ask that waits for b1 gets b2 at its deadline, not a 503
-    sched_table_remove (env.table, sched_table_lookup (env.table, S_TEST_EPOCH, "2"));
+    sched_table_remove (env->table, sched_table_lookup (env->table, S_TEST_EPOCH, "2"));
     s_test_serve (broker, "14", 300);
     s_test_expect (dealer, "QUEUED", "14", 0);
     zloop_timer (loop, 500, 1, s_test_stop, NULL);
@@ -448,14 +475,9 @@ s_test_least_latency (zsock_t *router, zsock_t *dealer)
     freen (backend);
 
     sched_broker_destroy (&broker);
-    assert (!env.speed && !env.queue);
+    assert (!env->speed && !env->queue);
     zloop_destroy (&loop);
-    sched_fleet_destroy (&env.fleet);
-    sched_table_destroy (&env.table);
-    sched_sessions_destroy (&env.sessions);
-    sched_health_destroy (&env.health);
-    json_decref (frontends);
-    json_decref (backends);
+    s_test_fleet_stop (&test);
 }
 
 void
@@ -474,17 +496,13 @@ sched_broker_test (bool verbose)
     zmsg_t *hello = zmsg_recv (router);
     zmsg_destroy (&hello);
 
-    json_t *backends = sched_fleet_objects (OF_KIND_BACKEND,
-        "[{\"Identifier\":\"b1\",\"MaxParallelRequests\":1,\"RateLimitRequestsThreshold\":1}]");
-    json_t *frontends = sched_fleet_objects (OF_KIND_FRONTEND,
+    s_test_fleet_t test;
+    s_test_fleet_start (&test,
+        "[{\"Identifier\":\"b1\",\"MaxParallelRequests\":1,\"RateLimitRequestsThreshold\":1}]",
         "[{\"Identifier\":\"f1\",\"Backends\":[\"b1\"]}]");
-    sched_pick_env_t env = {
-        sched_fleet_new (frontends, backends, s_test_healthy, NULL, NULL), sched_table_new (),
-        sched_sessions_new (10), sched_health_new (NULL, NULL), 0, NULL, NULL
-    };
-    sched_table_register (env.table, "i1", zclock_mono ());
+    sched_pick_env_t *env = &test.env;
     zloop_t *loop = zloop_new ();
-    sched_broker_t *broker = sched_broker_new (loop, router, NULL, S_TEST_EPOCH, &env, 10);
+    sched_broker_t *broker = sched_broker_new (loop, router, NULL, S_TEST_EPOCH, env, 10);
 
     //  Granted, queued, refused beyond the threshold, refused with DeadlineMs 0
     s_test_serve (broker, "1", 5000);
@@ -498,7 +516,7 @@ sched_broker_test (bool verbose)
     assert (sched_broker_waits (broker, "i1", "2") && !sched_broker_waits (broker, "i1", "3"));
 
     //  A release serves the queue
-    sched_table_remove (env.table, sched_table_lookup (env.table, S_TEST_EPOCH, "1"));
+    sched_table_remove (env->table, sched_table_lookup (env->table, S_TEST_EPOCH, "1"));
     sched_broker_note_duration (broker, 100);
     sched_broker_drain (broker, "b1");
     s_test_expect (dealer, "GRANT", "2", 0);
@@ -528,12 +546,7 @@ sched_broker_test (bool verbose)
     sched_broker_destroy (&broker);
     s_test_least_latency (router, dealer);
     zloop_destroy (&loop);
-    sched_fleet_destroy (&env.fleet);
-    sched_table_destroy (&env.table);
-    sched_sessions_destroy (&env.sessions);
-    sched_health_destroy (&env.health);
-    json_decref (frontends);
-    json_decref (backends);
+    s_test_fleet_stop (&test);
     zsock_destroy (&dealer);
     zsock_destroy (&router);
     printf ("OK\n");

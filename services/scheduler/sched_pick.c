@@ -69,19 +69,6 @@ s_less_loaded (sched_pick_env_t *env, const sched_backend_t *a, const sched_back
     return (uint64_t) load_a * b->max_parallel < (uint64_t) load_b * a->max_parallel;
 }
 
-//  LeastOutstanding's order: a backend that has the model loaded first (no
-//  cold load), then the least loaded
-static bool
-s_better (sched_pick_env_t *env, const char *model, const sched_backend_t *a,
-          const sched_backend_t *b)
-{
-    bool loaded_a = sched_health_loaded (env->health, a->id, model);
-    bool loaded_b = sched_health_loaded (env->health, b->id, model);
-    if (loaded_a != loaded_b)
-        return loaded_a;
-    return s_less_loaded (env, a, b);
-}
-
 //  LeastLatency's estimate of the time to first token of a request started
 //  now on the backend (0 when nothing is learned: new backends are tried)
 static int64_t
@@ -90,19 +77,20 @@ s_first_token (sched_pick_env_t *env, const sched_backend_t *backend)
     return env->speed ? sched_speed_first_token (env->speed, backend->id, env->now) : 0;
 }
 
-//  LeastLatency's order: a backend that has the model loaded first (what is
-//  learned is per backend, not per model, so it does not see a cold load),
-//  then the lowest expected time to first token, then the least loaded
+//  LeastOutstanding's and LeastLatency's order: a backend that has the model
+//  loaded first (no cold load; what LeastLatency learns is per backend, not
+//  per model, so it does not see one coming), then for LeastLatency the
+//  lowest expected time to first token, then the least loaded
 static bool
-s_faster (sched_pick_env_t *env, const char *model, const sched_backend_t *a,
+s_better (sched_pick_env_t *env, const char *model, bool by_latency, const sched_backend_t *a,
           const sched_backend_t *b)
 {
     bool loaded_a = sched_health_loaded (env->health, a->id, model);
     bool loaded_b = sched_health_loaded (env->health, b->id, model);
     if (loaded_a != loaded_b)
         return loaded_a;
-    int64_t first_a = s_first_token (env, a);
-    int64_t first_b = s_first_token (env, b);
+    int64_t first_a = by_latency ? s_first_token (env, a) : 0;
+    int64_t first_b = by_latency ? s_first_token (env, b) : 0;
     if (first_a != first_b)
         return first_a < first_b;
     return s_less_loaded (env, a, b);
@@ -126,14 +114,12 @@ s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const char *mo
     else
     if (frontend->policy == SCHED_POLICY_LEAST_OUTSTANDING
     ||  frontend->policy == SCHED_POLICY_LEAST_LATENCY) {
-        bool least_latency = frontend->policy == SCHED_POLICY_LEAST_LATENCY;
+        bool by_latency = frontend->policy == SCHED_POLICY_LEAST_LATENCY;
         //  Ties go to the first in rotation order, so an idle fleet is spread too
         for (size_t step = 1; step < count; step++) {
             size_t index = (start + step) % count;
-            sched_backend_t *candidate = frontend->backends [free [index]];
-            sched_backend_t *best = frontend->backends [free [chosen]];
-            if (least_latency ? s_faster (env, model, candidate, best)
-                              : s_better (env, model, candidate, best))
+            if (s_better (env, model, by_latency, frontend->backends [free [index]],
+                          frontend->backends [free [chosen]]))
                 chosen = index;
         }
     }
