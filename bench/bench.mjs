@@ -10,7 +10,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killEverything, rssKb, sleep, cpuSeconds, track } from './lib/procs.mjs';
 import { startSim, startOllamaflow, startNginx, startHaproxy, NOFILE } from './lib/systems.mjs';
-import { buildTable, renderTable, SECTIONS } from './lib/table.mjs';
+import { buildTable, renderTable, SECTIONS, POLICIES } from './lib/table.mjs';
 import { schedFleet, schedBodies, capacity } from './lib/fleet.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -240,7 +240,7 @@ async function sectionScheduling(work, results) {
         await sleep(quick ? 200 : 1000);
       }
     };
-    for (const policy of ['RoundRobin', 'Random', 'LeastOutstanding']) {
+    for (const policy of POLICIES) {
       const flow = await startOllamaflow(work, bin, backends, { policy, probe });
       systems.push(flow);
       await run(policy, flow);

@@ -11,7 +11,7 @@ export const SECTIONS = {
 export const COLUMNS = ['#', 'figure', 'unit', 'direct', 'ollamaflow', 'nginx', 'haproxy',
   'ollamaflow / nginx', 'ollamaflow / direct', 'target'];
 const SYSTEMS = ['direct', 'ollamaflow', 'nginx', 'haproxy'];
-export const POLICIES = ['RoundRobin', 'Random', 'LeastOutstanding'];
+export const POLICIES = ['RoundRobin', 'Random', 'LeastOutstanding', 'LeastLatency'];
 
 function number(x) {
   if (x === null) return '—';

@@ -21,6 +21,7 @@ struct _sched_broker_t {
     const char *epoch;
     sched_pick_env_t *env;
     sched_queue_t *queue;
+    sched_speed_t *speed;           //  what releases taught of each backend
     size_t max_queue;
     uint64_t lease_ids;             //  the last lease id given
     int64_t duration_ms;            //  moving average of lease durations
@@ -40,6 +41,9 @@ sched_broker_new (zloop_t *loop, zsock_t *router, zsock_t *tap, const char *epoc
     self->epoch = epoch;
     self->env = env;
     self->queue = sched_queue_new ();
+    self->speed = sched_speed_new ();
+    env->queue = self->queue;
+    env->speed = self->speed;
     self->max_queue = max_queue;
     self->duration_ms = S_DURATION_GUESS_MS;
     self->deadline_timer = S_NO_TIMER;
@@ -55,7 +59,12 @@ sched_broker_destroy (sched_broker_t **self_p)
         return;
     if (self->deadline_timer != S_NO_TIMER)
         zloop_timer_end (self->loop, self->deadline_timer);
+    if (self->env->queue == self->queue)
+        self->env->queue = NULL;
+    if (self->env->speed == self->speed)
+        self->env->speed = NULL;
     sched_queue_destroy (&self->queue);
+    sched_speed_destroy (&self->speed);
     free (self);
     *self_p = NULL;
 }
@@ -172,8 +181,20 @@ s_on_deadline (zloop_t *loop, int timer_id, void *arg)
     self->deadline_timer = S_NO_TIMER;
     int64_t now = zclock_mono ();
     sched_ask_t *ask;
+    self->env->now = now;
     while ((ask = sched_queue_earliest (self->queue)) && ask->deadline <= now) {
         sched_queue_remove (self->queue, ask);
+        //  An ask that chose to wait for a faster backend (LeastLatency)
+        //  takes a free one rather than fail
+        sched_pick_t pick;
+        sched_pick_decide (self->env, ask, &pick);
+        if (pick.verdict == SCHED_PICK_GRANT || (pick.verdict == SCHED_PICK_WAIT && pick.fallback)) {
+            if (pick.verdict == SCHED_PICK_WAIT)
+                pick.backend = pick.fallback;
+            s_grant (self, ask, &pick);
+            sched_ask_destroy (&ask);
+            continue;
+        }
         char message [96];
         snprintf (message, sizeof message, "no free slot within %lld ms",
                   (long long) ask->deadline_ms);
@@ -195,6 +216,14 @@ sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p)
     self->env->now = zclock_mono ();
     sched_pick_t pick;
     sched_pick_decide (self->env, ask, &pick);
+    //  An ask that chose to wait for a faster backend but may not wait takes
+    //  the free one
+    if (pick.verdict == SCHED_PICK_WAIT && pick.fallback
+    &&  (ask->deadline_ms == 0 || sched_queue_size (self->queue) >= self->max_queue
+         || !s_room_to_wait (self, &pick))) {
+        pick.verdict = SCHED_PICK_GRANT;
+        pick.backend = pick.fallback;
+    }
     if (pick.verdict == SCHED_PICK_GRANT)
         s_grant (self, ask, &pick);
     else
@@ -285,6 +314,14 @@ sched_broker_note_duration (sched_broker_t *self, int64_t duration_ms)
     self->duration_ms += (duration_ms - self->duration_ms) / S_DURATION_WEIGHT;
 }
 
+void
+sched_broker_note_speed (sched_broker_t *self, const char *backend, int64_t ttfb_ms,
+                         int64_t duration_ms)
+{
+    assert (self && backend);
+    sched_speed_note (self->speed, backend, ttfb_ms, duration_ms, zclock_mono ());
+}
+
 sched_queue_t *
 sched_broker_queue (sched_broker_t *self)
 {
@@ -348,6 +385,101 @@ s_test_expect (zsock_t *dealer, const char *command, const char *id, int status)
     ofp_msg_destroy (&reply);
 }
 
+//  A test env over a fleet given as text (the broker sets queue and speed)
+typedef struct {
+    sched_pick_env_t env;
+    json_t *backends;
+    json_t *frontends;
+} s_test_fleet_t;
+
+static void
+s_test_fleet_start (s_test_fleet_t *test, const char *backends, const char *frontends)
+{
+    memset (test, 0, sizeof *test);
+    test->backends = sched_fleet_objects (OF_KIND_BACKEND, backends);
+    test->frontends = sched_fleet_objects (OF_KIND_FRONTEND, frontends);
+    test->env.fleet = sched_fleet_new (test->frontends, test->backends, s_test_healthy, NULL, NULL);
+    test->env.table = sched_table_new ();
+    test->env.sessions = sched_sessions_new (10);
+    test->env.health = sched_health_new (NULL, NULL);
+    sched_table_register (test->env.table, "i1", zclock_mono ());
+}
+
+static void
+s_test_fleet_stop (s_test_fleet_t *test)
+{
+    sched_fleet_destroy (&test->env.fleet);
+    sched_table_destroy (&test->env.table);
+    sched_sessions_destroy (&test->env.sessions);
+    sched_health_destroy (&test->env.health);
+    json_decref (test->frontends);
+    json_decref (test->backends);
+}
+
+//  Receives the next reply, a GRANT for the ask id, and returns its backend
+static char *
+s_test_granted (zsock_t *dealer, const char *id)
+{
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    assert (zpoller_wait (poller, 5000) == dealer);
+    zpoller_destroy (&poller);
+    ofp_msg_t *reply = ofp_msg_recv (&ofp_lease_protocol, dealer);
+    assert (reply && ofp_msg_is (reply, "GRANT") && streq (ofp_msg_id (reply), id));
+    char *backend = strdup (json_string_value (json_object_get (ofp_msg_body (reply), "Backend")));
+    ofp_msg_destroy (&reply);
+    return backend;
+}
+
+//  LeastLatency: an ask that chose to wait for the fast backend takes the
+//  slow free one when the queue is full, and at its deadline
+static void
+s_test_least_latency (zsock_t *router, zsock_t *dealer)
+{
+    s_test_fleet_t test;
+    s_test_fleet_start (&test,
+        "[{\"Identifier\":\"b1\",\"MaxParallelRequests\":1},"
+        "{\"Identifier\":\"b2\",\"MaxParallelRequests\":1}]",
+        "[{\"Identifier\":\"f1\",\"Backends\":[\"b1\",\"b2\"],"
+        "\"LoadBalancing\":\"LeastLatency\"}]");
+    sched_pick_env_t *env = &test.env;
+    zloop_t *loop = zloop_new ();
+    sched_broker_t *broker = sched_broker_new (loop, router, NULL, S_TEST_EPOCH, env, 1);
+    assert (env->speed && env->queue);
+    //  b1 answers fast, b2 slowly
+    for (int round = 0; round < 4; round++) {
+        sched_broker_note_speed (broker, "b1", 10, 100);
+        sched_broker_note_speed (broker, "b2", 500, 5000);
+    }
+    s_test_serve (broker, "11", 5000);
+    s_test_expect (dealer, "GRANT", "11", 0);
+    //  b1 is full: waiting ~100 ms for it beats 500 ms on b2
+    s_test_serve (broker, "12", 5000);
+    s_test_expect (dealer, "QUEUED", "12", 0);
+    //  The queue is full: the next one takes b2 rather than a 429
+    s_test_serve (broker, "13", 5000);
+    char *backend = s_test_granted (dealer, "13");
+    assert (streq (backend, "b2"));
+    freen (backend);
+    //  b1 frees: the waiting ask gets it
+    sched_table_remove (env->table, sched_table_lookup (env->table, S_TEST_EPOCH, "1"));
+    sched_broker_drain (broker, "b1");
+    s_test_expect (dealer, "GRANT", "12", 0);
+    //  b2 frees; an ask that waits for b1 gets b2 at its deadline, not a 503
+    sched_table_remove (env->table, sched_table_lookup (env->table, S_TEST_EPOCH, "2"));
+    s_test_serve (broker, "14", 300);
+    s_test_expect (dealer, "QUEUED", "14", 0);
+    zloop_timer (loop, 500, 1, s_test_stop, NULL);
+    zloop_start (loop);
+    backend = s_test_granted (dealer, "14");
+    assert (streq (backend, "b2"));
+    freen (backend);
+
+    sched_broker_destroy (&broker);
+    assert (!env->speed && !env->queue);
+    zloop_destroy (&loop);
+    s_test_fleet_stop (&test);
+}
+
 void
 sched_broker_test (bool verbose)
 {
@@ -364,17 +496,13 @@ sched_broker_test (bool verbose)
     zmsg_t *hello = zmsg_recv (router);
     zmsg_destroy (&hello);
 
-    json_t *backends = sched_fleet_objects (OF_KIND_BACKEND,
-        "[{\"Identifier\":\"b1\",\"MaxParallelRequests\":1,\"RateLimitRequestsThreshold\":1}]");
-    json_t *frontends = sched_fleet_objects (OF_KIND_FRONTEND,
+    s_test_fleet_t test;
+    s_test_fleet_start (&test,
+        "[{\"Identifier\":\"b1\",\"MaxParallelRequests\":1,\"RateLimitRequestsThreshold\":1}]",
         "[{\"Identifier\":\"f1\",\"Backends\":[\"b1\"]}]");
-    sched_pick_env_t env = {
-        sched_fleet_new (frontends, backends, s_test_healthy, NULL, NULL), sched_table_new (),
-        sched_sessions_new (10), sched_health_new (NULL, NULL), 0
-    };
-    sched_table_register (env.table, "i1", zclock_mono ());
+    sched_pick_env_t *env = &test.env;
     zloop_t *loop = zloop_new ();
-    sched_broker_t *broker = sched_broker_new (loop, router, NULL, S_TEST_EPOCH, &env, 10);
+    sched_broker_t *broker = sched_broker_new (loop, router, NULL, S_TEST_EPOCH, env, 10);
 
     //  Granted, queued, refused beyond the threshold, refused with DeadlineMs 0
     s_test_serve (broker, "1", 5000);
@@ -388,7 +516,7 @@ sched_broker_test (bool verbose)
     assert (sched_broker_waits (broker, "i1", "2") && !sched_broker_waits (broker, "i1", "3"));
 
     //  A release serves the queue
-    sched_table_remove (env.table, sched_table_lookup (env.table, S_TEST_EPOCH, "1"));
+    sched_table_remove (env->table, sched_table_lookup (env->table, S_TEST_EPOCH, "1"));
     sched_broker_note_duration (broker, 100);
     sched_broker_drain (broker, "b1");
     s_test_expect (dealer, "GRANT", "2", 0);
@@ -416,13 +544,9 @@ sched_broker_test (bool verbose)
 
     sched_broker_destroy (&broker);
     sched_broker_destroy (&broker);
+    s_test_least_latency (router, dealer);
     zloop_destroy (&loop);
-    sched_fleet_destroy (&env.fleet);
-    sched_table_destroy (&env.table);
-    sched_sessions_destroy (&env.sessions);
-    sched_health_destroy (&env.health);
-    json_decref (frontends);
-    json_decref (backends);
+    s_test_fleet_stop (&test);
     zsock_destroy (&dealer);
     zsock_destroy (&router);
     printf ("OK\n");

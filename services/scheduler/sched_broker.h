@@ -21,8 +21,8 @@ typedef struct _sched_broker_t sched_broker_t;
 
 //  Creates a broker that answers on router (and copies replies to tap, if
 //  not NULL), grants leases of epoch, decides with env (borrowed: the caller
-//  keeps its fleet, table, sessions and health current; env->now is set here)
-//  and keeps at most max_queue asks waiting.
+//  keeps its fleet, table, sessions and health current; env->now, env->queue
+//  and env->speed are set here) and keeps at most max_queue asks waiting.
 sched_broker_t *
     sched_broker_new (zloop_t *loop, zsock_t *router, zsock_t *tap, const char *epoch,
                       sched_pick_env_t *env, size_t max_queue);
@@ -56,6 +56,12 @@ size_t
 //  Learns how long a lease lasted (for Retry-After estimates).
 void
     sched_broker_note_duration (sched_broker_t *self, int64_t duration_ms);
+
+//  Learns how fast a backend answered one lease (for LeastLatency):
+//  ttfb_ms < 0 when no first byte came.
+void
+    sched_broker_note_speed (sched_broker_t *self, const char *backend, int64_t ttfb_ms,
+                             int64_t duration_ms);
 
 //  The queue, for counts. Borrowed.
 sched_queue_t *

@@ -105,6 +105,8 @@ s_policy (const char *name)
         return SCHED_POLICY_RANDOM;
     if (streq (name, "LeastOutstanding"))
         return SCHED_POLICY_LEAST_OUTSTANDING;
+    if (streq (name, "LeastLatency"))
+        return SCHED_POLICY_LEAST_LATENCY;
     return SCHED_POLICY_ROUND_ROBIN;
 }
 

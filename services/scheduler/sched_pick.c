@@ -5,6 +5,12 @@
 
 #include "sched_pick.h"
 
+//  LeastLatency waits for a full backend only if that promises a first token
+//  at least this much sooner (percent) than the free one it passes over, and
+//  only while the expected wait fits in half of what is left of DeadlineMs
+#define S_HOLD_GAIN_PERCENT 10
+#define S_HOLD_DEADLINE_SHARE 2
+
 static const char *const s_kind_names [SCHED_KIND_COUNT] = {"completions", "embeddings", "other"};
 
 static void
@@ -63,16 +69,30 @@ s_less_loaded (sched_pick_env_t *env, const sched_backend_t *a, const sched_back
     return (uint64_t) load_a * b->max_parallel < (uint64_t) load_b * a->max_parallel;
 }
 
-//  LeastOutstanding's order: a backend that has the model loaded first (no
-//  cold load), then the least loaded
+//  LeastLatency's estimate of the time to first token of a request started
+//  now on the backend (0 when nothing is learned: new backends are tried)
+static int64_t
+s_first_token (sched_pick_env_t *env, const sched_backend_t *backend)
+{
+    return env->speed ? sched_speed_first_token (env->speed, backend->id, env->now) : 0;
+}
+
+//  LeastOutstanding's and LeastLatency's order: a backend that has the model
+//  loaded first (no cold load; what LeastLatency learns is per backend, not
+//  per model, so it does not see one coming), then for LeastLatency the
+//  lowest expected time to first token, then the least loaded
 static bool
-s_better (sched_pick_env_t *env, const char *model, const sched_backend_t *a,
+s_better (sched_pick_env_t *env, const char *model, bool by_latency, const sched_backend_t *a,
           const sched_backend_t *b)
 {
     bool loaded_a = sched_health_loaded (env->health, a->id, model);
     bool loaded_b = sched_health_loaded (env->health, b->id, model);
     if (loaded_a != loaded_b)
         return loaded_a;
+    int64_t first_a = by_latency ? s_first_token (env, a) : 0;
+    int64_t first_b = by_latency ? s_first_token (env, b) : 0;
+    if (first_a != first_b)
+        return first_a < first_b;
     return s_less_loaded (env, a, b);
 }
 
@@ -92,17 +112,67 @@ s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const char *mo
     if (frontend->policy == SCHED_POLICY_RANDOM)
         chosen = (size_t) randof ((int) count);
     else
-    if (frontend->policy == SCHED_POLICY_LEAST_OUTSTANDING)
+    if (frontend->policy == SCHED_POLICY_LEAST_OUTSTANDING
+    ||  frontend->policy == SCHED_POLICY_LEAST_LATENCY) {
+        bool by_latency = frontend->policy == SCHED_POLICY_LEAST_LATENCY;
         //  Ties go to the first in rotation order, so an idle fleet is spread too
         for (size_t step = 1; step < count; step++) {
             size_t index = (start + step) % count;
-            if (s_better (env, model, frontend->backends [free [index]],
+            if (s_better (env, model, by_latency, frontend->backends [free [index]],
                           frontend->backends [free [chosen]]))
                 chosen = index;
         }
+    }
     if (frontend->policy != SCHED_POLICY_RANDOM)
         frontend->cursor = (free [chosen] + 1) % frontend->count;
     return frontend->backends [free [chosen]];
+}
+
+//  LeastLatency's estimate of how long an ask would wait for a slot of a
+//  full backend: its mean lease duration, times the asks that wait for it
+//  (a queued ask waits for every candidate it had: itself excluded) plus
+//  one, over its slots; -1 if its durations are not known
+static int64_t
+s_wait (sched_pick_env_t *env, const sched_ask_t *ask, const sched_backend_t *backend)
+{
+    int64_t duration = env->speed ? sched_speed_duration (env->speed, backend->id, env->now) : -1;
+    if (duration < 0 || backend->max_parallel == 0)
+        return -1;
+    size_t ahead = env->queue ? sched_queue_waiting (env->queue, backend->id) : 0;
+    if (ahead && ask->arrival_handle)
+        ahead--;
+    //  Leases above a lowered cap must end before a slot frees
+    size_t leases = sched_table_leases (env->table, backend->id);
+    if (leases > backend->max_parallel)
+        ahead += leases - backend->max_parallel;
+    return duration * (int64_t) (ahead + 1) / (int64_t) backend->max_parallel;
+}
+
+//  LeastLatency: true if the ask had better wait for a full candidate than
+//  start on the free one picked: the wait plus that backend's time to first
+//  token beats the free one's by S_HOLD_GAIN_PERCENT, and the wait fits the
+//  ask's deadline. Never for an ask that may not wait, nor before the free
+//  backend's speed is known (a new backend is tried, not avoided).
+static bool
+s_hold (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
+        const size_t *candidates, size_t count, sched_backend_t *picked)
+{
+    int64_t picked_ms = s_first_token (env, picked);
+    if (ask->deadline_ms == 0 || picked_ms == 0)
+        return false;
+    int64_t left = ask->deadline - env->now;
+    for (size_t index = 0; index < count; index++) {
+        sched_backend_t *backend = frontend->backends [candidates [index]];
+        if (s_has_room (env, backend))
+            continue;
+        int64_t wait = s_wait (env, ask, backend);
+        if (wait < 0 || wait * S_HOLD_DEADLINE_SHARE > left)
+            continue;
+        int64_t expected = wait + s_first_token (env, backend);
+        if (expected * 100 < picked_ms * (100 - S_HOLD_GAIN_PERCENT))
+            return true;
+    }
+    return false;
 }
 
 //  The frontend's candidates for the ask (positions, in the frontend's
@@ -201,6 +271,7 @@ sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *
     pick->backend = NULL;
     pick->sticky = false;
     pick->usable_count = 0;
+    pick->fallback = NULL;
     pick->status = 0;
     pick->error = NULL;
     pick->message [0] = 0;
@@ -229,8 +300,19 @@ sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *
     for (size_t index = 0; index < count; index++)
         if (s_has_room (env, frontend->backends [candidates [index]]))
             free [free_count++] = candidates [index];
-    if (free_count)
-        s_grant (pick, s_policy_pick (env, frontend, ask->model, free, free_count), false);
+    sched_backend_t *picked = NULL;
+    if (free_count) {
+        size_t cursor = frontend->cursor;
+        picked = s_policy_pick (env, frontend, ask->model, free, free_count);
+        if (frontend->policy == SCHED_POLICY_LEAST_LATENCY
+        &&  s_hold (env, frontend, ask, candidates, count, picked)) {
+            frontend->cursor = cursor;
+            pick->fallback = picked;
+            picked = NULL;
+        }
+    }
+    if (picked)
+        s_grant (pick, picked, false);
     else {
         s_verdict (pick, SCHED_PICK_WAIT);
         for (size_t index = 0; index < count; index++)
@@ -353,7 +435,9 @@ sched_pick_test (bool verbose)
         "{\"Identifier\":\"off\",\"Active\":false,\"Backends\":[\"b1\"]},"
         "{\"Identifier\":\"only2\",\"Backends\":[\"b2\",\"b4\"]},"
         "{\"Identifier\":\"mixed\",\"Backends\":[\"b5\",\"b3\"]},"
-        "{\"Identifier\":\"openai\",\"Backends\":[\"b5\"]}]");
+        "{\"Identifier\":\"openai\",\"Backends\":[\"b5\"]},"
+        "{\"Identifier\":\"ll\",\"Backends\":[\"b1\",\"b2\",\"b3\"],"
+        "\"LoadBalancing\":\"LeastLatency\",\"UseStickySessions\":true}]");
     s_test_rebuild (&test);
 
     //  Round robin, stable when a backend is out of the rotation
@@ -477,6 +561,79 @@ sched_pick_test (bool verbose)
     assert (streq (s_test_verdict (&test, loaded), "b3"));
     assert (!streq (s_test_verdict (&test, loaded), "b3"));
     s_test_release_all (&test);
+
+    //  LeastLatency: with nothing learned, every backend is tried, spread in
+    //  rotation order
+    s_test_release_all (&test);
+    test.env.speed = sched_speed_new ();
+    test.env.queue = sched_queue_new ();
+    const char *ll = "{\"Frontend\":\"ll\"}";
+    assert (streq (s_test_verdict (&test, ll), "b1"));
+    assert (streq (s_test_verdict (&test, ll), "b2"));
+    assert (streq (s_test_verdict (&test, ll), "b3"));
+    s_test_release_all (&test);
+    //  Learned: b2 is fast, b3 middling, b1 slow (first byte, duration in ms)
+    for (int round = 0; round < 8; round++) {
+        sched_speed_note (test.env.speed, "b1", 800, 4000, test.env.now);
+        sched_speed_note (test.env.speed, "b2", 50, 500, test.env.now);
+        sched_speed_note (test.env.speed, "b3", 200, 1500, test.env.now);
+    }
+    //  The fastest while it has room, then the next fastest
+    assert (streq (s_test_verdict (&test, ll), "b2"));
+    assert (streq (s_test_verdict (&test, ll), "b2"));
+    assert (streq (s_test_verdict (&test, ll), "b3"));
+    assert (streq (s_test_verdict (&test, ll), "b3"));
+    //  Only the slow one is free: waiting for b2 (500 ms / 2 slots, then 50
+    //  ms) beats starting on b1 (800 ms): the ask waits, b1 in reserve
+    s_test_decide (&test, ll, &pick);
+    assert (pick.verdict == SCHED_PICK_WAIT && pick.usable_count == 3);
+    assert (pick.fallback && streq (pick.fallback->id, "b1"));
+    //  An ask that may not wait, or not long enough, starts on b1 at once
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"ll\",\"DeadlineMs\":0}"), "b1"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"ll\",\"DeadlineMs\":400}"), "b1"));
+    //  With asks already waiting for b2, the wait grows and b1 is worth it
+    s_test_release_all (&test);
+    assert (streq (s_test_verdict (&test, ll), "b2"));
+    assert (streq (s_test_verdict (&test, ll), "b2"));
+    assert (streq (s_test_verdict (&test, ll), "b3"));
+    assert (streq (s_test_verdict (&test, ll), "b3"));
+    json_t *waiting_body = json_pack ("{s:s, s:s, s:s, s:[], s:[], s:i}", "Frontend", "ll",
+                                      "Kind", "completions", "Model", "", "Labels", "Exclude",
+                                      "DeadlineMs", 1000);
+    const char *b2_only [] = {"b2"};
+    for (int round = 0; round < 6; round++) {
+        char id [8];
+        snprintf (id, sizeof id, "w%d", round);
+        sched_ask_t *waiting = sched_ask_new ("i1", id, waiting_body, test.env.now);
+        sched_queue_push (test.env.queue, &waiting, b2_only, 1);
+    }
+    json_decref (waiting_body);
+    assert (streq (s_test_verdict (&test, ll), "b1"));
+    //  Sticky sessions still decide alone: the session's backend, even the slow one
+    const char *carol = "{\"Frontend\":\"ll\",\"StickyKey\":\"carol\"}";
+    assert (streq (s_test_verdict (&test, carol), "b1"));
+    assert (streq (s_test_verdict (&test, carol), "WAIT 1"));
+    s_test_release_all (&test);
+    assert (streq (s_test_verdict (&test, carol), "b1*"));
+    s_test_release_all (&test);
+    //  Labels and exclusions still filter: b1 alone carries "eu"
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"ll\",\"Labels\":[\"eu\"]}"), "b1"));
+    assert (streq (s_test_verdict (&test, "{\"Frontend\":\"ll\",\"Exclude\":[\"b2\"]}"), "b3"));
+    s_test_release_all (&test);
+    //  A backend that got faster is noticed, and what was learned fades:
+    //  after a quiet while the slow one is tried again
+    for (int round = 0; round < 40; round++)
+        sched_speed_note (test.env.speed, "b3", 20, 300, test.env.now);
+    assert (streq (s_test_verdict (&test, ll), "b3"));
+    s_test_release_all (&test);
+    sched_speed_note (test.env.speed, "b2", 50, 500, test.env.now + 10 * SCHED_SPEED_HALF_LIFE_MS);
+    sched_speed_note (test.env.speed, "b3", 20, 300, test.env.now + 10 * SCHED_SPEED_HALF_LIFE_MS);
+    test.env.now += 10 * SCHED_SPEED_HALF_LIFE_MS;
+    assert (streq (s_test_verdict (&test, ll), "b1"));
+    test.env.now -= 10 * SCHED_SPEED_HALF_LIFE_MS;
+    s_test_release_all (&test);
+    sched_speed_destroy (&test.env.speed);
+    sched_queue_destroy (&test.env.queue);
 
     //  Random picks only candidates with room
     json_object_set_new (json_object_get (test.frontends, "f1"), "LoadBalancing",

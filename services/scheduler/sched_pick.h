@@ -5,10 +5,14 @@
     A candidate is a backend of the frontend that is configured, active,
     healthy, allows the ask's kind, carries every label asked for (exact
     match), has the model (when known) and is not excluded. A sticky session
-    whose backend is a candidate decides alone. Then RoundRobin, Random or
-    LeastOutstanding picks among the candidates with a free slot (leases below
-    MaxParallelRequests). The verdict: GRANT that backend, WAIT for the
-    candidates (all full), or DENY with the status the client gets.
+    whose backend is a candidate decides alone. Then RoundRobin, Random,
+    LeastOutstanding or LeastLatency picks among the candidates with a free
+    slot (leases below MaxParallelRequests). LeastLatency picks the one with
+    the lowest expected time to first token (sched_speed), and may choose to
+    wait for a faster backend that is full rather than start on a slow one
+    that is free. The verdict: GRANT that backend, WAIT for the candidates
+    (all full, or waiting is expected to be faster), or DENY with the status
+    the client gets.
 
     Deciding has one side effect: a grant moves the frontend's rotation.
     Pinning the session and counting the lease are the caller's.
@@ -23,6 +27,7 @@
 #include "sched_health.h"
 #include "sched_queue.h"
 #include "sched_sessions.h"
+#include "sched_speed.h"
 #include "sched_table.h"
 
 //  Most backends in a frontend (of_schema's list limit)
@@ -42,6 +47,8 @@ typedef struct {
     sched_sessions_t *sessions;
     sched_health_t *health;     //  model inventories
     int64_t now;                //  zclock_mono
+    sched_speed_t *speed;       //  LeastLatency's estimates; NULL: nothing learned
+    sched_queue_t *queue;       //  the asks waiting; NULL: none
 } sched_pick_env_t;
 
 //  A verdict
@@ -53,6 +60,9 @@ typedef struct {
     //  WAIT: the candidates the ask waits for (a session's backend alone)
     const char *usable [SCHED_PICK_BACKENDS_MAX];
     size_t usable_count;
+    //  WAIT by choice (LeastLatency): the free backend the ask would rather
+    //  not use; the caller grants it if the ask cannot wait after all
+    sched_backend_t *fallback;
     //  DENY: HTTP status, error name, message
     int status;
     const char *error;

@@ -7,6 +7,7 @@
 #include "sched_pick.h"
 #include "sched_queue.h"
 #include "sched_sessions.h"
+#include "sched_speed.h"
 #include "sched_table.h"
 #include "of_selftest_main.h"
 
@@ -16,6 +17,7 @@ static const of_selftest_t s_tests [] = {
     {"sched_queue", sched_queue_test},
     {"sched_health", sched_health_test},
     {"sched_fleet", sched_fleet_test},
+    {"sched_speed", sched_speed_test},
     {"sched_pick", sched_pick_test},
     {"sched_broker", sched_broker_test},
     {NULL, NULL}

@@ -250,6 +250,12 @@ s_on_release (s_scheduler_t *self, ofp_msg_t *request, const char *ingress)
     if (streq (json_string_value (json_object_get (body, "Outcome")), "ok")) {
         sched_broker_note_duration (self->broker,
                                     json_integer_value (json_object_get (body, "DurationMs")));
+        //  LeastLatency learns from the leases this scheduler counted
+        json_t *ttfb = json_object_get (body, "TtfbMs");
+        if (backend)
+            sched_broker_note_speed (self->broker, backend,
+                                     json_is_integer (ttfb) ? json_integer_value (ttfb) : -1,
+                                     json_integer_value (json_object_get (body, "DurationMs")));
     }
     s_publish (self, "OUTCOME", outcome);
     if (backend)
