@@ -2,7 +2,8 @@
     bench-load - the benchmark's HTTP/1.1 load generator
 
     One libevent loop, raw non-blocking sockets and a small response parser
-    (status line, Content-Length or chunked body), so that it holds 10,000
+    (bl_response: status line, Content-Length, chunked or close-delimited
+    body; distributions in bl_samples), so that it holds 10,000
     streams on one core and time-stamps every NDJSON line as it arrives.
     wrk measures throughput at saturation; this program does what wrk cannot:
 
@@ -44,8 +45,10 @@
 #include <unistd.h>
 #include <getopt.h>
 
+#include "bl_response.h"
+#include "bl_samples.h"
+
 #define BL_READ_CHUNK       65536
-#define BL_HEAD_MAX         16384       //  longest response head accepted
 #define BL_BODIES_MAX       4096        //  bodies in a --bodies file
 #define BL_BODY_MAX         65536       //  longest body
 #define BL_TICK_MS          100         //  timeout scan
@@ -55,19 +58,8 @@ typedef enum {
     BL_IDLE,            //  connected, nothing in flight (pool)
     BL_CONNECTING,
     BL_WRITING,
-    BL_HEAD,            //  reading the status line and headers
-    BL_BODY_LENGTH,     //  Content-Length body
-    BL_CHUNK_SIZE,
-    BL_CHUNK_DATA,
-    BL_CHUNK_CRLF,
-    BL_TRAILER,
-    BL_BODY_CLOSE       //  body until the connection closes
+    BL_READING          //  the response (conn->response)
 } bl_state_t;
-
-typedef struct {
-    int64_t *v;
-    size_t n, cap;
-} bl_samples_t;
 
 typedef struct bl_conn_s bl_conn_t;
 struct bl_conn_s {
@@ -83,9 +75,8 @@ struct bl_conn_s {
     int64_t t_start;            //  scheduled or sent time of the request in flight
     int64_t t_first;            //  first body byte, 0 = none yet
     int64_t t_line;             //  last body line, 0 = none yet
-    int64_t left;               //  body or chunk bytes left
-    int status;
-    bool keep_alive;
+    bl_response_t response;     //  the response in flight
+    bool keep_alive;            //  the connection can take another request
     bool in_flight;
     bool held_ready;            //  hold mode: this stream sent its first line
     bl_conn_t *next_idle;
@@ -154,20 +145,6 @@ s_now (void)
     return s_clock (CLOCK_MONOTONIC);
 }
 
-static void
-s_sample (bl_samples_t *s, int64_t value)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap? s->cap * 2: 4096;
-        int64_t *v = realloc (s->v, cap * sizeof *v);
-        if (!v)
-            return;
-        s->v = v;
-        s->cap = cap;
-    }
-    s->v [s->n++] = value;
-}
-
 //  The wall time of a line's "created_at" (RFC 3339 UTC, up to nanoseconds,
 //  as Ollama and ollama-sim write it); 0 when the line has none
 static int64_t
@@ -192,37 +169,6 @@ s_created_at (const char *line, size_t len)
             ns += (at [i] - '0') * scale;
     }
     return ns;
-}
-
-static int
-s_cmp (const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-    return x < y? -1: x > y;
-}
-
-static void
-s_print_dist (const char *name, bl_samples_t *s, bool comma)
-{
-    printf ("\"%s\":{\"n\":%zu", name, s->n);
-    if (s->n) {
-        qsort (s->v, s->n, sizeof *s->v, s_cmp);
-        double sum = 0;
-        for (size_t i = 0; i < s->n; i++)
-            sum += s->v [i];
-        const double pct [] = {50, 90, 99, 99.9};
-        const char *names [] = {"p50", "p90", "p99", "p999"};
-        for (int i = 0; i < 4; i++) {
-            //  nearest rank
-            size_t rank = (size_t) ceil (pct [i] / 100.0 * s->n);
-            if (rank < 1)
-                rank = 1;
-            printf (",\"%s\":%.4f", names [i], s->v [rank - 1] / 1e6);
-        }
-        printf (",\"min\":%.4f,\"max\":%.4f,\"mean\":%.4f", s->v [0] / 1e6,
-                s->v [s->n - 1] / 1e6, sum / s->n / 1e6);
-    }
-    printf ("}%s", comma? ",": "");
 }
 
 static void s_conn_close (bl_conn_t *conn);
@@ -342,7 +288,7 @@ s_write (bl_conn_t *conn)
         }
         conn->out_sent += (size_t) n;
     }
-    conn->state = BL_HEAD;
+    conn->state = BL_READING;
     s_conn_watch (conn, false);
     return true;
 }
@@ -355,7 +301,7 @@ s_issue (bl_conn_t *conn, int64_t t_start)
     conn->t_start = t_start;
     conn->t_first = 0;
     conn->t_line = 0;
-    conn->status = 0;
+    bl_response_reset (&conn->response);
     conn->in_flight = true;
     self.in_flight++;
     self.sent++;
@@ -413,11 +359,12 @@ s_complete (bl_conn_t *conn, int64_t now)
     self.completed++;
     if (now <= self.t_end_issue)
         self.completed_in_window++;
-    int bucket = conn->status / 100;
+    conn->keep_alive = conn->response.keep_alive;
+    int bucket = conn->response.status / 100;
     self.status_counts [bucket >= 1 && bucket <= 5? bucket: 0]++;
-    s_sample (&self.latency, now - conn->t_start);
+    bl_samples_add (&self.latency, now - conn->t_start);
     if (conn->t_first)
-        s_sample (&self.ttfb, conn->t_first - conn->t_start);
+        bl_samples_add (&self.ttfb, conn->t_first - conn->t_start);
     conn->state = BL_IDLE;
     s_conn_free (conn);
     if (!self.issuing && self.in_flight == 0)
@@ -441,172 +388,48 @@ s_body_bytes (bl_conn_t *conn, const char *data, size_t len, int64_t now)
     for (const char *p = memchr (data, '\n', len); p;
          p = memchr (p + 1, '\n', len - (size_t) (p + 1 - data))) {
         if (conn->t_line)
-            s_sample (&self.gap, now - conn->t_line);
+            bl_samples_add (&self.gap, now - conn->t_line);
         conn->t_line = now;
         //  How long the line took from its writer to here (lines split over
         //  two reads are skipped)
         int64_t created = s_created_at (line, (size_t) (p - line));
         if (created)
-            s_sample (&self.delay, self.wall_now - created);
+            bl_samples_add (&self.delay, self.wall_now - created);
         line = p + 1;
         if ((size_t) (p + 1 - data) >= len)
             break;
     }
 }
 
-static bool
-s_header_is (const char *line, size_t len, const char *name, const char **value)
-{
-    size_t n = strlen (name);
-    if (len <= n || strncasecmp (line, name, n) != 0 || line [n] != ':')
-        return false;
-    const char *v = line + n + 1;
-    while (v < line + len && (*v == ' ' || *v == '\t'))
-        v++;
-    *value = v;
-    return true;
-}
+//  Body bytes of the response in flight, read at now
+typedef struct {
+    bl_conn_t *conn;
+    int64_t now;
+} bl_read_t;
 
-//  Parses the head at conn->in; returns bytes consumed, 0 if incomplete, -1 if bad
-static long
-s_parse_head (bl_conn_t *conn)
+static void
+s_on_body (void *arg, const char *data, size_t len)
 {
-    char *end = memmem (conn->in, conn->in_len, "\r\n\r\n", 4);
-    if (!end)
-        return conn->in_len > BL_HEAD_MAX? -1: 0;
-    int minor = 1;
-    if (sscanf (conn->in, "HTTP/1.%d %d", &minor, &conn->status) != 2)
-        return -1;
-    conn->keep_alive = minor >= 1;
-    bool chunked = false;
-    long long length = -1;
-    char *line = memchr (conn->in, '\n', (size_t) (end - conn->in)) + 1;
-    while (line < end + 2) {
-        char *eol = memmem (line, (size_t) (end + 2 - line), "\r\n", 2);
-        size_t len = (size_t) (eol - line);
-        const char *value;
-        if (s_header_is (line, len, "content-length", &value))
-            length = atoll (value);
-        else
-        if (s_header_is (line, len, "transfer-encoding", &value))
-            chunked = strncasecmp (value, "chunked", 7) == 0;
-        else
-        if (s_header_is (line, len, "connection", &value)) {
-            if (strncasecmp (value, "close", 5) == 0)
-                conn->keep_alive = false;
-            else
-            if (strncasecmp (value, "keep-alive", 10) == 0)
-                conn->keep_alive = true;
-        }
-        line = eol + 2;
-    }
-    if (chunked)
-        conn->state = BL_CHUNK_SIZE;
-    else
-    if (length >= 0) {
-        conn->state = BL_BODY_LENGTH;
-        conn->left = length;
-    }
-    else {
-        conn->state = BL_BODY_CLOSE;
-        conn->keep_alive = false;
-    }
-    return (long) (end + 4 - conn->in);
-}
-
-//  Consumes up to conn->left body bytes of the avail at hand; returns how many
-static size_t
-s_take (bl_conn_t *conn, const char *at, size_t avail, int64_t now)
-{
-    size_t take = avail < (size_t) conn->left? avail: (size_t) conn->left;
-    s_body_bytes (conn, at, take, now);
-    conn->left -= (int64_t) take;
-    return take;
+    bl_read_t *read = (bl_read_t *) arg;
+    s_body_bytes (read->conn, data, len, read->now);
 }
 
 //  Runs the parser over the input; false when the connection must go
 static bool
 s_parse (bl_conn_t *conn, int64_t now)
 {
-    size_t pos = 0;
-    bool done = false;
-    while (!done && pos < conn->in_len) {
-        char *at = conn->in + pos;
-        size_t avail = conn->in_len - pos;
-        switch (conn->state) {
-            case BL_HEAD: {
-                //  the head parser wants the head at the start of the buffer
-                if (pos) {
-                    memmove (conn->in, at, avail);
-                    conn->in_len = avail;
-                    pos = 0;
-                    at = conn->in;
-                }
-                long used = s_parse_head (conn);
-                if (used < 0)
-                    return false;
-                if (used == 0)
-                    goto keep;
-                pos += (size_t) used;
-                if (conn->state == BL_BODY_LENGTH && conn->left == 0) {
-                    s_complete (conn, now);
-                    done = true;
-                }
-                break;
-            }
-            case BL_BODY_LENGTH:
-                pos += s_take (conn, at, avail, now);
-                if (conn->left == 0) {
-                    s_complete (conn, now);
-                    done = true;
-                }
-                break;
-            case BL_BODY_CLOSE:
-                s_body_bytes (conn, at, avail, now);
-                pos += avail;
-                break;
-            case BL_CHUNK_SIZE: {
-                char *eol = memmem (at, avail, "\r\n", 2);
-                if (!eol)
-                    goto keep;
-                conn->left = strtoll (at, NULL, 16);
-                if (conn->left < 0)
-                    return false;
-                pos += (size_t) (eol + 2 - at);
-                conn->state = conn->left? BL_CHUNK_DATA: BL_TRAILER;
-                break;
-            }
-            case BL_CHUNK_DATA:
-                pos += s_take (conn, at, avail, now);
-                if (conn->left == 0)
-                    conn->state = BL_CHUNK_CRLF;
-                break;
-            case BL_CHUNK_CRLF:
-                if (avail < 2)
-                    goto keep;
-                pos += 2;
-                conn->state = BL_CHUNK_SIZE;
-                break;
-            case BL_TRAILER: {
-                char *eol = memmem (at, avail, "\r\n", 2);
-                if (!eol)
-                    goto keep;
-                pos += (size_t) (eol + 2 - at);
-                if (eol == at) {
-                    s_complete (conn, now);
-                    done = true;
-                }
-                break;
-            }
-            default:
-                return false;   //  bytes when nothing was asked
-        }
-    }
-keep:
-    if (conn->fd >= 0 && conn->in) {
-        memmove (conn->in, conn->in + pos, conn->in_len - pos);
-        conn->in_len -= pos;
-    }
+    if (conn->state != BL_READING)
+        return false;           //  bytes when nothing was asked
+    bool complete;
+    bl_read_t read = {conn, now};
+    long used = bl_response_feed (&conn->response, conn->in, conn->in_len, &complete,
+                                  s_on_body, &read);
+    if (used < 0)
+        return false;
+    memmove (conn->in, conn->in + used, conn->in_len - (size_t) used);
+    conn->in_len -= (size_t) used;
+    if (complete)
+        s_complete (conn, now);
     return true;
 }
 
@@ -647,7 +470,8 @@ s_conn_event (evutil_socket_t fd, short what, void *arg)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return;
     if (n <= 0) {
-        if (n == 0 && conn->state == BL_BODY_CLOSE && conn->in_flight)
+        if (n == 0 && conn->state == BL_READING && bl_response_ends_at_close (&conn->response)
+            && conn->in_flight)
             s_complete (conn, now);
         else
         if (conn->in_flight)
@@ -973,10 +797,10 @@ main (int argc, char *argv [])
             printf ("%s%ld", i? ",": "", self.rss_kb [i]);
         printf ("],");
     }
-    s_print_dist ("latency_ms", &self.latency, true);
-    s_print_dist ("ttfb_ms", &self.ttfb, true);
-    s_print_dist ("gap_ms", &self.gap, true);
-    s_print_dist ("delay_ms", &self.delay, false);
+    bl_samples_print ("latency_ms", &self.latency, true);
+    bl_samples_print ("ttfb_ms", &self.ttfb, true);
+    bl_samples_print ("gap_ms", &self.gap, true);
+    bl_samples_print ("delay_ms", &self.delay, false);
     printf ("}\n");
     fflush (stdout);
     //  Connections are closed by the exit; a clean teardown of 10,000 sockets
