@@ -158,7 +158,7 @@ export function startTap(flow, args) {
 }
 
 // Waits until every named backend has answered a request through the flow (health settled)
-export async function waitHealthy(flow, body, { replica = 0, count = 1 } = {}) {
+export async function waitHealthy(flow, body, { replica = 0 } = {}) {
   return waitFor(async () => {
     const response = await fetch(`${flow.url(replica)}/api/generate`, {
       method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' },

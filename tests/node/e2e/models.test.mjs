@@ -126,6 +126,20 @@ async function routes(name) {
 }
 
 test('over 200 requests go only to backends that have the model asked for', async () => {
+  // Each model served once first: the scheduler follows healthmon on its own, so it may learn a
+  // backend is healthy a moment after modelsync has listed it (warm-ups precede the baseline)
+  const warmUps = [
+    ['/api/generate', { model: MISTRAL, prompt: 'w', stream: false, options: { num_predict: 1 } }],
+    ['/api/embed', { model: MINILM, input: 'w' }],
+    ['/v1/chat/completions', { model: QWEN, messages: [{ role: 'user', content: 'w' }], max_tokens: 1 }],
+  ];
+  for (const [path, body] of warmUps) {
+    await waitFor(async () => {
+      const response = await fetch(`${flow.url()}${path}`, { method: 'POST', body: JSON.stringify(body) });
+      await response.text();
+      return response.ok;
+    }, { what: `${body.model} served through ollamaflow` });
+  }
   const before = {};
   for (const name of ['a', 'b', 'v']) before[name] = await routes(name);
   const ollama = new Ollama({ host: flow.url() });
