@@ -11,6 +11,14 @@
     evhttp a numeric address: a pending evdns lookup can be cancelled when
     the probe times out or the backend goes away, and a lookup failure gets
     its own reason ("dns: ...").
+
+    Why not of_upstream's pooled client, as the proxy and modelsync use: a
+    probe's reason is what an operator reads (HEALTH, the admin API), and
+    of_upstream, which lets evhttp resolve names, cannot tell a failed lookup
+    from a refused connect nor give the socket's own error; nor does it retry
+    once when a kept-alive connection closes as the probe is sent, or bound a
+    response's headers. What the request carries is of_upstream_prepare's,
+    the same as theirs.
     =========================================================================
 */
 
