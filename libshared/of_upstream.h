@@ -5,7 +5,7 @@
     deletes): an of_upstream_pool_t per event loop, an of_upstream_t per
     request.
 
-    libevent's evhttp client, as the bus notes recommend: one request at a time
+    libevent's evhttp client (docs/notes/libevhtp.md): one request at a time
     per connection, so idle keep-alive connections are kept per backend
     address and reused; hostnames resolve through evdns (never a blocking
     lookup); HTTPS verifies the backend's certificate. The response streams
