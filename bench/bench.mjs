@@ -1,4 +1,4 @@
-// The benchmark of issue 7 (run it through bench/run.sh): the same workloads against ollama-sim
+// The benchmark (run it through bench/run.sh): the same workloads against ollama-sim
 // directly, ollamaflow, nginx and HAProxy, in one run on this machine. Prints one table and writes
 // it, with the machine and the command, to <out>/RESULTS.md (and the raw figures to results.json).
 //   node bench/bench.mjs [--quick] [--bin DIR] [--out DIR] [--sections 1,2,3,4] [--keep]
@@ -294,7 +294,7 @@ ${renderTable(table)}
 
 Sections ran: ${info.sectionsRan.join(', ') || 'none'}${failures.length ? `; FAILED: ${failures.map((f) => `${f.section} (${f.error.split('\n')[0]})`).join('; ')}` : ''}.
 
-How to read it (README.md, "Benchmarks", has the details): "direct" is ollama-sim without a proxy; ratios are
+How to read it (bench/README.md has the details): "direct" is ollama-sim without a proxy; ratios are
 ollamaflow's figure over nginx's and over direct's. Added times are the proxy's p50 (p99) minus
 direct's. Memory rows sum the RSS of every process of the system (ollamaflow: its five services;
 nginx: master and workers; HAProxy: its one process) while the streams are held; bytes per stream

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark of issue 7: the same workloads against ollama-sim directly, ollamaflow, nginx and
+# The benchmark: the same workloads against ollama-sim directly, ollamaflow, nginx and
 # HAProxy, on this machine, in one run. Prints one table and writes bench/RESULTS.md.
 #   bench/run.sh                  the full run (about 15 minutes); writes bench/RESULTS.md
 #   bench/run.sh --quick          seconds and small numbers, to check that the harness works;

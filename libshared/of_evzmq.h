@@ -5,7 +5,7 @@
     ZMQ_FD, which is edge-triggered: on every wake-up the handler must drain
     until ZMQ_EVENTS shows no input, and must be run again after any send on
     that socket, because a send can consume the edge (a verified stall, see
-    ../shared/reference/libevhtp-and-bus-notes.md). of_evzmq_new does the
+    docs/notes/libevhtp.md). of_evzmq_new does the
     first; of_evzmq_kick does the second.
     =========================================================================
 */

@@ -24,6 +24,8 @@ struct _of_upstream_pool_t {
     of_settings_t *settings;
     zhashx_t *idle;             //  "host:port" -> zlistx_t of evhttp_connection
     size_t idle_count;
+    zlistx_t *doomed;           //  connections to free from the loop, next turn
+    struct event *reaper;       //  frees them
 };
 
 struct _of_upstream_t {
@@ -50,6 +52,8 @@ struct _of_upstream_t {
 //  --------------------------------------------------------------------------
 //  Connections
 
+static void s_reap (evutil_socket_t fd, short what, void *arg);
+
 static void
 s_idle_list_destroy (void **item)
 {
@@ -71,7 +75,9 @@ of_upstream_pool_new (struct event_base *base, of_settings_t *settings)
     self->tls = of_tls_client_new ();
     self->idle = zhashx_new ();
     zhashx_set_destructor (self->idle, s_idle_list_destroy);
-    if (!self->dns || !self->tls) {
+    self->doomed = zlistx_new ();
+    self->reaper = event_new (base, -1, 0, s_reap, self);
+    if (!self->dns || !self->tls || !self->reaper) {
         of_upstream_pool_destroy (&self);
         return NULL;
     }
@@ -86,6 +92,11 @@ of_upstream_pool_destroy (of_upstream_pool_t **self_p)
     if (!self)
         return;
     zhashx_destroy (&self->idle);
+    //  Connections dropped in the loop's last turn, which will not run again
+    s_reap (-1, 0, self);
+    zlistx_destroy (&self->doomed);
+    if (self->reaper)
+        event_free (self->reaper);
     if (self->tls)
         SSL_CTX_free (self->tls);
     if (self->dns)
@@ -134,20 +145,27 @@ s_connection_take (of_upstream_pool_t *pool, const char *key, const char *host, 
     return evhttp_connection_base_new (pool->base, pool->dns, host, (unsigned short) port);
 }
 
+//  Frees the connections dropped since the last turn of the loop
 static void
-s_connection_free_later_cb (evutil_socket_t fd, short what, void *arg)
+s_reap (evutil_socket_t fd, short what, void *arg)
 {
     (void) fd;
     (void) what;
-    evhttp_connection_free ((struct evhttp_connection *) arg);
+    of_upstream_pool_t *pool = (of_upstream_pool_t *) arg;
+    struct evhttp_connection *connection;
+    while ((connection = (struct evhttp_connection *) zlistx_first (pool->doomed))) {
+        zlistx_detach_cur (pool->doomed);
+        evhttp_connection_free (connection);
+    }
 }
 
-//  Frees a connection from the loop: never inside one of its own callbacks
+//  Frees a connection from the loop, never inside one of its own callbacks;
+//  the pool frees it when it is destroyed first
 static void
 s_connection_free_later (of_upstream_pool_t *pool, struct evhttp_connection *connection)
 {
-    struct timeval now = {0, 0};
-    event_base_once (pool->base, -1, EV_TIMEOUT, s_connection_free_later_cb, connection, &now);
+    zlistx_add_end (pool->doomed, connection);
+    event_active (pool->reaper, 0, 1);
 }
 
 //  Keeps a connection that ended its request cleanly, for the next one
@@ -527,6 +545,10 @@ of_upstream_test (bool verbose)
     event_base_dispatch (base);
     assert (!result.done && !result.failed);
 
+    //  A request cancelled in the loop's last turn: its connection goes with the pool
+    upstream = of_upstream_new (pool, "127.0.0.1", port, false, &fn, &result);
+    of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, 0);
+    of_upstream_cancel (&upstream);
     of_upstream_pool_destroy (&pool);
     of_upstream_pool_destroy (&pool);
     event_base_free (base);

@@ -7,7 +7,7 @@
     and SNI here, and what it carries (Host, credentials, Headers,
     Querystring, the per-request extras) by of_upstream_prepare.
 
-    libevent's evhttp client, as the bus notes recommend: one request at a time
+    libevent's evhttp client (docs/notes/libevhtp.md): one request at a time
     per connection, so idle keep-alive connections are kept per backend
     address and reused; hostnames resolve through evdns (never a blocking
     lookup); HTTPS verifies the backend's certificate. The response streams

@@ -22,7 +22,7 @@
 #include <openssl/crypto.h>
 
 #define S_LISTEN_BACKLOG 1024
-//  evhtp's own body limit: a reset, not a 413 (bus notes), so it sits just
+//  evhtp's own body limit: a reset, not a 413 (docs/notes/libevhtp.md), so it sits just
 //  above the largest MaxRequestBodySize a frontend may set, which ingress_call
 //  answers with a proper 413
 #define S_HARD_BODY_LIMIT ((uint64_t) 2147483647 + 1)

@@ -7,7 +7,7 @@
     write sees it, whichever replica serves either. Live state comes from
     the services' publishers (ingress_watch), sessions from the scheduler.
     Every route needs a bearer token from AdminBearerTokens
-    (ingress_admin_auth). The routes and shapes are in README.md, "Admin API".
+    (ingress_admin_auth). The routes are in README.md, "Admin API"; the shapes in docs/admin-api.md.
     =========================================================================
 */
 

@@ -409,7 +409,7 @@ ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request)
     long long size = atoll (length);
     json_int_t limit = json_integer_value (json_object_get (frontend, "MaxRequestBodySize"));
     if (size > limit) {
-        //  Before the body is read (the bus notes' verified way to send a 413)
+        //  Before the body is read (docs/notes/libevhtp.md, "Body size")
         of_exchange_t *exchange = of_exchange_new (request, ctx->base);
         ingress_reply_cors (exchange);
         evhtp_request_set_keepalive (request, 0);

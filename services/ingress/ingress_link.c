@@ -37,7 +37,7 @@ struct _ingress_link_t {
 };
 
 //  Sends what this turn of the loop queued, then looks once for input (a
-//  send may eat the ZMQ_FD edge: the bus notes' rule). One batch per turn
+//  send may eat the ZMQ_FD edge: docs/notes/libevhtp.md). One batch per turn
 //  instead of a send and a ZMQ_EVENTS check per message: fewer wake-ups of
 //  ZeroMQ's I/O thread, fewer system calls.
 static void

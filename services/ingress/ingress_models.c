@@ -1,5 +1,5 @@
 /*  =========================================================================
-    ingress_models - the model routes of the ingress (issue 5)
+    ingress_models - the model routes of the ingress
     =========================================================================
 */
 

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    ingress_models - the model routes of the ingress (issue 5)
+    ingress_models - the model routes of the ingress
 
     Reads healthmon's and modelsync's publishers (their feeds in the
     ingress's ingress_watch), and answers, per frontend (by Host, as every route), from what they publish:
@@ -21,7 +21,7 @@
 #include "ingress_route.h"
 
 //  What /api/version says: the Ollama API version ollamaflow speaks (the
-//  one its wire format follows, ../shared/reference/ollama-api.md), so that
+//  one its wire format follows, docs/notes/ollama-api.md), so that
 //  clients enable what that version has. ollamaflow's own version goes in
 //  the X-OllamaFlow-Version header.
 #define INGRESS_OLLAMA_VERSION "0.13.0"

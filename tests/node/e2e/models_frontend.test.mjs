@@ -1,4 +1,4 @@
-// Models through a frontend end to end (issue 5): the real modelsync discovers a simulated fleet,
+// Models through a frontend end to end: the real modelsync discovers a simulated fleet,
 // the ingress lists the union per frontend, and real clients (ollama-js, openai) pull and delete
 // through a frontend: one merged progress stream, the model then on every backend, RequiredModels
 // kept in configd's database.

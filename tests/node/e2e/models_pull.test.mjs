@@ -1,4 +1,4 @@
-// Pulls through a frontend with two ingress replicas (issue 5): RequiredModels changed by both
+// Pulls through a frontend with two ingress replicas: RequiredModels changed by both
 // replicas at the same instant keeps both changes (configd's EDIT, no read-modify-write), the
 // backends a pull leaves out are named to the client, and a pull that a client follows survives a
 // modelsync restart: the stream goes on and ends in success with the model on every backend.

@@ -1,4 +1,4 @@
-// modelsync against a misbehaving fleet (issue 5): a backend that turns unhealthy leaves its
+// modelsync against a misbehaving fleet: a backend that turns unhealthy leaves its
 // frontend's listings and comes back, a backend answering its listings with broken JSON gets an
 // inventory Error while modelsync and the other backends go on, Models.MaxPulls holds over all
 // backends at once, and a RequiredModels pull cut short by a modelsync restart is started again.
