@@ -536,7 +536,6 @@ of_upstream_test (bool verbose)
     result = (s_test_t) {0};
     json_t *backend = json_pack ("{s:s, s:i}", "Hostname", "127.0.0.1", "Port", port);
     of_upstream_t *upstream = of_upstream_new (pool, backend, &fn, &result);
-    json_decref (backend);
     of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, NULL, 0);
     of_upstream_cancel (&upstream);
     of_upstream_cancel (&upstream);
@@ -546,9 +545,10 @@ of_upstream_test (bool verbose)
     assert (!result.done && !result.failed);
 
     //  A request cancelled in the loop's last turn: its connection goes with the pool
-    upstream = of_upstream_new (pool, "127.0.0.1", port, false, &fn, &result);
-    of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, 0);
+    upstream = of_upstream_new (pool, backend, &fn, &result);
+    of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, NULL, 0);
     of_upstream_cancel (&upstream);
+    json_decref (backend);
     of_upstream_pool_destroy (&pool);
     of_upstream_pool_destroy (&pool);
     event_base_free (base);
