@@ -14,6 +14,7 @@
 #include "of_evzmq.h"
 #include "of_merge.h"
 #include "of_tls.h"
+#include "of_upstream_prepare.h"
 
 //  Self tests in the order they should run, used by of_selftest
 #define OF_SELFTESTS \
@@ -24,6 +25,7 @@
     {"of_evzmq", of_evzmq_test}, \
     {"of_merge", of_merge_test}, \
     {"of_tls", of_tls_test}, \
+    {"of_upstream_prepare", of_upstream_prepare_test}, \
     {"of_upstream", of_upstream_test},
 
 #endif

@@ -15,14 +15,11 @@
 
 //  Limits on what an outsider can grow
 #define S_NAME_MAX       256
-#define S_HOSTNAME_MAX   253
 #define S_URL_MAX        2048
-#define S_TOKEN_MAX      4096
 #define S_LIST_MAX       1024
 #define S_LABEL_MAX      128
 #define S_MODEL_MAX      256
 #define S_HEADERS_MAX    64
-#define S_HEADER_VALUE_MAX 8192
 #define S_INT32_MAX      2147483647
 
 static const char *const s_balancing [] = {"RoundRobin", "Random", "LeastOutstanding",
@@ -144,8 +141,8 @@ static const of_field_t s_frontend [] = {
      s_check_identifier, "required; 1-64 letters, digits, '.', '_' or '-'"},
     {"Name", OF_FIELD_STRING, "null", 0, S_NAME_MAX, NULL, OF_FIELD_NULLABLE, NULL,
      "a string of at most 256 characters"},
-    {"Hostname", OF_FIELD_STRING, "\"*\"", 1, S_HOSTNAME_MAX, NULL, 0, s_check_hostname,
-     "the Host header to match, or * for any"},
+    {"Hostname", OF_FIELD_STRING, "\"*\"", 1, OF_SCHEMA_HOSTNAME_MAX, NULL, 0,
+     s_check_hostname, "the Host header to match, or * for any"},
     {"TimeoutMs", OF_FIELD_INT, "60000", 0, 86400000, NULL, 0, NULL,
      "0 (no limit) to 86400000 ms: longest wait for a backend's first byte"},
     {"LoadBalancing", OF_FIELD_ENUM, "\"RoundRobin\"", 0, 0, s_balancing, 0, NULL,
@@ -168,6 +165,7 @@ static const of_field_t s_frontend [] = {
     {"AllowEmbeddings", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
     {"AllowCompletions", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
     {"AllowRetries", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
+    {"PassClientCredentials", OF_FIELD_BOOL, "false", 0, 0, NULL, 0, NULL, "true or false"},
     {"Active", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
     {"CreatedUtc", OF_FIELD_TIME, "null", 0, 0, NULL, OF_FIELD_READONLY | OF_FIELD_NULLABLE,
      NULL, "set by the server"},
@@ -180,7 +178,7 @@ static const of_field_t s_backend [] = {
      s_check_identifier, "required; 1-64 letters, digits, '.', '_' or '-'"},
     {"Name", OF_FIELD_STRING, "null", 0, S_NAME_MAX, NULL, OF_FIELD_NULLABLE, NULL,
      "a string of at most 256 characters"},
-    {"Hostname", OF_FIELD_STRING, "\"localhost\"", 1, S_HOSTNAME_MAX, NULL, 0,
+    {"Hostname", OF_FIELD_STRING, "\"localhost\"", 1, OF_SCHEMA_HOSTNAME_MAX, NULL, 0,
      s_check_hostname, "a host name or address without scheme, path or spaces"},
     {"Port", OF_FIELD_INT, "11434", 1, 65535, NULL, 0, NULL, "1 to 65535"},
     {"Ssl", OF_FIELD_BOOL, "false", 0, 0, NULL, 0, NULL, "true or false"},
@@ -201,7 +199,7 @@ static const of_field_t s_backend [] = {
     {"PinnedCompletionsProperties", OF_FIELD_OBJECT, "{}", 0, 0, NULL, 0, NULL, "a JSON object"},
     {"AllowEmbeddings", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
     {"AllowCompletions", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
-    {"BearerToken", OF_FIELD_STRING, "null", 1, S_TOKEN_MAX, NULL,
+    {"BearerToken", OF_FIELD_STRING, "null", 1, OF_SCHEMA_TOKEN_MAX, NULL,
      OF_FIELD_NULLABLE | OF_FIELD_SECRET, s_check_token, "a token without spaces, or null"},
     {"Querystring", OF_FIELD_STRING, "null", 0, S_URL_MAX, NULL, OF_FIELD_NULLABLE,
      s_check_querystring, "a query string such as token=abc, or null"},
@@ -402,7 +400,7 @@ s_check_value (const of_field_t *field, json_t **value, char *error, size_t size
                     return -1;
                 }
                 const char *text = json_string_value (item);
-                bool value_ok = text && strlen (text) <= S_HEADER_VALUE_MAX
+                bool value_ok = text && strlen (text) <= OF_SCHEMA_HEADER_VALUE_MAX
                                 && strlen (text) == json_string_length (item);
                 for (const char *c = text; value_ok && *c; c++)
                     value_ok = *c != '\r' && *c != '\n';

@@ -20,6 +20,11 @@
 
 #define OF_IDENTIFIER_MAX 64
 #define OF_SCHEMA_ERROR_MAX 256
+//  Limits of a backend's fields that travel in every request to it: code that
+//  sizes a buffer for one of them uses these, never a bus protocol's limits
+#define OF_SCHEMA_HOSTNAME_MAX      253     //  Hostname (a DNS name's limit)
+#define OF_SCHEMA_TOKEN_MAX         4096    //  BearerToken
+#define OF_SCHEMA_HEADER_VALUE_MAX  8192    //  a value in Headers
 //  What a secret shows as; written back unchanged (REPLACE, PATCH), it keeps the secret
 #define OF_SCHEMA_SECRET_MASK "********"
 

@@ -14,7 +14,7 @@
 //  Once the request is written, evhttp's own timeout steps aside: the
 //  caller's first-byte and idle timers take over (a cold model load can take minutes)
 #define S_WRITTEN_TIMEOUT_S    (24 * 3600)
-#define S_KEY_MAX              (OFP_LEASE_HOSTNAME_MAX + 16)
+#define S_KEY_MAX              (OF_SCHEMA_HOSTNAME_MAX + sizeof ":65535")
 #define S_REASON_MAX           256
 
 struct _of_upstream_pool_t {
@@ -31,7 +31,7 @@ struct _of_upstream_pool_t {
 struct _of_upstream_t {
     of_upstream_pool_t *pool;
     char key [S_KEY_MAX];
-    char host [OFP_LEASE_HOSTNAME_MAX + 1];
+    char host [OF_SCHEMA_HOSTNAME_MAX + 1];
     int port;
     bool ssl;
     struct evhttp_connection *connection;
@@ -46,6 +46,7 @@ struct _of_upstream_t {
     struct evbuffer *output;            //  the connection's output, while watched
     struct evbuffer_cb_entry *output_cb;
     struct event *deferred;             //  on_fail for a request that could not be queued
+    json_t *backend;                    //  until it is sent
 };
 
 //  --------------------------------------------------------------------------
@@ -205,6 +206,7 @@ s_free (of_upstream_t *self)
     s_unwatch_output (self);
     if (self->deferred)
         event_free (self->deferred);
+    json_decref (self->backend);
     free (self);
 }
 
@@ -308,16 +310,17 @@ s_on_done (struct evhttp_request *request, void *arg)
 }
 
 of_upstream_t *
-of_upstream_new (of_upstream_pool_t *pool, const char *host, int port, bool ssl,
-                 const of_upstream_fn_t *fn, void *arg)
+of_upstream_new (of_upstream_pool_t *pool, json_t *backend, const of_upstream_fn_t *fn, void *arg)
 {
-    assert (pool && host && fn && fn->on_head && fn->on_data && fn->on_done && fn->on_fail);
+    assert (pool && backend && fn && fn->on_head && fn->on_data && fn->on_done && fn->on_fail);
     of_upstream_t *self = (of_upstream_t *) zmalloc (sizeof (of_upstream_t));
     self->pool = pool;
-    snprintf (self->host, sizeof self->host, "%s", host);
-    self->port = port;
-    self->ssl = ssl;
-    snprintf (self->key, sizeof self->key, "%s:%d", host, port);
+    const char *host = json_string_value (json_object_get (backend, "Hostname"));
+    snprintf (self->host, sizeof self->host, "%s", host ? host : "");
+    self->port = (int) json_integer_value (json_object_get (backend, "Port"));
+    self->ssl = json_is_true (json_object_get (backend, "Ssl"));
+    snprintf (self->key, sizeof self->key, "%s:%d", self->host, self->port);
+    self->backend = json_incref (backend);
     self->fn = *fn;
     self->arg = arg;
     self->request = evhttp_request_new (s_on_done, self);
@@ -334,6 +337,10 @@ of_upstream_headers (of_upstream_t *self)
     return evhttp_request_get_output_headers (self->request);
 }
 
+static int
+s_send (of_upstream_t *self, enum evhttp_cmd_type method, const char *uri, const char *body,
+        size_t size);
+
 static void
 s_on_deferred_fail (evutil_socket_t fd, short what, void *arg)
 {
@@ -347,10 +354,23 @@ s_on_deferred_fail (evutil_socket_t fd, short what, void *arg)
 }
 
 int
-of_upstream_send (of_upstream_t *self, enum evhttp_cmd_type method, const char *uri,
-                  const char *body, size_t size)
+of_upstream_send (of_upstream_t *self, enum evhttp_cmd_type method, const char *path,
+                  const of_upstream_extra_t *extra, const char *body, size_t size)
 {
-    assert (self && self->request && uri);
+    assert (self && self->request && self->backend && path);
+    char *uri = of_upstream_prepare (self->backend, path, extra,
+                                     evhttp_request_get_output_headers (self->request));
+    json_decref (self->backend);
+    self->backend = NULL;
+    int rc = s_send (self, method, uri, body, size);
+    zstr_free (&uri);
+    return rc;
+}
+
+static int
+s_send (of_upstream_t *self, enum evhttp_cmd_type method, const char *uri, const char *body,
+        size_t size)
+{
     if (size)
         evbuffer_add (evhttp_request_get_output_buffer (self->request), body, size);
     self->sent_at = zclock_mono ();
@@ -468,9 +488,10 @@ s_test_get (of_upstream_pool_t *pool, struct event_base *base, int port, s_test_
 {
     static const of_upstream_fn_t fn = {s_test_head, s_test_data, s_test_done, s_test_fail};
     *result = (s_test_t) {0};
-    of_upstream_t *upstream = of_upstream_new (pool, "127.0.0.1", port, false, &fn, result);
-    evhttp_add_header (of_upstream_headers (upstream), "Host", "127.0.0.1");
-    of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, 0);
+    json_t *backend = json_pack ("{s:s, s:i}", "Hostname", "127.0.0.1", "Port", port);
+    of_upstream_t *upstream = of_upstream_new (pool, backend, &fn, result);
+    json_decref (backend);
+    of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, NULL, 0);
     while (!result->done && !result->failed)
         event_base_loop (base, EVLOOP_ONCE);
 }
@@ -513,8 +534,9 @@ of_upstream_test (bool verbose)
     //  A cancelled request runs no callback
     static const of_upstream_fn_t fn = {s_test_head, s_test_data, s_test_done, s_test_fail};
     result = (s_test_t) {0};
-    of_upstream_t *upstream = of_upstream_new (pool, "127.0.0.1", port, false, &fn, &result);
-    of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, 0);
+    json_t *backend = json_pack ("{s:s, s:i}", "Hostname", "127.0.0.1", "Port", port);
+    of_upstream_t *upstream = of_upstream_new (pool, backend, &fn, &result);
+    of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, NULL, 0);
     of_upstream_cancel (&upstream);
     of_upstream_cancel (&upstream);
     struct timeval pause = {0, 50000};
@@ -523,9 +545,10 @@ of_upstream_test (bool verbose)
     assert (!result.done && !result.failed);
 
     //  A request cancelled in the loop's last turn: its connection goes with the pool
-    upstream = of_upstream_new (pool, "127.0.0.1", port, false, &fn, &result);
-    of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, 0);
+    upstream = of_upstream_new (pool, backend, &fn, &result);
+    of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, NULL, 0);
     of_upstream_cancel (&upstream);
+    json_decref (backend);
     of_upstream_pool_destroy (&pool);
     of_upstream_pool_destroy (&pool);
     event_base_free (base);

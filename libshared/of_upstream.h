@@ -3,7 +3,9 @@
 
     Used by the ingress (proxied requests) and modelsync (inventories, pulls,
     deletes): an of_upstream_pool_t per event loop, an of_upstream_t per
-    request.
+    request. Every request is made from a Backend object: its address, TLS
+    and SNI here, and what it carries (Host, credentials, Headers,
+    Querystring, the per-request extras) by of_upstream_prepare.
 
     libevent's evhttp client (docs/notes/libevhtp.md): one request at a time
     per connection, so idle keep-alive connections are kept per backend
@@ -19,6 +21,7 @@
 #define OF_UPSTREAM_H_INCLUDED
 
 #include "of_classes.h"
+#include "of_upstream_prepare.h"
 #include <event2/dns.h>
 #include <event2/http.h>
 #include <openssl/ssl.h>
@@ -57,21 +60,25 @@ void
 size_t
     of_upstream_pool_idle (of_upstream_pool_t *self);
 
-//  Prepares a request to host:port (TLS if ssl); add headers with
-//  of_upstream_headers, then send it.
+//  Starts a request to a backend (a normalized Backend object: Hostname,
+//  Port, Ssl; TLS checks the certificate and the name, which is also the
+//  SNI). The backend is held until the request is sent.
 of_upstream_t *
-    of_upstream_new (of_upstream_pool_t *pool, const char *host, int port, bool ssl,
-                     const of_upstream_fn_t *fn, void *arg);
+    of_upstream_new (of_upstream_pool_t *pool, json_t *backend, const of_upstream_fn_t *fn,
+                     void *arg);
 
-//  The request's headers, to fill in before sending.
+//  The request's headers, for the caller's defaults before sending (the
+//  backend's Headers win over them; see of_upstream_prepare).
 struct evkeyvalq *
     of_upstream_headers (of_upstream_t *self);
 
-//  Sends it: method, path with query, body (copied). 0, or -1 when it could
-//  not even be queued (then on_fail runs later from the loop).
+//  Prepares the request for the backend (of_upstream_prepare: headers, and
+//  path with the client's query and the backend's Querystring; extra may be
+//  NULL) and sends it with body (copied). 0, or -1 when it could not even be
+//  queued (then on_fail runs later from the loop).
 int
-    of_upstream_send (of_upstream_t *self, enum evhttp_cmd_type method, const char *uri,
-                      const char *body, size_t size);
+    of_upstream_send (of_upstream_t *self, enum evhttp_cmd_type method, const char *path,
+                      const of_upstream_extra_t *extra, const char *body, size_t size);
 
 //  Stops (true) or resumes (false) reading the response: backpressure.
 void

@@ -11,6 +11,14 @@
     evhttp a numeric address: a pending evdns lookup can be cancelled when
     the probe times out or the backend goes away, and a lookup failure gets
     its own reason ("dns: ...").
+
+    Why not of_upstream's pooled client, as the proxy and modelsync use: a
+    probe's reason is what an operator reads (HEALTH, the admin API), and
+    of_upstream, which lets evhttp resolve names, cannot tell a failed lookup
+    from a refused connect nor give the socket's own error; nor does it retry
+    once when a kept-alive connection closes as the probe is sent, or bound a
+    response's headers. What the request carries is of_upstream_prepare's,
+    the same as theirs.
     =========================================================================
 */
 
@@ -26,7 +34,6 @@
 //  Bounds on what a backend's answer may cost us
 #define S_MAX_HEADERS_SIZE (64 * 1024)
 #define S_MAX_BODY_SIZE    (1024 * 1024)        //  read and dropped, never kept
-#define S_HOST_MAX         300                  //  "[hostname]:port"
 #define S_USER_AGENT       "ollamaflow-healthmon/" OF_VERSION
 #define S_STATUS_FAILURE   500                  //  from here on, a status is a failure
 
@@ -47,10 +54,8 @@ struct _healthmon_probe_t {
     int port;
     bool ssl;
     bool head;                          //  HEAD, else GET
-    char *uri;                          //  HealthCheckUrl with its query string
-    char host_header [S_HOST_MAX];
-    char *token;                        //  BearerToken, or NULL
-    json_t *headers;                    //  Headers
+    char *url;                          //  HealthCheckUrl
+    json_t *backend;                    //  what of_upstream_prepare reads: a copy
     //  The probe in flight
     bool busy;
     int64_t started;                    //  zclock_mono
@@ -88,27 +93,24 @@ healthmon_probe_new (struct event_base *base, struct evdns_base *dns, SSL_CTX *t
     self->handler = handler;
     self->arg = arg;
 
-    const char *hostname = "localhost", *method = "GET", *url = "/", *query = NULL,
-               *token = NULL;
+    const char *hostname = "localhost", *method = "GET", *url = "/";
     int ssl = 0;
     json_unpack (backend, "{s?s, s?i, s?b, s?s, s?s}", "Hostname", &hostname, "Port",
                  &self->port, "Ssl", &ssl, "HealthCheckMethod", &method, "HealthCheckUrl", &url);
-    //  Both are null when not set, which json_unpack's "s?s" refuses, stopping there
-    query = json_string_value (json_object_get (backend, "Querystring"));
-    token = json_string_value (json_object_get (backend, "BearerToken"));
     self->hostname = strdup (hostname);
     self->ssl = ssl != 0;
     self->head = strcasecmp (method, "HEAD") == 0;
-    if (query && *query)
-        self->uri = zsys_sprintf ("%s%c%s", url, strchr (url, '?') ? '&' : '?', query);
-    else
-        self->uri = strdup (url);
-    self->token = token && *token ? strdup (token) : NULL;
-    json_t *headers = json_object_get (backend, "Headers");
-    self->headers = json_is_object (headers) ? json_deep_copy (headers) : json_object ();
-    //  An IPv6 literal needs its brackets in Host
-    snprintf (self->host_header, sizeof self->host_header,
-              strchr (hostname, ':') ? "[%s]:%d" : "%s:%d", hostname, self->port);
+    self->url = strdup (url);
+    //  The fields that make the request (s_probe_fields), as every other
+    //  request to the backend gets them
+    self->backend = json_object ();
+    for (int index = 0; s_probe_fields [index]; index++) {
+        json_t *value = json_object_get (backend, s_probe_fields [index]);
+        if (value)
+            json_object_set_new (self->backend, s_probe_fields [index], json_deep_copy (value));
+    }
+    json_object_set_new (self->backend, "Hostname", json_string (hostname));
+    json_object_set_new (self->backend, "Port", json_integer (self->port));
 
     self->timer = evtimer_new (base, s_on_timeout, self);
     self->complete = event_new (base, -1, 0, s_on_complete, self);
@@ -142,10 +144,9 @@ healthmon_probe_destroy (healthmon_probe_t **self_p)
             event_free (self->timer);
         if (self->complete)
             event_free (self->complete);
-        json_decref (self->headers);
+        json_decref (self->backend);
         free (self->hostname);
-        free (self->uri);
-        free (self->token);
+        free (self->url);
         free (self);
         *self_p = NULL;
     }
@@ -335,13 +336,6 @@ s_on_done (struct evhttp_request *request, void *arg)
 //  --------------------------------------------------------------------------
 //  Sending
 
-static void
-s_set_header (struct evkeyvalq *headers, const char *name, const char *value)
-{
-    evhttp_remove_header (headers, name);
-    evhttp_add_header (headers, name, value);
-}
-
 //  Creates the connection to a numeric address; 0 or -1
 static int
 s_connect (healthmon_probe_t *self, const char *address)
@@ -388,28 +382,20 @@ s_send (healthmon_probe_t *self)
     evhttp_request_set_chunked_cb (request, s_on_chunk);
     evhttp_request_set_error_cb (request, s_on_error);
     struct evkeyvalq *headers = evhttp_request_get_output_headers (request);
-    evhttp_add_header (headers, "Host", self->host_header);
     evhttp_add_header (headers, "User-Agent", S_USER_AGENT);
     evhttp_add_header (headers, "Accept", "*/*");
     if (self->ssl)
         evhttp_add_header (headers, "Connection", "close");
-    const char *name;
-    json_t *value;
-    json_object_foreach (self->headers, name, value)
-        if (json_is_string (value))
-            s_set_header (headers, name, json_string_value (value));
-    if (self->token) {
-        char *authorization = zsys_sprintf ("Bearer %s", self->token);
-        s_set_header (headers, "Authorization", authorization);
-        zstr_free (&authorization);
-    }
+    //  Host, credentials, Headers and Querystring as every request to the backend has them
+    char *uri = of_upstream_prepare (self->backend, self->url, NULL, headers);
     //  A refused connect can end the request inside this call: note it first
     self->request = request;
     if (evhttp_make_request (self->connection, request,
-                             self->head ? EVHTTP_REQ_HEAD : EVHTTP_REQ_GET, self->uri) != 0) {
+                             self->head ? EVHTTP_REQ_HEAD : EVHTTP_REQ_GET, uri) != 0) {
         self->request = NULL;
         s_fail (self, "cannot send the request");
     }
+    zstr_free (&uri);
 }
 
 //  The host name resolved (maybe at once, for a numeric address)

@@ -1,8 +1,9 @@
 /*  =========================================================================
     healthmon_probe - one backend's HTTP probe on a libevent loop
 
-    Sends the backend's HealthCheckMethod to its HealthCheckUrl (plus
-    Querystring, BearerToken and Headers) with libevent's evhttp client and
+    Sends the backend's HealthCheckMethod to its HealthCheckUrl (with Host,
+    Querystring, BearerToken and Headers from of_upstream_prepare, as every
+    request to a backend has them) with libevent's evhttp client and
     reports {ok, status, latency, reason} through a callback. Host names are
     resolved with evdns, never a blocking getaddrinfo; Ssl backends get TLS
     with certificate and host name verification. At most one probe is in

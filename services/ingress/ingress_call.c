@@ -255,75 +255,31 @@ s_on_fail (void *arg, of_upstream_fail_t fail, const char *reason)
 //  --------------------------------------------------------------------------
 //  Sending to the backend
 
-//  Client headers that are the ingress's own to write, or must not travel on
+//  Client headers that are the ingress's own to write, or must not travel on;
+//  a client's credentials travel only as the builder's extras (s_send)
 static bool
 s_forwardable_request_header (const char *name)
 {
     static const char *const dropped [] = {
         "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "TE",
-        "Proxy-Connection", "Proxy-Authorization", "Upgrade", "Expect", "Accept-Encoding",
-        "X-Forwarded-For", "Authorization", NULL
+        "Proxy-Connection", "Upgrade", "Expect", "Accept-Encoding", "X-Forwarded-For", NULL
     };
     for (const char *const *d = dropped; *d; d++)
         if (strcasecmp (name, *d) == 0)
             return false;
-    return strncasecmp (name, "X-OllamaFlow-", 13) != 0;
+    return strncasecmp (name, "X-OllamaFlow-", 13) != 0 && !of_upstream_prepare_credential (name);
 }
 
+//  The client's headers that go on, and the proxy's defaults
 static void
-s_set_header (struct evkeyvalq *headers, const char *name, const char *value)
-{
-    evhttp_remove_header (headers, name);
-    evhttp_add_header (headers, name, value);
-}
-
-static void
-s_fill_headers (s_call_t *self, json_t *backend, struct evkeyvalq *headers)
+s_fill_headers (s_call_t *self, struct evkeyvalq *headers)
 {
     evhtp_kv_t *header;
     TAILQ_FOREACH (header, of_exchange_request (self->exchange)->headers_in, next)
         if (header->key && header->val && s_forwardable_request_header (header->key))
             evhttp_add_header (headers, header->key, header->val);
-
-    //  Ollama refuses a foreign Host: the backend's own
-    char host [OFP_LEASE_HOSTNAME_MAX + 16];
-    bool ipv6 = strchr (self->lease->hostname, ':') != NULL;
-    snprintf (host, sizeof host, ipv6 ? "[%s]:%d" : "%s:%d", self->lease->hostname,
-              self->lease->port);
-    s_set_header (headers, "Host", host);
-    s_set_header (headers, "Content-Type", "application/json");
-
-    char forwarded [1024];
-    const char *chain = of_exchange_header (self->exchange, "X-Forwarded-For");
-    snprintf (forwarded, sizeof forwarded, chain && *chain ? "%s, %s" : "%s%s",
-              chain && *chain ? chain : "", of_exchange_peer (self->exchange));
-    s_set_header (headers, "X-Forwarded-For", forwarded);
-
-    const char *token = json_string_value (json_object_get (backend, "BearerToken"));
-    const char *client = of_exchange_header (self->exchange, "Authorization");
-    if (token) {
-        char bearer [OFP_LEASE_MESSAGE_MAX + 16];
-        snprintf (bearer, sizeof bearer, "Bearer %s", token);
-        s_set_header (headers, "Authorization", bearer);
-    }
-    else if (client)
-        s_set_header (headers, "Authorization", client);
-    const char *name;
-    json_t *value;
-    json_object_foreach (json_object_get (backend, "Headers"), name, value)
-        s_set_header (headers, name, json_string_value (value));
-}
-
-//  The path with the client's query string and the backend's Querystring
-static char *
-s_upstream_uri (s_call_t *self, json_t *backend)
-{
-    const char *query = of_exchange_query (self->exchange);
-    const char *extra = json_string_value (json_object_get (backend, "Querystring"));
-    if (extra && !*extra)
-        extra = NULL;
-    return zsys_sprintf ("%s%s%s%s%s", self->route->path, query || extra ? "?" : "",
-                         query ? query : "", query && extra ? "&" : "", extra ? extra : "");
+    evhttp_remove_header (headers, "Content-Type");
+    evhttp_add_header (headers, "Content-Type", "application/json");
 }
 
 static void
@@ -364,14 +320,28 @@ s_send (s_call_t *self)
         text = json_dumps (self->body, JSON_COMPACT);
 
     static const of_upstream_fn_t callbacks = {s_on_head, s_on_data, s_on_done, s_on_fail};
-    self->upstream = of_upstream_new (self->ctx->pool, lease->hostname, lease->port,
-                                      lease->ssl, &callbacks, self);
-    s_fill_headers (self, backend, of_upstream_headers (self->upstream));
-    char *uri = s_upstream_uri (self, backend);
+    self->upstream = of_upstream_new (self->ctx->pool, backend, &callbacks, self);
+    s_fill_headers (self, of_upstream_headers (self->upstream));
+    const char *chain = of_exchange_header (self->exchange, "X-Forwarded-For");
+    char *forwarded = chain && *chain ? zsys_sprintf ("%s, %s", chain,
+                                                      of_exchange_peer (self->exchange))
+                                      : NULL;
+    of_upstream_extra_t extra = {
+        .query = of_exchange_query (self->exchange),
+        .forwarded_for = forwarded ? forwarded : of_exchange_peer (self->exchange)
+    };
+    //  The one place a client's credentials are offered to a backend (the
+    //  builder passes them only to a backend without credentials of its own).
+    //  A frontend that checks client API keys must never offer them.
+    if (json_is_true (json_object_get (self->frontend, "PassClientCredentials"))) {
+        extra.authorization = of_exchange_header (self->exchange, "Authorization");
+        extra.api_key = of_exchange_header (self->exchange, "x-api-key");
+    }
     self->attempts++;
     self->sent_at = zclock_mono ();
-    of_upstream_send (self->upstream, EVHTTP_REQ_POST, uri, text, strlen (text));
-    zstr_free (&uri);
+    of_upstream_send (self->upstream, EVHTTP_REQ_POST, self->route->path, &extra, text,
+                      strlen (text));
+    zstr_free (&forwarded);
     free (text);
     s_arm_timer (self, json_integer_value (json_object_get (self->frontend, "TimeoutMs")), false);
 }

@@ -25,7 +25,7 @@ s_host_only (const char *host, char *dest, size_t size)
 json_t *
 ingress_match_frontend (json_t *frontends, const char *host)
 {
-    char name [OFP_LEASE_HOSTNAME_MAX + 1] = "";
+    char name [OF_SCHEMA_HOSTNAME_MAX + 1] = "";
     if (host)
         s_host_only (host, name, sizeof name);
     json_t *wildcard = NULL;

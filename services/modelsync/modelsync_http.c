@@ -8,7 +8,6 @@
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 
-#define S_HOST_MAX   (OFP_LEASE_HOSTNAME_MAX + 16)
 #define S_USER_AGENT "ollamaflow-modelsync/" OF_VERSION
 
 struct _modelsync_http_t {
@@ -148,41 +147,18 @@ s_on_fail (void *arg, of_upstream_fail_t fail, const char *reason)
 
 static const of_upstream_fn_t s_upstream_fn = {s_on_head, s_on_data, s_on_done, s_on_fail};
 
+//  modelsync's defaults; the builder adds the backend's Host, token and Headers
 static void
-s_set_header (struct evkeyvalq *headers, const char *name, const char *value)
+s_fill_headers (struct evkeyvalq *headers, const char *body)
 {
-    evhttp_remove_header (headers, name);
-    evhttp_add_header (headers, name, value);
-}
-
-//  The headers every request to the backend carries: its Host, token and Headers
-static void
-s_fill_headers (struct evkeyvalq *headers, json_t *backend, const char *body)
-{
-    const char *hostname = json_string_value (json_object_get (backend, "Hostname"));
-    int port = (int) json_integer_value (json_object_get (backend, "Port"));
-    char host [S_HOST_MAX];
-    snprintf (host, sizeof host, strchr (hostname, ':') ? "[%s]:%d" : "%s:%d", hostname, port);
-    s_set_header (headers, "Host", host);
-    s_set_header (headers, "User-Agent", S_USER_AGENT);
-    s_set_header (headers, "Accept", "application/json");
+    evhttp_add_header (headers, "User-Agent", S_USER_AGENT);
+    evhttp_add_header (headers, "Accept", "application/json");
     if (body) {
         char length [24];
         snprintf (length, sizeof length, "%zu", strlen (body));
-        s_set_header (headers, "Content-Type", "application/json");
-        s_set_header (headers, "Content-Length", length);
+        evhttp_add_header (headers, "Content-Type", "application/json");
+        evhttp_add_header (headers, "Content-Length", length);
     }
-    const char *token = json_string_value (json_object_get (backend, "BearerToken"));
-    if (token && *token) {
-        char *bearer = zsys_sprintf ("Bearer %s", token);
-        s_set_header (headers, "Authorization", bearer);
-        zstr_free (&bearer);
-    }
-    const char *name;
-    json_t *value;
-    json_object_foreach (json_object_get (backend, "Headers"), name, value)
-        if (json_is_string (value))
-            s_set_header (headers, name, json_string_value (value));
 }
 
 modelsync_http_t *
@@ -205,19 +181,14 @@ modelsync_http_new (of_upstream_pool_t *pool, struct event_base *base, json_t *b
 
     const char *hostname = json_string_value (json_object_get (backend, "Hostname"));
     int port = (int) json_integer_value (json_object_get (backend, "Port"));
-    bool ssl = json_is_true (json_object_get (backend, "Ssl"));
     if (!hostname || port <= 0) {
         s_end (self, 0, "the backend has no address");
         return self;
     }
-    self->upstream = of_upstream_new (pool, hostname, port, ssl, &s_upstream_fn, self);
-    s_fill_headers (of_upstream_headers (self->upstream), backend, body);
-    const char *query = json_string_value (json_object_get (backend, "Querystring"));
-    char *uri = zsys_sprintf ("%s%s%s", path, query && *query ? "?" : "",
-                              query && *query ? query : "");
+    self->upstream = of_upstream_new (pool, backend, &s_upstream_fn, self);
+    s_fill_headers (of_upstream_headers (self->upstream), body);
     //  A request that cannot be queued fails later, through s_on_fail
-    of_upstream_send (self->upstream, method, uri, body, body ? strlen (body) : 0);
-    zstr_free (&uri);
+    of_upstream_send (self->upstream, method, path, NULL, body, body ? strlen (body) : 0);
     return self;
 }
 
