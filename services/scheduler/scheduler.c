@@ -247,7 +247,8 @@ s_on_release (s_scheduler_t *self, ofp_msg_t *request, const char *ingress)
         backend = strdup (lease->backend);
         sched_table_remove (self->env.table, lease);
     }
-    if (streq (json_string_value (json_object_get (body, "Outcome")), "ok")) {
+    const char *outcome_name = json_string_value (json_object_get (body, "Outcome"));
+    if (streq (outcome_name, "ok")) {
         sched_broker_note_duration (self->broker,
                                     json_integer_value (json_object_get (body, "DurationMs")));
         //  LeastLatency learns from the leases this scheduler counted
@@ -257,6 +258,10 @@ s_on_release (s_scheduler_t *self, ofp_msg_t *request, const char *ingress)
                                      json_is_integer (ttfb) ? json_integer_value (ttfb) : -1,
                                      json_integer_value (json_object_get (body, "DurationMs")));
     }
+    else
+    if (backend && (streq (outcome_name, "backend_error") || streq (outcome_name, "connect_failure")
+                ||  streq (outcome_name, "timeout")))
+        sched_broker_note_miss (self->broker, backend);
     s_publish (self, "OUTCOME", outcome);
     if (backend)
         sched_broker_drain (self->broker, backend);
