@@ -166,16 +166,17 @@ s_sorted (json_t *entries, int (*compare) (const void *, const void *))
     return array;
 }
 
-//  True if the inventory lists the model as loaded
-static bool
-s_loaded_on (json_t *inventory, const char *name)
+//  The record of the model in the inventory's list ("Models" or "Loaded"),
+//  or NULL
+static json_t *
+s_find (json_t *inventory, const char *list, const char *name)
 {
     size_t index;
-    json_t *loaded;
-    json_array_foreach (json_object_get (inventory, "Loaded"), index, loaded)
-        if (ingress_listing_same_model (s_string (loaded, "Name"), name))
-            return true;
-    return false;
+    json_t *record;
+    json_array_foreach (json_object_get (inventory, list), index, record)
+        if (ingress_listing_same_model (s_string (record, "Name"), name))
+            return record;
+    return NULL;
 }
 
 //  The models of the inventories (of the Ollama ones only, when ollama_only),
@@ -194,7 +195,7 @@ s_union (json_t *inventories, bool ollama_only, json_t *(*entry) (json_t *),
         json_array_foreach (json_object_get (inventory, "Models"), at, model) {
             char key [OFP_MODELS_KEY_MAX];
             s_key (model, key);
-            bool loaded = s_loaded_on (inventory, s_string (model, "Name"));
+            bool loaded = s_find (inventory, "Loaded", s_string (model, "Name")) != NULL;
             json_t *held = json_object_get (chosen, key);
             if (held) {
                 json_t *held_model = json_array_get (held, 0);
@@ -225,18 +226,6 @@ ingress_listing_tags (json_t *inventories)
                       s_union (inventories, true, s_tag, s_compare_names));
 }
 
-//  The Model record of a loaded model on the same backend, or NULL
-static json_t *
-s_model_of (json_t *inventory, const char *name)
-{
-    size_t index;
-    json_t *model;
-    json_array_foreach (json_object_get (inventory, "Models"), index, model)
-        if (ingress_listing_same_model (s_string (model, "Name"), name))
-            return model;
-    return NULL;
-}
-
 json_t *
 ingress_listing_ps (json_t *inventories)
 {
@@ -246,7 +235,7 @@ ingress_listing_ps (json_t *inventories)
     json_array_foreach (inventories, index, inventory)
         json_array_foreach (json_object_get (inventory, "Loaded"), at, loaded) {
             const char *name = s_string (loaded, "Name");
-            json_t *model = s_model_of (inventory, name);
+            json_t *model = s_find (inventory, "Models", name);
             json_t *entry = model ? s_tag (model)
                                   : json_pack ("{s:s, s:s, s:I, s:s, s:{}}", "name", name,
                                                "model", name, "size", (json_int_t) 0, "digest",
@@ -315,7 +304,7 @@ ingress_listing_openai_model (json_t *inventories, const char *id)
     size_t index;
     json_t *inventory;
     json_array_foreach (inventories, index, inventory) {
-        json_t *model = s_model_of (inventory, id);
+        json_t *model = s_find (inventory, "Models", id);
         if (model)
             return s_openai_model (id, model);
     }
