@@ -431,15 +431,21 @@ scheduler_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     s_scheduler_t self = {.settings = (of_settings_t *) args};
     of_settings_t *settings = self.settings;
-    self.router = of_service_bind (settings, ZMQ_ROUTER, settings->scheduler_router);
-    self.publisher = of_service_bind (settings, ZMQ_PUB, settings->scheduler_publisher);
+    char bind_error [OF_SERVICE_BIND_ERROR_MAX];
+    if (of_service_bind_pair (settings, &self.router, settings->scheduler_router,
+                              &self.publisher, settings->scheduler_publisher, bind_error,
+                              sizeof bind_error)) {
+        of_service_failed (pipe, "%s", bind_error);
+        s_destroy (&self);
+        return;
+    }
     self.clone = of_clone_new (settings->config_publisher, settings->config_router,
                                settings->liveness_ms);
     self.env.health = sched_health_new (settings->health_publisher, settings->models_publisher);
-    if (!self.router || !self.publisher || !self.clone || !self.env.health) {
-        of_service_failed (pipe, "cannot bind %s and %s, or reach configd and the monitors: %s",
-                           settings->scheduler_router, settings->scheduler_publisher,
-                           strerror (errno));
+    if (!self.clone || !self.env.health) {
+        of_service_failed (pipe, "cannot connect to configd (%s) or the monitors (%s, %s): %s",
+                           settings->config_publisher, settings->health_publisher,
+                           settings->models_publisher, strerror (errno));
         s_destroy (&self);
         return;
     }
