@@ -146,19 +146,43 @@ of_service_pipe_events (struct event_base *base, zsock_t *pipe)
 }
 
 zsock_t *
-of_service_bind (of_settings_t *settings, int type, const char *endpoint)
+of_service_bind (of_settings_t *settings, int type, const char *endpoint, char *error,
+                 size_t size)
 {
     char *address = of_settings_bind_address (settings, endpoint);
     zsock_t *sock = zsock_new (type);
+    //  The bind's errno: destroying the socket after it would replace it
+    int cause = 0;
     if (sock && address) {
         zsock_set_linger (sock, 0);
         if (zsock_bind (sock, "%s", address) == -1)
-            zsock_destroy (&sock);
+            cause = zmq_errno ();
     }
     else
+        cause = errno ? errno : ENOMEM;
+    if (cause) {
         zsock_destroy (&sock);
+        if (error)
+            snprintf (error, size, "cannot bind %s%s%s%s: %s", address ? address : endpoint,
+                      address && !streq (address, endpoint) ? " (for " : "",
+                      address && !streq (address, endpoint) ? endpoint : "",
+                      address && !streq (address, endpoint) ? ")" : "", zmq_strerror (cause));
+        errno = cause;
+    }
     free (address);
     return sock;
+}
+
+int
+of_service_bind_pair (of_settings_t *settings, zsock_t **router, const char *router_endpoint,
+                      zsock_t **publisher, const char *publisher_endpoint, char *error,
+                      size_t size)
+{
+    assert (router && publisher);
+    *router = of_service_bind (settings, ZMQ_ROUTER, router_endpoint, error, size);
+    if (*router)
+        *publisher = of_service_bind (settings, ZMQ_PUB, publisher_endpoint, error, size);
+    return *router && *publisher ? 0 : -1;
 }
 
 void

@@ -44,10 +44,25 @@ int
 of_evzmq_t *
     of_service_pipe_events (struct event_base *base, zsock_t *pipe);
 
+//  Room for of_service_bind's error
+#define OF_SERVICE_BIND_ERROR_MAX 768
+
 //  Binds a new socket of the given type at an endpoint this service owns,
-//  honouring Bus.BindAny. NULL with errno set if the bind failed.
+//  honouring Bus.BindAny. NULL if the bind failed, with errno set to the
+//  bind's and, in error (size bytes; NULL: none), "cannot bind <address>:
+//  <the cause>", e.g. "Address already in use" when another process holds
+//  the port.
 zsock_t *
-    of_service_bind (of_settings_t *settings, int type, const char *endpoint);
+    of_service_bind (of_settings_t *settings, int type, const char *endpoint, char *error,
+                     size_t size);
+
+//  Binds a service's ROUTER and PUB sockets (of_service_bind), the router
+//  first; 0, or -1 with error filled for the first that failed (the other
+//  left NULL).
+int
+    of_service_bind_pair (of_settings_t *settings, zsock_t **router, const char *router_endpoint,
+                          zsock_t **publisher, const char *publisher_endpoint, char *error,
+                          size_t size);
 
 //  Writes a new random epoch: OFP_EPOCH_LENGTH lower-case hex digits and a NUL.
 void

@@ -335,12 +335,10 @@ configd_actor (zsock_t *pipe, void *args)
                            settings->file ? settings->file : "the settings", error);
         return;
     }
-    self.router = of_service_bind (settings, ZMQ_ROUTER, settings->config_router);
-    self.publisher = of_service_bind (settings, ZMQ_PUB, settings->config_publisher);
-    if (!self.router || !self.publisher) {
-        of_service_failed (pipe, "cannot bind %s: %s",
-                           self.router ? settings->config_publisher : settings->config_router,
-                           strerror (errno));
+    char bind_error [OF_SERVICE_BIND_ERROR_MAX];
+    if (of_service_bind_pair (settings, &self.router, settings->config_router, &self.publisher,
+                              settings->config_publisher, bind_error, sizeof bind_error)) {
+        of_service_failed (pipe, "%s", bind_error);
         zsock_destroy (&self.router);
         zsock_destroy (&self.publisher);
         configd_store_destroy (&self.store);

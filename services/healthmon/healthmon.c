@@ -332,11 +332,12 @@ healthmon_actor (zsock_t *pipe, void *args)
         of_service_failed (pipe, "cannot create the event loop, resolver or TLS context");
         return;
     }
-    self.publisher = of_service_bind (settings, ZMQ_PUB, settings->health_publisher);
+    char bind_error [OF_SERVICE_BIND_ERROR_MAX];
+    self.publisher = of_service_bind (settings, ZMQ_PUB, settings->health_publisher, bind_error,
+                                      sizeof bind_error);
     if (!self.publisher) {
         s_destroy (&self);
-        of_service_failed (pipe, "cannot bind %s: %s", settings->health_publisher,
-                           strerror (errno));
+        of_service_failed (pipe, "%s", bind_error);
         return;
     }
     self.clone = of_clone_new (settings->config_publisher, settings->config_router,

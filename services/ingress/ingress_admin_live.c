@@ -144,18 +144,41 @@ ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchan
 //  Models
 
 //  Adds backend to models[key][list], where key is the model name as the
-//  scheduler compares it (ofp_models_key: lower case, ":latest" if untagged)
-static void
+//  scheduler compares it (ofp_models_key: lower case, ":latest" if untagged);
+//  returns the model's record
+static json_t *
 s_note (json_t *models, const char *name, const char *list, const char *backend)
 {
     char key [OFP_MODELS_KEY_MAX];
     ofp_models_key (key, name);
     json_t *model = json_object_get (models, key);
     if (!model) {
-        model = json_pack ("{s:s, s:[], s:[]}", "Name", key, "Backends", "LoadedOn");
+        model = json_pack ("{s:s, s:[], s:[], s:[], s:b}", "Name", key, "Backends", "LoadedOn",
+                           "Digests", "DigestDrift", 0);
         json_object_set_new (models, key, model);
     }
     json_array_append_new (json_object_get (model, list), json_string (backend));
+    return model;
+}
+
+//  Adds backend to the model's Digests (which backends hold which digest:
+//  a name the scheduler routes alike may differ between backends) and sets
+//  DigestDrift when there is more than one
+static void
+s_note_digest (json_t *model, const char *digest, const char *backend)
+{
+    json_t *digests = json_object_get (model, "Digests");
+    json_t *entry = NULL, *item;
+    size_t index;
+    json_array_foreach (digests, index, item)
+        if (streq (json_string_value (json_object_get (item, "Digest")), digest))
+            entry = item;
+    if (!entry) {
+        entry = json_pack ("{s:s, s:[]}", "Digest", digest, "Backends");
+        json_array_append_new (digests, entry);
+    }
+    json_array_append_new (json_object_get (entry, "Backends"), json_string (backend));
+    json_object_set_new (model, "DigestDrift", json_boolean (json_array_size (digests) > 1));
 }
 
 void
@@ -189,8 +212,12 @@ ingress_admin_live_models (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchan
         json_array_append_new (backends, record);
         size_t i;
         json_t *item;
-        json_array_foreach (json_object_get (inventory, "Models"), i, item)
-            s_note (models, json_string_value (json_object_get (item, "Name")), "Backends", id);
+        json_array_foreach (json_object_get (inventory, "Models"), i, item) {
+            json_t *model = s_note (models, json_string_value (json_object_get (item, "Name")),
+                                    "Backends", id);
+            const char *digest = json_string_value (json_object_get (item, "Digest"));
+            s_note_digest (model, digest ? digest : "", id);
+        }
         json_array_foreach (json_object_get (inventory, "Loaded"), i, item)
             s_note (models, json_string_value (json_object_get (item, "Name")), "LoadedOn", id);
         json_t *running = ingress_watch_pulls (watch, id);

@@ -7,7 +7,6 @@
 #include <ctype.h>
 #include <time.h>
 
-#define S_KEY_MAX       (OFP_MODELS_NAME_MAX + OFP_MODELS_DIGEST_MAX + 2)
 #define S_DETAIL_KEY_MAX 64
 #define S_OWNER_DEFAULT "library"
 
@@ -122,22 +121,13 @@ s_tag (json_t *model)
                       "details", s_details (json_object_get (model, "Details")));
 }
 
-//  The key that de-duplicates: the name (any case) and the digest
+//  The key that de-duplicates: the model as the scheduler routes it
+//  (ofp_models_key: any case, "llama3" is "llama3:latest"), so a name held
+//  with different digests on two backends is one entry
 static void
-s_key (json_t *model, char *key, size_t size)
+s_key (json_t *model, char *key)
 {
-    snprintf (key, size, "%s\n%s", s_string (model, "Name"), s_string (model, "Digest"));
-    for (char *c = key; *c; c++)
-        *c = (char) tolower ((unsigned char) *c);
-}
-
-//  The same for OpenAI's lists: the name (any case) alone
-static void
-s_name_key (json_t *model, char *key, size_t size)
-{
-    snprintf (key, size, "%s", s_string (model, "Name"));
-    for (char *c = key; *c; c++)
-        *c = (char) tolower ((unsigned char) *c);
+    ofp_models_key (key, s_string (model, "Name"));
 }
 
 static int
@@ -176,25 +166,54 @@ s_sorted (json_t *entries, int (*compare) (const void *, const void *))
     return array;
 }
 
-//  The models of the inventories (of the Ollama ones only, when ollama_only),
-//  one entry (made by entry) for the first of each key, sorted
+//  The record of the model in the inventory's list ("Models" or "Loaded"),
+//  or NULL
 static json_t *
-s_union (json_t *inventories, bool ollama_only, void (*key_of) (json_t *, char *, size_t),
-         json_t *(*entry) (json_t *), int (*compare) (const void *, const void *))
+s_find (json_t *inventory, const char *list, const char *name)
 {
-    json_t *entries = json_object ();
+    size_t index;
+    json_t *record;
+    json_array_foreach (json_object_get (inventory, list), index, record)
+        if (ingress_listing_same_model (s_string (record, "Name"), name))
+            return record;
+    return NULL;
+}
+
+//  The models of the inventories (of the Ollama ones only, when ollama_only),
+//  one entry (made by entry) per model: the record of a backend that has it
+//  loaded, else the most recently modified (the first of equals), sorted
+static json_t *
+s_union (json_t *inventories, bool ollama_only, json_t *(*entry) (json_t *),
+         int (*compare) (const void *, const void *))
+{
+    json_t *chosen = json_object ();    //  key -> [model record, loaded]
     size_t index, at;
     json_t *inventory, *model;
     json_array_foreach (inventories, index, inventory) {
         if (ollama_only && !streq (s_string (inventory, "ApiFormat"), "Ollama"))
             continue;
         json_array_foreach (json_object_get (inventory, "Models"), at, model) {
-            char key [S_KEY_MAX];
-            key_of (model, key, sizeof key);
-            if (!json_object_get (entries, key))
-                json_object_set_new (entries, key, entry (model));
+            char key [OFP_MODELS_KEY_MAX];
+            s_key (model, key);
+            bool loaded = s_find (inventory, "Loaded", s_string (model, "Name")) != NULL;
+            json_t *held = json_object_get (chosen, key);
+            if (held) {
+                json_t *held_model = json_array_get (held, 0);
+                bool held_loaded = json_is_true (json_array_get (held, 1));
+                if (loaded != held_loaded ? !loaded
+                    : ingress_listing_unix_time (s_string (model, "ModifiedAt"))
+                      <= ingress_listing_unix_time (s_string (held_model, "ModifiedAt")))
+                    continue;
+            }
+            json_object_set_new (chosen, key, json_pack ("[O, b]", model, loaded));
         }
     }
+    json_t *entries = json_object ();
+    const char *key;
+    json_t *held;
+    json_object_foreach (chosen, key, held)
+        json_object_set_new (entries, key, entry (json_array_get (held, 0)));
+    json_decref (chosen);
     json_t *sorted = s_sorted (entries, compare);
     json_decref (entries);
     return sorted;
@@ -204,19 +223,7 @@ json_t *
 ingress_listing_tags (json_t *inventories)
 {
     return json_pack ("{s:o}", "models",
-                      s_union (inventories, true, s_key, s_tag, s_compare_names));
-}
-
-//  The Model record of a loaded model on the same backend, or NULL
-static json_t *
-s_model_of (json_t *inventory, const char *name)
-{
-    size_t index;
-    json_t *model;
-    json_array_foreach (json_object_get (inventory, "Models"), index, model)
-        if (ingress_listing_same_model (s_string (model, "Name"), name))
-            return model;
-    return NULL;
+                      s_union (inventories, true, s_tag, s_compare_names));
 }
 
 json_t *
@@ -228,7 +235,7 @@ ingress_listing_ps (json_t *inventories)
     json_array_foreach (inventories, index, inventory)
         json_array_foreach (json_object_get (inventory, "Loaded"), at, loaded) {
             const char *name = s_string (loaded, "Name");
-            json_t *model = s_model_of (inventory, name);
+            json_t *model = s_find (inventory, "Models", name);
             json_t *entry = model ? s_tag (model)
                                   : json_pack ("{s:s, s:s, s:I, s:s, s:{}}", "name", name,
                                                "model", name, "size", (json_int_t) 0, "digest",
@@ -238,8 +245,8 @@ ingress_listing_ps (json_t *inventories)
                                  json_string (s_string (loaded, "ExpiresAt")));
             json_object_set_new (entry, "size_vram",
                                  json_integer (s_integer (loaded, "SizeVram")));
-            char key [S_KEY_MAX];
-            s_key (model ? model : loaded, key, sizeof key);
+            char key [OFP_MODELS_KEY_MAX];
+            s_key (model ? model : loaded, key);
             //  Loaded on several backends: one entry, the latest expiry, the largest VRAM
             json_t *seen = json_object_get (entries, key);
             if (seen) {
@@ -288,7 +295,7 @@ ingress_listing_openai (json_t *inventories)
 {
     //  An empty list is [] (Ollama says null, which some clients cannot page through)
     return json_pack ("{s:s, s:o}", "object", "list", "data",
-                      s_union (inventories, false, s_name_key, s_openai_entry, s_compare_ids));
+                      s_union (inventories, false, s_openai_entry, s_compare_ids));
 }
 
 json_t *
@@ -297,7 +304,7 @@ ingress_listing_openai_model (json_t *inventories, const char *id)
     size_t index;
     json_t *inventory;
     json_array_foreach (inventories, index, inventory) {
-        json_t *model = s_model_of (inventory, id);
+        json_t *model = s_find (inventory, "Models", id);
         if (model)
             return s_openai_model (id, model);
     }
@@ -396,6 +403,42 @@ ingress_listing_test (bool verbose)
     assert (one && streq (s_string (one, "id"), "llama3.2") && s_integer (one, "created") > 0);
     json_decref (one);
     assert (!ingress_listing_openai_model (inventories, "llama3.2:70b"));
+
+    //  One name with two digests (one backend updated): listed once, from
+    //  the backend that has it loaded, else the most recently modified
+    const char *drift_text =
+        "[{\"Backend\":\"a\",\"ApiFormat\":\"Ollama\",\"Models\":["
+        "  {\"Name\":\"llama3:latest\",\"Digest\":\"old\",\"Size\":1,"
+        "   \"ModifiedAt\":\"2025-01-01T00:00:00Z\",\"Details\":{}}],\"Loaded\":[]},"
+        " {\"Backend\":\"b\",\"ApiFormat\":\"Ollama\",\"Models\":["
+        "  {\"Name\":\"LLaMA3\",\"Digest\":\"new\",\"Size\":2,"
+        "   \"ModifiedAt\":\"2025-06-01T00:00:00Z\",\"Details\":{}}],\"Loaded\":[]},"
+        " {\"Backend\":\"c\",\"ApiFormat\":\"Ollama\",\"Models\":["
+        "  {\"Name\":\"llama3:latest\",\"Digest\":\"older\",\"Size\":3,"
+        "   \"ModifiedAt\":\"2024-01-01T00:00:00Z\",\"Details\":{}}],\"Loaded\":[]}]";
+    json_t *drift = json_loads (drift_text, 0, NULL);
+    assert (drift);
+    tags = ingress_listing_tags (drift);
+    models = json_object_get (tags, "models");
+    assert (json_array_size (models) == 1);
+    assert (streq (s_string (json_array_get (models, 0), "digest"), "new"));
+    json_decref (tags);
+    list = ingress_listing_openai (drift);
+    data = json_object_get (list, "data");
+    assert (json_array_size (data) == 1);
+    assert (s_integer (json_array_get (data, 0), "created") == 1748736000);
+    json_decref (list);
+    json_t *loaded = json_pack ("[{s:s}]", "Name", "llama3");
+    json_object_set_new (json_array_get (drift, 2), "Loaded", loaded);
+    tags = ingress_listing_tags (drift);
+    models = json_object_get (tags, "models");
+    assert (json_array_size (models) == 1);
+    assert (streq (s_string (json_array_get (models, 0), "digest"), "older"));
+    json_decref (tags);
+    ps = ingress_listing_ps (drift);
+    assert (json_array_size (json_object_get (ps, "models")) == 1);
+    json_decref (ps);
+    json_decref (drift);
 
     //  No backends: empty lists, never null
     json_t *none = json_array ();

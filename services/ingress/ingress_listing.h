@@ -3,8 +3,10 @@
 
     Pure functions from modelsync's inventories (models.md records) to the
     bodies of /api/tags, /api/ps, /v1/models and /v1/models/{id}: the union
-    over the backends given, de-duplicated by name and digest, in Ollama's
-    and OpenAI's shapes. The caller chooses the backends (a frontend's
+    over the backends given, one entry per model as the scheduler routes it
+    (by name: a name held with different digests is listed once, from a
+    backend that has it loaded, else the most recently modified), in
+    Ollama's and OpenAI's shapes. The caller chooses the backends (a frontend's
     active, healthy ones); nothing here asks a backend anything.
     =========================================================================
 */

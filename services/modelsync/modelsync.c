@@ -179,12 +179,11 @@ modelsync_actor (zsock_t *pipe, void *args)
         of_service_failed (pipe, "cannot create the event loop, resolver or TLS context");
         return;
     }
-    ctx->router = of_service_bind (settings, ZMQ_ROUTER, settings->models_router);
-    ctx->publisher = of_service_bind (settings, ZMQ_PUB, settings->models_publisher);
-    if (!ctx->router || !ctx->publisher) {
+    char bind_error [OF_SERVICE_BIND_ERROR_MAX];
+    if (of_service_bind_pair (settings, &ctx->router, settings->models_router, &ctx->publisher,
+                              settings->models_publisher, bind_error, sizeof bind_error)) {
         s_destroy (&self);
-        of_service_failed (pipe, "cannot bind %s and %s: %s", settings->models_router,
-                           settings->models_publisher, strerror (errno));
+        of_service_failed (pipe, "%s", bind_error);
         return;
     }
     ctx->clone = of_clone_new (settings->config_publisher, settings->config_router,

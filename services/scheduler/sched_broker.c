@@ -322,6 +322,13 @@ sched_broker_note_speed (sched_broker_t *self, const char *backend, int64_t ttfb
     sched_speed_note (self->speed, backend, ttfb_ms, duration_ms, zclock_mono ());
 }
 
+void
+sched_broker_note_miss (sched_broker_t *self, const char *backend)
+{
+    assert (self && backend);
+    sched_speed_note_miss (self->speed, backend);
+}
+
 sched_queue_t *
 sched_broker_queue (sched_broker_t *self)
 {

@@ -63,6 +63,11 @@ void
     sched_broker_note_speed (sched_broker_t *self, const char *backend, int64_t ttfb_ms,
                              int64_t duration_ms);
 
+//  Notes a lease of the backend that ended without an answer to learn from
+//  (the exploration rule stops trying a backend that only fails).
+void
+    sched_broker_note_miss (sched_broker_t *self, const char *backend);
+
 //  The queue, for counts. Borrowed.
 sched_queue_t *
     sched_broker_queue (sched_broker_t *self);

@@ -70,17 +70,27 @@ s_less_loaded (sched_pick_env_t *env, const sched_backend_t *a, const sched_back
 }
 
 //  LeastLatency's estimate of the time to first token of a request started
-//  now on the backend (0 when nothing is learned: new backends are tried)
+//  now on the backend (0 when nothing is learned: s_hold does not avoid a
+//  backend it knows nothing of)
 static int64_t
 s_first_token (sched_pick_env_t *env, const sched_backend_t *backend)
 {
     return env->speed ? sched_speed_first_token (env->speed, backend->id, env->now) : 0;
 }
 
+//  True while nothing is learned of the backend: exploration's business
+static bool
+s_unexplored (sched_pick_env_t *env, const sched_backend_t *backend)
+{
+    return env->speed && sched_speed_unexplored (env->speed, backend->id);
+}
+
 //  LeastOutstanding's and LeastLatency's order: a backend that has the model
 //  loaded first (no cold load; what LeastLatency learns is per backend, not
-//  per model, so it does not see one coming), then for LeastLatency the
-//  lowest expected time to first token, then the least loaded
+//  per model, so it does not see one coming), then for LeastLatency a
+//  backend it has learned from (one it knows nothing of gets its asks from
+//  s_explore, one at a time, or when the known ones are full), the lowest
+//  expected time to first token, then the least loaded
 static bool
 s_better (sched_pick_env_t *env, const char *model, bool by_latency, const sched_backend_t *a,
           const sched_backend_t *b)
@@ -89,11 +99,38 @@ s_better (sched_pick_env_t *env, const char *model, bool by_latency, const sched
     bool loaded_b = sched_health_loaded (env->health, b->id, model);
     if (loaded_a != loaded_b)
         return loaded_a;
+    bool known_a = by_latency && env->speed && sched_speed_samples (env->speed, a->id) > 0;
+    bool known_b = by_latency && env->speed && sched_speed_samples (env->speed, b->id) > 0;
+    if (known_a != known_b)
+        return known_a;
     int64_t first_a = by_latency ? s_first_token (env, a) : 0;
     int64_t first_b = by_latency ? s_first_token (env, b) : 0;
     if (first_a != first_b)
         return first_a < first_b;
     return s_less_loaded (env, a, b);
+}
+
+//  The exploration rule (LeastOutstanding, LeastLatency): the first free
+//  candidate in rotation order from start that is unexplored and has no
+//  lease running (one exploration ask at a time), unless taking it means a
+//  cold load of the model while a free candidate has it loaded. Returns its
+//  index in free, or count if there is none: then the policy's order. Only
+//  free candidates are looked at, so it never overrides a full fleet.
+static size_t
+s_explore (sched_pick_env_t *env, sched_frontend_t *frontend, const char *model,
+           const size_t *free, size_t count, size_t start)
+{
+    bool warm_room = false;
+    for (size_t index = 0; index < count && !warm_room; index++)
+        warm_room = sched_health_loaded (env->health, frontend->backends [free [index]]->id, model);
+    for (size_t step = 0; step < count; step++) {
+        size_t index = (start + step) % count;
+        sched_backend_t *backend = frontend->backends [free [index]];
+        if (s_unexplored (env, backend) && sched_table_leases (env->table, backend->id) == 0
+        &&  (!warm_room || sched_health_loaded (env->health, backend->id, model)))
+            return index;
+    }
+    return count;
 }
 
 //  Picks among free candidates (positions in the frontend, ascending) by the
@@ -115,13 +152,16 @@ s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const char *mo
     if (frontend->policy == SCHED_POLICY_LEAST_OUTSTANDING
     ||  frontend->policy == SCHED_POLICY_LEAST_LATENCY) {
         bool by_latency = frontend->policy == SCHED_POLICY_LEAST_LATENCY;
+        size_t explore = s_explore (env, frontend, model, free, count, start);
         //  Ties go to the first in rotation order, so an idle fleet is spread too
-        for (size_t step = 1; step < count; step++) {
+        for (size_t step = 1; step < count && explore == count; step++) {
             size_t index = (start + step) % count;
             if (s_better (env, model, by_latency, frontend->backends [free [index]],
                           frontend->backends [free [chosen]]))
                 chosen = index;
         }
+        if (explore < count)
+            chosen = explore;
     }
     if (frontend->policy != SCHED_POLICY_RANDOM)
         frontend->cursor = (free [chosen] + 1) % frontend->count;
@@ -437,7 +477,11 @@ sched_pick_test (bool verbose)
         "{\"Identifier\":\"mixed\",\"Backends\":[\"b5\",\"b3\"]},"
         "{\"Identifier\":\"openai\",\"Backends\":[\"b5\"]},"
         "{\"Identifier\":\"ll\",\"Backends\":[\"b1\",\"b2\",\"b3\"],"
-        "\"LoadBalancing\":\"LeastLatency\",\"UseStickySessions\":true}]");
+        "\"LoadBalancing\":\"LeastLatency\",\"UseStickySessions\":true},"
+        "{\"Identifier\":\"ex\",\"Backends\":[\"b1\",\"b2\",\"b3\"],"
+        "\"LoadBalancing\":\"LeastLatency\"},"
+        "{\"Identifier\":\"exo\",\"Backends\":[\"b1\",\"b2\",\"b3\"],"
+        "\"LoadBalancing\":\"LeastOutstanding\"}]");
     s_test_rebuild (&test);
 
     //  Round robin, stable when a backend is out of the rotation
@@ -631,6 +675,75 @@ sched_pick_test (bool verbose)
     test.env.now += 10 * SCHED_SPEED_HALF_LIFE_MS;
     assert (streq (s_test_verdict (&test, ll), "b1"));
     test.env.now -= 10 * SCHED_SPEED_HALF_LIFE_MS;
+    s_test_release_all (&test);
+    sched_speed_destroy (&test.env.speed);
+
+    //  Exploration: b1 has llama3 but not loaded (cold), b3 has it loaded;
+    //  now b2 has it loaded too, and b2 alone is known (fast)
+    s_test_release_all (&test);
+    inventory = json_pack ("{s:s, s:i, s:s, s:s, s:[{s:s, s:s, s:{}}], s:[{s:s}], s:s}",
+                           "Epoch", "0123456789abcdef", "Sequence", 4, "Backend", "b2",
+                           "ApiFormat", "Ollama", "Models", "Name", "llama3:latest", "Model",
+                           "llama3:latest", "Details", "Loaded", "Name", "llama3:latest",
+                           "FetchedUtc", "2025-01-01T00:00:00.000000Z");
+    msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &inventory);
+    assert (sched_health_apply (test.env.health, msg));
+    ofp_msg_destroy (&msg);
+    test.env.speed = sched_speed_new ();
+    sched_speed_note (test.env.speed, "b2", 50, 500, test.env.now);
+    const char *ex = "{\"Frontend\":\"ex\",\"Model\":\"llama3\"}";
+    //  The new warm backend gets the next ask, though b2 is known to be fast...
+    assert (streq (s_test_verdict (&test, ex), "b3"));
+    //  ...one ask at a time: while it runs, the known backend takes the next
+    assert (streq (s_test_verdict (&test, ex), "b2"));
+    assert (streq (s_test_verdict (&test, ex), "b2"));
+    //  b2 full: the warm unknown one before the cold one (no cold load while
+    //  a warm backend has room), then the cold one, the fleet's last free slot
+    assert (streq (s_test_verdict (&test, ex), "b3"));
+    assert (streq (s_test_verdict (&test, ex), "b1"));
+    assert (streq (s_test_verdict (&test, ex), "b1"));
+    //  The fleet full: the ask waits for all, whatever is unexplored
+    assert (streq (s_test_verdict (&test, ex), "WAIT 3"));
+    //  Never with a cold load while a warm backend has room: b1 is never
+    //  explored for llama3 while b2 or b3 is free
+    s_test_release_all (&test);
+    sched_speed_note (test.env.speed, "b3", 300, 1000, test.env.now);
+    assert (sched_speed_unexplored (test.env.speed, "b1"));
+    for (int round = 0; round < 4; round++)
+        assert (!streq (s_test_verdict (&test, ex), "b1"));
+    //  For an ask with no model (or a model loaded nowhere) b1 is not cold
+    //  next to the others: explored at once
+    s_test_release_all (&test);
+    const char *any = "{\"Frontend\":\"ex\"}";
+    assert (streq (s_test_verdict (&test, any), "b1"));
+    assert (streq (s_test_verdict (&test, any), "b2"));
+    //  A backend whose leases only fail is explored SCHED_SPEED_EXPLORE_MISSES
+    //  times, then ranked after the backends that answer
+    s_test_release_all (&test);
+    for (int miss = 0; miss < SCHED_SPEED_EXPLORE_MISSES; miss++) {
+        assert (streq (s_test_verdict (&test, any), "b1"));
+        s_test_release_all (&test);
+        sched_speed_note_miss (test.env.speed, "b1");
+    }
+    assert (streq (s_test_verdict (&test, any), "b2"));
+    assert (streq (s_test_verdict (&test, any), "b2"));
+    assert (streq (s_test_verdict (&test, any), "b3"));
+    sched_speed_destroy (&test.env.speed);
+
+    //  LeastOutstanding explores too: the new backend takes the next ask it
+    //  can serve, not the next in rotation among the idle ones
+    s_test_release_all (&test);
+    test.env.speed = sched_speed_new ();
+    sched_speed_note (test.env.speed, "b1", 50, 500, test.env.now);
+    sched_speed_note (test.env.speed, "b2", 50, 500, test.env.now);
+    const char *exo = "{\"Frontend\":\"exo\"}";
+    assert (streq (s_test_verdict (&test, exo), "b3"));
+    assert (streq (s_test_verdict (&test, exo), "b1"));
+    assert (streq (s_test_verdict (&test, exo), "b2"));
+    //  Never beyond MaxParallelRequests: six slots, then the ask waits
+    for (int round = 0; round < 3; round++)
+        assert (strncmp (s_test_verdict (&test, exo), "b", 1) == 0);
+    assert (streq (s_test_verdict (&test, exo), "WAIT 3"));
     s_test_release_all (&test);
     sched_speed_destroy (&test.env.speed);
     sched_queue_destroy (&test.env.queue);

@@ -7,7 +7,11 @@
     match), has the model (when known) and is not excluded. A sticky session
     whose backend is a candidate decides alone. Then RoundRobin, Random,
     LeastOutstanding or LeastLatency picks among the candidates with a free
-    slot (leases below MaxParallelRequests). LeastLatency picks the one with
+    slot (leases below MaxParallelRequests). Under LeastOutstanding and
+    LeastLatency, the exploration rule comes first: a free candidate nothing
+    is learned of (sched_speed_unexplored) and with no lease running gets
+    the ask, unless that means a cold load of the model while a free
+    candidate has it loaded. LeastLatency picks the one with
     the lowest expected time to first token (sched_speed), and may choose to
     wait for a faster backend that is full rather than start on a slow one
     that is free. The verdict: GRANT that backend, WAIT for the candidates

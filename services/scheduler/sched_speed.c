@@ -16,6 +16,7 @@ typedef struct {
     double duration_ms;         //  moving average of the durations
     uint64_t ttfb_samples;
     uint64_t samples;
+    uint64_t misses;            //  leases that ended with nothing to learn
     int64_t noted_at;           //  the last sample
 } s_backend_t;
 
@@ -59,18 +60,26 @@ s_average (double average, double sample, uint64_t samples)
     return samples == 0 ? sample : average + (sample - average) / SCHED_SPEED_WEIGHT;
 }
 
+//  The backend's record, created if new; NULL when the bound is reached
+static s_backend_t *
+s_record (sched_speed_t *self, const char *backend)
+{
+    s_backend_t *record = (s_backend_t *) zhashx_lookup (self->backends, backend);
+    if (!record && zhashx_size (self->backends) < SCHED_SPEED_BACKENDS_MAX) {
+        record = (s_backend_t *) zmalloc (sizeof (s_backend_t));
+        zhashx_insert (self->backends, backend, record);
+    }
+    return record;
+}
+
 void
 sched_speed_note (sched_speed_t *self, const char *backend, int64_t ttfb_ms, int64_t duration_ms,
                   int64_t now)
 {
     assert (self && backend);
-    s_backend_t *record = (s_backend_t *) zhashx_lookup (self->backends, backend);
-    if (!record) {
-        if (zhashx_size (self->backends) >= SCHED_SPEED_BACKENDS_MAX)
-            return;
-        record = (s_backend_t *) zmalloc (sizeof (s_backend_t));
-        zhashx_insert (self->backends, backend, record);
-    }
+    s_backend_t *record = s_record (self, backend);
+    if (!record)
+        return;
     if (duration_ms < 0)
         duration_ms = 0;
     if (ttfb_ms >= 0) {
@@ -84,6 +93,23 @@ sched_speed_note (sched_speed_t *self, const char *backend, int64_t ttfb_ms, int
     record->duration_ms = s_average (record->duration_ms, (double) duration_ms, record->samples);
     record->samples++;
     record->noted_at = now;
+}
+
+void
+sched_speed_note_miss (sched_speed_t *self, const char *backend)
+{
+    assert (self && backend);
+    s_backend_t *record = s_record (self, backend);
+    if (record)
+        record->misses++;
+}
+
+bool
+sched_speed_unexplored (sched_speed_t *self, const char *backend)
+{
+    assert (self && backend);
+    s_backend_t *record = (s_backend_t *) zhashx_lookup (self->backends, backend);
+    return !record || (record->samples == 0 && record->misses < SCHED_SPEED_EXPLORE_MISSES);
 }
 
 //  How much of what was learned still counts after age ms: halves every
@@ -148,6 +174,7 @@ sched_speed_test (bool verbose)
     assert (sched_speed_first_token (speed, "b1", now) == 0);
     assert (sched_speed_duration (speed, "b1", now) == -1);
     assert (sched_speed_samples (speed, "b1") == 0);
+    assert (sched_speed_unexplored (speed, "b1"));
 
     //  The first sample is the average; steady samples keep it, no deviation
     sched_speed_note (speed, "b1", 100, 1000, now);
@@ -194,6 +221,18 @@ sched_speed_test (bool verbose)
     //  ...and is fresh again with the next sample
     sched_speed_note (speed, "b1", 110, 1100, now + 100 * SCHED_SPEED_HALF_LIFE_MS);
     assert (sched_speed_first_token (speed, "b1", now + 100 * SCHED_SPEED_HALF_LIFE_MS) >= 110);
+
+    //  Unexplored until a release is learned from, or until it failed
+    //  SCHED_SPEED_EXPLORE_MISSES leases without one
+    assert (!sched_speed_unexplored (speed, "b1"));
+    for (int miss = 0; miss < SCHED_SPEED_EXPLORE_MISSES; miss++) {
+        assert (sched_speed_unexplored (speed, "b9"));
+        sched_speed_note_miss (speed, "b9");
+    }
+    assert (!sched_speed_unexplored (speed, "b9"));
+    assert (sched_speed_first_token (speed, "b9", now) == 0);
+    sched_speed_note_miss (speed, "b1");
+    assert (!sched_speed_unexplored (speed, "b1"));
 
     sched_speed_destroy (&speed);
     sched_speed_destroy (&speed);

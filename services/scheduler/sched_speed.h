@@ -9,9 +9,12 @@
     round-trip estimator), so that LeastLatency can estimate what a
     request will wait for its first token on each backend.
 
-    A backend never heard of is estimated at 0 ms, so it is tried before the
-    others (a new backend gets traffic until its own releases rank it).
-    What was learned fades towards that neutral 0 with the time since the
+    A backend never heard of is unexplored (sched_speed_unexplored): the
+    scheduler's exploration rule (sched_pick) gives it one ask at a time
+    until a release of it has been learned from, or until it has failed
+    SCHED_SPEED_EXPLORE_MISSES leases in a row without one; until then its
+    first token estimate is 0 ms, but LeastLatency ranks it after the
+    backends it knows. What was learned fades towards that neutral 0 with the time since the
     backend's last sample (half life SCHED_SPEED_HALF_LIFE_MS): a slow
     backend that gets no traffic is tried again after a while, and is seen
     to have got faster. Times are the caller's (zclock_mono), so tests can
@@ -31,6 +34,9 @@
 //  Most backends remembered (the keys come from leases the scheduler
 //  granted, but the bound keeps a config churning ids from growing it)
 #define SCHED_SPEED_BACKENDS_MAX 10000
+//  A backend with nothing learned is no longer explored after this many of
+//  its leases ended without an answer to learn from (sched_speed_note_miss)
+#define SCHED_SPEED_EXPLORE_MISSES 3
 
 typedef struct _sched_speed_t sched_speed_t;
 
@@ -48,6 +54,17 @@ void
 void
     sched_speed_note (sched_speed_t *self, const char *backend, int64_t ttfb_ms,
                       int64_t duration_ms, int64_t now);
+
+//  Notes that a lease of the backend ended without an answer to learn from
+//  (outcome backend_error, connect_failure or timeout).
+void
+    sched_speed_note_miss (sched_speed_t *self, const char *backend);
+
+//  True while the backend is unexplored: no release of it learned from, and
+//  fewer than SCHED_SPEED_EXPLORE_MISSES misses noted since the scheduler
+//  started.
+bool
+    sched_speed_unexplored (sched_speed_t *self, const char *backend);
 
 //  The expected time to first token of a request started now on the backend,
 //  in ms: the moving average of its first byte times plus twice their mean

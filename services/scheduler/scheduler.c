@@ -247,7 +247,8 @@ s_on_release (s_scheduler_t *self, ofp_msg_t *request, const char *ingress)
         backend = strdup (lease->backend);
         sched_table_remove (self->env.table, lease);
     }
-    if (streq (json_string_value (json_object_get (body, "Outcome")), "ok")) {
+    const char *outcome_name = json_string_value (json_object_get (body, "Outcome"));
+    if (streq (outcome_name, "ok")) {
         sched_broker_note_duration (self->broker,
                                     json_integer_value (json_object_get (body, "DurationMs")));
         //  LeastLatency learns from the leases this scheduler counted
@@ -257,6 +258,10 @@ s_on_release (s_scheduler_t *self, ofp_msg_t *request, const char *ingress)
                                      json_is_integer (ttfb) ? json_integer_value (ttfb) : -1,
                                      json_integer_value (json_object_get (body, "DurationMs")));
     }
+    else
+    if (backend && (streq (outcome_name, "backend_error") || streq (outcome_name, "connect_failure")
+                ||  streq (outcome_name, "timeout")))
+        sched_broker_note_miss (self->broker, backend);
     s_publish (self, "OUTCOME", outcome);
     if (backend)
         sched_broker_drain (self->broker, backend);
@@ -426,15 +431,21 @@ scheduler_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     s_scheduler_t self = {.settings = (of_settings_t *) args};
     of_settings_t *settings = self.settings;
-    self.router = of_service_bind (settings, ZMQ_ROUTER, settings->scheduler_router);
-    self.publisher = of_service_bind (settings, ZMQ_PUB, settings->scheduler_publisher);
+    char bind_error [OF_SERVICE_BIND_ERROR_MAX];
+    if (of_service_bind_pair (settings, &self.router, settings->scheduler_router,
+                              &self.publisher, settings->scheduler_publisher, bind_error,
+                              sizeof bind_error)) {
+        of_service_failed (pipe, "%s", bind_error);
+        s_destroy (&self);
+        return;
+    }
     self.clone = of_clone_new (settings->config_publisher, settings->config_router,
                                settings->liveness_ms);
     self.env.health = sched_health_new (settings->health_publisher, settings->models_publisher);
-    if (!self.router || !self.publisher || !self.clone || !self.env.health) {
-        of_service_failed (pipe, "cannot bind %s and %s, or reach configd and the monitors: %s",
-                           settings->scheduler_router, settings->scheduler_publisher,
-                           strerror (errno));
+    if (!self.clone || !self.env.health) {
+        of_service_failed (pipe, "cannot connect to configd (%s) or the monitors (%s, %s): %s",
+                           settings->config_publisher, settings->health_publisher,
+                           settings->models_publisher, strerror (errno));
         s_destroy (&self);
         return;
     }

@@ -69,8 +69,8 @@ s_publish_states (s_peer_t *self)
         "  {\"Name\":\"all-minilm:latest\",\"Model\":\"all-minilm:latest\",\"Digest\":\"d2\","
         "   \"Details\":{}}],\"Loaded\":[]},"
         " {\"Backend\":\"b\",\"ApiFormat\":\"Ollama\",\"Models\":["
-        "  {\"Name\":\"llama3.2:latest\",\"Model\":\"llama3.2:latest\",\"Digest\":\"d1\","
-        "   \"Details\":{}},"
+        "  {\"Name\":\"llama3.2:latest\",\"Model\":\"llama3.2:latest\",\"Digest\":\"d9\","
+        "   \"ModifiedAt\":\"2024-01-01T00:00:00Z\",\"Details\":{}},"
         "  {\"Name\":\"qwen2.5:0.5b\",\"Model\":\"qwen2.5:0.5b\",\"Digest\":\"d3\","
         "   \"Details\":{}}],"
         " \"Loaded\":[{\"Name\":\"qwen2.5:0.5b\",\"ExpiresAt\":\"2026-01-01T00:05:00Z\","
@@ -263,7 +263,7 @@ main (void)
     zsys_init ();
     it_env_t env;
     it_env_init (&env, "ingress-models",
-                 "{\"Backends\":["
+                 "{\"AdminBearerTokens\":[\"admin-token\"],\"Backends\":["
                  "{\"Identifier\":\"a\",\"Hostname\":\"127.0.0.1\",\"Port\":9},"
                  "{\"Identifier\":\"b\",\"Hostname\":\"127.0.0.1\",\"Port\":9},"
                  "{\"Identifier\":\"c\",\"Hostname\":\"127.0.0.1\",\"Port\":9}],"
@@ -290,13 +290,37 @@ main (void)
            || !strstr (reply, "llama3.2"))
         IT_ASSERT (zclock_mono () < deadline, "the ingress never listed models:\n%s", reply);
 
-    //  Listings: the frontend's backends only, one entry per name and digest
+    //  Listings: the frontend's backends only, one entry per name, though a
+    //  and b hold llama3.2 with different digests: a's, the newer
     s_expect (port, "GET", "localhost", "/api/tags", NULL, 200, "\"details\":{\"family\":\"llama\"",
               reply);
     IT_ASSERT (!strstr (reply, "gemma") && strstr (reply, "qwen2.5:0.5b"), "%s", reply);
     const char *first = strstr (reply, "\"name\":\"llama3.2:latest\"");
     IT_ASSERT (first && !strstr (first + 1, "\"name\":\"llama3.2:latest\""),
                "llama3.2 not listed once: %s", reply);
+    IT_ASSERT (strstr (reply, "\"digest\":\"d1\"") && !strstr (reply, "\"d9\""),
+               "not the newer digest: %s", reply);
+    s_expect (port, "GET", "localhost", "/v1/models", NULL, 200, "\"id\":\"llama3.2:latest\"", reply);
+    first = strstr (reply, "\"id\":\"llama3.2:latest\"");
+    IT_ASSERT (!strstr (first + 1, "\"id\":\"llama3.2:latest\""), "listed twice: %s", reply);
+    //  The drift shows where an operator looks: which backend holds which digest
+    IT_ASSERT (it_http_bearer (port, "/v1.0/frontends/main/models", "admin-token", reply,
+                               S_REPLY_MAX) == 200, "%s", reply);
+    json_t *view = json_loads (s_body (reply), 0, NULL);
+    IT_ASSERT (view, "not JSON: %s", reply);
+    json_t *models = json_loads (
+        "[{\"Name\":\"all-minilm:latest\",\"Backends\":[\"a\"],\"LoadedOn\":[],"
+        "  \"Digests\":[{\"Digest\":\"d2\",\"Backends\":[\"a\"]}],\"DigestDrift\":false},"
+        " {\"Name\":\"llama3.2:latest\",\"Backends\":[\"a\",\"b\"],\"LoadedOn\":[],"
+        "  \"Digests\":[{\"Digest\":\"d1\",\"Backends\":[\"a\"]},"
+        "               {\"Digest\":\"d9\",\"Backends\":[\"b\"]}],\"DigestDrift\":true},"
+        " {\"Name\":\"qwen2.5:0.5b\",\"Backends\":[\"b\"],\"LoadedOn\":[\"b\"],"
+        "  \"Digests\":[{\"Digest\":\"d3\",\"Backends\":[\"b\"]}],\"DigestDrift\":false}]",
+        0, NULL);
+    IT_ASSERT (models && json_equal (json_object_get (view, "Models"), models),
+               "no digest drift shown: %s", reply);
+    json_decref (models);
+    json_decref (view);
     s_expect (port, "GET", "other.local", "/api/tags", NULL, 200, "gemma:2b", reply);
     IT_ASSERT (!strstr (reply, "llama3.2"), "%s", reply);
     s_expect (port, "GET", "localhost", "/api/ps", NULL, 200, "\"size_vram\":400", reply);

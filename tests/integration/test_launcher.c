@@ -1,7 +1,9 @@
 /*  test_launcher - `ollamaflow up` on a machine with no settings file writes
     one (with a random admin token that the admin API and ollamaflowctl
     take), starts the five services, says where the HTTP port is, restarts a
-    service that dies, and stops them all on SIGTERM. */
+    service that dies, and stops them all on SIGTERM. A service that keeps
+    dying (its bus port held by another process) is restarted after 1, 2,
+    4 ... s, and after 1 s again once it has run fine for 10 s. */
 
 #include "it_harness.h"
 #include <dirent.h>
@@ -143,6 +145,136 @@ s_check_admin_token (it_env_t *env, int port, const char *log)
                rc);
 }
 
+//  Runs `ollamaflow up` in env's directory, its output in log, with the
+//  private endpoints and port (extra: one more "NAME=value", or NULL)
+static pid_t
+s_launch (it_env_t *env, int port, int demo_port, const char *log, const char *extra)
+{
+    char launcher [600];
+    snprintf (launcher, sizeof launcher, "%s/ollamaflow", env->bin);
+    fflush (NULL);
+    pid_t pid = fork ();
+    if (pid == 0) {
+        setpgid (0, 0);         //  the launcher and its services: one group to kill on failure
+        IT_ASSERT (chdir (env->dir) == 0, "chdir");
+        FILE *out = freopen (log, "w", stdout);
+        IT_ASSERT (out && dup2 (fileno (stdout), STDERR_FILENO) >= 0, "redirect");
+        //  Private endpoints and port; the settings file itself is the launcher's to write
+        char variables [9][400];
+        snprintf (variables [0], sizeof variables [0], "OLLAMAFLOW_PORT=%d", port);
+        snprintf (variables [1], sizeof variables [1], "OLLAMAFLOW_CONFIG_ROUTER=%s", env->config_router);
+        snprintf (variables [2], sizeof variables [2], "OLLAMAFLOW_CONFIG_PUBLISHER=%s", env->config_publisher);
+        snprintf (variables [3], sizeof variables [3], "OLLAMAFLOW_SCHEDULER_ROUTER=%s", env->scheduler_router);
+        snprintf (variables [4], sizeof variables [4], "OLLAMAFLOW_SCHEDULER_PUBLISHER=%s", env->scheduler_publisher);
+        snprintf (variables [5], sizeof variables [5], "OLLAMAFLOW_HEALTH_PUBLISHER=%s", env->health_publisher);
+        snprintf (variables [6], sizeof variables [6], "OLLAMAFLOW_MODELS_PUBLISHER=%s", env->models_publisher);
+        snprintf (variables [7], sizeof variables [7], "OLLAMAFLOW_MODELS_ROUTER=ipc://%s/models-router", env->dir);
+        snprintf (variables [8], sizeof variables [8], "OLLAMAFLOW_DEMO_PORT=%d", demo_port);
+        for (int i = 0; i < 9; i++)
+            putenv (variables [i]);
+        if (extra)
+            putenv ((char *) extra);
+        unsetenv ("OLLAMAFLOW_CONFIG");
+        execl (launcher, "ollamaflow", "up", "--config", "ollamaflow.json", (char *) NULL);
+        _exit (127);
+    }
+    setpgid (pid, pid);
+    it_track (pid);
+    return pid;
+}
+
+//  How many times the file holds text
+static size_t
+s_count (const char *path, const char *text)
+{
+    size_t count = 0;
+    FILE *file = fopen (path, "r");
+    char line [4096];
+    while (file && fgets (line, sizeof line, file))
+        if (strstr (line, text))
+            count++;
+    if (file)
+        fclose (file);
+    return count;
+}
+
+//  Waits for the count-th line of the log that holds text; returns when it
+//  was seen (zclock_mono), within 20 ms
+static int64_t
+s_wait_line (const char *log, const char *text, size_t count, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (s_count (log, text) < count) {
+        IT_ASSERT (zclock_mono () < deadline, "no line %zu with '%s' in the launcher's log",
+                   count, text);
+        zclock_sleep (20);
+    }
+    return zclock_mono ();
+}
+
+//  The restart back-off: healthmon cannot bind its bus port (held here),
+//  dies at once, and is started again after 1, 2 and 4 s, each line saying
+//  so; the port freed, it runs, and after 10 s of running a death waits 1 s
+static void
+s_check_backoff (it_env_t *env, int port, int demo_port)
+{
+    char log [400];
+    snprintf (log, sizeof log, "%s/backoff.log", env->dir);
+    //  Close-on-exec: the launcher and its services must not hold it too
+    int held = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    socklen_t size = sizeof address;
+    IT_ASSERT (held >= 0 && bind (held, (struct sockaddr *) &address, sizeof address) == 0
+               && listen (held, 1) == 0
+               && getsockname (held, (struct sockaddr *) &address, &size) == 0, "hold a port");
+    static char publisher [128];
+    snprintf (publisher, sizeof publisher, "OLLAMAFLOW_HEALTH_PUBLISHER=tcp://127.0.0.1:%d",
+              ntohs (address.sin_port));
+    pid_t pid = s_launch (env, port, demo_port, log, publisher);
+    const char *ended = "ollamaflow-healthmon ended (status ";
+    //  The real cause, from healthmon's own log line
+    char cause [128];
+    snprintf (cause, sizeof cause, "cannot bind tcp://127.0.0.1:%d: Address already in use",
+              ntohs (address.sin_port));
+    IT_ASSERT (it_file_contains (log, cause, IT_TIMEOUT_MS), "healthmon did not say '%s'", cause);
+    int64_t seen [3];
+    const char *waits [3] = {"restarting it in 1 s", "restarting it in 2 s (it keeps ending",
+                             "restarting it in 4 s (it keeps ending"};
+    for (size_t death = 0; death < 3; death++) {
+        seen [death] = s_wait_line (log, ended, death + 1, IT_TIMEOUT_MS);
+        IT_ASSERT (it_file_line_contains (log, ended, waits [death], 100), "no line '%s'",
+                   waits [death]);
+    }
+    //  Each start comes no sooner than the wait said (the log is polled
+    //  every 20 ms: that much slack)
+    IT_ASSERT (seen [1] - seen [0] >= 1000 - 40, "restarted after %lld ms, not 1 s",
+               (long long) (seen [1] - seen [0]));
+    IT_ASSERT (seen [2] - seen [1] >= 2000 - 40, "restarted after %lld ms, not 2 s",
+               (long long) (seen [2] - seen [1]));
+    //  The port free again, the next start (after 4 s) runs; killed after
+    //  10 s of running, it waits 1 s again
+    close (held);
+    char healthmon [600];
+    snprintf (healthmon, sizeof healthmon, "%s/ollamaflow-healthmon", env->bin);
+    pid_t victims [2] = {0};
+    int64_t deadline = zclock_mono () + 4000 + IT_TIMEOUT_MS;
+    while (s_processes_with (healthmon, pid, victims, 2) != 1) {
+        IT_ASSERT (zclock_mono () < deadline, "healthmon was not started again");
+        zclock_sleep (50);
+    }
+    int64_t started = zclock_mono ();
+    zclock_sleep (10000 + 500);
+    IT_ASSERT (s_count (log, ended) == 3, "healthmon kept ending with its port free");
+    IT_ASSERT (s_processes_with (healthmon, pid, victims, 2) == 1, "healthmon is gone");
+    kill (victims [0], SIGKILL);
+    s_wait_line (log, "ollamaflow-healthmon ended (signal 9)", 1, IT_TIMEOUT_MS);
+    IT_ASSERT (it_file_line_contains (log, "ollamaflow-healthmon ended (signal 9)",
+                                      "restarting it in 1 s", 100),
+               "no reset to 1 s after %lld ms of running", (long long) (zclock_mono () - started));
+    int status = it_stop (pid, SIGTERM);
+    IT_ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0, "launcher exit status %d", status);
+}
+
 int
 main (void)
 {
@@ -151,36 +283,9 @@ main (void)
     unlink (env.settings);      //  a first run: no settings file
     int port = it_free_port ();
     int demo_port = s_demo_port (port);
-    char launcher [600], log [400];
-    snprintf (launcher, sizeof launcher, "%s/ollamaflow", env.bin);
+    char log [400];
     snprintf (log, sizeof log, "%s/launcher.log", env.dir);
-
-    fflush (NULL);
-    pid_t pid = fork ();
-    if (pid == 0) {
-        setpgid (0, 0);         //  the launcher and its services: one group to kill on failure
-        IT_ASSERT (chdir (env.dir) == 0, "chdir");
-        FILE *out = freopen (log, "w", stdout);
-        IT_ASSERT (out && dup2 (fileno (stdout), STDERR_FILENO) >= 0, "redirect");
-        //  Private endpoints and port; the settings file itself is the launcher's to write
-        char variables [9][400];
-        snprintf (variables [0], sizeof variables [0], "OLLAMAFLOW_PORT=%d", port);
-        snprintf (variables [1], sizeof variables [1], "OLLAMAFLOW_CONFIG_ROUTER=%s", env.config_router);
-        snprintf (variables [2], sizeof variables [2], "OLLAMAFLOW_CONFIG_PUBLISHER=%s", env.config_publisher);
-        snprintf (variables [3], sizeof variables [3], "OLLAMAFLOW_SCHEDULER_ROUTER=%s", env.scheduler_router);
-        snprintf (variables [4], sizeof variables [4], "OLLAMAFLOW_SCHEDULER_PUBLISHER=%s", env.scheduler_publisher);
-        snprintf (variables [5], sizeof variables [5], "OLLAMAFLOW_HEALTH_PUBLISHER=%s", env.health_publisher);
-        snprintf (variables [6], sizeof variables [6], "OLLAMAFLOW_MODELS_PUBLISHER=%s", env.models_publisher);
-        snprintf (variables [7], sizeof variables [7], "OLLAMAFLOW_MODELS_ROUTER=ipc://%s/models-router", env.dir);
-        snprintf (variables [8], sizeof variables [8], "OLLAMAFLOW_DEMO_PORT=%d", demo_port);
-        for (int i = 0; i < 9; i++)
-            putenv (variables [i]);
-        unsetenv ("OLLAMAFLOW_CONFIG");
-        execl (launcher, "ollamaflow", "up", "--config", "ollamaflow.json", (char *) NULL);
-        _exit (127);
-    }
-    setpgid (pid, pid);
-    it_track (pid);
+    pid_t pid = s_launch (&env, port, demo_port, log, NULL);
     char banner [128];
     snprintf (banner, sizeof banner, "ollamaflow is up: http://localhost:%d", port);
     IT_ASSERT (it_file_contains (log, banner, IT_TIMEOUT_MS), "no banner with the port");
@@ -220,8 +325,9 @@ main (void)
     pid_t victims [2];
     IT_ASSERT (s_processes_with (healthmon, pid, victims, 2) == 1, "no healthmon");
     kill (victims [0], SIGKILL);
-    IT_ASSERT (it_file_contains (log, "ollamaflow-healthmon ended (signal 9); restarting it",
-                                 IT_TIMEOUT_MS), "the death was not reported");
+    IT_ASSERT (it_file_line_contains (log, "ollamaflow-healthmon ended (signal 9) after",
+                                      "; restarting it in 1 s", IT_TIMEOUT_MS),
+               "the death was not reported");
     int64_t deadline = zclock_mono () + IT_TIMEOUT_MS;
     pid_t again [2] = {0};
     while (zclock_mono () < deadline
@@ -238,6 +344,8 @@ main (void)
     char simulator [600];
     snprintf (simulator, sizeof simulator, "%s/ollama-sim --fleet", env.bin);
     IT_ASSERT (s_processes_with (simulator, pid, pids, 16) == 0, "the demo fleet outlived the launcher");
+
+    s_check_backoff (&env, port, demo_port);
     it_env_cleanup (&env);
     return 0;
 }

@@ -19,7 +19,11 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#define LAUNCHER_RESTART_DELAY_MS 1000
+//  A service that dies is started again after a delay that doubles while it
+//  keeps dying (1, 2, 4 ... 30 s), back to the first once it ran this long
+#define LAUNCHER_RESTART_FIRST_MS 1000
+#define LAUNCHER_RESTART_MAX_MS   30000
+#define LAUNCHER_RESTART_RESET_MS 10000
 #define LAUNCHER_STOP_GRACE_MS    5000
 #define LAUNCHER_READY_WAIT_MS    15000
 
@@ -32,6 +36,8 @@ typedef struct {
     char *const *argv;
     pid_t pid;
     int64_t restart_at;         //  zclock_mono when to start again; 0: running or stopped
+    int64_t started_at;         //  zclock_mono of the last start
+    int64_t delay_ms;           //  the last restart delay; 0: none yet
 } s_child_t;
 
 static char s_bin_dir [PATH_MAX];
@@ -64,7 +70,22 @@ s_spawn (s_child_t *child)
     }
     child->pid = pid;
     child->restart_at = 0;
+    child->started_at = zclock_mono ();
     return pid;
+}
+
+//  The delay before starting a child that ended now again: the first delay
+//  after a run of LAUNCHER_RESTART_RESET_MS or more, else twice the last,
+//  at most LAUNCHER_RESTART_MAX_MS
+static int64_t
+s_restart_delay (s_child_t *child, int64_t now)
+{
+    if (child->delay_ms == 0 || now - child->started_at >= LAUNCHER_RESTART_RESET_MS)
+        child->delay_ms = LAUNCHER_RESTART_FIRST_MS;
+    else
+        child->delay_ms = child->delay_ms * 2 < LAUNCHER_RESTART_MAX_MS ? child->delay_ms * 2
+                                                                        : LAUNCHER_RESTART_MAX_MS;
+    return child->delay_ms;
 }
 
 //  True once something accepts TCP connections on host:port
@@ -236,11 +257,19 @@ main (int argc, char *argv [])
                 if (children [i].pid == pid) {
                     children [i].pid = 0;
                     if (!stopping) {
-                        fprintf (stderr, "ollamaflow: %s ended (%s %d); restarting it\n",
-                                 children [i].program,
+                        int64_t now = zclock_mono ();
+                        int64_t ran = now - children [i].started_at;
+                        int64_t delay = s_restart_delay (&children [i], now);
+                        fprintf (stderr, "ollamaflow: %s ended (%s %d) after %lld.%01lld s; "
+                                 "restarting it in %lld s%s\n", children [i].program,
                                  WIFSIGNALED (status) ? "signal" : "status",
-                                 WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status));
-                        children [i].restart_at = zclock_mono () + LAUNCHER_RESTART_DELAY_MS;
+                                 WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status),
+                                 (long long) ran / 1000, (long long) ran % 1000 / 100,
+                                 (long long) delay / 1000,
+                                 delay > LAUNCHER_RESTART_FIRST_MS
+                                     ? " (it keeps ending: each wait doubles, up to 30 s, until "
+                                       "it runs 10 s)" : "");
+                        children [i].restart_at = now + delay;
                     }
                 }
         for (size_t i = 0; i < child_count && !stopping; i++)

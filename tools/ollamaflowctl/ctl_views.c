@@ -129,6 +129,21 @@ ctl_views_models (FILE *out, json_t *models)
         ctl_print_table (out, json_object_get (models, "Models"), model_columns);
     else
         fprintf (out, "no model known on its backends yet\n");
+    //  A name whose backends hold different digests: which holds which
+    size_t index, at;
+    json_t *model, *digest;
+    json_array_foreach (json_object_get (models, "Models"), index, model) {
+        if (!json_is_true (json_object_get (model, "DigestDrift")))
+            continue;
+        fprintf (out, "\n%s: the backends hold different digests\n",
+                 json_string_value (json_object_get (model, "Name")));
+        json_array_foreach (json_object_get (model, "Digests"), at, digest) {
+            char backends [CTL_CELL_MAX];
+            ctl_print_value (json_object_get (digest, "Backends"), backends, sizeof backends);
+            fprintf (out, "  %s on %s\n", json_string_value (json_object_get (digest, "Digest")),
+                     backends);
+        }
+    }
     static const ctl_column_t backend_columns [] = {
         {"BACKEND", "Backend", NULL}, {"STATE", "State", NULL}, {"FORMAT", "ApiFormat", NULL},
         {"KNOWN", "ModelsKnown", NULL}, {"FETCHED", "FetchedUtc", NULL},
