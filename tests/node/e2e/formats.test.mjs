@@ -46,7 +46,7 @@ after(async () => {
   assertCleanStop(assert, await flow.stop());
 });
 
-test('Ollama routes reach only the Ollama backend; none is granted the OpenAI one', async () => {
+test('Ollama generation routes reach both formats (translated on the OpenAI one); /api/show only Ollama', async () => {
   await flow.sim.reset();
   const ollama = new Ollama({ host: flow.url() });
   for (let i = 0; i < 6; i++) {
@@ -64,11 +64,16 @@ test('Ollama routes reach only the Ollama backend; none is granted the OpenAI on
   }
   const vllm = await flow.sim.stats('vllm');
   const atVllm = Object.keys(vllm.routes).filter((route) => route.startsWith('/api/'));
-  assert.deepEqual(atVllm, [], `Ollama routes reached the OpenAI backend: ${JSON.stringify(vllm.routes)}`);
+  assert.deepEqual(atVllm, [], `Ollama routes reached the OpenAI backend untranslated: ${JSON.stringify(vllm.routes)}`);
   assert.equal(vllm.routes['(unknown)'] ?? 0, 0, 'no 404 at the OpenAI backend');
+  // Round robin over both: chat and generate are /v1/chat/completions there, both embeds /v1/embeddings
+  assert.equal(vllm.routes['/v1/chat/completions'], 6, JSON.stringify(vllm.routes));
+  assert.equal(vllm.routes['/v1/embeddings'], 6, JSON.stringify(vllm.routes));
   const at = (await flow.sim.stats('ollama')).routes;
-  for (const route of OLLAMA_ROUTES) assert.equal(at[route], 6, `${route} at the Ollama backend`);
-  // No grant was refused by the ingress and re-asked: the scheduler never offered vllm
+  assert.equal(at['/api/show'], 6, 'every /api/show at the Ollama backend');
+  assert.equal((at['/api/chat'] ?? 0) + (at['/api/generate'] ?? 0), 6, JSON.stringify(at));
+  assert.equal((at['/api/embed'] ?? 0) + (at['/api/embeddings'] ?? 0), 6, JSON.stringify(at));
+  // No grant was refused by the ingress and re-asked: the scheduler never offered vllm for /api/show
   assert.doesNotMatch(flow.log('ingress0'), /not usable for POST \/api/);
 });
 
@@ -88,11 +93,16 @@ test('/v1 routes are spread over both formats', async () => {
   assert.equal((await flow.sim.stats('ollama')).routes['/v1/chat/completions'], 3);
 });
 
-test('a frontend of OpenAI-format backends only: /api routes get 404 in Ollama\'s dialect', async () => {
+test('a frontend of OpenAI-format backends only: chat is translated, /api/show gets 404 in Ollama\'s dialect', async () => {
   await flow.sim.reset();
-  const refused = await post('/api/chat', { model: MODEL, messages: [] }, 'openai.local');
+  const refused = await post('/api/show', { model: MODEL }, 'openai.local');
   assert.equal(refused.status, 404);
-  assert.match(JSON.parse(refused.body).error, /serves Ollama's API \(POST \/api\/chat\).*OpenAI-format/);
+  assert.match(JSON.parse(refused.body).error, /serves Ollama's API \(POST \/api\/show\).*OpenAI-format/);
+  const chat = await post('/api/chat', { model: MODEL, stream: false, messages: [{ role: 'user', content: 'hi' }],
+    options: { num_predict: 2 } }, 'openai.local');
+  assert.equal(chat.status, 200, chat.body);
+  assert.equal(JSON.parse(chat.body).done, true);
+  assert.equal(chat.headers['x-ollamaflow-backend'], 'vllm');
   const served = await post('/v1/chat/completions',
     { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }, 'openai.local');
   assert.equal(served.status, 200, served.body);
