@@ -204,7 +204,7 @@ json_t *
 ingress_listing_tags (json_t *inventories)
 {
     return json_pack ("{s:o}", "models",
-                      s_union (inventories, true, s_key, s_tag, s_compare_names));
+                      s_union (inventories, false, s_key, s_tag, s_compare_names));
 }
 
 //  The Model record of a loaded model on the same backend, or NULL
@@ -356,10 +356,12 @@ ingress_listing_test (bool verbose)
     assert (ingress_listing_unix_time ("1970-01-01T00:00:10") == 0);
 
     json_t *inventories = s_test_inventories ();
-    //  tags: Ollama backends only, one entry per name and digest, Ollama's field names
+    //  tags: every backend (Ollama's routes reach OpenAI-format ones through
+    //  translation), one entry per name and digest, Ollama's field names
     json_t *tags = ingress_listing_tags (inventories);
     json_t *models = json_object_get (tags, "models");
-    assert (json_array_size (models) == 3);
+    assert (json_array_size (models) == 4);
+    assert (streq (s_string (json_array_get (models, 2), "name"), "mistral-7b"));
     json_t *first = json_array_get (models, 0);
     assert (streq (s_string (first, "name"), "all-minilm:latest"));
     json_t *llama = json_array_get (models, 1);
@@ -368,7 +370,7 @@ ingress_listing_test (bool verbose)
     json_t *details = json_object_get (llama, "details");
     assert (streq (s_string (details, "quantization_level"), "Q4_K_M"));
     assert (json_array_size (json_object_get (details, "families")) == 1);
-    json_t *qwen = json_array_get (models, 2);
+    json_t *qwen = json_array_get (models, 3);
     assert (streq (s_string (qwen, "model"), "Qwen/qwen2.5:7b"));
     json_decref (tags);
 

@@ -17,8 +17,8 @@
 //  Each function takes an array of inventory records (borrowed) and returns
 //  a new JSON body.
 
-//  {"models": [...]} as /api/tags: the models of the Ollama backends (an
-//  Ollama route cannot reach an OpenAI-format backend), sorted by name.
+//  {"models": [...]} as /api/tags: the models of every backend (Ollama's
+//  generation routes reach OpenAI-format ones, translated), sorted by name.
 json_t *
     ingress_listing_tags (json_t *inventories);
 

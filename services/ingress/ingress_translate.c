@@ -11,6 +11,7 @@
 #include "ingress_translate.h"
 #include <assert.h>
 #include <czmq.h>
+#include <ctype.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -388,17 +389,299 @@ ingress_translate_destroy (ingress_translate_t **self_p)
     *self_p = NULL;
 }
 
-//  Ollama's created_at: RFC 3339 with microseconds, UTC
+//  Ollama's created_at: RFC 3339 with microseconds, UTC (the date part
+//  formatted once a second: this is on every chunk's path)
 static void
 s_created_at (char *text, size_t size)
 {
+    static __thread time_t second = -1;
+    static __thread char day [32];
     struct timeval now;
     gettimeofday (&now, NULL);
-    struct tm tm;
-    gmtime_r (&now.tv_sec, &tm);
-    char day [32];
-    strftime (day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (now.tv_sec != second) {
+        struct tm tm;
+        gmtime_r (&now.tv_sec, &tm);
+        strftime (day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+        second = now.tv_sec;
+    }
     snprintf (text, size, "%s.%06ldZ", day, (long) now.tv_usec);
+}
+
+//  A JSON string, quoted and escaped, onto out
+static void
+s_add_string (struct evbuffer *out, const char *text)
+{
+    static const char hex [] = "0123456789abcdef";
+    evbuffer_add (out, "\"", 1);
+    const char *run = text;
+    for (const char *c = text; *c; c++) {
+        unsigned char byte = (unsigned char) *c;
+        if (byte >= 0x20 && byte != '"' && byte != '\\')
+            continue;
+        evbuffer_add (out, run, c - run);
+        char escape [6] = {'\\', (char) byte, 0, 0, 0, 0};
+        size_t length = 2;
+        if (byte == '\n')
+            escape [1] = 'n';
+        else
+        if (byte == '\r')
+            escape [1] = 'r';
+        else
+        if (byte == '\t')
+            escape [1] = 't';
+        else
+        if (byte < 0x20) {
+            memcpy (escape, "\\u00", 4);
+            escape [4] = hex [byte >> 4];
+            escape [5] = hex [byte & 15];
+            length = 6;
+        }
+        evbuffer_add (out, escape, length);
+        run = c + 1;
+    }
+    evbuffer_add (out, run, strlen (run));
+    evbuffer_add (out, "\"", 1);
+}
+
+//  One token's object, written directly (the hot path: no JSON tree);
+//  content and thinking are JSON string literals (quoted, escaped), or NULL
+static void
+s_write_token (ingress_translate_t *self, struct evbuffer *out, const char *content,
+               size_t content_size, const char *thinking, size_t thinking_size)
+{
+    char created [64];
+    s_created_at (created, sizeof created);
+    evbuffer_add (out, "{\"model\":", 9);
+    s_add_string (out, self->model);
+    evbuffer_add_printf (out, ",\"created_at\":\"%s\",", created);
+    if (self->kind == S_GENERATE)
+        evbuffer_add (out, "\"response\":", 11);
+    else
+        evbuffer_add (out, "\"message\":{\"role\":\"assistant\",\"content\":", 40);
+    if (content)
+        evbuffer_add (out, content, content_size);
+    else
+        evbuffer_add (out, "\"\"", 2);
+    if (thinking) {
+        evbuffer_add (out, ",\"thinking\":", 12);
+        evbuffer_add (out, thinking, thinking_size);
+    }
+    if (self->kind != S_GENERATE)
+        evbuffer_add (out, "}", 1);
+    evbuffer_add (out, ",\"done\":false}\n", 15);
+}
+
+//  --------------------------------------------------------------------------
+//  The fast path: most chunks are one token's delta. A scan that skips
+//  values finds the delta's content (kept as the JSON literal it is, which
+//  is what the NDJSON object needs) without building a tree; any chunk that
+//  says more (a finish_reason, usage, timings, an error, tool calls) or that
+//  the scan does not follow goes the slow way, through jansson.
+
+static const char *
+s_ws (const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+//  After the string literal at p (at its opening quote), or NULL
+static const char *
+s_skip_string (const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\')
+            p++;
+        else
+        if (*p == '"')
+            return p + 1;
+        else
+        if ((unsigned char) *p < 0x20)
+            return NULL;
+    }
+    return NULL;
+}
+
+//  After the value at p, or NULL (depth-bounded)
+static const char *
+s_skip_value (const char *p, const char *end, int depth)
+{
+    p = s_ws (p, end);
+    if (p >= end || depth > 32)
+        return NULL;
+    if (*p == '"')
+        return s_skip_string (p, end);
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        bool object = *p == '{';
+        p = s_ws (p + 1, end);
+        if (p < end && *p == close)
+            return p + 1;
+        while (p && p < end) {
+            if (object) {
+                p = s_ws (p, end);
+                if (p >= end || *p != '"' || !(p = s_skip_string (p, end)))
+                    return NULL;
+                p = s_ws (p, end);
+                if (p >= end || *p != ':')
+                    return NULL;
+                p++;
+            }
+            p = s_skip_value (p, end, depth + 1);
+            if (!p)
+                return NULL;
+            p = s_ws (p, end);
+            if (p < end && *p == ',')
+                p++;
+            else
+                return p < end && *p == close ? p + 1 : NULL;
+        }
+        return NULL;
+    }
+    const char *start = p;
+    while (p < end && (isalnum ((unsigned char) *p) || *p == '-' || *p == '+' || *p == '.'))
+        p++;
+    return p > start ? p : NULL;
+}
+
+typedef struct {
+    const char *content;        //  the content (or text) literal, or NULL
+    size_t content_size;
+    const char *thinking;
+    size_t thinking_size;
+} s_token_t;
+
+static bool
+s_key_is (const char *key, const char *after, const char *name)
+{
+    size_t size = strlen (name);
+    return (size_t) (after - key) == size + 2 && memcmp (key + 1, name, size) == 0;
+}
+
+//  Walks the object at p; calls the member function for each key. True if
+//  the whole object was walked and every member said yes
+typedef const char *(s_member_fn) (const char *key, const char *after, const char *value,
+                                   const char *end, s_token_t *token);
+
+static bool
+s_walk (const char *p, const char *end, s_member_fn *member, s_token_t *token)
+{
+    p = s_ws (p, end);
+    if (p >= end || *p != '{')
+        return false;
+    p = s_ws (p + 1, end);
+    if (p < end && *p == '}')
+        return true;
+    while (p < end) {
+        const char *key = p;
+        if (*p != '"' || !(p = s_skip_string (p, end)))
+            return false;
+        const char *after = p;
+        p = s_ws (p, end);
+        if (p >= end || *p != ':')
+            return false;
+        p = member (key, after, s_ws (p + 1, end), end, token);
+        if (!p)
+            return false;
+        p = s_ws (p, end);
+        if (p < end && *p == ',')
+            p = s_ws (p + 1, end);
+        else
+            return p < end && *p == '}' && s_ws (p + 1, end) == end;
+    }
+    return false;
+}
+
+static const char *
+s_literal (const char *value, const char *end, const char **literal, size_t *size)
+{
+    if (value < end && *value == '"') {
+        const char *after = s_skip_string (value, end);
+        if (after) {
+            *literal = value;
+            *size = after - value;
+        }
+        return after;
+    }
+    if (end - value >= 4 && memcmp (value, "null", 4) == 0)
+        return value + 4;
+    return NULL;
+}
+
+static const char *
+s_delta_member (const char *key, const char *after, const char *value, const char *end,
+                s_token_t *token)
+{
+    if (s_key_is (key, after, "content"))
+        return s_literal (value, end, &token->content, &token->content_size);
+    if (s_key_is (key, after, "reasoning_content"))
+        return s_literal (value, end, &token->thinking, &token->thinking_size);
+    if (s_key_is (key, after, "role"))
+        return s_skip_value (value, end, 0);
+    return NULL;                //  tool calls, or anything else: the slow way
+}
+
+//  Walks an object nested in a chunk: its end, or NULL
+static const char *
+s_nested (const char *value, const char *end, s_member_fn *member, s_token_t *token)
+{
+    const char *after = s_skip_value (value, end, 0);
+    return after && s_walk (value, after, member, token) ? after : NULL;
+}
+
+static const char *
+s_choice_member (const char *key, const char *after, const char *value, const char *end,
+                 s_token_t *token)
+{
+    if (s_key_is (key, after, "delta"))
+        return s_nested (value, end, s_delta_member, token);
+    if (s_key_is (key, after, "text"))
+        return s_literal (value, end, &token->content, &token->content_size);
+    if (s_key_is (key, after, "finish_reason"))
+        return end - value >= 4 && memcmp (value, "null", 4) == 0 ? value + 4 : NULL;
+    if (s_key_is (key, after, "index") || s_key_is (key, after, "logprobs"))
+        return s_skip_value (value, end, 0);
+    return NULL;
+}
+
+static const char *
+s_chunk_member (const char *key, const char *after, const char *value, const char *end,
+                s_token_t *token)
+{
+    if (s_key_is (key, after, "choices")) {
+        //  One choice, walked; more (n > 1) is the slow way
+        if (value >= end || *value != '[')
+            return NULL;
+        const char *p = s_ws (value + 1, end);
+        const char *choice_end = s_nested (p, end, s_choice_member, token);
+        if (!choice_end)
+            return NULL;
+        p = s_ws (choice_end, end);
+        return p < end && *p == ']' ? p + 1 : NULL;
+    }
+    if (s_key_is (key, after, "usage") || s_key_is (key, after, "timings")
+        || s_key_is (key, after, "error"))
+        return NULL;
+    return s_skip_value (value, end, 0);
+}
+
+//  True if the chunk was a plain token delta, and answered
+static bool
+s_fast_chunk (ingress_translate_t *self, const char *data, size_t size, struct evbuffer *out)
+{
+    s_token_t token = {NULL, 0, NULL, 0};
+    if (!s_walk (data, data + size, s_chunk_member, &token))
+        return false;
+    bool content = token.content && token.content_size > 2;
+    bool thinking = token.thinking && token.thinking_size > 2;
+    if (content || thinking) {
+        if (!self->first_us)
+            self->first_us = s_now_us ();
+        s_write_token (self, out, token.content, token.content_size,
+                       thinking ? token.thinking : NULL, token.thinking_size);
+    }
+    return true;
 }
 
 static json_t *
@@ -565,6 +848,16 @@ s_final (ingress_translate_t *self, struct evbuffer *out)
     s_write (out, object);
 }
 
+//  A string as a JSON literal (new)
+static char *
+s_literal_of (const char *text)
+{
+    json_t *string = json_string (text);
+    char *literal = string ? json_dumps (string, JSON_ENCODE_ANY) : strdup ("\"\"");
+    json_decref (string);
+    return literal;
+}
+
 //  One SSE data payload
 static void
 s_chunk (ingress_translate_t *self, const char *data, size_t size, struct evbuffer *out)
@@ -575,6 +868,8 @@ s_chunk (ingress_translate_t *self, const char *data, size_t size, struct evbuff
         s_final (self, out);
         return;
     }
+    if (s_fast_chunk (self, data, size, out))
+        return;
     json_t *chunk = json_loadb (data, size, 0, NULL);
     if (!json_is_object (chunk)) {
         json_decref (chunk);
@@ -615,10 +910,11 @@ s_chunk (ingress_translate_t *self, const char *data, size_t size, struct evbuff
     if ((content && *content) || (thinking && *thinking)) {
         if (!self->first_us)
             self->first_us = s_now_us ();
-        json_t *object = s_object (self);
-        s_set_text (self, object, content, thinking && *thinking ? thinking : NULL, NULL);
-        json_object_set_new (object, "done", json_false ());
-        s_write (out, object);
+        char *literal = s_literal_of (content ? content : "");
+        char *thought = thinking && *thinking ? s_literal_of (thinking) : NULL;
+        s_write_token (self, out, literal, strlen (literal), thought, thought ? strlen (thought) : 0);
+        free (literal);
+        free (thought);
     }
     //  The usage chunk (no choices) comes after the finish: the end
     if (self->finished && json_is_object (usage))
@@ -940,11 +1236,31 @@ ingress_translate_test (bool verbose)
         free (text);
     }
     free (whole);
+    json_t *line;
+
+    //  The fast scan keeps escapes as they are; what it cannot follow (bad
+    //  JSON, two choices) goes the slow way or is skipped, never misread
+    whole = s_feed_split ("/api/chat",
+        "data: {\"id\":\"a}\\\"\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+        "\"q\\\"}\\\\ \\u00e9\\n\"},\"finish_reason\":null}]}\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"cut\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"one\"}},{\"delta\":{\"content\":"
+        "\"two\"}}]}\n", 3);
+    assert (s_lines (whole) == 2);
+    line = s_line_at (whole, 0);
+    assert (streq (json_string_value (json_object_get (json_object_get (line, "message"),
+                                                       "content")), "q\"}\\ \xc3\xa9\n"));
+    json_decref (line);
+    line = s_line_at (whole, 1);
+    assert (streq (json_string_value (json_object_get (json_object_get (line, "message"),
+                                                       "content")), "one"));
+    json_decref (line);
+    free (whole);
 
     //  Generate's stream: response, not message; an error mid-stream
     whole = s_feed_split ("/api/generate", "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n"
                           "data: {\"error\":{\"code\":500,\"message\":\"boom\"}}\n", 1000);
-    json_t *line = s_line_at (whole, 0);
+    line = s_line_at (whole, 0);
     assert (streq (json_string_value (json_object_get (line, "response")), "x"));
     json_decref (line);
     line = s_line_at (whole, 1);
