@@ -10,6 +10,7 @@
 
 #include "ingress_call.h"
 #include "ingress_admin.h"
+#include "ingress_listing.h"
 #include "ingress_match.h"
 #include "ingress_reply.h"
 #include "ingress_route.h"
@@ -565,6 +566,36 @@ ingress_call_body (of_exchange_t *exchange, json_t *frontend)
     return body;
 }
 
+//  True if every backend of the frontend is OpenAI-format (none serves
+//  Ollama's own routes such as /api/show)
+static bool
+s_openai_only (ingress_ctx_t *ctx, json_t *frontend)
+{
+    size_t index;
+    json_t *id;
+    json_array_foreach (json_object_get (frontend, "Backends"), index, id) {
+        json_t *backend = of_clone_get (ctx->clone, OF_KIND_BACKEND, json_string_value (id));
+        const char *format = json_string_value (json_object_get (backend, "ApiFormat"));
+        if (backend && !(format && strcasecmp (format, "OpenAI") == 0))
+            return false;
+    }
+    return true;
+}
+
+//  /api/show on a frontend of OpenAI-format backends: what their listings say
+static void
+s_show (ingress_ctx_t *ctx, of_exchange_t *exchange, json_t *frontend, const char *model)
+{
+    json_t *inventories = ingress_models_inventories (ctx->models, frontend);
+    json_t *shown = model ? ingress_listing_show (inventories, model) : NULL;
+    json_decref (inventories);
+    if (shown)
+        ingress_reply_json (exchange, 200, shown);
+    else
+        ingress_reply_error (exchange, 404, "model_not_found", -1, "model '%s' not found",
+                             model ? model : "");
+}
+
 static void
 s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route)
 {
@@ -603,6 +634,12 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
         json_decref (labels);
         ingress_reply_error (exchange, 400, "invalid_request", -1,
                              "model: a name of at most %d characters", OFP_LEASE_MODEL_MAX);
+        return;
+    }
+    if (streq (route->path, "/api/show") && s_openai_only (ctx, frontend)) {
+        s_show (ctx, exchange, frontend, model);
+        json_decref (body);
+        json_decref (labels);
         return;
     }
     char client [INGRESS_STICKY_KEY_MAX + 1];

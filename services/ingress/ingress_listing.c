@@ -304,6 +304,27 @@ ingress_listing_openai_model (json_t *inventories, const char *id)
     return NULL;
 }
 
+json_t *
+ingress_listing_show (json_t *inventories, const char *name)
+{
+    size_t index;
+    json_t *inventory;
+    json_array_foreach (inventories, index, inventory) {
+        json_t *model = s_model_of (inventory, name);
+        if (!model)
+            continue;
+        //  What an OpenAI listing says: the name, when, the details it has;
+        //  what only Ollama knows is empty and named in "unknown"
+        return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o, s:{}, s:[], s:[ssssss]}", "modelfile", "",
+                          "parameters", "", "template", "", "license", "", "modified_at",
+                          s_string (model, "ModifiedAt"), "details",
+                          s_details (json_object_get (model, "Details")), "model_info",
+                          "capabilities", "unknown", "modelfile", "parameters", "template",
+                          "license", "model_info", "capabilities");
+    }
+    return NULL;
+}
+
 //  --------------------------------------------------------------------------
 //  Self test
 
@@ -394,6 +415,11 @@ ingress_listing_test (bool verbose)
     assert (streq (s_string (json_array_get (data, 3), "owned_by"), "Qwen"));
     assert (streq (s_string (json_array_get (data, 0), "owned_by"), "library"));
     json_decref (list);
+    json_t *shown = ingress_listing_show (inventories, "mistral-7b");
+    assert (shown && json_array_size (json_object_get (shown, "unknown")) == 6);
+    assert (streq (s_string (shown, "modified_at"), "2025-01-01T00:00:00Z"));
+    json_decref (shown);
+    assert (!ingress_listing_show (inventories, "nothing"));
     json_t *one = ingress_listing_openai_model (inventories, "llama3.2");
     assert (one && streq (s_string (one, "id"), "llama3.2") && s_integer (one, "created") > 0);
     json_decref (one);

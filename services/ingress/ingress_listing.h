@@ -22,6 +22,12 @@
 json_t *
     ingress_listing_tags (json_t *inventories);
 
+//  /api/show's answer for a model served by OpenAI-format backends, from
+//  what their listing says; the fields only Ollama knows are empty and
+//  named in "unknown". NULL when no inventory has the model.
+json_t *
+    ingress_listing_show (json_t *inventories, const char *name);
+
 //  {"models": [...]} as /api/ps: the loaded models, longest expiry first.
 json_t *
     ingress_listing_ps (json_t *inventories);
