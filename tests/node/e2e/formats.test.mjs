@@ -1,7 +1,7 @@
 // API formats: a frontend over an Ollama backend and an OpenAI-format one (like vLLM). The
-// scheduler picks by the route's API: Ollama's own routes (/api/...) only ever reach the Ollama
-// backend, /v1 routes reach both, and a frontend with OpenAI-format backends only answers /api
-// routes with a 404 in Ollama's dialect instead of granting a backend that cannot serve them.
+// scheduler picks by the route's API: Ollama's generation and embedding routes reach both (the
+// ingress translates them for the OpenAI one), /api/show only the Ollama backend, /v1 routes
+// both; a frontend of OpenAI-format backends only answers /api/show from its listings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
@@ -93,11 +93,14 @@ test('/v1 routes are spread over both formats', async () => {
   assert.equal((await flow.sim.stats('ollama')).routes['/v1/chat/completions'], 3);
 });
 
-test('a frontend of OpenAI-format backends only: chat is translated, /api/show gets 404 in Ollama\'s dialect', async () => {
+test('a frontend of OpenAI-format backends only: chat is translated, /api/show answered from the listing', async () => {
   await flow.sim.reset();
-  const refused = await post('/api/show', { model: MODEL }, 'openai.local');
-  assert.equal(refused.status, 404);
-  assert.match(JSON.parse(refused.body).error, /serves Ollama's API \(POST \/api\/show\).*OpenAI-format/);
+  const shown = await post('/api/show', { model: MODEL }, 'openai.local');
+  assert.equal(shown.status, 200, shown.body);
+  assert.ok(JSON.parse(shown.body).unknown.includes('modelfile'));
+  const missing = await post('/api/show', { model: 'no-such-model' }, 'openai.local');
+  assert.equal(missing.status, 404);
+  assert.match(JSON.parse(missing.body).error, /model 'no-such-model' not found/);
   const chat = await post('/api/chat', { model: MODEL, stream: false, messages: [{ role: 'user', content: 'hi' }],
     options: { num_predict: 2 } }, 'openai.local');
   assert.equal(chat.status, 200, chat.body);

@@ -131,10 +131,14 @@ test('ollama client: embed and embeddings (llama-server --embeddings)', async ()
   assert.ok(legacy.embedding.every((value, i) => Math.abs(value - embedded.embeddings[0][i]) < 1e-4));
 });
 
-test('ollama client: list; what cannot be mapped is a 400 naming it', async () => {
+test('ollama client: list and show; what cannot be mapped is a 400 naming it', async () => {
   const ollama = new Ollama({ host: llamaUrl() });
   const listed = await ollama.list();
   assert.ok(listed.models.some((model) => model.name.startsWith(MODEL)), JSON.stringify(listed));
+  // show on a frontend of llama-servers only: what /v1/models says, the rest named unknown
+  const shown = await ollama.show({ model: MODEL });
+  assert.ok(shown.details && shown.unknown.includes('template'), JSON.stringify(shown));
+  await assert.rejects(ollama.show({ model: 'nothing-here' }), (error) => error.status_code === 404);
   await assert.rejects(ollama.chat({ model: MODEL, messages: [{ role: 'user', content: 'x' }],
     options: { num_ctx: 4096 } }), (error) => error.status_code === 400 && /options\.num_ctx/.test(error.message));
   await assert.rejects(ollama.chat({ model: MODEL, messages: [{ role: 'user', content: 'x', images: ['AAAA'] }] }),
