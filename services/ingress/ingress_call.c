@@ -704,6 +704,12 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
         ingress_reply_home (exchange);
     else if (route->action == INGRESS_PROXY)
         s_start (ctx, exchange, route);
+    else if (route->action == INGRESS_REFUSE)
+        //  They change one server's models, and a frontend is many servers
+        ingress_reply_error (exchange, 403, "not_supported", -1,
+                             "%s is not served through ollamaflow: it writes one server's models "
+                             "and a frontend spreads over many (OpenAI-format backends have no "
+                             "such route at all); send it to the backend itself", path);
     else
         ingress_models_handle (ctx->models, exchange, route);
 }

@@ -139,6 +139,13 @@ test('ollama client: list and show; what cannot be mapped is a 400 naming it', a
   const shown = await ollama.show({ model: MODEL });
   assert.ok(shown.details && shown.unknown.includes('template'), JSON.stringify(shown));
   await assert.rejects(ollama.show({ model: 'nothing-here' }), (error) => error.status_code === 404);
+  // Routes that write one server's models are refused, saying why
+  for (const path of ['/api/create', '/api/push', '/api/copy']) {
+    const refused = await raw(llamaUrl(), path, { model: MODEL });
+    assert.equal(refused.status, 403, path);
+    assert.match(JSON.parse(refused.body).error, /not served through ollamaflow/);
+  }
+  await assert.rejects(ollama.pull({ model: MODEL }), (error) => error.status_code === 409);
   await assert.rejects(ollama.chat({ model: MODEL, messages: [{ role: 'user', content: 'x' }],
     options: { num_ctx: 4096 } }), (error) => error.status_code === 400 && /options\.num_ctx/.test(error.message));
   await assert.rejects(ollama.chat({ model: MODEL, messages: [{ role: 'user', content: 'x', images: ['AAAA'] }] }),
