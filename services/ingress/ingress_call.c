@@ -10,9 +10,11 @@
 
 #include "ingress_call.h"
 #include "ingress_admin.h"
+#include "ingress_listing.h"
 #include "ingress_match.h"
 #include "ingress_reply.h"
 #include "ingress_route.h"
+#include "ingress_translate.h"
 #include <event2/keyvalq_struct.h>
 
 //  Backpressure: stop reading the backend above this much unsent client
@@ -40,6 +42,7 @@ typedef struct {
     int status;                 //  the backend's status, 0 until known
     struct evbuffer *whole;     //  a response with a Content-Length, collected
     char *content_type;         //  its Content-Type
+    ingress_translate_t *translate; //  an Ollama request on an OpenAI-format backend
     char failure [S_FAILURE_MAX];   //  the last backend that failed to connect, and why
 } s_call_t;
 
@@ -73,6 +76,7 @@ s_finish (s_call_t *self, const char *outcome)
     if (self->whole)
         evbuffer_free (self->whole);
     free (self->content_type);
+    ingress_translate_destroy (&self->translate);
     self->ctx->calls--;
     free (self);
 }
@@ -163,25 +167,30 @@ s_on_head (void *arg, int status, struct evkeyvalq *headers)
     self->ttfb_ms = zclock_mono () - self->sent_at;
     bool whole = evhttp_find_header (headers, "Content-Length")
                  && !evhttp_find_header (headers, "Transfer-Encoding");
+    //  A translated answer is written in Ollama's shape: a failure is collected
+    //  whole to become Ollama's error, a stream is NDJSON
+    if (self->translate && (status < 200 || status > 299))
+        whole = true;
     struct evkeyval *header;
     TAILQ_FOREACH (header, headers, next)
         if (s_forwardable_response_header (header->key)
-            && !(whole && strcasecmp (header->key, "Content-Type") == 0))
+            && !((whole || self->translate) && strcasecmp (header->key, "Content-Type") == 0))
             of_exchange_add_header (self->exchange, header->key, header->value);
     of_exchange_add_header (self->exchange, "X-OllamaFlow-Backend", self->lease->backend);
     of_exchange_add_header (self->exchange, "X-OllamaFlow-Sticky",
                             self->lease->sticky ? "true" : "false");
     //  A response that says its length (not a stream) goes out whole, with its
     //  length, as the backend sent it; a stream goes out chunk by chunk
-    const char *length = evhttp_find_header (headers, "Content-Length");
-    const char *encoding = evhttp_find_header (headers, "Transfer-Encoding");
-    if (length && !encoding) {
+    if (whole) {
         self->whole = evbuffer_new ();
-        const char *type = evhttp_find_header (headers, "Content-Type");
+        const char *type = self->translate ? "application/json; charset=utf-8"
+                                           : evhttp_find_header (headers, "Content-Type");
         self->content_type = type ? strdup (type) : NULL;
         s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
         return;
     }
+    if (self->translate)
+        of_exchange_add_header (self->exchange, "Content-Type", "application/x-ndjson");
     of_exchange_stream_start (self->exchange, status);
     of_exchange_set_watermarks (self->exchange, S_OUTPUT_HIGH, S_OUTPUT_LOW, s_on_full, self);
     s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
@@ -195,6 +204,17 @@ s_on_data (void *arg, struct evbuffer *data)
     if (self->whole)
         evbuffer_add_buffer (self->whole, data);
     else
+    if (self->translate) {
+        struct evbuffer *out = evbuffer_new ();
+        size_t size = evbuffer_get_length (data);
+        ingress_translate_feed (self->translate, (const char *) evbuffer_pullup (data, -1), size,
+                                out);
+        evbuffer_drain (data, size);
+        if (evbuffer_get_length (out))
+            of_exchange_stream_write (self->exchange, out);
+        evbuffer_free (out);
+    }
+    else
         of_exchange_stream_write (self->exchange, data);
 }
 
@@ -204,13 +224,30 @@ s_on_done (void *arg)
     s_call_t *self = (s_call_t *) arg;
     self->upstream = NULL;
     of_exchange_set_owner (self->exchange, NULL, NULL);
+    if (self->whole && self->translate) {
+        int status;
+        char *text = ingress_translate_whole (self->translate, self->status,
+                                              (const char *) evbuffer_pullup (self->whole, -1),
+                                              evbuffer_get_length (self->whole), &status);
+        of_exchange_reply (self->exchange, status, self->content_type, text, strlen (text));
+        free (text);
+    }
+    else
     if (self->whole) {
         size_t size = evbuffer_get_length (self->whole);
         of_exchange_reply (self->exchange, self->status, self->content_type,
                            (const char *) evbuffer_pullup (self->whole, -1), size);
     }
-    else
+    else {
+        if (self->translate) {
+            struct evbuffer *out = evbuffer_new ();
+            ingress_translate_end (self->translate, out);
+            if (evbuffer_get_length (out))
+                of_exchange_stream_write (self->exchange, out);
+            evbuffer_free (out);
+        }
         of_exchange_stream_end (self->exchange);
+    }
     s_finish (self, "ok");
 }
 
@@ -287,10 +324,11 @@ s_send (s_call_t *self)
 {
     ingress_lease_t *lease = self->lease;
     json_t *backend = of_clone_get (self->ctx->clone, OF_KIND_BACKEND, lease->backend);
-    //  An Ollama route cannot go to an OpenAI-only backend (no translation yet),
-    //  nor anywhere this replica has no config for. The scheduler filters by the
+    //  An Ollama route goes to an OpenAI-format backend only when translated,
+    //  and nowhere this replica has no config for. The scheduler filters by the
     //  route's API already: this only catches config copies that disagree.
-    if (!backend || (lease->openai && !self->route->openai)) {
+    bool translated = lease->openai && !self->route->openai;
+    if (!backend || (translated && !ingress_translate_route (self->route->path))) {
         of_log_info ("lease on %s not usable for %s %s", lease->backend, "POST",
                      self->route->path);
         json_array_append_new (json_object_get (self->ask, "Exclude"),
@@ -318,6 +356,28 @@ s_send (s_call_t *self)
     }
     else                        //  no pins here (the usual case): nothing to copy
         text = json_dumps (self->body, JSON_COMPACT);
+    const char *path = self->route->path;
+    if (translated) {
+        //  The pins applied in the client's dialect; now the backend's
+        json_t *body = json_loads (text, 0, NULL);
+        char error [256];
+        json_t *openai = ingress_translate_request (self->route->path, body, &path, error,
+                                                    sizeof error);
+        json_decref (body);
+        free (text);
+        if (!openai) {
+            s_fail_reply (self, "rejected", 400, "invalid_request", "%s", error);
+            return;
+        }
+        text = json_dumps (openai, JSON_COMPACT);
+        json_decref (openai);
+        ingress_translate_destroy (&self->translate);
+        self->translate = ingress_translate_new (
+            self->route->path, json_string_value (json_object_get (self->body, "model")),
+            !json_is_false (json_object_get (self->body, "stream")));
+    }
+    else
+        ingress_translate_destroy (&self->translate);
 
     static const of_upstream_fn_t callbacks = {s_on_head, s_on_data, s_on_done, s_on_fail};
     self->upstream = of_upstream_new (self->ctx->pool, backend, &callbacks, self);
@@ -339,7 +399,7 @@ s_send (s_call_t *self)
     }
     self->attempts++;
     self->sent_at = zclock_mono ();
-    of_upstream_send (self->upstream, EVHTTP_REQ_POST, self->route->path, &extra, text,
+    of_upstream_send (self->upstream, EVHTTP_REQ_POST, path, &extra, text,
                       strlen (text));
     zstr_free (&forwarded);
     free (text);
@@ -476,6 +536,36 @@ ingress_call_body (of_exchange_t *exchange, json_t *frontend)
     return body;
 }
 
+//  True if every backend of the frontend is OpenAI-format (none serves
+//  Ollama's own routes such as /api/show)
+static bool
+s_openai_only (ingress_ctx_t *ctx, json_t *frontend)
+{
+    size_t index;
+    json_t *id;
+    json_array_foreach (json_object_get (frontend, "Backends"), index, id) {
+        json_t *backend = of_clone_get (ctx->clone, OF_KIND_BACKEND, json_string_value (id));
+        const char *format = json_string_value (json_object_get (backend, "ApiFormat"));
+        if (backend && !(format && strcasecmp (format, "OpenAI") == 0))
+            return false;
+    }
+    return true;
+}
+
+//  /api/show on a frontend of OpenAI-format backends: what their listings say
+static void
+s_show (ingress_ctx_t *ctx, of_exchange_t *exchange, json_t *frontend, const char *model)
+{
+    json_t *inventories = ingress_models_inventories (ctx->models, frontend);
+    json_t *shown = model ? ingress_listing_show (inventories, model) : NULL;
+    json_decref (inventories);
+    if (shown)
+        ingress_reply_json (exchange, 200, shown);
+    else
+        ingress_reply_error (exchange, 404, "model_not_found", -1, "model '%s' not found",
+                             model ? model : "");
+}
+
 static void
 s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route)
 {
@@ -514,6 +604,12 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
         json_decref (labels);
         ingress_reply_error (exchange, 400, "invalid_request", -1,
                              "model: a name of at most %d characters", OFP_LEASE_MODEL_MAX);
+        return;
+    }
+    if (streq (route->path, "/api/show") && s_openai_only (ctx, frontend)) {
+        s_show (ctx, exchange, frontend, model);
+        json_decref (body);
+        json_decref (labels);
         return;
     }
     char client [INGRESS_STICKY_KEY_MAX + 1];
@@ -578,6 +674,12 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
         ingress_reply_home (exchange);
     else if (route->action == INGRESS_PROXY)
         s_start (ctx, exchange, route);
+    else if (route->action == INGRESS_REFUSE)
+        //  They change one server's models, and a frontend is many servers
+        ingress_reply_error (exchange, 403, "not_supported", -1,
+                             "%s is not served through ollamaflow: it writes one server's models "
+                             "and a frontend spreads over many (OpenAI-format backends have no "
+                             "such route at all); send it to the backend itself", path);
     else
         ingress_models_handle (ctx->models, exchange, route);
 }

@@ -223,7 +223,7 @@ json_t *
 ingress_listing_tags (json_t *inventories)
 {
     return json_pack ("{s:o}", "models",
-                      s_union (inventories, true, s_tag, s_compare_names));
+                      s_union (inventories, false, s_tag, s_compare_names));
 }
 
 json_t *
@@ -311,6 +311,27 @@ ingress_listing_openai_model (json_t *inventories, const char *id)
     return NULL;
 }
 
+json_t *
+ingress_listing_show (json_t *inventories, const char *name)
+{
+    size_t index;
+    json_t *inventory;
+    json_array_foreach (inventories, index, inventory) {
+        json_t *model = s_find (inventory, "Models", name);
+        if (!model)
+            continue;
+        //  What an OpenAI listing says: the name, when, the details it has;
+        //  what only Ollama knows is empty and named in "unknown"
+        return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o, s:{}, s:[], s:[ssssss]}", "modelfile", "",
+                          "parameters", "", "template", "", "license", "", "modified_at",
+                          s_string (model, "ModifiedAt"), "details",
+                          s_details (json_object_get (model, "Details")), "model_info",
+                          "capabilities", "unknown", "modelfile", "parameters", "template",
+                          "license", "model_info", "capabilities");
+    }
+    return NULL;
+}
+
 //  --------------------------------------------------------------------------
 //  Self test
 
@@ -363,10 +384,12 @@ ingress_listing_test (bool verbose)
     assert (ingress_listing_unix_time ("1970-01-01T00:00:10") == 0);
 
     json_t *inventories = s_test_inventories ();
-    //  tags: Ollama backends only, one entry per name and digest, Ollama's field names
+    //  tags: every backend (Ollama's routes reach OpenAI-format ones through
+    //  translation), one entry per name, Ollama's field names
     json_t *tags = ingress_listing_tags (inventories);
     json_t *models = json_object_get (tags, "models");
-    assert (json_array_size (models) == 3);
+    assert (json_array_size (models) == 4);
+    assert (streq (s_string (json_array_get (models, 2), "name"), "mistral-7b"));
     json_t *first = json_array_get (models, 0);
     assert (streq (s_string (first, "name"), "all-minilm:latest"));
     json_t *llama = json_array_get (models, 1);
@@ -375,7 +398,7 @@ ingress_listing_test (bool verbose)
     json_t *details = json_object_get (llama, "details");
     assert (streq (s_string (details, "quantization_level"), "Q4_K_M"));
     assert (json_array_size (json_object_get (details, "families")) == 1);
-    json_t *qwen = json_array_get (models, 2);
+    json_t *qwen = json_array_get (models, 3);
     assert (streq (s_string (qwen, "model"), "Qwen/qwen2.5:7b"));
     json_decref (tags);
 
@@ -399,6 +422,11 @@ ingress_listing_test (bool verbose)
     assert (streq (s_string (json_array_get (data, 3), "owned_by"), "Qwen"));
     assert (streq (s_string (json_array_get (data, 0), "owned_by"), "library"));
     json_decref (list);
+    json_t *shown = ingress_listing_show (inventories, "mistral-7b");
+    assert (shown && json_array_size (json_object_get (shown, "unknown")) == 6);
+    assert (streq (s_string (shown, "modified_at"), "2025-01-01T00:00:00Z"));
+    json_decref (shown);
+    assert (!ingress_listing_show (inventories, "nothing"));
     json_t *one = ingress_listing_openai_model (inventories, "llama3.2");
     assert (one && streq (s_string (one, "id"), "llama3.2") && s_integer (one, "created") > 0);
     json_decref (one);

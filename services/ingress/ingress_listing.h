@@ -19,10 +19,16 @@
 //  Each function takes an array of inventory records (borrowed) and returns
 //  a new JSON body.
 
-//  {"models": [...]} as /api/tags: the models of the Ollama backends (an
-//  Ollama route cannot reach an OpenAI-format backend), sorted by name.
+//  {"models": [...]} as /api/tags: the models of every backend (Ollama's
+//  generation routes reach OpenAI-format ones, translated), sorted by name.
 json_t *
     ingress_listing_tags (json_t *inventories);
+
+//  /api/show's answer for a model served by OpenAI-format backends, from
+//  what their listing says; the fields only Ollama knows are empty and
+//  named in "unknown". NULL when no inventory has the model.
+json_t *
+    ingress_listing_show (json_t *inventories, const char *name);
 
 //  {"models": [...]} as /api/ps: the loaded models, longest expiry first.
 json_t *

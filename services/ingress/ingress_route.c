@@ -28,6 +28,9 @@ static const ingress_route_t s_routes [] = {
     {htp_method_GET, "/v1/models/", INGRESS_LISTING, "other", true, true},
     {htp_method_POST, "/api/pull", INGRESS_PULL, "other", false, false},
     {htp_method_DELETE, "/api/delete", INGRESS_DELETE, "other", false, false},
+    {htp_method_POST, "/api/create", INGRESS_REFUSE, "other", false, false},
+    {htp_method_POST, "/api/push", INGRESS_REFUSE, "other", false, false},
+    {htp_method_POST, "/api/copy", INGRESS_REFUSE, "other", false, false},
 };
 #define S_ROUTE_COUNT (sizeof s_routes / sizeof s_routes [0])
 
@@ -88,5 +91,7 @@ ingress_route_test (bool verbose)
     route = ingress_route_find (htp_method_DELETE, "/api/delete", &known);
     assert (route && route->action == INGRESS_DELETE);
     assert (!ingress_route_find (htp_method_GET, "/api/pull", &known) && known);
+    route = ingress_route_find (htp_method_POST, "/api/push", &known);
+    assert (route && route->action == INGRESS_REFUSE);
     printf ("OK\n");
 }

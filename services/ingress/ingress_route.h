@@ -20,7 +20,8 @@ typedef enum {
     INGRESS_VERSION,        //  /api/version, answered by the ingress
     INGRESS_LISTING,        //  /api/tags, /api/ps, /v1/models[/{id}]: from the inventories
     INGRESS_PULL,           //  /api/pull through a frontend (ingress_pull)
-    INGRESS_DELETE          //  /api/delete through a frontend (ingress_pull)
+    INGRESS_DELETE,         //  /api/delete through a frontend (ingress_pull)
+    INGRESS_REFUSE          //  /api/create, /api/push, /api/copy: refused, saying why
 } ingress_action_t;
 
 typedef struct {

@@ -11,6 +11,7 @@
 #include "ingress_requester.h"
 #include "ingress_required.h"
 #include "ingress_route.h"
+#include "ingress_translate.h"
 #include "of_selftest_main.h"
 
 static const of_selftest_t s_tests [] = {
@@ -25,6 +26,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_admin_auth", ingress_admin_auth_test},
     {"ingress_admin_list", ingress_admin_list_test},
     {"ingress_admin_live", ingress_admin_live_test},
+    {"ingress_translate", ingress_translate_test},
     {NULL, NULL}
 };
 

@@ -521,8 +521,9 @@ sched_pick_test (bool verbose)
                    "503 NoHealthyBackend"));
     s_test_release_all (&test);
 
-    //  API formats: Ollama's own routes go to Ollama backends only, /v1 routes to both
-    const char *mixed_api = "{\"Frontend\":\"mixed\",\"Route\":\"POST /api/chat\"}";
+    //  API formats: Ollama's own routes go to Ollama backends only, /v1 routes
+    //  and the Ollama routes the ingress translates to both
+    const char *mixed_api = "{\"Frontend\":\"mixed\",\"Route\":\"POST /api/show\"}";
     const char *mixed_v1 = "{\"Frontend\":\"mixed\",\"Route\":\"POST /v1/chat/completions\"}";
     assert (streq (s_test_verdict (&test, mixed_api), "b3"));
     assert (streq (s_test_verdict (&test, mixed_api), "b3"));
@@ -532,8 +533,11 @@ sched_pick_test (bool verbose)
     assert (streq (s_test_verdict (&test, mixed_v1), "b3"));
     assert (streq (s_test_verdict (&test, "{\"Frontend\":\"mixed\"}"), "b5"));
     assert (streq (s_test_verdict (&test,
-                   "{\"Frontend\":\"openai\",\"Route\":\"POST /api/embed\"}"),
+                   "{\"Frontend\":\"openai\",\"Route\":\"POST /api/show\"}"),
                    "404 NotFound"));
+    assert (streq (s_test_verdict (&test,
+                   "{\"Frontend\":\"openai\",\"Route\":\"POST /api/embed\"}"), "b5"));
+    s_test_release_all (&test);
     assert (streq (s_test_verdict (&test,
                    "{\"Frontend\":\"openai\",\"Route\":\"POST /v1/embeddings\"}"), "b5"));
     s_test_release_all (&test);

@@ -14,12 +14,24 @@ static const char *const s_kinds [SCHED_KIND_COUNT] = {"completions", "embedding
 //  Routes under this path are Ollama's own API, which OpenAI-format servers lack
 #define S_OLLAMA_API_PREFIX "/api/"
 
-//  True if a Route ("POST /api/chat") names Ollama's own API
+//  Ollama's routes that the ingress translates for OpenAI-format backends
+//  (ingress_translate): these go to both formats
+static const char *const s_translated [] = {
+    "/api/chat", "/api/generate", "/api/embed", "/api/embeddings", NULL
+};
+
+//  True if a Route ("POST /api/show") names Ollama's own API, and one that
+//  only Ollama backends can serve
 static bool
 s_ollama_route (const char *route)
 {
     const char *path = route ? strchr (route, ' ') : NULL;
-    return path && strncmp (path + 1, S_OLLAMA_API_PREFIX, strlen (S_OLLAMA_API_PREFIX)) == 0;
+    if (!path || strncmp (path + 1, S_OLLAMA_API_PREFIX, strlen (S_OLLAMA_API_PREFIX)) != 0)
+        return false;
+    for (const char *const *translated = s_translated; *translated; translated++)
+        if (streq (path + 1, *translated))
+            return false;
+    return true;
 }
 
 struct _sched_queue_t {
@@ -305,7 +317,8 @@ sched_queue_test (bool verbose)
     assert (ask->sticky_key == NULL && ask->deadline == now + 500);
     assert (sched_ask_excludes (ask, "b9") && !sched_ask_excludes (ask, "b1"));
     assert (!ask->ollama_only);
-    assert (s_ollama_route ("POST /api/chat") && s_ollama_route ("POST /api/embeddings"));
+    assert (s_ollama_route ("POST /api/show") && s_ollama_route ("POST /api/pull"));
+    assert (!s_ollama_route ("POST /api/chat") && !s_ollama_route ("POST /api/embeddings"));
     assert (!s_ollama_route ("POST /v1/chat/completions") && !s_ollama_route ("POST /apix"));
     assert (!s_ollama_route ("/api/chat") && !s_ollama_route (NULL));
 

@@ -1,7 +1,7 @@
 // API formats: a frontend over an Ollama backend and an OpenAI-format one (like vLLM). The
-// scheduler picks by the route's API: Ollama's own routes (/api/...) only ever reach the Ollama
-// backend, /v1 routes reach both, and a frontend with OpenAI-format backends only answers /api
-// routes with a 404 in Ollama's dialect instead of granting a backend that cannot serve them.
+// scheduler picks by the route's API: Ollama's generation and embedding routes reach both (the
+// ingress translates them for the OpenAI one), /api/show only the Ollama backend, /v1 routes
+// both; a frontend of OpenAI-format backends only answers /api/show from its listings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
@@ -46,7 +46,7 @@ after(async () => {
   assertCleanStop(assert, await flow.stop());
 });
 
-test('Ollama routes reach only the Ollama backend; none is granted the OpenAI one', async () => {
+test('Ollama generation routes reach both formats (translated on the OpenAI one); /api/show only Ollama', async () => {
   await flow.sim.reset();
   const ollama = new Ollama({ host: flow.url() });
   for (let i = 0; i < 6; i++) {
@@ -64,11 +64,16 @@ test('Ollama routes reach only the Ollama backend; none is granted the OpenAI on
   }
   const vllm = await flow.sim.stats('vllm');
   const atVllm = Object.keys(vllm.routes).filter((route) => route.startsWith('/api/'));
-  assert.deepEqual(atVllm, [], `Ollama routes reached the OpenAI backend: ${JSON.stringify(vllm.routes)}`);
+  assert.deepEqual(atVllm, [], `Ollama routes reached the OpenAI backend untranslated: ${JSON.stringify(vllm.routes)}`);
   assert.equal(vllm.routes['(unknown)'] ?? 0, 0, 'no 404 at the OpenAI backend');
+  // Round robin over both: chat and generate are /v1/chat/completions there, both embeds /v1/embeddings
+  assert.equal(vllm.routes['/v1/chat/completions'], 6, JSON.stringify(vllm.routes));
+  assert.equal(vllm.routes['/v1/embeddings'], 6, JSON.stringify(vllm.routes));
   const at = (await flow.sim.stats('ollama')).routes;
-  for (const route of OLLAMA_ROUTES) assert.equal(at[route], 6, `${route} at the Ollama backend`);
-  // No grant was refused by the ingress and re-asked: the scheduler never offered vllm
+  assert.equal(at['/api/show'], 6, 'every /api/show at the Ollama backend');
+  assert.equal((at['/api/chat'] ?? 0) + (at['/api/generate'] ?? 0), 6, JSON.stringify(at));
+  assert.equal((at['/api/embed'] ?? 0) + (at['/api/embeddings'] ?? 0), 6, JSON.stringify(at));
+  // No grant was refused by the ingress and re-asked: the scheduler never offered vllm for /api/show
   assert.doesNotMatch(flow.log('ingress0'), /not usable for POST \/api/);
 });
 
@@ -88,11 +93,19 @@ test('/v1 routes are spread over both formats', async () => {
   assert.equal((await flow.sim.stats('ollama')).routes['/v1/chat/completions'], 3);
 });
 
-test('a frontend of OpenAI-format backends only: /api routes get 404 in Ollama\'s dialect', async () => {
+test('a frontend of OpenAI-format backends only: chat is translated, /api/show answered from the listing', async () => {
   await flow.sim.reset();
-  const refused = await post('/api/chat', { model: MODEL, messages: [] }, 'openai.local');
-  assert.equal(refused.status, 404);
-  assert.match(JSON.parse(refused.body).error, /serves Ollama's API \(POST \/api\/chat\).*OpenAI-format/);
+  const shown = await post('/api/show', { model: MODEL }, 'openai.local');
+  assert.equal(shown.status, 200, shown.body);
+  assert.ok(JSON.parse(shown.body).unknown.includes('modelfile'));
+  const missing = await post('/api/show', { model: 'no-such-model' }, 'openai.local');
+  assert.equal(missing.status, 404);
+  assert.match(JSON.parse(missing.body).error, /model 'no-such-model' not found/);
+  const chat = await post('/api/chat', { model: MODEL, stream: false, messages: [{ role: 'user', content: 'hi' }],
+    options: { num_predict: 2 } }, 'openai.local');
+  assert.equal(chat.status, 200, chat.body);
+  assert.equal(JSON.parse(chat.body).done, true);
+  assert.equal(chat.headers['x-ollamaflow-backend'], 'vllm');
   const served = await post('/v1/chat/completions',
     { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }, 'openai.local');
   assert.equal(served.status, 200, served.body);

@@ -60,7 +60,7 @@ before(async () => {
   await waitFor(async () => {
     const list = await ollama.list();
     const openai = await (await fetch(`${flow.url()}/v1/models`)).json();
-    return list.models.length === 3 && openai.data.length === 4;
+    return list.models.length === 4 && openai.data.length === 4;
   }, { timeout: SYNC_TIMEOUT, what: 'the inventories of a, b and v through the frontend' });
 });
 
@@ -71,9 +71,10 @@ after(async () => {
 test('/api/tags through a frontend is the union of its backends\' models, and only theirs', async () => {
   const [a, b, c] = [await simList('a'), await simList('b'), await simList('c')];
   const listed = await ollama.list();
-  assert.deepEqual(names(listed), union(names(a), names(b)));
+  // The OpenAI-format backend's models too: Ollama's chat reaches it, translated
+  assert.deepEqual(names(listed), union(union(names(a), names(b)), ['mistral-7b:latest']));
   // One entry per name and digest, with what the backend said about it
-  for (const model of listed.models) {
+  for (const model of listed.models.filter((m) => m.name !== 'mistral-7b:latest')) {
     const source = [...a.models, ...b.models].find((m) => m.name === model.name);
     assert.equal(model.digest, source.digest);
     assert.equal(model.size, source.size);
