@@ -298,38 +298,41 @@ ingress_listing_openai (json_t *inventories)
                       s_union (inventories, false, s_openai_entry, s_compare_ids));
 }
 
-json_t *
-ingress_listing_openai_model (json_t *inventories, const char *id)
-{
-    size_t index;
-    json_t *inventory;
-    json_array_foreach (inventories, index, inventory) {
-        json_t *model = s_find (inventory, "Models", id);
-        if (model)
-            return s_openai_model (id, model);
-    }
-    return NULL;
-}
-
-json_t *
-ingress_listing_show (json_t *inventories, const char *name)
+//  The Model record of the first inventory that has the model, or NULL
+static json_t *
+s_find_any (json_t *inventories, const char *name)
 {
     size_t index;
     json_t *inventory;
     json_array_foreach (inventories, index, inventory) {
         json_t *model = s_find (inventory, "Models", name);
-        if (!model)
-            continue;
-        //  What an OpenAI listing says: the name, when, the details it has;
-        //  what only Ollama knows is empty and named in "unknown"
-        return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o, s:{}, s:[], s:[ssssss]}", "modelfile", "",
-                          "parameters", "", "template", "", "license", "", "modified_at",
-                          s_string (model, "ModifiedAt"), "details",
-                          s_details (json_object_get (model, "Details")), "model_info",
-                          "capabilities", "unknown", "modelfile", "parameters", "template",
-                          "license", "model_info", "capabilities");
+        if (model)
+            return model;
     }
     return NULL;
+}
+
+json_t *
+ingress_listing_openai_model (json_t *inventories, const char *id)
+{
+    json_t *model = s_find_any (inventories, id);
+    return model ? s_openai_model (id, model) : NULL;
+}
+
+json_t *
+ingress_listing_show (json_t *inventories, const char *name)
+{
+    json_t *model = s_find_any (inventories, name);
+    if (!model)
+        return NULL;
+    //  What an OpenAI listing says: the name, when, the details it has;
+    //  what only Ollama knows is empty and named in "unknown"
+    return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o, s:{}, s:[], s:[ssssss]}", "modelfile", "",
+                      "parameters", "", "template", "", "license", "", "modified_at",
+                      s_string (model, "ModifiedAt"), "details",
+                      s_details (json_object_get (model, "Details")), "model_info",
+                      "capabilities", "unknown", "modelfile", "parameters", "template",
+                      "license", "model_info", "capabilities");
 }
 
 //  --------------------------------------------------------------------------
