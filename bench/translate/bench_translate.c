@@ -1,13 +1,13 @@
 /*  bench_translate - what translating one streamed chunk costs
 
     Feeds a real llama-server chat chunk (one SSE event, one token, as
-    llama-server sends it) to ingress_translate, one chunk per call, and
+    llama-server sends it) to ingress_answer, one chunk per call, and
     prints the median, p99 and mean cost per chunk in microseconds. The
     target: at most 5 us at the median. It measures; it fails nothing.
     Usage: bench-translate [chunks]   (default 200000; bounded: a few seconds)
 */
 
-#include "ingress_translate.h"
+#include "ingress_answer.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,13 +43,13 @@ main (int argc, char *argv [])
         return 1;
     }
     double *costs = (double *) malloc (count * sizeof (double));
-    ingress_translate_t *translate = ingress_translate_new ("/api/chat", "tiny", true);
+    ingress_answer_t *answer = ingress_answer_new ("/api/chat", "tiny");
     struct evbuffer *out = evbuffer_new ();
     size_t size = strlen (s_chunk);
     double total = 0;
     for (long i = 0; i < count; i++) {
         double start = s_now_us ();
-        ingress_translate_feed (translate, s_chunk, size, out);
+        ingress_answer_feed (answer, s_chunk, size, out);
         costs [i] = s_now_us () - start;
         total += costs [i];
         evbuffer_drain (out, evbuffer_get_length (out));
@@ -59,7 +59,7 @@ main (int argc, char *argv [])
             "mean %.2f us (target: median <= 5 us)\n", count, costs [count / 2],
             costs [count * 99 / 100], total / count);
     evbuffer_free (out);
-    ingress_translate_destroy (&translate);
+    ingress_answer_destroy (&answer);
     free (costs);
     return 0;
 }

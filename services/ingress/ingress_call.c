@@ -14,7 +14,7 @@
 #include "ingress_match.h"
 #include "ingress_reply.h"
 #include "ingress_route.h"
-#include "ingress_translate.h"
+#include "ingress_answer.h"
 #include <event2/keyvalq_struct.h>
 
 //  Backpressure: stop reading the backend above this much unsent client
@@ -42,7 +42,7 @@ typedef struct {
     int status;                 //  the backend's status, 0 until known
     struct evbuffer *whole;     //  a response with a Content-Length, collected
     char *content_type;         //  its Content-Type
-    ingress_translate_t *translate; //  an Ollama request on an OpenAI-format backend
+    ingress_answer_t *answer;   //  a translated request's answer, in Ollama's shape
     char failure [S_FAILURE_MAX];   //  the last backend that failed to connect, and why
 } s_call_t;
 
@@ -76,7 +76,7 @@ s_finish (s_call_t *self, const char *outcome)
     if (self->whole)
         evbuffer_free (self->whole);
     free (self->content_type);
-    ingress_translate_destroy (&self->translate);
+    ingress_answer_destroy (&self->answer);
     self->ctx->calls--;
     free (self);
 }
@@ -169,12 +169,12 @@ s_on_head (void *arg, int status, struct evkeyvalq *headers)
                  && !evhttp_find_header (headers, "Transfer-Encoding");
     //  A translated answer is written in Ollama's shape: a failure is collected
     //  whole to become Ollama's error, a stream is NDJSON
-    if (self->translate && (status < 200 || status > 299))
+    if (self->answer && (status < 200 || status > 299))
         whole = true;
     struct evkeyval *header;
     TAILQ_FOREACH (header, headers, next)
         if (s_forwardable_response_header (header->key)
-            && !((whole || self->translate) && strcasecmp (header->key, "Content-Type") == 0))
+            && !((whole || self->answer) && strcasecmp (header->key, "Content-Type") == 0))
             of_exchange_add_header (self->exchange, header->key, header->value);
     of_exchange_add_header (self->exchange, "X-OllamaFlow-Backend", self->lease->backend);
     of_exchange_add_header (self->exchange, "X-OllamaFlow-Sticky",
@@ -183,17 +183,34 @@ s_on_head (void *arg, int status, struct evkeyvalq *headers)
     //  length, as the backend sent it; a stream goes out chunk by chunk
     if (whole) {
         self->whole = evbuffer_new ();
-        const char *type = self->translate ? "application/json; charset=utf-8"
+        const char *type = self->answer ? "application/json; charset=utf-8"
                                            : evhttp_find_header (headers, "Content-Type");
         self->content_type = type ? strdup (type) : NULL;
         s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
         return;
     }
-    if (self->translate)
+    if (self->answer)
         of_exchange_add_header (self->exchange, "Content-Type", "application/x-ndjson");
     of_exchange_stream_start (self->exchange, status);
     of_exchange_set_watermarks (self->exchange, S_OUTPUT_HIGH, S_OUTPUT_LOW, s_on_full, self);
     s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
+}
+
+//  What a translated answer makes of the backend's bytes, to the client;
+//  data NULL: the backend's stream ended
+static void
+s_answer_write (s_call_t *self, struct evbuffer *data)
+{
+    struct evbuffer *out = evbuffer_new ();
+    if (data) {
+        size_t size = evbuffer_get_length (data);
+        ingress_answer_feed (self->answer, (const char *) evbuffer_pullup (data, -1), size, out);
+        evbuffer_drain (data, size);
+    }
+    else
+        ingress_answer_end (self->answer, out);
+    of_exchange_stream_write (self->exchange, out);
+    evbuffer_free (out);
 }
 
 static void
@@ -204,16 +221,8 @@ s_on_data (void *arg, struct evbuffer *data)
     if (self->whole)
         evbuffer_add_buffer (self->whole, data);
     else
-    if (self->translate) {
-        struct evbuffer *out = evbuffer_new ();
-        size_t size = evbuffer_get_length (data);
-        ingress_translate_feed (self->translate, (const char *) evbuffer_pullup (data, -1), size,
-                                out);
-        evbuffer_drain (data, size);
-        if (evbuffer_get_length (out))
-            of_exchange_stream_write (self->exchange, out);
-        evbuffer_free (out);
-    }
+    if (self->answer)
+        s_answer_write (self, data);
     else
         of_exchange_stream_write (self->exchange, data);
 }
@@ -224,11 +233,11 @@ s_on_done (void *arg)
     s_call_t *self = (s_call_t *) arg;
     self->upstream = NULL;
     of_exchange_set_owner (self->exchange, NULL, NULL);
-    if (self->whole && self->translate) {
+    if (self->whole && self->answer) {
         int status;
-        char *text = ingress_translate_whole (self->translate, self->status,
-                                              (const char *) evbuffer_pullup (self->whole, -1),
-                                              evbuffer_get_length (self->whole), &status);
+        char *text = ingress_answer_whole (self->answer, self->status,
+                                           (const char *) evbuffer_pullup (self->whole, -1),
+                                           evbuffer_get_length (self->whole), &status);
         of_exchange_reply (self->exchange, status, self->content_type, text, strlen (text));
         free (text);
     }
@@ -239,13 +248,8 @@ s_on_done (void *arg)
                            (const char *) evbuffer_pullup (self->whole, -1), size);
     }
     else {
-        if (self->translate) {
-            struct evbuffer *out = evbuffer_new ();
-            ingress_translate_end (self->translate, out);
-            if (evbuffer_get_length (out))
-                of_exchange_stream_write (self->exchange, out);
-            evbuffer_free (out);
-        }
+        if (self->answer)
+            s_answer_write (self, NULL);
         of_exchange_stream_end (self->exchange);
     }
     s_finish (self, "ok");
@@ -347,37 +351,30 @@ s_send (s_call_t *self)
     const char *pins = streq (self->route->kind, "embeddings") ? "PinnedEmbeddingsProperties"
                                                                : "PinnedCompletionsProperties";
     json_t *pinned = streq (self->route->kind, "other") ? NULL : json_object_get (backend, pins);
-    char *text;
+    json_t *body = json_incref (self->body);
     if (json_object_size (pinned) > 0) {
-        json_t *body = json_deep_copy (self->body);
+        json_decref (body);
+        body = json_deep_copy (self->body);
         of_merge_pinned (body, pinned);
-        text = json_dumps (body, JSON_COMPACT);
-        json_decref (body);
     }
-    else                        //  no pins here (the usual case): nothing to copy
-        text = json_dumps (self->body, JSON_COMPACT);
+    //  The pins apply in the client's dialect; a translated request then
+    //  goes in the backend's, and its answer comes back in the client's
     const char *path = self->route->path;
+    ingress_answer_destroy (&self->answer);
     if (translated) {
-        //  The pins applied in the client's dialect; now the backend's
-        json_t *body = json_loads (text, 0, NULL);
         char error [256];
-        json_t *openai = ingress_translate_request (self->route->path, body, &path, error,
-                                                    sizeof error);
+        json_t *openai = ingress_translate_request (path, body, &path, error, sizeof error);
         json_decref (body);
-        free (text);
         if (!openai) {
             s_fail_reply (self, "rejected", 400, "invalid_request", "%s", error);
             return;
         }
-        text = json_dumps (openai, JSON_COMPACT);
-        json_decref (openai);
-        ingress_translate_destroy (&self->translate);
-        self->translate = ingress_translate_new (
-            self->route->path, json_string_value (json_object_get (self->body, "model")),
-            !json_is_false (json_object_get (self->body, "stream")));
+        body = openai;
+        self->answer = ingress_answer_new (
+            self->route->path, json_string_value (json_object_get (self->body, "model")));
     }
-    else
-        ingress_translate_destroy (&self->translate);
+    char *text = json_dumps (body, JSON_COMPACT);
+    json_decref (body);
 
     static const of_upstream_fn_t callbacks = {s_on_head, s_on_data, s_on_done, s_on_fail};
     self->upstream = of_upstream_new (self->ctx->pool, backend, &callbacks, self);

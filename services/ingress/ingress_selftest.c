@@ -3,7 +3,9 @@
 #include "ingress_admin_auth.h"
 #include "ingress_admin_list.h"
 #include "ingress_admin_live.h"
+#include "ingress_answer.h"
 #include "ingress_feed.h"
+#include "ingress_jscan.h"
 #include "ingress_listing.h"
 #include "ingress_match.h"
 #include "ingress_models.h"
@@ -26,7 +28,9 @@ static const of_selftest_t s_tests [] = {
     {"ingress_admin_auth", ingress_admin_auth_test},
     {"ingress_admin_list", ingress_admin_list_test},
     {"ingress_admin_live", ingress_admin_live_test},
+    {"ingress_jscan", ingress_jscan_test},
     {"ingress_translate", ingress_translate_test},
+    {"ingress_answer", ingress_answer_test},
     {NULL, NULL}
 };
 
