@@ -122,6 +122,8 @@ s_message (json_t *message, size_t index, char *error, size_t size)
     const char *name;
     json_t *value;
     json_object_foreach (message, name, value) {
+        if (json_is_null (value))
+            continue;
         if (streq (name, "role") || streq (name, "content")) {
             if (!json_is_string (value))
                 s_refuse ("messages[%zu].%s: must be a string", index, name);
@@ -186,12 +188,14 @@ ingress_translate_request (const char *path, json_t *body, const char **openai_p
                    : "/v1/chat/completions";
     //  Ollama streams unless told not to
     json_t *stream = json_object_get (body, "stream");
-    if (stream && !json_is_boolean (stream))
+    if (stream && !json_is_boolean (stream) && !json_is_null (stream))
         s_refuse ("stream: must be true or false");
     bool streamed = !json_is_false (stream);
     const char *name;
     json_t *value;
     json_object_foreach (body, name, value) {
+        if (json_is_null (value))
+            continue;           //  absent, as Ollama reads it
         if (streq (name, "model")) {
             if (!json_is_string (value))
                 s_refuse ("model: must be a string");
@@ -373,6 +377,18 @@ ingress_translate_test (bool verbose)
     assert (json_object_get (json_object_get (json_object_get (out, "response_format"),
                                               "json_schema"), "schema"));
     json_decref (out);
+
+    //  A null is absent, as Ollama reads it (what the real clients send for unset fields)
+    out = s_translated ("/api/chat", "{\"model\":\"m\",\"stream\":null,\"format\":null,"
+                        "\"options\":null,\"keep_alive\":null,\"tools\":null,\"think\":null,"
+                        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"images\":null}]}",
+                        error, &target);
+    assert (out && json_is_true (json_object_get (out, "stream")));
+    assert (!json_object_get (out, "response_format") && !json_object_get (out, "tools"));
+    assert (json_object_size (json_array_get (json_object_get (out, "messages"), 0)) == 2);
+    json_decref (out);
+    assert (!s_translated ("/api/chat", "{\"model\":\"m\",\"stream\":\"yes\"}", error, &target));
+    assert (strstr (error, "stream"));
 
     //  What cannot be mapped is refused, naming the field
     assert (!s_translated ("/api/chat", "{\"model\":\"m\",\"messages\":[],\"options\":"

@@ -3,7 +3,8 @@
 
     An Ollama body (after the pins, which apply in the client's dialect)
     becomes the OpenAI body for the backend, field by field; a field that
-    has no counterpart is refused with a 400 naming it, never dropped.
+    has no counterpart is refused with a 400 naming it, never dropped. A
+    null counts as absent, as Ollama's own decoder reads it.
         /api/chat        -> /v1/chat/completions
         /api/generate    -> /v1/chat/completions (the prompt as a user message,
                             system as a system message: Ollama templates the
