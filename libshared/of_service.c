@@ -162,11 +162,14 @@ of_service_bind (of_settings_t *settings, int type, const char *endpoint, char *
         cause = errno ? errno : ENOMEM;
     if (cause) {
         zsock_destroy (&sock);
+        //  Bus.BindAny rewrites the address: name both then
+        bool rewritten = address && !streq (address, endpoint);
+        if (error && rewritten)
+            snprintf (error, size, "cannot bind %s (for %s): %s", address, endpoint,
+                      zmq_strerror (cause));
+        else
         if (error)
-            snprintf (error, size, "cannot bind %s%s%s%s: %s", address ? address : endpoint,
-                      address && !streq (address, endpoint) ? " (for " : "",
-                      address && !streq (address, endpoint) ? endpoint : "",
-                      address && !streq (address, endpoint) ? ")" : "", zmq_strerror (cause));
+            snprintf (error, size, "cannot bind %s: %s", endpoint, zmq_strerror (cause));
         errno = cause;
     }
     free (address);

@@ -22,8 +22,10 @@
 //  A service that dies is started again after a delay that doubles while it
 //  keeps dying (1, 2, 4 ... 30 s), back to the first once it ran this long
 #define LAUNCHER_RESTART_FIRST_MS 1000
-#define LAUNCHER_RESTART_MAX_MS   30000
-#define LAUNCHER_RESTART_RESET_MS 10000
+#define LAUNCHER_RESTART_MAX_S    30
+#define LAUNCHER_RESTART_RESET_S  10
+#define LAUNCHER_RESTART_MAX_MS   (LAUNCHER_RESTART_MAX_S * 1000)
+#define LAUNCHER_RESTART_RESET_MS (LAUNCHER_RESTART_RESET_S * 1000)
 #define LAUNCHER_STOP_GRACE_MS    5000
 #define LAUNCHER_READY_WAIT_MS    15000
 
@@ -73,6 +75,13 @@ s_spawn (s_child_t *child)
     child->started_at = zclock_mono ();
     return pid;
 }
+
+//  Said when a child keeps ending
+#define S_STRINGIFY(x) #x
+#define S_TEXT(x)      S_STRINGIFY (x)
+static const char s_backoff_note [] =
+    " (it keeps ending: each wait doubles, up to " S_TEXT (LAUNCHER_RESTART_MAX_S)
+    " s, until it runs " S_TEXT (LAUNCHER_RESTART_RESET_S) " s)";
 
 //  The delay before starting a child that ended now again: the first delay
 //  after a run of LAUNCHER_RESTART_RESET_MS or more, else twice the last,
@@ -266,9 +275,7 @@ main (int argc, char *argv [])
                                  WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status),
                                  (long long) ran / 1000, (long long) ran % 1000 / 100,
                                  (long long) delay / 1000,
-                                 delay > LAUNCHER_RESTART_FIRST_MS
-                                     ? " (it keeps ending: each wait doubles, up to 30 s, until "
-                                       "it runs 10 s)" : "");
+                                 delay > LAUNCHER_RESTART_FIRST_MS ? s_backoff_note : "");
                         children [i].restart_at = now + delay;
                     }
                 }
