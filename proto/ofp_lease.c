@@ -324,12 +324,28 @@ s_round_trip (const char *command, const char *id, json_t *body, bool verbose)
     ofp_msg_destroy (&msg);
 }
 
+bool
+ofp_lease_translated_path (const char *path)
+{
+    static const char *const translated [] = {
+        "/api/chat", "/api/generate", "/api/embed", "/api/embeddings", NULL
+    };
+    for (const char *const *p = translated; path && *p; p++)
+        if (streq (path, *p))
+            return true;
+    return false;
+}
+
 void
 ofp_lease_test (bool verbose)
 {
     printf (" * ofp_lease: ");
     if (verbose)
         printf ("\n");
+
+    assert (ofp_lease_translated_path ("/api/chat") && ofp_lease_translated_path ("/api/embed"));
+    assert (!ofp_lease_translated_path ("/api/show") && !ofp_lease_translated_path ("/v1/chat"));
+    assert (!ofp_lease_translated_path (NULL));
 
     //  What the ingress and the scheduler will build
     s_round_trip ("HELLO", "1",

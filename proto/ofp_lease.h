@@ -33,6 +33,12 @@
 
 extern const ofp_protocol_t ofp_lease_protocol;
 
+//  True if path is one of Ollama's routes that the ingress translates for
+//  OpenAI-format backends (lease.md, Route): an ask for it may go to a
+//  backend of either format. The one list, for the ingress and the scheduler.
+bool
+    ofp_lease_translated_path (const char *path);
+
 //  Self test
 void
     ofp_lease_test (bool verbose);

@@ -332,7 +332,7 @@ s_send (s_call_t *self)
     //  and nowhere this replica has no config for. The scheduler filters by the
     //  route's API already: this only catches config copies that disagree.
     bool translated = lease->openai && !self->route->openai;
-    if (!backend || (translated && !ingress_translate_route (self->route->path))) {
+    if (!backend || (translated && !ofp_lease_translated_path (self->route->path))) {
         of_log_info ("lease on %s not usable for %s %s", lease->backend, "POST",
                      self->route->path);
         json_array_append_new (json_object_get (self->ask, "Exclude"),

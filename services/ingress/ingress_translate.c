@@ -20,13 +20,6 @@ ingress_translate_kind (const char *path)
     return INGRESS_TRANSLATE_CHAT;
 }
 
-bool
-ingress_translate_route (const char *path)
-{
-    return path && (streq (path, "/api/chat") || streq (path, "/api/generate")
-                    || streq (path, "/api/embed") || streq (path, "/api/embeddings"));
-}
-
 #define s_refuse(...) \
     do { \
         snprintf (error, size, __VA_ARGS__); \

@@ -30,11 +30,7 @@ typedef enum {
     INGRESS_TRANSLATE_EMBEDDINGS
 } ingress_translate_kind_t;
 
-//  True if an Ollama route can be served by an OpenAI-format backend.
-bool
-    ingress_translate_route (const char *path);
-
-//  The kind of one of those routes.
+//  The kind of a route the ingress translates (ofp_lease_translated_path).
 ingress_translate_kind_t
     ingress_translate_kind (const char *path);
 

@@ -14,24 +14,14 @@ static const char *const s_kinds [SCHED_KIND_COUNT] = {"completions", "embedding
 //  Routes under this path are Ollama's own API, which OpenAI-format servers lack
 #define S_OLLAMA_API_PREFIX "/api/"
 
-//  Ollama's routes that the ingress translates for OpenAI-format backends
-//  (ingress_translate): these go to both formats
-static const char *const s_translated [] = {
-    "/api/chat", "/api/generate", "/api/embed", "/api/embeddings", NULL
-};
-
 //  True if a Route ("POST /api/show") names Ollama's own API, and one that
-//  only Ollama backends can serve
+//  only Ollama backends can serve (not one the ingress translates)
 static bool
 s_ollama_route (const char *route)
 {
     const char *path = route ? strchr (route, ' ') : NULL;
-    if (!path || strncmp (path + 1, S_OLLAMA_API_PREFIX, strlen (S_OLLAMA_API_PREFIX)) != 0)
-        return false;
-    for (const char *const *translated = s_translated; *translated; translated++)
-        if (streq (path + 1, *translated))
-            return false;
-    return true;
+    return path && strncmp (path + 1, S_OLLAMA_API_PREFIX, strlen (S_OLLAMA_API_PREFIX)) == 0
+           && !ofp_lease_translated_path (path + 1);
 }
 
 struct _sched_queue_t {
