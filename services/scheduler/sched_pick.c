@@ -153,15 +153,17 @@ s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const char *mo
     ||  frontend->policy == SCHED_POLICY_LEAST_LATENCY) {
         bool by_latency = frontend->policy == SCHED_POLICY_LEAST_LATENCY;
         size_t explore = s_explore (env, frontend, model, free, count, start);
-        //  Ties go to the first in rotation order, so an idle fleet is spread too
-        for (size_t step = 1; step < count && explore == count; step++) {
-            size_t index = (start + step) % count;
-            if (s_better (env, model, by_latency, frontend->backends [free [index]],
-                          frontend->backends [free [chosen]]))
-                chosen = index;
-        }
         if (explore < count)
             chosen = explore;
+        else {
+            //  Ties go to the first in rotation order, so an idle fleet is spread too
+            for (size_t step = 1; step < count; step++) {
+                size_t index = (start + step) % count;
+                if (s_better (env, model, by_latency, frontend->backends [free [index]],
+                              frontend->backends [free [chosen]]))
+                    chosen = index;
+            }
+        }
     }
     if (frontend->policy != SCHED_POLICY_RANDOM)
         frontend->cursor = (free [chosen] + 1) % frontend->count;
