@@ -179,19 +179,17 @@ s_find (json_t *inventory, const char *list, const char *name)
     return NULL;
 }
 
-//  The models of the inventories (of the Ollama ones only, when ollama_only),
-//  one entry (made by entry) per model: the record of a backend that has it
+//  The models of the inventories (of every format: Ollama's routes reach
+//  OpenAI-format backends through translation), one entry (made by entry) per model: the record of a backend that has it
 //  loaded, else the most recently modified (the first of equals), sorted
 static json_t *
-s_union (json_t *inventories, bool ollama_only, json_t *(*entry) (json_t *),
+s_union (json_t *inventories, json_t *(*entry) (json_t *),
          int (*compare) (const void *, const void *))
 {
     json_t *chosen = json_object ();    //  key -> [model record, loaded]
     size_t index, at;
     json_t *inventory, *model;
-    json_array_foreach (inventories, index, inventory) {
-        if (ollama_only && !streq (s_string (inventory, "ApiFormat"), "Ollama"))
-            continue;
+    json_array_foreach (inventories, index, inventory)
         json_array_foreach (json_object_get (inventory, "Models"), at, model) {
             char key [OFP_MODELS_KEY_MAX];
             s_key (model, key);
@@ -207,7 +205,6 @@ s_union (json_t *inventories, bool ollama_only, json_t *(*entry) (json_t *),
             }
             json_object_set_new (chosen, key, json_pack ("[O, b]", model, loaded));
         }
-    }
     json_t *entries = json_object ();
     const char *key;
     json_t *held;
@@ -223,7 +220,7 @@ json_t *
 ingress_listing_tags (json_t *inventories)
 {
     return json_pack ("{s:o}", "models",
-                      s_union (inventories, false, s_tag, s_compare_names));
+                      s_union (inventories, s_tag, s_compare_names));
 }
 
 json_t *
@@ -295,7 +292,7 @@ ingress_listing_openai (json_t *inventories)
 {
     //  An empty list is [] (Ollama says null, which some clients cannot page through)
     return json_pack ("{s:s, s:o}", "object", "list", "data",
-                      s_union (inventories, false, s_openai_entry, s_compare_ids));
+                      s_union (inventories, s_openai_entry, s_compare_ids));
 }
 
 //  The Model record of the first inventory that has the model, or NULL
