@@ -40,19 +40,20 @@ of_upstream_prepare_own_credentials (json_t *backend)
     return false;
 }
 
-static void
-s_set (struct evkeyvalq *headers, const char *name, const char *value)
-{
-    while (evhttp_remove_header (headers, name) == 0)
-        ;
-    evhttp_add_header (headers, name, value);
-}
-
+//  Every header of that name goes
 static void
 s_remove (struct evkeyvalq *headers, const char *name)
 {
     while (evhttp_remove_header (headers, name) == 0)
         ;
+}
+
+//  The one header of that name
+static void
+s_set (struct evkeyvalq *headers, const char *name, const char *value)
+{
+    s_remove (headers, name);
+    evhttp_add_header (headers, name, value);
 }
 
 char *

@@ -180,8 +180,9 @@ s_find (json_t *inventory, const char *list, const char *name)
 }
 
 //  The models of the inventories (of every format: Ollama's routes reach
-//  OpenAI-format backends through translation), one entry (made by entry) per model: the record of a backend that has it
-//  loaded, else the most recently modified (the first of equals), sorted
+//  OpenAI-format backends through translation), one entry (made by entry)
+//  per model: the record of a backend that has it loaded, else the most
+//  recently modified (the first of equals), sorted
 static json_t *
 s_union (json_t *inventories, json_t *(*entry) (json_t *),
          int (*compare) (const void *, const void *))
