@@ -39,6 +39,19 @@ function adminGet(path) {
   });
 }
 
+// A generation over https trusting the test CA; resolves its status
+function generate() {
+  return new Promise((resolve, reject) => {
+    const request = https.request(`${url()}/api/generate`, { method: 'POST', ca: readFileSync(served.ca),
+      agent: false, headers: { 'content-type': 'application/json' } }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode));
+    });
+    request.on('error', reject);
+    request.end(JSON.stringify({ model: MODEL, prompt: 'x', stream: false, options: { num_predict: 1 } }));
+  });
+}
+
 // Runs the ollama npm client in a node of its own (NODE_EXTRA_CA_CERTS is read at start):
 // a generation, then a streamed chat; resolves what it printed (JSON) or its error
 const CLIENT = `
@@ -82,6 +95,9 @@ before(async () => {
     const { status, json } = await adminGet('/backends/health');
     return status === 200 && json.every((b) => b.Healthy && b.ModelsKnown);
   }, { what: 'the backend healthy, through the admin API over https' });
+  // The scheduler follows healthmon and modelsync on its own and may learn of the backend a
+  // moment after the ingress's admin view: one generation served means it has
+  await waitFor(async () => await generate() === 200, { what: 'a generation served over https' });
 });
 
 after(async () => {
