@@ -33,6 +33,18 @@ function raw(url, path, body) {
   });
 }
 
+// A raw GET, to the frontend url names by its Host
+function get(url, path) {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    http.get({ host: '127.0.0.1', port: target.port, path, headers: { host: target.host } }, (response) => {
+      let body = '';
+      response.on('data', (chunk) => { body += chunk; });
+      response.on('end', () => resolve({ status: response.statusCode, body }));
+    }).on('error', reject);
+  });
+}
+
 before(async () => {
   llamas = [await startLlamaServer({ embeddings: true }), await startLlamaServer({ embeddings: true })];
   flow = await startFlow({
@@ -67,6 +79,16 @@ before(async () => {
     }
     return seen.size === 2 && mixed.size === 2;
   }, { what: 'both frontends serving' });
+  // The listings come from modelsync's inventories, which the ingress follows on its own: a
+  // request served says nothing of them (the scheduler routes without an inventory)
+  await waitFor(async () => {
+    for (const url of [llamaUrl(), mixedUrl()]) {
+      const tags = await get(url, '/api/tags');
+      if (tags.status !== 200 || !JSON.parse(tags.body).models.some((m) => m.name.startsWith(MODEL)))
+        return false;
+    }
+    return true;
+  }, { what: 'both frontends listing the model' });
 });
 
 after(async () => {
