@@ -53,7 +53,8 @@ s_check_welcome (json_t *body, char *error, size_t size)
     return 0;
 }
 
-//  {"Frontend", "Kind", "Route"?, "Model", "Labels", "StickyKey"?, "Exclude", "DeadlineMs"}
+//  {"Frontend", "Kind", "Route"?, "Model", "Labels", "StickyKey"?, "Exclude", "DeadlineMs",
+//   "RequestId"?}
 static int
 s_check_lease (json_t *body, char *error, size_t size)
 {
@@ -70,6 +71,9 @@ s_check_lease (json_t *body, char *error, size_t size)
         return -1;
     if (ofp_check_present (body, "StickyKey")
         && ofp_check_string (body, "StickyKey", 1, OFP_LEASE_STICKY_MAX, error, size) != 0)
+        return -1;
+    if (ofp_check_present (body, "RequestId")
+        && ofp_check_string (body, "RequestId", 1, OFP_LEASE_REQUEST_ID_MAX, error, size) != 0)
         return -1;
     return 0;
 }
@@ -412,6 +416,9 @@ ofp_lease_test (bool verbose)
     snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
               "\"StickyKey\":null%s", lease_tail);
     s_expect ("LEASE", true, body, NULL, verbose);
+    snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
+              "\"RequestId\":\"\"%s", lease_tail);
+    s_expect ("LEASE", true, body, "RequestId", verbose);
     s_expect ("LEASE", true,
               "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"m\",\"Labels\":[\"a\",\"\"],"
               "\"Exclude\":[],\"DeadlineMs\":0}", "Labels[1]", verbose);

@@ -22,6 +22,7 @@
 #define OFP_LEASE_EXCLUDE_MAX   64
 #define OFP_LEASE_STICKY_MAX    256
 #define OFP_LEASE_ROUTE_MAX     256
+#define OFP_LEASE_REQUEST_ID_MAX 160        //  the HTTP request's id: Ingress id, "-", a counter
 #define OFP_LEASE_REASON_MAX    256
 #define OFP_LEASE_DEADLINE_MAX  86400000    //  24 h
 #define OFP_LEASE_RESUME_MAX    10000       //  leases in one RESUME

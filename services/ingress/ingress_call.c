@@ -15,13 +15,14 @@
 #include "ingress_reply.h"
 #include "ingress_route.h"
 #include "ingress_answer.h"
+#include "ingress_ops.h"
+#include "ingress_reqid.h"
 #include <event2/keyvalq_struct.h>
 
 //  Backpressure: stop reading the backend above this much unsent client
 //  output, resume below the low mark (bounded memory per stream)
 #define S_OUTPUT_HIGH (256 * 1024)
 #define S_OUTPUT_LOW  (64 * 1024)
-#define S_ID_MAX      96
 #define S_FAILURE_MAX 512
 
 typedef struct {
@@ -44,6 +45,7 @@ typedef struct {
     char *content_type;         //  its Content-Type
     ingress_answer_t *answer;   //  a translated request's answer, in Ollama's shape
     char failure [S_FAILURE_MAX];   //  the last backend that failed to connect, and why
+    char id [INGRESS_REQID_MAX + 1];    //  the request's id (ingress_reqid)
 } s_call_t;
 
 static void s_ask (s_call_t *self);
@@ -141,7 +143,7 @@ s_forwardable_response_header (const char *name)
 {
     static const char *const dropped [] = {
         "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Proxy-Connection",
-        "Trailer", "Upgrade", "Date", "Server", NULL
+        "Trailer", "Upgrade", "Date", "Server", "X-Request-Id", NULL
     };
     for (const char *const *d = dropped; *d; d++)
         if (strcasecmp (name, *d) == 0)
@@ -385,7 +387,8 @@ s_send (s_call_t *self)
                                       : NULL;
     of_upstream_extra_t extra = {
         .query = of_exchange_query (self->exchange),
-        .forwarded_for = forwarded ? forwarded : of_exchange_peer (self->exchange)
+        .forwarded_for = forwarded ? forwarded : of_exchange_peer (self->exchange),
+        .request_id = self->id
     };
     //  The one place a client's credentials are offered to a backend (the
     //  builder passes them only to a backend without credentials of its own).
@@ -564,7 +567,7 @@ s_show (ingress_ctx_t *ctx, of_exchange_t *exchange, json_t *frontend, const cha
 }
 
 static void
-s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route)
+s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route, const char *id)
 {
     json_t *frontend = ingress_call_frontend (ctx->clone, exchange);
     if (!frontend)
@@ -622,12 +625,13 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
     self->frontend = json_incref (frontend);
     self->body = body;
     self->ttfb_ms = -1;
+    snprintf (self->id, sizeof self->id, "%s", id);
     self->timer = evtimer_new (ctx->base, s_on_timer, self);
-    self->ask = json_pack ("{s:O, s:s, s:s, s:s, s:o, s:s, s:[], s:I}", "Frontend",
+    self->ask = json_pack ("{s:O, s:s, s:s, s:s, s:o, s:s, s:[], s:I, s:s}", "Frontend",
                            json_object_get (frontend, "Identifier"), "Kind", route->kind, "Route",
                            route_name, "Model", model ? model : "", "Labels", labels,
                            "StickyKey", client, "Exclude", "DeadlineMs",
-                           (json_int_t) ctx->settings->queue_timeout_ms);
+                           (json_int_t) ctx->settings->queue_timeout_ms, "RequestId", id);
     ctx->calls++;
     of_exchange_set_owner (exchange, s_on_client_gone, self);
     of_exchange_watch (exchange);
@@ -640,10 +644,10 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
     if (request->flags & EVHTP_REQ_FLAG_FINISHED)
         return;                 //  answered from its headers (413)
     of_exchange_t *exchange = of_exchange_new (request, ctx->base);
-    char id [S_ID_MAX];
-    snprintf (id, sizeof id, "%s-%llu", ctx->settings->ingress_id,
-              (unsigned long long) ++ctx->requests);
+    char id [INGRESS_REQID_MAX + 1];
+    ingress_reqid_make (exchange, ctx->settings->ingress_id, ++ctx->requests, id, sizeof id);
     of_exchange_add_header (exchange, "X-OllamaFlow-Request", id);
+    of_exchange_add_header (exchange, "X-Request-Id", id);
     ingress_reply_cors (exchange);
 
     htp_method method = evhtp_request_get_method (request);
@@ -652,6 +656,8 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
         ingress_reply_preflight (exchange);
         return;
     }
+    if (ingress_ops_handle (ctx, exchange))
+        return;
     if (ingress_admin_path (path)) {
         ingress_admin_handle (ctx->admin, exchange);
         return;
@@ -670,7 +676,7 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
     else if (route->action == INGRESS_HOME)
         ingress_reply_home (exchange);
     else if (route->action == INGRESS_PROXY)
-        s_start (ctx, exchange, route);
+        s_start (ctx, exchange, route, id);
     else if (route->action == INGRESS_REFUSE)
         //  They change one server's models, and a frontend is many servers
         ingress_reply_error (exchange, 403, "not_supported", -1,

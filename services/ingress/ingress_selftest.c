@@ -10,6 +10,7 @@
 #include "ingress_match.h"
 #include "ingress_models.h"
 #include "ingress_progress.h"
+#include "ingress_reqid.h"
 #include "ingress_requester.h"
 #include "ingress_required.h"
 #include "ingress_route.h"
@@ -31,6 +32,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_jscan", ingress_jscan_test},
     {"ingress_translate", ingress_translate_test},
     {"ingress_answer", ingress_answer_test},
+    {"ingress_reqid", ingress_reqid_test},
     {NULL, NULL}
 };
 
