@@ -65,6 +65,11 @@ typedef struct {
     int max_jobs;                   //  Models.MaxJobs: PULL-START jobs followed at once
     int max_sessions;               //  Scheduler.MaxSessions: sticky sessions kept
     int max_queue;                  //  Scheduler.MaxQueue: asks waiting, all frontends
+    //  Observability (the ingress's /metrics and access log)
+    bool metrics_enable;            //  Metrics.Enable: count traffic and serve /metrics
+    bool metrics_require_token;     //  Metrics.RequireAdminToken: /metrics needs an admin token
+    int access_log_sample;          //  AccessLog.SampleEvery: 0 off, 1 every request, N 1 in N
+    char *access_log_file;          //  AccessLog.File: "" for standard output, else a file
     json_t *seed_frontends;         //  Frontends: array seeded by configd on first start
     json_t *seed_backends;          //  Backends: array seeded by configd on first start
 } of_settings_t;

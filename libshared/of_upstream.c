@@ -24,6 +24,8 @@ struct _of_upstream_pool_t {
     of_settings_t *settings;
     zhashx_t *idle;             //  "host:port" -> zlistx_t of evhttp_connection
     size_t idle_count;
+    uint64_t connects;          //  connections made, for the metrics
+    uint64_t reuses;            //  requests sent on an idle connection
     zlistx_t *doomed;           //  connections to free from the loop, next turn
     struct event *reaper;       //  frees them
 };
@@ -105,6 +107,14 @@ of_upstream_pool_destroy (of_upstream_pool_t **self_p)
     *self_p = NULL;
 }
 
+void
+of_upstream_pool_counts (of_upstream_pool_t *self, uint64_t *connects, uint64_t *reuses)
+{
+    assert (self);
+    *connects = self->connects;
+    *reuses = self->reuses;
+}
+
 size_t
 of_upstream_pool_idle (of_upstream_pool_t *self)
 {
@@ -134,14 +144,18 @@ s_connect_tls (of_upstream_pool_t *pool, const char *host, int port)
 static struct evhttp_connection *
 s_connection_take (of_upstream_pool_t *pool, const char *key, const char *host, int port, bool ssl)
 {
-    if (ssl)
+    if (ssl) {
         //  evhttp cannot reconnect a used TLS bufferevent: one request each
+        pool->connects++;
         return s_connect_tls (pool, host, port);
+    }
     zlistx_t *list = (zlistx_t *) zhashx_lookup (pool->idle, key);
     if (list && zlistx_size (list) > 0) {
         pool->idle_count--;
+        pool->reuses++;
         return (struct evhttp_connection *) zlistx_detach (list, NULL);
     }
+    pool->connects++;
     return evhttp_connection_base_new (pool->base, pool->dns, host, (unsigned short) port);
 }
 

@@ -56,6 +56,10 @@ of_upstream_pool_t *
 void
     of_upstream_pool_destroy (of_upstream_pool_t **self_p);
 
+//  Connections made, and requests sent on a kept idle connection, since start.
+void
+    of_upstream_pool_counts (of_upstream_pool_t *self, uint64_t *connects, uint64_t *reuses);
+
 //  Idle connections kept, over all backends.
 size_t
     of_upstream_pool_idle (of_upstream_pool_t *self);

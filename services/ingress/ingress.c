@@ -15,6 +15,7 @@
 #include "ingress_call.h"
 #include "ingress_admin.h"
 #include "ingress_tls.h"
+#include "ingress_metrics.h"
 #include "of_service.h"
 #include "of_conns.h"
 #include <evhtp.h>
@@ -66,7 +67,10 @@ s_configd_alive (void *arg)
 static void
 s_on_config_change (void *arg, of_kind_t kind, const char *identifier, json_t *object)
 {
-    (void) arg;
+    s_ingress_t *self = (s_ingress_t *) arg;
+    //  The metrics intern names here, off the request path
+    if (self->ctx.metrics)
+        ingress_metrics_config (self->ctx.metrics, self->ctx.clone, kind, identifier, object);
     if (kind == OF_KIND_COUNT)
         of_log_info ("config snapshot applied");
     else
@@ -120,6 +124,7 @@ s_destroy (s_ingress_t *self)
         evhtp_free (self->htp);
     }
     ingress_tls_destroy (&self->tls);
+    ingress_metrics_destroy (&self->ctx.metrics);
     ingress_models_destroy (&self->ctx.models);
     ingress_admin_destroy (&self->ctx.admin);
     ingress_requester_destroy (&self->ctx.configd);
@@ -171,6 +176,9 @@ ingress_actor (zsock_t *pipe, void *args)
     }
     evhtp_set_gencb (self.htp, s_on_request, &self);
     self.conns = of_conns_new (self.htp, (size_t) settings->max_connections, s_on_accept, &self);
+    self.ctx.conns = self.conns;
+    self.ctx.started_at = zclock_time ();
+    self.ctx.metrics = settings->metrics_enable ? ingress_metrics_new () : NULL;
     evhtp_set_max_body_size (self.htp, S_HARD_BODY_LIMIT);
     if (settings->ssl_enable
         && !(self.tls = ingress_tls_new (self.htp, settings, error, sizeof error))) {

@@ -46,6 +46,7 @@ typedef struct {
     ingress_answer_t *answer;   //  a translated request's answer, in Ollama's shape
     char failure [S_FAILURE_MAX];   //  the last backend that failed to connect, and why
     char id [INGRESS_REQID_MAX + 1];    //  the request's id (ingress_reqid)
+    ingress_report_t report;    //  what the metrics and access log see (ingress_ops)
 } s_call_t;
 
 static void s_ask (s_call_t *self);
@@ -66,6 +67,10 @@ s_release (s_call_t *self, const char *outcome)
 static void
 s_finish (s_call_t *self, const char *outcome)
 {
+    self->report.outcome = outcome;
+    if (!self->report.status)
+        self->report.status = streq (outcome, "client_gone") ? 0 : self->status;
+    ingress_ops_report (self->ctx, &self->report);
     if (self->asking)
         ingress_link_cancel (self->ctx->link, &self->asking, outcome);
     of_upstream_cancel (&self->upstream);
@@ -92,10 +97,11 @@ s_on_client_gone (of_exchange_t *exchange, void *arg)
 }
 
 //  Ends the call with an error answer (nothing was sent to the client yet)
-#define s_fail_reply(self, outcome, status, code, ...) \
+#define s_fail_reply(self, outcome, http_status, code, ...) \
     do { \
         of_exchange_set_owner ((self)->exchange, NULL, NULL); \
-        ingress_reply_error ((self)->exchange, status, code, -1, __VA_ARGS__); \
+        (self)->report.status = http_status; \
+        ingress_reply_error ((self)->exchange, http_status, code, -1, __VA_ARGS__); \
         s_finish (self, outcome); \
     } while (0)
 
@@ -211,6 +217,7 @@ s_answer_write (s_call_t *self, struct evbuffer *data)
     }
     else
         ingress_answer_end (self->answer, out);
+    ingress_meter_feed_buffer (&self->report.meter, out);
     of_exchange_stream_write (self->exchange, out);
     evbuffer_free (out);
 }
@@ -225,8 +232,10 @@ s_on_data (void *arg, struct evbuffer *data)
     else
     if (self->answer)
         s_answer_write (self, data);
-    else
+    else {
+        ingress_meter_feed_buffer (&self->report.meter, data);
         of_exchange_stream_write (self->exchange, data);
+    }
 }
 
 static void
@@ -240,12 +249,15 @@ s_on_done (void *arg)
         char *text = ingress_answer_whole (self->answer, self->status,
                                            (const char *) evbuffer_pullup (self->whole, -1),
                                            evbuffer_get_length (self->whole), &status);
+        self->report.status = status;
+        ingress_meter_feed (&self->report.meter, text, strlen (text));
         of_exchange_reply (self->exchange, status, self->content_type, text, strlen (text));
         free (text);
     }
     else
     if (self->whole) {
         size_t size = evbuffer_get_length (self->whole);
+        ingress_meter_feed_buffer (&self->report.meter, self->whole);
         of_exchange_reply (self->exchange, self->status, self->content_type,
                            (const char *) evbuffer_pullup (self->whole, -1), size);
     }
@@ -416,6 +428,10 @@ s_on_lease (void *arg, ingress_lease_t *lease, const ingress_denial_t *denial)
     self->asking = NULL;
     if (lease) {
         self->lease = lease;
+        self->report.backend = self->ctx->metrics ? ingress_metrics_backend (self->ctx->metrics,
+                                                                             lease->backend)
+                                                  : -1;
+        self->report.queue_ms = lease->queued_ms;
         s_send (self);
         return;
     }
@@ -425,6 +441,8 @@ s_on_lease (void *arg, ingress_lease_t *lease, const ingress_denial_t *denial)
         return;
     }
     of_exchange_set_owner (self->exchange, NULL, NULL);
+    self->report.status = denial->status;
+    snprintf (self->report.reason, sizeof self->report.reason, "%s", denial->error);
     ingress_reply_error (self->exchange, denial->status, denial->error, denial->retry_after_ms,
                          "%s", denial->message);
     s_finish (self, "rejected");
@@ -626,6 +644,14 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
     self->body = body;
     self->ttfb_ms = -1;
     snprintf (self->id, sizeof self->id, "%s", id);
+    self->report = (ingress_report_t) {
+        .id = self->id, .route = route->path, .kind = route->kind, .model = model,
+        .frontend = ctx->metrics ? ingress_metrics_frontend (
+                        ctx->metrics, json_string_value (json_object_get (frontend, "Identifier")))
+                                 : -1,
+        .backend = -1, .queue_ms = -1
+    };
+    ingress_meter_start (&self->report.meter);
     self->timer = evtimer_new (ctx->base, s_on_timer, self);
     self->ask = json_pack ("{s:O, s:s, s:s, s:s, s:o, s:s, s:[], s:I, s:s}", "Frontend",
                            json_object_get (frontend, "Identifier"), "Kind", route->kind, "Route",
@@ -675,8 +701,10 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
     }
     else if (route->action == INGRESS_HOME)
         ingress_reply_home (exchange);
-    else if (route->action == INGRESS_PROXY)
+    else if (route->action == INGRESS_PROXY) {
         s_start (ctx, exchange, route, id);
+        ingress_ops_refused (ctx, route->kind, exchange);
+    }
     else if (route->action == INGRESS_REFUSE)
         //  They change one server's models, and a frontend is many servers
         ingress_reply_error (exchange, 403, "not_supported", -1,

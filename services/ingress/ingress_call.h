@@ -20,6 +20,8 @@
 #include <evhtp.h>
 
 typedef struct _ingress_admin_t ingress_admin_t;
+typedef struct _ingress_metrics_t ingress_metrics_t;
+typedef struct _of_conns_t of_conns_t;
 
 //  What every call of one ingress shares
 typedef struct {
@@ -34,6 +36,10 @@ typedef struct {
     ingress_admin_t *admin;     //  the admin API (/v1.0/)
     uint64_t requests;          //  requests seen, for request ids
     uint64_t calls;             //  calls in progress
+    //  Observability (ingress_ops)
+    ingress_metrics_t *metrics; //  this ingress's traffic, or NULL (Metrics.Enable false)
+    of_conns_t *conns;          //  the open client connections (borrowed)
+    int64_t started_at;         //  zclock_time when the ingress started
 } ingress_ctx_t;
 
 //  Handles one request (any route); evhtp's request callback.

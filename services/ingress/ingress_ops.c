@@ -1,10 +1,14 @@
 /*  =========================================================================
-    ingress_ops - the operator's routes: /livez and /readyz
+    ingress_ops - what an operator sees of an ingress
     =========================================================================
 */
 
 #include "ingress_ops.h"
 #include "ingress_watch.h"
+#include "ingress_fleet.h"
+#include "ingress_admin_auth.h"
+#include "ingress_reply.h"
+#include "of_conns.h"
 
 #define S_WHY_MAX 1024
 
@@ -75,13 +79,106 @@ s_text (of_exchange_t *exchange, int status, const char *text)
     of_exchange_reply (exchange, status, "text/plain; charset=utf-8", text, strlen (text));
 }
 
+static void
+s_gauge (struct evbuffer *out, const char *name, const char *help, double value)
+{
+    evbuffer_add_printf (out, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name,
+                         value);
+}
+
+static void
+s_counter (struct evbuffer *out, const char *name, const char *help, uint64_t value)
+{
+    evbuffer_add_printf (out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name,
+                         name, (unsigned long long) value);
+}
+
+//  This ingress's own gauges
+static void
+s_write_ingress (ingress_ctx_t *ctx, struct evbuffer *out)
+{
+    evbuffer_add_printf (out, "# HELP ollamaflow_ingress_info The ingress's id and version\n"
+                              "# TYPE ollamaflow_ingress_info gauge\nollamaflow_ingress_info{"
+                              "ingress=\"");
+    ingress_metrics_escape (out, ctx->settings->ingress_id);
+    evbuffer_add_printf (out, "\",version=\"%s\"} 1\n", OF_VERSION);
+    s_gauge (out, "ollamaflow_ingress_start_time_seconds", "When this ingress started (Unix time)",
+             (double) ctx->started_at / 1000);
+    char why [S_WHY_MAX];
+    s_gauge (out, "ollamaflow_ingress_ready", "1 when /readyz answers 200",
+             ingress_ops_ready (ctx, why, sizeof why));
+    s_gauge (out, "ollamaflow_ingress_connections", "Open client connections",
+             (double) of_conns_size (ctx->conns));
+    s_counter (out, "ollamaflow_ingress_connections_refused_total",
+               "Client connections closed at once because Ingress.MaxConnections were open",
+               of_conns_refused (ctx->conns));
+    s_gauge (out, "ollamaflow_ingress_calls", "Proxied requests in progress (asking, sending or "
+             "streaming)", (double) ctx->calls);
+    s_gauge (out, "ollamaflow_ingress_leases", "Leases this ingress holds",
+             (double) ingress_link_leases (ctx->link));
+    s_gauge (out, "ollamaflow_ingress_asks", "Lease asks this ingress has open (queued included)",
+             (double) ingress_link_asks (ctx->link));
+    uint64_t connects, reuses;
+    of_upstream_pool_counts (ctx->pool, &connects, &reuses);
+    s_counter (out, "ollamaflow_ingress_upstream_connects_total",
+               "Connections made to backends", connects);
+    s_counter (out, "ollamaflow_ingress_upstream_reuses_total",
+               "Requests sent to a backend on a kept idle connection", reuses);
+    s_gauge (out, "ollamaflow_ingress_upstream_idle_connections",
+             "Idle backend connections kept for reuse", (double) of_upstream_pool_idle (ctx->pool));
+}
+
+static void
+s_metrics (ingress_ctx_t *ctx, of_exchange_t *exchange)
+{
+    if (!ctx->metrics) {
+        ingress_reply_error (exchange, 404, "not_found", -1,
+                             "metrics are off on this ingress (Metrics.Enable)");
+        return;
+    }
+    if (ctx->settings->metrics_require_token
+        && ingress_admin_auth (ctx->settings->admin_tokens,
+                               of_exchange_header (exchange, "Authorization"))
+               != INGRESS_AUTH_OK) {
+        of_exchange_add_header (exchange, "WWW-Authenticate", "Bearer");
+        s_text (exchange, 401, "send 'Authorization: Bearer <token>' with one of the "
+                "AdminBearerTokens (Metrics.RequireAdminToken)\n");
+        return;
+    }
+    struct evbuffer *out = evbuffer_new ();
+    ingress_metrics_write (ctx->metrics, out);
+    s_write_ingress (ctx, out);
+    ingress_fleet_write (ctx, out);
+    of_exchange_add_header (exchange, "Cache-Control", "no-store");
+    size_t size = evbuffer_get_length (out);
+    of_exchange_reply (exchange, 200, "text/plain; version=0.0.4; charset=utf-8",
+                       (const char *) evbuffer_pullup (out, -1), size);
+    evbuffer_free (out);
+}
+
+void
+ingress_ops_report (ingress_ctx_t *ctx, ingress_report_t *report)
+{
+    ingress_meter_end (&report->meter);
+    if (ctx->metrics)
+        ingress_metrics_record (ctx->metrics, report);
+}
+
+void
+ingress_ops_refused (ingress_ctx_t *ctx, const char *kind, of_exchange_t *exchange)
+{
+    if (ctx->metrics && of_exchange_finished (exchange))
+        ingress_metrics_refused (ctx->metrics, kind, of_exchange_request (exchange)->status);
+}
+
 bool
 ingress_ops_handle (ingress_ctx_t *ctx, of_exchange_t *exchange)
 {
     const char *path = of_exchange_path (exchange);
     bool livez = streq (path, "/livez");
     bool readyz = streq (path, "/readyz");
-    if (!livez && !readyz)
+    bool metrics = streq (path, "/metrics");
+    if (!livez && !readyz && !metrics)
         return false;
     htp_method method = of_exchange_method (exchange);
     if (method != htp_method_GET && method != htp_method_HEAD) {
@@ -91,6 +188,10 @@ ingress_ops_handle (ingress_ctx_t *ctx, of_exchange_t *exchange)
     }
     if (livez) {
         s_text (exchange, 200, "alive\n");
+        return true;
+    }
+    if (metrics) {
+        s_metrics (ctx, exchange);
         return true;
     }
     char why [S_WHY_MAX];

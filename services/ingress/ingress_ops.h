@@ -1,5 +1,6 @@
 /*  =========================================================================
-    ingress_ops - the operator's routes: /livez and /readyz
+    ingress_ops - what an operator sees of an ingress: /livez, /readyz,
+    /metrics, and each call's end reported to the metrics
 
     The probes load balancers, systemd, compose and Kubernetes ask. /livez
     says the process serves: it answers 200 "alive" whenever the loop runs.
@@ -9,6 +10,12 @@
     "ready", or 503 with one line for each thing missing, so that an operator
     reading a failed probe knows where to look. Both take GET and HEAD, need
     no token and carry nothing secret.
+
+    /metrics writes Prometheus's text format 0.0.4: this ingress's traffic
+    (ingress_metrics), its own gauges (connections, calls, leases, upstream
+    connections) and the fleet as the bus tells it (ingress_fleet). It needs
+    no token unless Metrics.RequireAdminToken says so (Prometheus targets
+    usually are open; the series hold no secret and no client address).
     =========================================================================
 */
 
@@ -16,6 +23,7 @@
 #define INGRESS_OPS_H_INCLUDED
 
 #include "ingress_call.h"
+#include "ingress_metrics.h"
 
 //  Answers the request if its path is an operator route; false otherwise
 //  (the exchange is untouched).
@@ -26,5 +34,14 @@ bool
 //  why; returns true (and "" in why) when ready.
 bool
     ingress_ops_ready (ingress_ctx_t *ctx, char *why, size_t size);
+
+//  A call ended: ends its meter and counts it (and, later, logs it).
+void
+    ingress_ops_report (ingress_ctx_t *ctx, ingress_report_t *report);
+
+//  A proxied route's request was answered before it became a call (an
+//  error with that status, or a local answer below 400, not counted).
+void
+    ingress_ops_refused (ingress_ctx_t *ctx, const char *kind, of_exchange_t *exchange);
 
 #endif

@@ -8,6 +8,8 @@
 #include "ingress_jscan.h"
 #include "ingress_listing.h"
 #include "ingress_match.h"
+#include "ingress_meter.h"
+#include "ingress_metrics.h"
 #include "ingress_models.h"
 #include "ingress_progress.h"
 #include "ingress_reqid.h"
@@ -33,6 +35,8 @@ static const of_selftest_t s_tests [] = {
     {"ingress_translate", ingress_translate_test},
     {"ingress_answer", ingress_answer_test},
     {"ingress_reqid", ingress_reqid_test},
+    {"ingress_meter", ingress_meter_test},
+    {"ingress_metrics", ingress_metrics_test},
     {NULL, NULL}
 };
 

@@ -1,0 +1,200 @@
+/*  =========================================================================
+    ingress_fleet - the fleet, as the bus tells every ingress, for Prometheus
+    =========================================================================
+*/
+
+#include "ingress_fleet.h"
+#include "ingress_metrics.h"
+#include "ingress_watch.h"
+
+static const char *const s_services [] = {"configd", "scheduler", "healthmon", "modelsync"};
+static const char *const s_states [] = {"Healthy", "Unhealthy", "Unknown"};
+
+static void
+s_head (struct evbuffer *out, const char *name, const char *help)
+{
+    evbuffer_add_printf (out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+//  name{label="value"[,label2="value2"]} number
+static void
+s_gauge (struct evbuffer *out, const char *name, const char *label, const char *value,
+         const char *label2, const char *value2, double number)
+{
+    evbuffer_add_printf (out, "%s{%s=\"", name, label);
+    ingress_metrics_escape (out, value);
+    if (label2) {
+        evbuffer_add_printf (out, "\",%s=\"", label2);
+        ingress_metrics_escape (out, value2);
+    }
+    evbuffer_add_printf (out, "\"} %.17g\n", number);
+}
+
+//  A string member, "" when absent
+static const char *
+s_string (json_t *record, const char *key)
+{
+    const char *value = json_string_value (json_object_get (record, key));
+    return value ? value : "";
+}
+
+//  The record of a list whose field key is id, or NULL
+static json_t *
+s_find (json_t *records, const char *key, const char *id)
+{
+    size_t index;
+    json_t *record;
+    json_array_foreach (records, index, record)
+        if (streq (s_string (record, key), id))
+            return record;
+    return NULL;
+}
+
+static double
+s_number (json_t *record, const char *key)
+{
+    return (double) json_integer_value (json_object_get (record, key));
+}
+
+static void
+s_write_health (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
+{
+    const char *id;
+    json_t *config;
+    s_head (out, "ollamaflow_backend_active", "1 if the backend is active in the config");
+    json_object_foreach (backends, id, config)
+        s_gauge (out, "ollamaflow_backend_active", "backend", id, NULL, NULL,
+                 json_is_true (json_object_get (config, "Active")));
+    s_head (out, "ollamaflow_backend_up", "1 if healthmon calls the backend Healthy");
+    json_object_foreach (backends, id, config) {
+        const char *state = json_string_value (json_object_get (
+            ingress_watch_health (ctx->watch, id), "State"));
+        s_gauge (out, "ollamaflow_backend_up", "backend", id, NULL, NULL,
+                 state && streq (state, "Healthy"));
+    }
+    s_head (out, "ollamaflow_backend_health_state",
+            "1 for the backend's health state (Healthy, Unhealthy, Unknown), 0 for the others");
+    json_object_foreach (backends, id, config) {
+        const char *state = json_string_value (json_object_get (
+            ingress_watch_health (ctx->watch, id), "State"));
+        for (size_t i = 0; i < 3; i++)
+            s_gauge (out, "ollamaflow_backend_health_state", "backend", id, "state", s_states [i],
+                     streq (state ? state : "Unknown", s_states [i]));
+    }
+    s_head (out, "ollamaflow_backend_health_since_timestamp_seconds",
+            "When the backend entered its health state (Unix time)");
+    json_object_foreach (backends, id, config) {
+        const char *since = json_string_value (json_object_get (
+            ingress_watch_health (ctx->watch, id), "Since"));
+        int64_t ms = since ? of_schema_time_parse (since) : -1;
+        if (ms >= 0)
+            s_gauge (out, "ollamaflow_backend_health_since_timestamp_seconds", "backend", id,
+                     NULL, NULL, (double) ms / 1000);
+    }
+}
+
+static void
+s_write_scheduler (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
+{
+    json_t *state = ingress_watch_scheduler (ctx->watch);
+    json_t *records = json_object_get (state, "Backends");
+    static const struct {
+        const char *name, *key, *help;
+    } per_backend [] = {
+        {"ollamaflow_backend_leases", "Leases", "Leases held on the backend, over all ingresses"},
+        {"ollamaflow_backend_queued", "Queued", "Asks waiting that the backend could serve"},
+        {"ollamaflow_backend_sessions", "Sessions", "Sticky sessions pinned to the backend"},
+    };
+    const char *id;
+    json_t *config;
+    for (size_t i = 0; i < 3; i++) {
+        s_head (out, per_backend [i].name, per_backend [i].help);
+        json_object_foreach (backends, id, config)
+            s_gauge (out, per_backend [i].name, "backend", id, NULL, NULL,
+                     s_number (s_find (records, "Backend", id), per_backend [i].key));
+    }
+    s_head (out, "ollamaflow_backend_max_parallel_requests",
+            "The backend's MaxParallelRequests: leases it may hold at once");
+    json_object_foreach (backends, id, config)
+        s_gauge (out, "ollamaflow_backend_max_parallel_requests", "backend", id, NULL, NULL,
+                 s_number (config, "MaxParallelRequests"));
+    json_t *frontends = json_object_get (state, "Frontends");
+    s_head (out, "ollamaflow_frontend_queued", "Asks waiting in the frontend's queue");
+    json_object_foreach (of_clone_objects (ctx->clone, OF_KIND_FRONTEND), id, config)
+        s_gauge (out, "ollamaflow_frontend_queued", "frontend", id, NULL, NULL,
+                 s_number (s_find (frontends, "Frontend", id), "Queued"));
+    s_head (out, "ollamaflow_frontend_sessions", "Sticky sessions of the frontend");
+    json_object_foreach (of_clone_objects (ctx->clone, OF_KIND_FRONTEND), id, config)
+        s_gauge (out, "ollamaflow_frontend_sessions", "frontend", id, NULL, NULL,
+                 s_number (s_find (frontends, "Frontend", id), "Sessions"));
+    s_head (out, "ollamaflow_scheduler_ingresses", "Ingress replicas the scheduler knows");
+    evbuffer_add_printf (out, "ollamaflow_scheduler_ingresses %.0f\n",
+                         s_number (state, "Ingresses"));
+    s_head (out, "ollamaflow_scheduler_leases", "Leases held over the whole fleet");
+    evbuffer_add_printf (out, "ollamaflow_scheduler_leases %.0f\n", s_number (state, "Leases"));
+    s_head (out, "ollamaflow_scheduler_asks", "Asks not answered yet over the whole fleet");
+    evbuffer_add_printf (out, "ollamaflow_scheduler_asks %.0f\n", s_number (state, "Asks"));
+}
+
+static void
+s_write_models (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
+{
+    const char *id;
+    json_t *config;
+    static const struct {
+        const char *name, *key, *help;
+    } counts [] = {
+        {"ollamaflow_backend_models", "Models", "Models on the backend's disk (its listing)"},
+        {"ollamaflow_backend_models_loaded", "Loaded", "Models loaded in the backend's memory"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        s_head (out, counts [i].name, counts [i].help);
+        json_object_foreach (backends, id, config) {
+            json_t *inventory = ingress_watch_inventory (ctx->watch, id);
+            if (inventory)
+                s_gauge (out, counts [i].name, "backend", id, NULL, NULL,
+                         (double) json_array_size (json_object_get (inventory, counts [i].key)));
+        }
+    }
+    s_head (out, "ollamaflow_backend_model_loaded", "1 for each model loaded on a backend");
+    json_object_foreach (backends, id, config) {
+        size_t index;
+        json_t *loaded;
+        json_array_foreach (json_object_get (ingress_watch_inventory (ctx->watch, id), "Loaded"),
+                            index, loaded) {
+            const char *name = json_string_value (json_object_get (loaded, "Name"));
+            if (name)
+                s_gauge (out, "ollamaflow_backend_model_loaded", "backend", id, "model", name, 1);
+        }
+    }
+    json_t *pulls = ingress_watch_pulls (ctx->watch, NULL);
+    s_head (out, "ollamaflow_pull_completed_bytes", "Bytes of the current layer a pull has");
+    size_t index;
+    json_t *pull;
+    json_array_foreach (pulls, index, pull)
+        if (!json_is_true (json_object_get (pull, "Done")))
+            s_gauge (out, "ollamaflow_pull_completed_bytes", "backend",
+                     s_string (pull, "Backend"), "model", s_string (pull, "Model"),
+                     s_number (pull, "Completed"));
+    s_head (out, "ollamaflow_pull_total_bytes", "Bytes of the layer a pull is fetching");
+    json_array_foreach (pulls, index, pull)
+        if (!json_is_true (json_object_get (pull, "Done")))
+            s_gauge (out, "ollamaflow_pull_total_bytes", "backend",
+                     s_string (pull, "Backend"), "model", s_string (pull, "Model"),
+                     s_number (pull, "Total"));
+    json_decref (pulls);
+}
+
+void
+ingress_fleet_write (ingress_ctx_t *ctx, struct evbuffer *out)
+{
+    s_head (out, "ollamaflow_service_up",
+            "1 while the service has been heard within Bus.LivenessMs");
+    for (size_t i = 0; i < 4; i++)
+        s_gauge (out, "ollamaflow_service_up", "service", s_services [i], NULL, NULL,
+                 ingress_watch_alive (ctx->watch, s_services [i]));
+    json_t *backends = of_clone_objects (ctx->clone, OF_KIND_BACKEND);
+    s_write_health (ctx, out, backends);
+    s_write_scheduler (ctx, out, backends);
+    s_write_models (ctx, out, backends);
+}
