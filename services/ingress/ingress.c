@@ -16,6 +16,7 @@
 #include "ingress_admin.h"
 #include "ingress_tls.h"
 #include "ingress_metrics.h"
+#include "ingress_access.h"
 #include "of_service.h"
 #include "of_conns.h"
 #include <evhtp.h>
@@ -125,6 +126,7 @@ s_destroy (s_ingress_t *self)
     }
     ingress_tls_destroy (&self->tls);
     ingress_metrics_destroy (&self->ctx.metrics);
+    ingress_access_destroy (&self->ctx.access);
     ingress_models_destroy (&self->ctx.models);
     ingress_admin_destroy (&self->ctx.admin);
     ingress_requester_destroy (&self->ctx.configd);
@@ -182,6 +184,12 @@ ingress_actor (zsock_t *pipe, void *args)
     evhtp_set_max_body_size (self.htp, S_HARD_BODY_LIMIT);
     if (settings->ssl_enable
         && !(self.tls = ingress_tls_new (self.htp, settings, error, sizeof error))) {
+        s_destroy (&self);
+        of_service_failed (pipe, "%s", error);
+        return;
+    }
+    self.ctx.access = ingress_access_new (self.ctx.base, settings, error, sizeof error);
+    if (!self.ctx.access && *error) {
         s_destroy (&self);
         of_service_failed (pipe, "%s", error);
         return;

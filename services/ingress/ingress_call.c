@@ -431,6 +431,8 @@ s_on_lease (void *arg, ingress_lease_t *lease, const ingress_denial_t *denial)
         self->report.backend = self->ctx->metrics ? ingress_metrics_backend (self->ctx->metrics,
                                                                              lease->backend)
                                                   : -1;
+        snprintf (self->report.backend_name, sizeof self->report.backend_name, "%s",
+                  lease->backend);
         self->report.queue_ms = lease->queued_ms;
         s_send (self);
         return;
@@ -646,12 +648,9 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
     snprintf (self->id, sizeof self->id, "%s", id);
     self->report = (ingress_report_t) {
         .id = self->id, .route = route->path, .kind = route->kind, .model = model,
-        .frontend = ctx->metrics ? ingress_metrics_frontend (
-                        ctx->metrics, json_string_value (json_object_get (frontend, "Identifier")))
-                                 : -1,
-        .backend = -1, .queue_ms = -1
+        .request_body = body
     };
-    ingress_meter_start (&self->report.meter);
+    ingress_ops_start (ctx, &self->report, frontend);
     self->timer = evtimer_new (ctx->base, s_on_timer, self);
     self->ask = json_pack ("{s:O, s:s, s:s, s:s, s:o, s:s, s:[], s:I, s:s}", "Frontend",
                            json_object_get (frontend, "Identifier"), "Kind", route->kind, "Route",

@@ -21,6 +21,7 @@
 
 typedef struct _ingress_admin_t ingress_admin_t;
 typedef struct _ingress_metrics_t ingress_metrics_t;
+typedef struct _ingress_access_t ingress_access_t;
 typedef struct _of_conns_t of_conns_t;
 
 //  What every call of one ingress shares
@@ -38,6 +39,7 @@ typedef struct {
     uint64_t calls;             //  calls in progress
     //  Observability (ingress_ops)
     ingress_metrics_t *metrics; //  this ingress's traffic, or NULL (Metrics.Enable false)
+    ingress_access_t *access;   //  the access log, or NULL (off)
     of_conns_t *conns;          //  the open client connections (borrowed)
     int64_t started_at;         //  zclock_time when the ingress started
 } ingress_ctx_t;

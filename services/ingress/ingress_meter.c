@@ -27,6 +27,34 @@ ingress_meter_start (ingress_meter_t *self)
     self->bytes = 0;
     self->tokens_in = self->tokens_out = self->tokens_cached = -1;
     self->tail_size = 0;
+    self->capture = NULL;
+    self->capture_max = 0;
+}
+
+void
+ingress_meter_capture (ingress_meter_t *self, size_t max)
+{
+    if (!self->capture)
+        self->capture = evbuffer_new ();
+    self->capture_max = max;
+}
+
+void
+ingress_meter_release (ingress_meter_t *self)
+{
+    if (self->capture)
+        evbuffer_free (self->capture);
+    self->capture = NULL;
+}
+
+//  Keeps what fits of a piece in the capture
+static void
+s_capture (ingress_meter_t *self, const void *data, size_t size)
+{
+    size_t kept = evbuffer_get_length (self->capture);
+    if (kept < self->capture_max)
+        evbuffer_add (self->capture, data,
+                      size < self->capture_max - kept ? size : self->capture_max - kept);
 }
 
 //  Makes room for size more bytes at the tail's end, dropping its oldest
@@ -56,6 +84,8 @@ void
 ingress_meter_feed (ingress_meter_t *self, const void *data, size_t size)
 {
     s_note (self, size);
+    if (self->capture)
+        s_capture (self, data, size);
     if (size > INGRESS_METER_TAIL) {
         data = (const char *) data + size - INGRESS_METER_TAIL;
         size = INGRESS_METER_TAIL;
@@ -68,6 +98,8 @@ ingress_meter_feed_buffer (ingress_meter_t *self, struct evbuffer *buffer)
 {
     size_t size = evbuffer_get_length (buffer);
     s_note (self, size);
+    if (self->capture && size)
+        s_capture (self, evbuffer_pullup (buffer, -1), size);
     size_t take = size > INGRESS_METER_TAIL ? INGRESS_METER_TAIL : size;
     if (!take)
         return;
@@ -171,8 +203,11 @@ ingress_meter_test (bool verbose)
                       "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,"
                       "\"completion_tokens\":5,\"total_tokens\":17,"
                       "\"prompt_tokens_details\":{\"cached_tokens\":0}}}\n\ndata: [DONE]\n\n";
-    for (const char *at = sse; *at; at += 3)
-        ingress_meter_feed (&meter, at, strlen (at) < 3 ? strlen (at) : 3);
+    for (const char *at = sse; *at; ) {
+        size_t piece = strlen (at) < 3 ? strlen (at) : 3;
+        ingress_meter_feed (&meter, at, piece);
+        at += piece;
+    }
     ingress_meter_end (&meter);
     assert (meter.tokens_in == 12 && meter.tokens_out == 5 && meter.tokens_cached == 0);
 
@@ -185,6 +220,15 @@ ingress_meter_test (bool verbose)
     ingress_meter_end (&meter);
     assert (meter.tokens_in == -1 && meter.tokens_out == -1 && meter.tokens_cached == -1);
     assert (meter.bytes == sizeof big && meter.tail_size == INGRESS_METER_TAIL);
+    //  The capture keeps the first bytes only
+    ingress_meter_start (&meter);
+    ingress_meter_capture (&meter, 5);
+    ingress_meter_feed (&meter, "abc", 3);
+    ingress_meter_feed (&meter, "defg", 4);
+    assert (evbuffer_get_length (meter.capture) == 5);
+    assert (memcmp (evbuffer_pullup (meter.capture, -1), "abcde", 5) == 0);
+    ingress_meter_release (&meter);
+    assert (!meter.capture);
     //  A count cut at the tail's start reads as unknown, never as a wrong number
     ingress_meter_start (&meter);
     ingress_meter_feed (&meter, "\"eval_count\":", 13);

@@ -39,6 +39,8 @@ typedef struct {
     int64_t tokens_cached;      //  prompt tokens served from a cache, -1 when not said
     size_t tail_size;
     char tail [INGRESS_METER_TAIL];     //  the last bytes sent
+    struct evbuffer *capture;   //  the whole body, up to capture_max, or NULL (not asked)
+    size_t capture_max;
 } ingress_meter_t;
 
 //  Monotonic microseconds (the meter's clock).
@@ -48,6 +50,15 @@ int64_t
 //  Starts metering a request that arrived now.
 void
     ingress_meter_start (ingress_meter_t *self);
+
+//  Also keeps the body's first max bytes (for the access log's
+//  LogResponseBody), until ingress_meter_release.
+void
+    ingress_meter_capture (ingress_meter_t *self, size_t max);
+
+//  Frees what ingress_meter_capture kept.
+void
+    ingress_meter_release (ingress_meter_t *self);
 
 //  Notes size bytes of body going to the client.
 void

@@ -45,6 +45,10 @@ typedef struct {
     char reason [64];               //  why the scheduler refused it (DENY's Error), or ""
     int status;                     //  the HTTP status the client got, 0 when none
     int64_t queue_ms;               //  time waited for the lease, -1 when none
+    const char *frontend_name;      //  the frontend's Identifier
+    char backend_name [OFP_IDENTIFIER_MAX + 1];     //  the granted backend, or ""
+    bool logged;                    //  the access log writes this call (sampled at its start)
+    json_t *request_body;           //  to log (the frontend's LogRequestBody), or NULL
     ingress_meter_t meter;          //  the response
 } ingress_report_t;
 

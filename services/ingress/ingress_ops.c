@@ -6,6 +6,7 @@
 #include "ingress_ops.h"
 #include "ingress_watch.h"
 #include "ingress_fleet.h"
+#include "ingress_access.h"
 #include "ingress_admin_auth.h"
 #include "ingress_reply.h"
 #include "of_conns.h"
@@ -157,11 +158,31 @@ s_metrics (ingress_ctx_t *ctx, of_exchange_t *exchange)
 }
 
 void
+ingress_ops_start (ingress_ctx_t *ctx, ingress_report_t *report, json_t *frontend)
+{
+    report->frontend_name = json_string_value (json_object_get (frontend, "Identifier"));
+    report->frontend = ctx->metrics ? ingress_metrics_frontend (ctx->metrics,
+                                                                report->frontend_name)
+                                    : -1;
+    report->backend = -1;
+    report->queue_ms = -1;
+    ingress_meter_start (&report->meter);
+    report->logged = ingress_access_wanted (ctx->access);
+    if (report->logged && json_is_true (json_object_get (frontend, "LogResponseBody")))
+        ingress_meter_capture (&report->meter, INGRESS_ACCESS_BODY_MAX);
+    if (!report->logged || !json_is_true (json_object_get (frontend, "LogRequestBody")))
+        report->request_body = NULL;
+}
+
+void
 ingress_ops_report (ingress_ctx_t *ctx, ingress_report_t *report)
 {
     ingress_meter_end (&report->meter);
     if (ctx->metrics)
         ingress_metrics_record (ctx->metrics, report);
+    if (report->logged)
+        ingress_access_write (ctx->access, report, report->frontend_name, report->backend_name);
+    ingress_meter_release (&report->meter);
 }
 
 void

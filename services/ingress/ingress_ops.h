@@ -1,6 +1,6 @@
 /*  =========================================================================
     ingress_ops - what an operator sees of an ingress: /livez, /readyz,
-    /metrics, and each call's end reported to the metrics
+    /metrics, and each call reported to the metrics and the access log
 
     The probes load balancers, systemd, compose and Kubernetes ask. /livez
     says the process serves: it answers 200 "alive" whenever the loop runs.
@@ -35,7 +35,13 @@ bool
 bool
     ingress_ops_ready (ingress_ctx_t *ctx, char *why, size_t size);
 
-//  A call ended: ends its meter and counts it (and, later, logs it).
+//  A call starts: fills in what its report needs from the frontend (its
+//  index, whether the access log takes it and with which bodies) and starts
+//  its meter. The caller filled in id, route, kind, model and request_body.
+void
+    ingress_ops_start (ingress_ctx_t *ctx, ingress_report_t *report, json_t *frontend);
+
+//  A call ended: ends its meter, counts it and writes its access log line.
 void
     ingress_ops_report (ingress_ctx_t *ctx, ingress_report_t *report);
 

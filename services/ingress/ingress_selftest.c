@@ -1,5 +1,6 @@
 /*  ingress_selftest - runs the self test of one ingress class, or of all of them */
 
+#include "ingress_access.h"
 #include "ingress_admin_auth.h"
 #include "ingress_admin_list.h"
 #include "ingress_admin_live.h"
@@ -37,6 +38,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_reqid", ingress_reqid_test},
     {"ingress_meter", ingress_meter_test},
     {"ingress_metrics", ingress_metrics_test},
+    {"ingress_access", ingress_access_test},
     {NULL, NULL}
 };
 
