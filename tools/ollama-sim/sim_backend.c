@@ -73,6 +73,7 @@ struct _sim_backend_t {
     int flap_ms;                        //  period the flap timer runs with
     struct event *flap_timer;
     sim_slots_t *slots;
+    sim_cache_t *cache;
     sim_models_t *models;
     uint64_t stats [SIM_STAT_COUNT];
     uint64_t routes [SIM_ROUTE_COUNT];
@@ -142,6 +143,7 @@ sim_backend_update (sim_backend_t *self)
 {
     const sim_backend_config_t *config = self->config;
     sim_slots_resize (self->slots, config->parallel, config->max_queue);
+    sim_cache_resize (self->cache, config->parallel);
     if (config->faults.flap_ms != self->flap_ms) {
         event_del (self->flap_timer);
         self->flap_down = false;
@@ -411,7 +413,8 @@ sim_backend_new (struct event_base *base, sim_backend_config_t *config, sim_flee
     evhtp_set_max_body_size (self->htp, MAX_BODY_BYTES);
     self->conns = of_conns_new (self->htp, 0, NULL, NULL);
     self->slots = sim_slots_new (config->parallel, config->max_queue);
-    self->models = sim_models_new (config);
+    self->cache = sim_cache_new (config->parallel);
+    self->models = sim_models_new (config, base, self->cache);
     self->flap_timer = event_new (base, -1, EV_PERSIST, s_on_flap, self);
     if ((*config->tls_cert && s_tls (self) != 0) || s_listen (self, true)) {
         sim_backend_destroy (&self);
@@ -437,6 +440,7 @@ sim_backend_destroy (sim_backend_t **self_p)
     evhtp_free (self->htp);
     sim_slots_destroy (&self->slots);
     sim_models_destroy (&self->models);
+    sim_cache_destroy (&self->cache);
     for (int route = 0; route < SIM_ROUTE_COUNT; route++)
         sim_record_destroy (&self->records [route]);
     free (self);
@@ -465,6 +469,12 @@ sim_slots_t *
 sim_backend_slots (sim_backend_t *self)
 {
     return self->slots;
+}
+
+sim_cache_t *
+sim_backend_cache (sim_backend_t *self)
+{
+    return self->cache;
 }
 
 sim_fleet_t *
@@ -529,6 +539,12 @@ sim_backend_stats (sim_backend_t *self)
     json_object_set_new (stats, "peak_pulls", json_integer (self->peak_pulls));
     json_object_set_new (stats, "listening", json_boolean (self->listening));
     json_object_set_new (stats, "connections", json_integer ((json_int_t) of_conns_size (self->conns)));
+    sim_model_stats_t total;
+    json_object_set_new (stats, "models", sim_models_stats (self->models, &total));
+    json_object_set_new (stats, "loads", json_integer ((json_int_t) total.loads));
+    json_object_set_new (stats, "evictions", json_integer ((json_int_t) total.evictions));
+    json_object_set_new (stats, "prompt_tokens", json_integer ((json_int_t) total.prompt_tokens));
+    json_object_set_new (stats, "cached_tokens", json_integer ((json_int_t) total.cached_tokens));
     json_object_set_new (stats, "last_request", sim_backend_last (self, NULL));
     return stats;
 }
@@ -541,9 +557,17 @@ sim_backend_reset (sim_backend_t *self)
     self->fail_count = 0;
     self->peak_pulls = self->pulls;
     sim_slots_reset_peaks (self->slots);
+    sim_models_reset_stats (self->models);
     for (int route = 0; route < SIM_ROUTE_COUNT; route++)
         if (self->records [route])
             sim_record_clear (self->records [route]);
+}
+
+void
+sim_backend_flush (sim_backend_t *self)
+{
+    sim_models_flush (self->models);
+    sim_cache_clear (self->cache);
 }
 
 json_t *

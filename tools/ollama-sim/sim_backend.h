@@ -13,6 +13,7 @@
 #ifndef SIM_BACKEND_H_INCLUDED
 #define SIM_BACKEND_H_INCLUDED
 
+#include "sim_cache.h"
 #include "sim_fleet.h"
 #include "sim_models.h"
 #include "sim_req.h"
@@ -68,6 +69,8 @@ sim_models_t *
     sim_backend_models (sim_backend_t *self);
 sim_slots_t *
     sim_backend_slots (sim_backend_t *self);
+sim_cache_t *
+    sim_backend_cache (sim_backend_t *self);
 sim_fleet_t *
     sim_backend_fleet (sim_backend_t *self);
 struct event_base *
@@ -103,6 +106,11 @@ json_t *
 //  Resets counters, peaks and the last request
 void
     sim_backend_reset (sim_backend_t *self);
+
+//  Puts the state back as at start: idle models loaded or not as the fleet
+//  says, prompt caches empty
+void
+    sim_backend_flush (sim_backend_t *self);
 
 //  True if a Host header value passes Ollama's check for loopback binds
 bool

@@ -22,7 +22,9 @@ static const char *s_usage =
     "  --models a,b:tag,...  --parallel N --max-queue N\n"
     "  --prefill-rate TPS --decode-rate TPS (0 = instant) --load-ms MS --keep-alive DUR\n"
     "  --pull-bandwidth BPS --embedding-dim N --default-tokens N --seed N --no-host-check\n"
-    "  --max-loaded-models N (0 = no limit)\n";
+    "  --max-loaded-models N (0 = no limit)  --load-rate BPS  --unload-ms MS\n"
+    "  --cache-ram-tokens N  --cache-restore-rate TPS\n"
+    "  --time-scale X (every rate times X, every duration over X; overrides the fleet's)\n";
 
 static const char *s_demo =
     "{\"registry\":[{\"name\":\"qwen2.5:0.5b\",\"size\":397821319,\"family\":\"qwen2\","
@@ -93,11 +95,16 @@ sim_cli_parse (int argc, char *argv [], const char **ports_file_p, int *control_
         { "embedding-dim", required_argument, 0, 1 },
         { "default-tokens", required_argument, 0, 1 }, { "seed", required_argument, 0, 1 },
         { "max-loaded-models", required_argument, 0, 1 },
+        { "load-rate", required_argument, 0, 1 }, { "unload-ms", required_argument, 0, 1 },
+        { "cache-ram-tokens", required_argument, 0, 1 },
+        { "cache-restore-rate", required_argument, 0, 1 },
+        { "time-scale", required_argument, 0, 'T' },
         { 0, 0, 0, 0 }
     };
     const char *fleet_file = NULL;
     bool demo = false;
     int count = 1;
+    double scale = 0;
     json_t *backend = json_pack ("{s[{ss}{sssbss}]}", "models", "name", "llama3.2", "name",
                                  "all-minilm", "embedding", true, "family", "bert");
     *control_port_p = -1;
@@ -120,6 +127,16 @@ sim_cli_parse (int argc, char *argv [], const char **ports_file_p, int *control_
             json_object_set_new (backend, "models", s_models (optarg));
         else if (opt == 'H')
             json_object_set_new (backend, "host_check", json_false ());
+        else if (opt == 'T') {
+            char *end;
+            scale = strtod (optarg, &end);
+            if (*end || !(scale > 0) || scale > SIM_TIME_SCALE_MAX) {
+                snprintf (error, size, "--time-scale must be a number above 0, at most %g",
+                          SIM_TIME_SCALE_MAX);
+                json_decref (backend);
+                return NULL;
+            }
+        }
         else if (opt == 1) {
             //  "--decode-rate" becomes the fleet key "decode_rate"
             char key [64];
@@ -153,5 +170,8 @@ sim_cli_parse (int argc, char *argv [], const char **ports_file_p, int *control_
     else
         fleet = sim_fleet_new_simple (backend, count, error, size);
     json_decref (backend);
+    //  --time-scale overrides the fleet's
+    for (size_t i = 0; fleet && scale > 0 && i < sim_fleet_size (fleet); i++)
+        sim_fleet_backend (fleet, i)->time_scale = scale;
     return fleet;
 }

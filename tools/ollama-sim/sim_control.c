@@ -41,7 +41,7 @@ sim_control_config_json (const sim_backend_config_t *c)
                                 "pull_fail", f->pull_fail, "bad_listings", f->bad_listings);
     json_t *keep_alive = c->keep_alive_ms == SIM_CLOCK_FOREVER? json_string ("-1")
                        : json_sprintf ("%lldms", (long long) c->keep_alive_ms);
-    return json_pack ("{sssssssssisisfsfsisosfsisisisbsIso}", "name", c->name, "host", c->host,
+    json_t *json = json_pack ("{sssssssssisisfsfsisosfsisisisbsIso}", "name", c->name, "host", c->host,
                       "api", c->api == SIM_API_OPENAI? "openai": "ollama", "version", c->version,
                       "parallel", c->parallel, "max_queue", c->max_queue,
                       "prefill_rate", c->prefill_rate, "decode_rate", c->decode_rate,
@@ -50,6 +50,12 @@ sim_control_config_json (const sim_backend_config_t *c)
                       "default_tokens", c->default_tokens,
                       "max_loaded_models", c->max_loaded_models, "host_check", c->host_check,
                       "seed", (json_int_t) c->seed, "faults", faults);
+    json_object_set_new (json, "load_rate", json_real (c->load_rate));
+    json_object_set_new (json, "unload_ms", json_integer (c->unload_ms));
+    json_object_set_new (json, "cache_ram_tokens", json_integer (c->cache_ram_tokens));
+    json_object_set_new (json, "cache_restore_rate", json_real (c->cache_restore_rate));
+    json_object_set_new (json, "time_scale", json_real (c->time_scale));
+    return json;
 }
 
 static json_t *
@@ -143,6 +149,12 @@ s_on_request (evhtp_request_t *request, void *arg)
         s_reply (req, 200, s_fleet_json (self));
         return;
     }
+    if (strcmp (path, "/flush") == 0 && post) {
+        for (size_t i = 0; i < self->count; i++)
+            sim_backend_flush (self->backends [i]);
+        s_reply (req, 200, s_fleet_json (self));
+        return;
+    }
     const char *prefix = "/backends/";
     if (strncmp (path, prefix, strlen (prefix)) != 0) {
         s_fail (req, 404, "unknown control path");
@@ -165,6 +177,10 @@ s_on_request (evhtp_request_t *request, void *arg)
         s_configure (self, req, backend, true);
     else if (strcmp (action, "reset") == 0 && post) {
         sim_backend_reset (backend);
+        s_reply (req, 200, s_backend_json (backend));
+    }
+    else if (strcmp (action, "flush") == 0 && post) {
+        sim_backend_flush (backend);
         s_reply (req, 200, s_backend_json (backend));
     }
     else if (strcmp (action, "last") == 0)

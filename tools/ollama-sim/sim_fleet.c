@@ -70,12 +70,26 @@ sim_fleet_defaults (sim_backend_config_t *config)
     config->embedding_dim = SIM_DEFAULT_EMBED_DIM;
     config->default_tokens = SIM_DEFAULT_TOKENS;
     config->max_loaded_models = SIM_DEFAULT_MAX_LOADED;
+    config->cache_restore_rate = SIM_DEFAULT_RESTORE_RATE;
+    config->time_scale = 1;
     config->host_check = true;
     config->faults.drop_after_tokens = -1;
     config->faults.stall_after_tokens = -1;
     config->faults.error_after_tokens = -1;
     snprintf (config->faults.error_message, sizeof config->faults.error_message, "%s",
               SIM_RUNNER_STOPPED);
+}
+
+int64_t
+sim_fleet_scaled_ns (const sim_backend_config_t *config, double ms)
+{
+    return (int64_t) (ms * 1e6 / config->time_scale);
+}
+
+double
+sim_fleet_scaled_rate (const sim_backend_config_t *config, double rate)
+{
+    return rate * config->time_scale;
 }
 
 //  Typed field readers: each returns 0 or -1 with a reason
@@ -137,6 +151,7 @@ sim_fleet_parse_model (json_t *object, sim_model_spec_t *spec, char *error, size
         return s_fail (error, size, "a model needs a valid 'name'");
     spec->size = SIM_DEFAULT_MODEL_SIZE;
     spec->context_length = SIM_DEFAULT_CONTEXT;
+    spec->load_ms = -1;
     snprintf (spec->family, sizeof spec->family, "llama");
     snprintf (spec->parameter_size, sizeof spec->parameter_size, "3.2B");
     snprintf (spec->quantization, sizeof spec->quantization, "Q4_K_M");
@@ -178,6 +193,8 @@ sim_fleet_parse_model (json_t *object, sim_model_spec_t *spec, char *error, size
             rc = s_get_bool (value, key, &spec->loaded, error, size);
         else if (strcmp (key, "context_length") == 0)
             rc = s_get_int (value, key, 1, SIM_TOKENS_MAX, &spec->context_length, error, size);
+        else if (strcmp (key, "load_ms") == 0)
+            rc = s_get_int (value, key, 0, SIM_TIME_MAX_MS, &spec->load_ms, error, size);
         else if (strcmp (key, "embedding_length") == 0)
             rc = s_get_int (value, key, 1, SIM_EMBED_DIM_MAX, &spec->embedding_length, error,
                             size);
@@ -297,6 +314,22 @@ s_apply_key (sim_backend_config_t *c, const char *key, json_t *value, char *erro
         return s_get_rate (value, key, &c->pull_bandwidth, error, size);
     if (strcmp (key, "load_ms") == 0)
         return s_get_int (value, key, 0, SIM_TIME_MAX_MS, &c->load_ms, error, size);
+    if (strcmp (key, "load_rate") == 0)
+        return s_get_rate (value, key, &c->load_rate, error, size);
+    if (strcmp (key, "unload_ms") == 0)
+        return s_get_int (value, key, 0, SIM_TIME_MAX_MS, &c->unload_ms, error, size);
+    if (strcmp (key, "cache_ram_tokens") == 0)
+        return s_get_int (value, key, 0, SIM_CACHE_RAM_MAX, &c->cache_ram_tokens, error, size);
+    if (strcmp (key, "cache_restore_rate") == 0)
+        return s_get_rate (value, key, &c->cache_restore_rate, error, size);
+    if (strcmp (key, "time_scale") == 0) {
+        if (!json_is_number (value) || json_number_value (value) <= 0
+            || json_number_value (value) > SIM_TIME_SCALE_MAX)
+            return s_fail (error, size, "'time_scale' must be a number above 0, at most %g",
+                           SIM_TIME_SCALE_MAX);
+        c->time_scale = json_number_value (value);
+        return 0;
+    }
     if (strcmp (key, "embedding_dim") == 0)
         return s_get_int (value, key, 1, SIM_EMBED_DIM_MAX, &c->embedding_dim, error, size);
     if (strcmp (key, "max_loaded_models") == 0)
@@ -412,7 +445,8 @@ s_fleet_parse (json_t *root, char *error, size_t size)
     json_t *value;
     json_object_foreach (root, key, value) {
         if (strcmp (key, "backends") && strcmp (key, "defaults") && strcmp (key, "registry")
-            && strcmp (key, "control_port") && strcmp (key, "host") && strcmp (key, "seed")) {
+            && strcmp (key, "control_port") && strcmp (key, "host") && strcmp (key, "seed")
+            && strcmp (key, "time_scale")) {
             s_fail (error, size, "unknown fleet key '%s'", key);
             return NULL;
         }
@@ -427,10 +461,13 @@ s_fleet_parse (json_t *root, char *error, size_t size)
     char reason [SIM_ERROR_MAX];
     json_t *common = json_pack ("{}");
     json_t *host = json_object_get (root, "host"), *seed = json_object_get (root, "seed");
+    json_t *scale = json_object_get (root, "time_scale");
     if (host)
         json_object_set (common, "host", host);
     if (seed)
         json_object_set (common, "seed", seed);
+    if (scale)
+        json_object_set (common, "time_scale", scale);
     json_t *port = json_object_get (root, "control_port");
     int rc = 0;
     if (port && s_get_int (port, "control_port", 0, PORT_MAX, &self->control_port, reason,

@@ -49,6 +49,9 @@
 #define SIM_TOKENS_MAX           1000000
 #define SIM_EMBED_DIM_MAX        16384
 #define SIM_TIME_MAX_MS          86400000   //  a day: longest load, flap or delay
+#define SIM_DEFAULT_RESTORE_RATE 50000.0    //  tokens per second restored from the RAM cache
+#define SIM_TIME_SCALE_MAX       1000.0
+#define SIM_CACHE_RAM_MAX        100000000  //  tokens in a RAM prompt cache
 #define SIM_RUNNER_STOPPED       "model runner has unexpectedly stopped, this may be due to " \
                                  "resource limitations or an internal error, check ollama server logs for details"
 
@@ -66,6 +69,7 @@ typedef struct {
     int context_length;
     int embedding_length;                   //  0: the backend's embedding_dim
     bool loaded;                            //  loaded at start
+    int load_ms;                            //  -1: from the size and the backend's load rate
 } sim_model_spec_t;
 
 //  Faults, switchable at run time; all off by default
@@ -95,7 +99,12 @@ typedef struct {
     int max_queue;              //  OLLAMA_MAX_QUEUE
     double prefill_rate;        //  prompt tokens per second, 0 = instant
     double decode_rate;         //  generated tokens per second, 0 = instant
-    int load_ms;                //  cold model load time
+    int load_ms;                //  cold model load time (unless load_rate or the model says)
+    double load_rate;           //  bytes per second a model loads at; 0: load_ms
+    int unload_ms;              //  what evicting a model costs before the next load
+    int cache_ram_tokens;       //  bound of the host-RAM prompt cache; 0: none
+    double cache_restore_rate;  //  tokens per second restored from it
+    double time_scale;          //  multiplies every rate, divides every duration
     int64_t keep_alive_ms;      //  SIM_CLOCK_FOREVER for never
     double pull_bandwidth;      //  bytes per second, 0 = instant
     int embedding_dim;
@@ -165,6 +174,13 @@ int
 //  Fills a configuration with the defaults
 void
     sim_fleet_defaults (sim_backend_config_t *config);
+
+//  A duration of the configuration (ms) in real nanoseconds under its time
+//  scale; and a rate (per second) in real time (0 stays 0: instant)
+int64_t
+    sim_fleet_scaled_ns (const sim_backend_config_t *config, double ms);
+double
+    sim_fleet_scaled_rate (const sim_backend_config_t *config, double rate);
 
 //  Self-test
 void

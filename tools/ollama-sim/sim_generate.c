@@ -20,8 +20,11 @@
 #define EMBED_INPUTS_MAX 2048
 //  Most tokens written in one timer turn, so instant streams stay fair
 #define TOKENS_PER_TURN  256
-//  Longest prompt text kept for hashing
+//  Longest prompt text kept for hashing, and tokenised for the prompt cache
 #define PROMPT_TEXT_MAX  (1024 * 1024)
+//  Fastest pace of a stream's writes: tokens due sooner go out together
+//  (only above 250 tokens/s, as under a time scale)
+#define TICK_MIN_NS      (4 * SIM_NS_PER_MS)
 //  Ollama version from which SSE chat streams use the new framing
 #define NEW_SSE_MAJOR 0
 #define NEW_SSE_MINOR 32
@@ -32,8 +35,14 @@ typedef struct {
     sim_req_t *req;
     sim_gen_t gen;
     sim_waiter_t waiter;
+    sim_model_wait_t load;      //  waiting for the model to load
     char model_name [SIM_NAME_MAX];     //  normalised
-    sim_model_t *model;         //  in use once the slot is granted
+    sim_model_t *model;         //  in use once it is loaded
+    int num_ctx;                //  options.num_ctx; 0: the default
+    sim_tokens_t prompt;        //  the prompt's tokens (chat: through the template)
+    sim_cache_hit_t hit;        //  the prompt-cache slot taken
+    bool cache_slot;            //  holds hit.slot
+    bool finished;              //  ran to its end: the slot keeps prompt and answer
     bool holding;               //  holds a slot
     bool stream;
     bool embedding;
@@ -71,8 +80,30 @@ s_job_destroy (job_t **job_p)
 {
     job_t *job = *job_p;
     json_decref (job->inputs);
+    sim_tokens_free (&job->prompt);
     free (job);
     *job_p = NULL;
+}
+
+//  The prompt-cache slot keeps the prompt and the answer after a whole
+//  generation, else only what was cached before it
+static void
+s_cache_return (job_t *job)
+{
+    if (!job->cache_slot)
+        return;
+    job->cache_slot = false;
+    sim_tokens_t *tokens = &job->prompt;
+    if (job->finished)
+        for (int i = 0; i < job->emitted; i++) {
+            char token [SIM_TEXT_TOKEN_MAX];
+            size_t length = sim_text_token (job->gen.key, (uint32_t) i, token, sizeof token, NULL);
+            sim_tokens_words (tokens, token, length);
+        }
+    else
+    if (tokens->size > job->hit.cached)
+        tokens->size = job->hit.cached;
+    sim_cache_give (sim_backend_cache (job->backend), job->hit.slot, job->model->runner, tokens);
 }
 
 //  Gives back the model and the slot (granting the next waiter)
@@ -81,8 +112,10 @@ s_release (job_t *job)
 {
     sim_slots_t *slots = sim_backend_slots (job->backend);
     sim_slots_cancel (slots, &job->waiter);
+    sim_models_cancel (sim_backend_models (job->backend), &job->load);
     if (job->model) {
-        sim_models_unuse (sim_backend_models (job->backend), job->model, job->keep_alive_ms);
+        s_cache_return (job);
+        sim_models_release (sim_backend_models (job->backend), job->model, job->keep_alive_ms);
         job->model = NULL;
     }
     if (job->holding) {
@@ -95,6 +128,7 @@ s_release (job_t *job)
 static void
 s_complete (job_t *job)
 {
+    job->finished = true;
     sim_backend_count (job->backend, SIM_STAT_COMPLETED, 1);
     sim_backend_count (job->backend, SIM_STAT_TOKENS, (uint64_t) job->emitted);
     s_release (job);
@@ -230,7 +264,11 @@ s_tick (sim_req_t *req, void *arg)
         return;
     }
     int64_t next = job->t_first + (int64_t) (job->emitted + 1) * job->token_ns;
-    sim_req_timer (req, next - sim_clock_mono_ns (), s_tick, job);
+    int64_t last = job->t_first + (int64_t) total * job->token_ns;
+    now = sim_clock_mono_ns ();
+    if (next < now + TICK_MIN_NS)
+        next = now + TICK_MIN_NS < last? now + TICK_MIN_NS: last;
+    sim_req_timer (req, next - now, s_tick, job);
 }
 
 //  Non-streamed generation: one reply at the end
@@ -295,32 +333,49 @@ s_loaded (sim_req_t *req, void *arg)
     s_complete (job);
 }
 
-//  The slot is ours: load, prefill, then produce. A reply that is due at
-//  once is sent at once when the request handler runs this (reply_now); a
-//  grant from the queue always goes through a timer, so that a long queue
-//  of instant replies never recurses.
+//  The model was deleted while the request waited: 404, and the job ends
 static void
-s_run (job_t *job, bool reply_now)
+s_deleted (job_t *job)
+{
+    char message [SIM_ERROR_TEXT_MAX];
+    snprintf (message, sizeof message, "model '%s' not found", job->model_name);
+    s_reject (job->req, job->gen.route, 404, message);
+    s_release (job);
+    s_job_destroy (&job);
+}
+
+//  The model is ours: the prompt cache, prefill, then produce. A reply that
+//  is due at once is sent at once when the request handler runs this
+//  (reply_now); a grant from a queue always goes through a timer, so that a
+//  long queue of instant replies never recurses.
+static void
+s_start (job_t *job, bool reply_now)
 {
     const sim_backend_config_t *config = sim_backend_config (job->backend);
-    job->holding = true;
-    job->model = sim_models_find (sim_backend_models (job->backend), job->model_name);
-    if (!job->model) {
-        //  Deleted while the request waited
-        char message [SIM_ERROR_TEXT_MAX];
-        snprintf (message, sizeof message, "model '%s' not found", job->model_name);
-        s_reject (job->req, job->gen.route, 404, message);
-        s_release (job);
-        s_job_destroy (&job);
+    if (job->model->removed) {
+        s_deleted (job);
         return;
     }
-    job->t_granted = sim_clock_mono_ns ();
-    job->t_ready = sim_models_use (sim_backend_models (job->backend), job->model, config->load_ms);
-    int64_t prefill = config->prefill_rate > 0
-                    ? (int64_t) (job->gen.prompt_tokens * 1e9 / config->prefill_rate): 0;
-    job->t_first = job->t_ready + prefill;
-    job->token_ns = config->decode_rate > 0? (int64_t) (1e9 / config->decode_rate): 0;
-    int64_t now = job->t_granted;
+    int64_t now = sim_clock_mono_ns ();
+    job->t_ready = now;
+    double prefill_ns = 0;
+    double prefill_rate = sim_fleet_scaled_rate (config, config->prefill_rate);
+    if (!job->load_only && !job->embedding) {
+        sim_cache_take (sim_backend_cache (job->backend), job->model->runner, &job->prompt,
+                        (size_t) config->cache_ram_tokens, &job->hit);
+        job->cache_slot = true;
+        job->gen.cached_tokens = (int) job->hit.cached;
+        sim_models_count_prompt (sim_backend_models (job->backend), job->model,
+                                 job->gen.prompt_tokens, job->gen.cached_tokens);
+        double restore_rate = sim_fleet_scaled_rate (config, config->cache_restore_rate);
+        if (restore_rate > 0)
+            prefill_ns += (double) job->hit.restored * 1e9 / restore_rate;
+    }
+    if (prefill_rate > 0)
+        prefill_ns += (job->gen.prompt_tokens - job->gen.cached_tokens) * 1e9 / prefill_rate;
+    job->t_first = job->t_ready + (int64_t) prefill_ns;
+    double decode_rate = sim_fleet_scaled_rate (config, config->decode_rate);
+    job->token_ns = decode_rate > 0? (int64_t) (1e9 / decode_rate): 0;
     sim_req_fn *finish = job->load_only? s_loaded: job->embedding? s_embedded: s_whole;
     int64_t at = job->load_only? job->t_ready: job->t_first;
     if (!job->load_only && !job->embedding && !job->stream) {
@@ -341,6 +396,35 @@ s_run (job_t *job, bool reply_now)
         sim_req_watch (job->req);
         sim_req_timer (job->req, at - now, finish, job);
     }
+}
+
+static void
+s_model_ready (void *arg)
+{
+    job_t *job = (job_t *) arg;
+    job->model = job->load.model;
+    job->load.model = NULL;
+    s_start (job, false);
+}
+
+//  The slot is ours: the model next (loaded now, or after the loads before it)
+static void
+s_run (job_t *job, bool reply_now)
+{
+    job->holding = true;
+    sim_model_t *model = sim_models_find (sim_backend_models (job->backend), job->model_name);
+    if (!model) {
+        s_deleted (job);
+        return;
+    }
+    job->t_granted = sim_clock_mono_ns ();
+    if (sim_models_acquire (sim_backend_models (job->backend), model, job->num_ctx, &job->load,
+                            s_model_ready, job)) {
+        job->model = model;
+        s_start (job, reply_now);
+    }
+    else
+        sim_req_watch (job->req);
 }
 
 static void
@@ -388,9 +472,13 @@ s_append_content (struct evbuffer *text, json_t *content)
     }
 }
 
-//  The prompt of a chat: every message's content, one per line
+//  The prompt of a chat: every message's content, one per line (the text
+//  the output is drawn from); and its tokens through a fixed template: each
+//  message is its role's marker then its words, and the prompt ends with
+//  the assistant's marker, so that a conversation's next turn (history,
+//  answer, new message) extends the tokens of the turn before
 static int
-s_chat_text (json_t *messages, struct evbuffer *text)
+s_chat_text (json_t *messages, struct evbuffer *text, sim_tokens_t *tokens)
 {
     size_t index;
     json_t *message;
@@ -399,8 +487,16 @@ s_chat_text (json_t *messages, struct evbuffer *text)
             return -1;
         if (index)
             evbuffer_add (text, "\n", 1);
+        size_t before = evbuffer_get_length (text);
         s_append_content (text, json_object_get (message, "content"));
+        const char *role = json_string_value (json_object_get (message, "role"));
+        sim_tokens_marker (tokens, role? role: "user");
+        size_t length = evbuffer_get_length (text) - before;
+        if (evbuffer_get_length (text) <= PROMPT_TEXT_MAX)
+            sim_tokens_words (tokens, (const char *) evbuffer_pullup (text, -1) + before, length);
     }
+    if (json_array_size (messages))
+        sim_tokens_marker (tokens, "assistant");
     return 0;
 }
 
@@ -480,7 +576,7 @@ s_parse_generation (job_t *job, json_t *body, sim_model_t *model, const char *na
     struct evbuffer *text = evbuffer_new ();
     if (route == SIM_ROUTE_CHAT || route == SIM_ROUTE_V1_CHAT) {
         json_t *messages = json_object_get (body, "messages");
-        if ((messages && !json_is_array (messages)) || s_chat_text (messages, text)) {
+        if ((messages && !json_is_array (messages)) || s_chat_text (messages, text, &job->prompt)) {
             evbuffer_free (text);
             snprintf (error, size, "json: cannot unmarshal messages");
             return 400;
@@ -509,8 +605,18 @@ s_parse_generation (job_t *job, json_t *body, sim_model_t *model, const char *na
     size_t length = evbuffer_get_length (text);
     const char *prompt_text = (const char *) evbuffer_pullup (text, -1);
     job->gen.key = sim_text_key (job->seed, length > PROMPT_TEXT_MAX? "": prompt_text);
-    job->gen.prompt_tokens = sim_text_count_tokens (prompt_text);
+    bool chat = route == SIM_ROUTE_CHAT || route == SIM_ROUTE_V1_CHAT;
+    if (!chat && length <= PROMPT_TEXT_MAX)
+        sim_tokens_words (&job->prompt, prompt_text, length - 1);
+    job->gen.prompt_tokens = chat && length <= PROMPT_TEXT_MAX? (int) job->prompt.size
+                           : sim_text_count_tokens (prompt_text);
+    if (job->gen.prompt_tokens < 1)
+        job->gen.prompt_tokens = 1;
     evbuffer_free (text);
+    json_t *num_ctx = json_object_get (options, "num_ctx");
+    if (json_is_integer (num_ctx) && json_integer_value (num_ctx) > 0
+        && json_integer_value (num_ctx) <= SIM_TOKENS_MAX)
+        job->num_ctx = (int) json_integer_value (num_ctx);
 
     json_t *limit = v1? json_object_get (body, "max_tokens")
                       : json_object_get (options, "num_predict");

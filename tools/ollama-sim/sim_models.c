@@ -20,8 +20,17 @@ struct _sim_models_t {
     sim_model_t **models;
     size_t size, capacity;
     int embedding_dim;
-    const sim_backend_config_t *config;     //  live: max_loaded_models
+    const sim_backend_config_t *config;     //  live: limits, times, time scale
+    struct event_base *base;
+    sim_cache_t *cache;
+    sim_model_wait_t *head, *tail;          //  requests waiting for a load
+    struct event *timer;                    //  the load or unload in progress
+    struct event *kick;                     //  runs the queue from the loop
+    sim_model_t *working;                   //  the model loading, draining or unloading
+    bool pumping, again;
 };
+
+static uint64_t s_runners;                  //  runner ids, fleet-wide
 
 static void
 s_model_drop (sim_model_t **model_p)
@@ -53,21 +62,38 @@ s_store (sim_models_t *self, const sim_model_spec_t *spec)
     return model;
 }
 
+static void s_on_timer (evutil_socket_t fd, short what, void *arg);
+static void s_on_kick (evutil_socket_t fd, short what, void *arg);
+
+//  A model loaded at start, or put back so by a flush
+static void
+s_preload (sim_models_t *self, sim_model_t *model)
+{
+    model->state = SIM_MODEL_READY;
+    model->runner = ++s_runners;
+    model->num_ctx = SIM_DEFAULT_CONTEXT;
+    model->keep_alive_ms = self->config->keep_alive_ms;
+    model->until_mono = self->config->keep_alive_ms == SIM_CLOCK_FOREVER? INT64_MAX
+                      : sim_clock_mono_ns () + sim_fleet_scaled_ns (self->config,
+                                                    (double) self->config->keep_alive_ms);
+}
+
 sim_models_t *
-sim_models_new (const sim_backend_config_t *config)
+sim_models_new (const sim_backend_config_t *config, struct event_base *base, sim_cache_t *cache)
 {
     sim_models_t *self = calloc (1, sizeof *self);
     assert (self);
     self->embedding_dim = config->embedding_dim;
     self->config = config;
-    int64_t now = sim_clock_mono_ns ();
+    self->base = base;
+    self->cache = cache;
+    self->timer = evtimer_new (base, s_on_timer, self);
+    self->kick = event_new (base, -1, 0, s_on_kick, self);
+    assert (self->timer && self->kick);
     for (size_t i = 0; i < config->model_count; i++) {
         sim_model_t *model = s_store (self, &config->models [i]);
-        if (model->spec.loaded) {
-            model->ready_mono = now;
-            model->until_mono = config->keep_alive_ms == SIM_CLOCK_FOREVER? INT64_MAX
-                              : now + config->keep_alive_ms * SIM_NS_PER_MS;
-        }
+        if (model->spec.loaded)
+            s_preload (self, model);
     }
     return self;
 }
@@ -79,6 +105,11 @@ sim_models_destroy (sim_models_t **self_p)
     sim_models_t *self = *self_p;
     if (!self)
         return;
+    if (self->timer)
+        event_free (self->timer);
+    if (self->kick)
+        event_free (self->kick);
+    s_model_drop (&self->working);
     for (size_t i = 0; i < self->size; i++)
         s_model_drop (&self->models [i]);
     free (self->models);
@@ -142,55 +173,263 @@ sim_models_copy (sim_models_t *self, const char *source, const char *destination
     return 0;
 }
 
+//  True if an idle READY model's keep-alive has run out
+static bool
+s_expired (const sim_model_t *model, int64_t now)
+{
+    return model->state == SIM_MODEL_READY && model->users == 0 && model->until_mono <= now;
+}
+
 bool
 sim_models_loaded (sim_models_t *self, sim_model_t *model)
 {
     (void) self;
-    return model->users > 0 || model->until_mono > sim_clock_mono_ns ();
+    return (model->state == SIM_MODEL_READY && !s_expired (model, sim_clock_mono_ns ()))
+        || model->state == SIM_MODEL_UNLOADING;
 }
 
-//  Makes room for one more loaded model: unloads idle models, the one that
-//  would expire first, until fewer than max_loaded_models are loaded. Models
-//  in use are never unloaded (the limit is then exceeded).
+//  The runner is gone: the model is cold and its prompt caches are lost
 static void
-s_make_room (sim_models_t *self)
+s_cold (sim_models_t *self, sim_model_t *model)
 {
-    int limit = self->config->max_loaded_models;
-    while (limit > 0) {
-        int loaded = 0;
-        sim_model_t *victim = NULL;
-        for (size_t i = 0; i < self->size; i++) {
-            sim_model_t *model = self->models [i];
-            if (!sim_models_loaded (self, model))
-                continue;
-            loaded++;
-            if (model->users == 0 && (!victim || model->until_mono < victim->until_mono))
-                victim = model;
-        }
-        if (loaded < limit || !victim)
-            return;
-        victim->until_mono = 0;
-    }
+    model->state = SIM_MODEL_COLD;
+    model->until_mono = 0;
+    model->draining = false;
+    if (self->cache && model->runner)
+        sim_cache_forget (self->cache, model->runner);
 }
 
-int64_t
-sim_models_use (sim_models_t *self, sim_model_t *model, int load_ms)
+//  Idle models whose keep-alive ran out unload (at no cost: nothing waits)
+static void
+s_expire (sim_models_t *self)
 {
     int64_t now = sim_clock_mono_ns ();
-    if (!sim_models_loaded (self, model)) {
-        s_make_room (self);
-        model->ready_mono = now + (int64_t) load_ms * SIM_NS_PER_MS;
-        model->until_mono = INT64_MAX;
+    for (size_t i = 0; i < self->size; i++)
+        if (s_expired (self->models [i], now))
+            s_cold (self, self->models [i]);
+}
+
+static int
+s_resident (sim_models_t *self)
+{
+    int count = 0;
+    for (size_t i = 0; i < self->size; i++)
+        count += self->models [i]->state != SIM_MODEL_COLD;
+    return count;
+}
+
+//  Ollama's eviction order: the shortest keep-alive (forever last), then the
+//  name; the first idle model in that order, else the first one
+static sim_model_t *
+s_victim (sim_models_t *self)
+{
+    sim_model_t *first = NULL, *idle = NULL;
+    for (size_t i = 0; i < self->size; i++) {
+        sim_model_t *model = self->models [i];
+        if (model->state != SIM_MODEL_READY)
+            continue;
+        uint64_t duration = (uint64_t) model->keep_alive_ms;     //  forever (-1) is the largest
+        bool before_first = !first || duration < (uint64_t) first->keep_alive_ms
+            || (duration == (uint64_t) first->keep_alive_ms
+                && strcmp (model->spec.name, first->spec.name) < 0);
+        if (before_first)
+            first = model;
+        bool before_idle = !idle || duration < (uint64_t) idle->keep_alive_ms
+            || (duration == (uint64_t) idle->keep_alive_ms
+                && strcmp (model->spec.name, idle->spec.name) < 0);
+        if (model->users == 0 && before_idle)
+            idle = model;
     }
+    return idle? idle: first;
+}
+
+static void
+s_start_timer (sim_models_t *self, sim_model_t *model, int64_t ns)
+{
+    model->refs++;
+    self->working = model;
+    struct timeval tv = { (time_t) (ns / SIM_NS_PER_SEC), (long) (ns % SIM_NS_PER_SEC / 1000) };
+    event_base_update_cache_time (self->base);     //  from now, not from the loop's start
+    evtimer_add (self->timer, &tv);
+}
+
+static void
+s_start_unload (sim_models_t *self, sim_model_t *model)
+{
+    model->state = SIM_MODEL_UNLOADING;
+    model->stats.evictions++;
+    s_start_timer (self, model, sim_fleet_scaled_ns (self->config, self->config->unload_ms));
+}
+
+static int64_t
+s_load_ns (sim_models_t *self, const sim_model_t *model)
+{
+    const sim_backend_config_t *config = self->config;
+    double ms = model->spec.load_ms >= 0? model->spec.load_ms
+              : config->load_rate > 0? (double) model->spec.size / config->load_rate * 1000
+              : config->load_ms;
+    return sim_fleet_scaled_ns (config, ms);
+}
+
+static void
+s_unlink (sim_models_t *self, sim_model_wait_t *wait)
+{
+    if (wait->prev)
+        wait->prev->next = wait->next;
+    else
+        self->head = wait->next;
+    if (wait->next)
+        wait->next->prev = wait->prev;
+    else
+        self->tail = wait->prev;
+    wait->next = wait->prev = NULL;
+    wait->queued = false;
+}
+
+static void
+s_use (sim_model_t *model)
+{
     model->refs++;
     model->users++;
-    return model->ready_mono > now? model->ready_mono: now;
+}
+
+//  One pass over the queue of loads, while no load or unload is under way
+static void
+s_pump_once (sim_models_t *self)
+{
+    s_expire (self);
+    while (!self->working && self->head) {
+        sim_model_wait_t *wait = self->head;
+        sim_model_t *model = wait->model;
+        if (model->removed) {
+            //  Deleted while it waited: the request finds out when it runs
+            s_unlink (self, wait);
+            model->users++;
+            wait->ready (wait->arg);
+            continue;
+        }
+        if (model->state == SIM_MODEL_READY && model->num_ctx == wait->num_ctx) {
+            //  Loaded: every request waiting for it with that context goes
+            for (sim_model_wait_t *w = self->head, *next; w; w = next) {
+                next = w->next;
+                if (w->model == model && w->num_ctx == model->num_ctx) {
+                    s_unlink (self, w);
+                    model->users++;         //  the waiter's reference is the user's now
+                    w->ready (w->arg);
+                }
+            }
+            continue;
+        }
+        sim_model_t *victim = NULL;
+        if (model->state == SIM_MODEL_READY)
+            victim = model;                 //  another num_ctx: a reload
+        else
+        if (self->config->max_loaded_models > 0
+        &&  s_resident (self) >= self->config->max_loaded_models)
+            victim = s_victim (self);
+        if (victim) {
+            victim->draining = true;
+            if (victim->users == 0)
+                s_start_unload (self, victim);
+            else {
+                victim->refs++;
+                self->working = victim;     //  until its requests end
+            }
+            return;
+        }
+        model->state = SIM_MODEL_LOADING;
+        model->num_ctx = wait->num_ctx;
+        model->runner = ++s_runners;
+        model->stats.loads++;
+        s_start_timer (self, model, s_load_ns (self, model));
+        return;
+    }
+}
+
+static void
+s_pump (sim_models_t *self)
+{
+    if (self->pumping) {
+        self->again = true;
+        return;
+    }
+    self->pumping = true;
+    do {
+        self->again = false;
+        s_pump_once (self);
+    } while (self->again);
+    self->pumping = false;
+}
+
+//  The load or unload under way is over
+static void
+s_on_timer (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd, (void) what;
+    sim_models_t *self = (sim_models_t *) arg;
+    sim_model_t *model = self->working;
+    self->working = NULL;
+    if (model->state == SIM_MODEL_LOADING) {
+        model->state = SIM_MODEL_READY;
+        model->until_mono = INT64_MAX;      //  its requests are about to use it
+        model->keep_alive_ms = self->config->keep_alive_ms;
+    }
+    else
+        s_cold (self, model);
+    s_model_drop (&model);
+    s_pump (self);
+}
+
+static void
+s_on_kick (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd, (void) what;
+    s_pump ((sim_models_t *) arg);
+}
+
+bool
+sim_models_acquire (sim_models_t *self, sim_model_t *model, int num_ctx, sim_model_wait_t *wait,
+                    sim_model_ready_fn *ready, void *arg)
+{
+    assert (!wait->queued);
+    if (num_ctx <= 0)
+        num_ctx = SIM_DEFAULT_CONTEXT;
+    //  Ollama's fast path: loaded, not on its way out, the same runner options
+    if (model->state == SIM_MODEL_READY && !model->draining && model->num_ctx == num_ctx
+    &&  !s_expired (model, sim_clock_mono_ns ())) {
+        s_use (model);
+        return true;
+    }
+    model->refs++;                          //  the waiter's, while it waits
+    wait->model = model;
+    wait->num_ctx = num_ctx;
+    wait->ready = ready;
+    wait->arg = arg;
+    wait->queued = true;
+    wait->next = NULL;
+    wait->prev = self->tail;
+    if (self->tail)
+        self->tail->next = wait;
+    else
+        self->head = wait;
+    self->tail = wait;
+    event_active (self->kick, 0, 0);
+    return false;
 }
 
 void
-sim_models_unuse (sim_models_t *self, sim_model_t *model, int64_t keep_alive_ms)
+sim_models_cancel (sim_models_t *self, sim_model_wait_t *wait)
 {
-    (void) self;
+    if (wait->queued) {
+        s_unlink (self, wait);
+        s_model_drop (&wait->model);
+    }
+}
+
+void
+sim_models_release (sim_models_t *self, sim_model_t *model, int64_t keep_alive_ms)
+{
+    model->keep_alive_ms = keep_alive_ms;
     if (--model->users > 0)
         ;   //  others still use it: it stays resident
     else if (keep_alive_ms == SIM_CLOCK_FOREVER)
@@ -198,8 +437,21 @@ sim_models_unuse (sim_models_t *self, sim_model_t *model, int64_t keep_alive_ms)
     else if (keep_alive_ms == 0)
         model->until_mono = 0;
     else
-        model->until_mono = sim_clock_mono_ns () + keep_alive_ms * SIM_NS_PER_MS;
+        model->until_mono = sim_clock_mono_ns ()
+                          + sim_fleet_scaled_ns (self->config, (double) keep_alive_ms);
+    if (model->users == 0 && model->draining && self->working == model
+    &&  model->state == SIM_MODEL_READY) {
+        //  The eviction waited for this: it starts now (the timer holds the model)
+        self->working = NULL;
+        model->refs--;
+        s_start_unload (self, model);
+    }
+    else
+    if (model->users == 0 && keep_alive_ms == 0 && model->state == SIM_MODEL_READY)
+        s_cold (self, model);
     s_model_drop (&model);
+    if (self->head)
+        event_active (self->kick, 0, 0);
 }
 
 void
@@ -207,6 +459,55 @@ sim_models_unload (sim_models_t *self, sim_model_t *model)
 {
     (void) self;
     model->until_mono = 0;
+}
+
+void
+sim_models_count_prompt (sim_models_t *self, sim_model_t *model, int prompt, int cached)
+{
+    (void) self;
+    model->stats.prompt_tokens += (uint64_t) prompt;
+    model->stats.cached_tokens += (uint64_t) cached;
+}
+
+json_t *
+sim_models_stats (sim_models_t *self, sim_model_stats_t *total)
+{
+    memset (total, 0, sizeof *total);
+    json_t *list = json_object ();
+    for (size_t i = 0; i < self->size; i++) {
+        const sim_model_t *model = self->models [i];
+        const sim_model_stats_t *s = &model->stats;
+        total->loads += s->loads;
+        total->evictions += s->evictions;
+        total->prompt_tokens += s->prompt_tokens;
+        total->cached_tokens += s->cached_tokens;
+        json_object_set_new (list, model->spec.name, json_pack ("{sIsIsIsIsb}",
+            "loads", (json_int_t) s->loads, "evictions", (json_int_t) s->evictions,
+            "prompt_tokens", (json_int_t) s->prompt_tokens,
+            "cached_tokens", (json_int_t) s->cached_tokens,
+            "loaded", sim_models_loaded (self, self->models [i])));
+    }
+    return list;
+}
+
+void
+sim_models_reset_stats (sim_models_t *self)
+{
+    for (size_t i = 0; i < self->size; i++)
+        memset (&self->models [i]->stats, 0, sizeof self->models [i]->stats);
+}
+
+void
+sim_models_flush (sim_models_t *self)
+{
+    for (size_t i = 0; i < self->size; i++) {
+        sim_model_t *model = self->models [i];
+        if (model->users || model == self->working)
+            continue;
+        s_cold (self, model);
+        if (model->spec.loaded)
+            s_preload (self, model);
+    }
 }
 
 static json_t *
@@ -336,9 +637,187 @@ sim_models_size (sim_models_t *self)
     return self->size;
 }
 
+//  Self-test: timers may fire a little early by the monotonic clock
+#define S_TEST_SLACK_NS SIM_NS_PER_MS
+
+//  A request of the test, and the loop it waits in
+typedef struct {
+    bool ready;
+    int64_t at;                 //  when it was called ready
+} s_test_req_t;
+
+static void
+s_test_ready (void *arg)
+{
+    s_test_req_t *req = (s_test_req_t *) arg;
+    req->ready = true;
+    req->at = sim_clock_mono_ns ();
+}
+
+//  Runs the loop until the request is ready (at most a second)
+static void
+s_test_wait (struct event_base *base, s_test_req_t *req)
+{
+    int64_t limit = sim_clock_mono_ns () + SIM_NS_PER_SEC;
+    while (!req->ready && sim_clock_mono_ns () < limit)
+        event_base_loop (base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    assert (req->ready);
+}
+
+static sim_model_spec_t
+s_test_spec (const char *json)
+{
+    sim_model_spec_t spec;
+    char error [SIM_ERROR_MAX];
+    json_t *object = json_loads (json, 0, NULL);
+    assert (object && sim_fleet_parse_model (object, &spec, error, sizeof error) == 0);
+    json_decref (object);
+    return spec;
+}
+
+//  Residency as Ollama's scheduler has it
+static void
+s_test_residency (struct event_base *base)
+{
+    sim_backend_config_t config;
+    sim_fleet_defaults (&config);
+    sim_model_spec_t specs [3] = {
+        s_test_spec ("{\"name\":\"a\",\"loaded\":true,\"load_ms\":20}"),
+        s_test_spec ("{\"name\":\"b\",\"loaded\":true,\"size\":1000}"),
+        s_test_spec ("{\"name\":\"c\",\"load_ms\":20}"),
+    };
+    config.models = specs;
+    config.model_count = 3;
+    config.max_loaded_models = 2;
+    config.load_rate = 50000;           //  b: 1000 bytes in 20 ms
+    config.unload_ms = 10;
+    sim_cache_t *cache = sim_cache_new (1);
+    sim_models_t *models = sim_models_new (&config, base, cache);
+    sim_model_t *a = sim_models_find (models, "a"), *b = sim_models_find (models, "b");
+    sim_model_t *c = sim_models_find (models, "c");
+    sim_model_wait_t wait [4];
+    memset (wait, 0, sizeof wait);
+    s_test_req_t req [4];
+    memset (req, 0, sizeof req);
+
+    //  Loaded: straight through. Not LRU: "a" was used last, yet with equal
+    //  keep-alives the name order evicts "a" to load "c"
+    assert (sim_models_acquire (models, b, 0, &wait [0], s_test_ready, &req [0]));
+    sim_models_release (models, b, 300000);
+    assert (sim_models_acquire (models, a, 0, &wait [0], s_test_ready, &req [0]));
+    sim_models_release (models, a, 300000);
+    int64_t start = sim_clock_mono_ns ();
+    assert (!sim_models_acquire (models, c, 0, &wait [1], s_test_ready, &req [1]));
+    assert (!req [1].ready);            //  never called back from inside acquire
+    s_test_wait (base, &req [1]);
+    assert (req [1].at - start >= 30 * SIM_NS_PER_MS - S_TEST_SLACK_NS);     //  unload 10 + load 20
+    assert (!sim_models_loaded (models, a) && sim_models_loaded (models, b));
+    assert (a->stats.evictions == 1 && c->stats.loads == 1);
+
+    //  A hard limit: with "b" and "c" in use, "a" waits; the victim is chosen
+    //  among busy models by the same order ("b") and waits for its requests
+    assert (sim_models_acquire (models, b, 0, &wait [2], s_test_ready, &req [2]));
+    memset (&req [0], 0, sizeof req [0]);
+    assert (!sim_models_acquire (models, a, 0, &wait [0], s_test_ready, &req [0]));
+    for (int i = 0; i < 20; i++)
+        event_base_loop (base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    assert (!req [0].ready && sim_models_loaded (models, b) && sim_models_loaded (models, c));
+    //  "c" is done first, yet "a" waits for "b", the victim chosen
+    sim_models_release (models, c, 300000);
+    sim_models_release (models, b, 60000);
+    s_test_wait (base, &req [0]);
+    assert (!sim_models_loaded (models, b) && sim_models_loaded (models, c));
+    assert (b->stats.evictions == 1);
+    sim_models_release (models, a, 300000);
+    //  The shortest keep-alive goes first: "c" (1m) before "a" (5m), though
+    //  "a" comes first by name
+    assert (sim_models_acquire (models, c, 0, &wait [1], s_test_ready, &req [1]));
+    sim_models_release (models, c, 60000);
+    memset (&req [2], 0, sizeof req [2]);
+    assert (!sim_models_acquire (models, b, 0, &wait [2], s_test_ready, &req [2]));
+    s_test_wait (base, &req [2]);
+    assert (sim_models_loaded (models, a) && !sim_models_loaded (models, c));
+    assert (c->stats.evictions == 1 && b->stats.loads == 1);
+    sim_models_release (models, b, 300000);
+
+    //  Another num_ctx reloads the runner: a new runner id
+    uint64_t runner = a->runner;
+    memset (&req [0], 0, sizeof req [0]);
+    assert (!sim_models_acquire (models, a, 8192, &wait [0], s_test_ready, &req [0]));
+    s_test_wait (base, &req [0]);
+    assert (a->runner != runner && a->num_ctx == 8192 && a->stats.loads == 2);
+    //  The same num_ctx again: straight through
+    assert (sim_models_acquire (models, a, 8192, &wait [1], s_test_ready, &req [1]));
+    sim_models_release (models, a, 300000);
+    sim_models_release (models, a, 300000);
+
+    //  A waiter that gives up leaves the queue; the stats and a flush
+    assert (!sim_models_acquire (models, c, 0, &wait [3], s_test_ready, &req [3]));
+    sim_models_cancel (models, &wait [3]);
+    sim_models_cancel (models, &wait [3]);
+    sim_model_stats_t total;
+    json_t *stats = sim_models_stats (models, &total);
+    assert (total.loads == 4 && total.evictions == 4);
+    assert (json_integer_value (json_object_get (json_object_get (stats, "a:latest"), "loads")) == 2);
+    json_decref (stats);
+    sim_models_count_prompt (models, a, 10, 4);
+    json_decref (sim_models_stats (models, &total));
+    assert (total.prompt_tokens == 10 && total.cached_tokens == 4);
+    sim_models_reset_stats (models);
+    json_decref (sim_models_stats (models, &total));
+    assert (total.loads == 0 && total.prompt_tokens == 0);
+    sim_models_flush (models);
+    assert (sim_models_loaded (models, a) && sim_models_loaded (models, b)
+            && !sim_models_loaded (models, c));
+    sim_models_destroy (&models);
+    sim_cache_destroy (&cache);
+}
+
+//  One load at a time, and the time scale
+static void
+s_test_serial (struct event_base *base)
+{
+    sim_backend_config_t config;
+    sim_fleet_defaults (&config);
+    sim_model_spec_t specs [2] = {
+        s_test_spec ("{\"name\":\"x\",\"load_ms\":200}"),
+        s_test_spec ("{\"name\":\"y\",\"load_ms\":200}"),
+    };
+    config.models = specs;
+    config.model_count = 2;
+    config.max_loaded_models = 0;
+    config.time_scale = 10;             //  200 ms loads take 20
+    sim_models_t *models = sim_models_new (&config, base, NULL);
+    sim_model_wait_t wait [2];
+    memset (wait, 0, sizeof wait);
+    s_test_req_t req [2];
+    memset (req, 0, sizeof req);
+    int64_t start = sim_clock_mono_ns ();
+    assert (!sim_models_acquire (models, sim_models_find (models, "x"), 0, &wait [0],
+                                 s_test_ready, &req [0]));
+    assert (!sim_models_acquire (models, sim_models_find (models, "y"), 0, &wait [1],
+                                 s_test_ready, &req [1]));
+    s_test_wait (base, &req [0]);
+    s_test_wait (base, &req [1]);
+    assert (req [0].at - start >= 20 * SIM_NS_PER_MS - S_TEST_SLACK_NS);
+    assert (req [0].at - start < 150 * SIM_NS_PER_MS);
+    assert (req [1].at - req [0].at >= 20 * SIM_NS_PER_MS - S_TEST_SLACK_NS);
+    sim_models_release (models, sim_models_find (models, "x"), 0);
+    sim_models_release (models, sim_models_find (models, "y"), SIM_CLOCK_FOREVER);
+    assert (!sim_models_loaded (models, sim_models_find (models, "x")));
+    assert (sim_models_loaded (models, sim_models_find (models, "y")));
+    sim_models_destroy (&models);
+}
+
 void
 sim_models_test (void)
 {
+    struct event_config *settings = event_config_new ();
+    event_config_set_flag (settings, EVENT_BASE_FLAG_PRECISE_TIMER);
+    struct event_base *base = event_base_new_with_config (settings);
+    event_config_free (settings);
+    s_test_residency (base);
+    s_test_serial (base);
     sim_backend_config_t config;
     sim_fleet_defaults (&config);
     sim_model_spec_t specs [2];
@@ -352,7 +831,8 @@ sim_models_test (void)
     config.models = specs;
     config.model_count = 2;
     config.max_loaded_models = 1;
-    sim_models_t *models = sim_models_new (&config);
+    config.load_ms = 10;
+    sim_models_t *models = sim_models_new (&config, base, NULL);
     assert (sim_models_size (models) == 2);
     sim_model_t *model = sim_models_find (models, "LLAMA3.2");
     sim_model_t *loaded = sim_models_find (models, "all-minilm:latest");
@@ -360,9 +840,13 @@ sim_models_test (void)
     assert (!sim_models_loaded (models, model) && sim_models_loaded (models, loaded));
 
     //  A cold model loads (evicting the idle one over the limit) and stays while used
+    sim_model_wait_t wait;
+    memset (&wait, 0, sizeof wait);
+    s_test_req_t req = {0};
     int64_t now = sim_clock_mono_ns ();
-    int64_t ready = sim_models_use (models, model, 1000);
-    assert (ready >= now + 1000 * SIM_NS_PER_MS);
+    assert (!sim_models_acquire (models, model, 0, &wait, s_test_ready, &req));
+    s_test_wait (base, &req);
+    assert (req.at >= now + 10 * SIM_NS_PER_MS - S_TEST_SLACK_NS);
     assert (sim_models_loaded (models, model) && !sim_models_loaded (models, loaded));
     json_t *ps = sim_models_ps (models);
     assert (json_array_size (json_object_get (ps, "models")) == 1);
@@ -371,15 +855,21 @@ sim_models_test (void)
     assert (sim_models_remove (models, "llama3.2") == 0);
     assert (sim_models_remove (models, "llama3.2") == -1);
     assert (sim_models_size (models) == 1);
-    sim_models_unuse (models, model, 0);
+    sim_models_release (models, model, 0);
 
     //  keep_alive 0 unloads at once; forever keeps it (look the model up again
-    //  after each unuse: the store owns it, the request's pointer is gone)
-    sim_models_use (models, sim_models_find (models, "all-minilm"), 0);
-    sim_models_unuse (models, sim_models_find (models, "all-minilm"), 0);
+    //  after each release: the store owns it, the request's pointer is gone)
+    memset (&req, 0, sizeof req);
+    if (!sim_models_acquire (models, sim_models_find (models, "all-minilm"), 0, &wait,
+                             s_test_ready, &req))
+        s_test_wait (base, &req);
+    sim_models_release (models, sim_models_find (models, "all-minilm"), 0);
     assert (!sim_models_loaded (models, sim_models_find (models, "all-minilm")));
-    sim_models_use (models, sim_models_find (models, "all-minilm"), 0);
-    sim_models_unuse (models, sim_models_find (models, "all-minilm"), SIM_CLOCK_FOREVER);
+    memset (&req, 0, sizeof req);
+    if (!sim_models_acquire (models, sim_models_find (models, "all-minilm"), 0, &wait,
+                             s_test_ready, &req))
+        s_test_wait (base, &req);
+    sim_models_release (models, sim_models_find (models, "all-minilm"), SIM_CLOCK_FOREVER);
     assert (sim_models_loaded (models, sim_models_find (models, "all-minilm")));
     sim_models_unload (models, sim_models_find (models, "all-minilm"));
     assert (!sim_models_loaded (models, sim_models_find (models, "all-minilm")));
@@ -401,4 +891,5 @@ sim_models_test (void)
     sim_models_destroy (&models);
     sim_models_destroy (&models);
     assert (models == NULL);
+    event_base_free (base);
 }

@@ -66,12 +66,17 @@ s_v1_head (const sim_gen_t *gen, struct evbuffer *out, bool chunk)
                          (long long) gen->created, gen->model_json);
 }
 
+//  The cached prompt tokens show only when there are some (Go's omitempty)
 static void
 s_usage (const sim_gen_t *gen, struct evbuffer *out)
 {
     evbuffer_add_printf (out, "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,"
-                         "\"total_tokens\":%d}", gen->prompt_tokens, gen->eval_count,
+                         "\"total_tokens\":%d", gen->prompt_tokens, gen->eval_count,
                          gen->prompt_tokens + gen->eval_count);
+    if (gen->cached_tokens)
+        evbuffer_add_printf (out, ",\"prompt_tokens_details\":{\"cached_tokens\":%d}",
+                             gen->cached_tokens);
+    evbuffer_add (out, "}", 1);
 }
 
 //  The timing fields of Ollama's final object, after a comma
@@ -79,10 +84,13 @@ static void
 s_metrics (const sim_gen_t *gen, struct evbuffer *out)
 {
     evbuffer_add_printf (out, "\"total_duration\":%lld,\"load_duration\":%lld,"
-                         "\"prompt_eval_count\":%d,\"prompt_eval_duration\":%lld,"
-                         "\"eval_count\":%d,\"eval_duration\":%lld}",
-                         (long long) gen->total_ns, (long long) gen->load_ns, gen->prompt_tokens,
-                         (long long) gen->prompt_ns, gen->eval_count, (long long) gen->eval_ns);
+                         "\"prompt_eval_count\":%d,", (long long) gen->total_ns,
+                         (long long) gen->load_ns, gen->prompt_tokens);
+    if (gen->cached_tokens)
+        evbuffer_add_printf (out, "\"prompt_eval_cached_count\":%d,", gen->cached_tokens);
+    evbuffer_add_printf (out, "\"prompt_eval_duration\":%lld,\"eval_count\":%d,"
+                         "\"eval_duration\":%lld}", (long long) gen->prompt_ns, gen->eval_count,
+                         (long long) gen->eval_ns);
 }
 
 void

@@ -31,7 +31,8 @@ typedef struct {
     bool new_sse;                           //  Ollama >= 0.32.6 SSE framing
     bool include_usage;                     //  stream_options.include_usage
     bool raw;                               //  no "context" in generate
-    int prompt_tokens;
+    int prompt_tokens;                      //  all of the prompt
+    int cached_tokens;                      //  of those, taken from the prompt cache
     int eval_count;                         //  tokens generated
     const char *done_reason;                //  "stop", "length", "load", "unload"
     int64_t total_ns, load_ns, prompt_ns, eval_ns;

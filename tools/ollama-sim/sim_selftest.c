@@ -3,6 +3,7 @@
     =========================================================================
 */
 
+#include "sim_cache.h"
 #include "sim_clock.h"
 #include "sim_fleet.h"
 #include "sim_models.h"
@@ -20,6 +21,7 @@ static const test_t s_tests [] = {
     { "sim_clock", sim_clock_test },
     { "sim_text", sim_text_test },
     { "sim_slots", sim_slots_test },
+    { "sim_cache", sim_cache_test },
     { "sim_fleet", sim_fleet_test },
     { "sim_models", sim_models_test },
 };

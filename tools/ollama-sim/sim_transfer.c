@@ -173,7 +173,7 @@ sim_transfer_handle (sim_backend_t *backend, sim_req_t *req, sim_route_t route)
     self->req = req;
     self->push = route == SIM_ROUTE_PUSH;
     self->stream = !json_is_false (json_object_get (body, "stream"));
-    self->bandwidth = config->pull_bandwidth;
+    self->bandwidth = sim_fleet_scaled_rate (config, config->pull_bandwidth);
     self->fail = !self->push && config->faults.pull_fail;
     self->t_start = sim_clock_mono_ns ();
     sim_model_t *local = sim_models_find (sim_backend_models (backend), normal);
