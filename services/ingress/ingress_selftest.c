@@ -14,6 +14,7 @@
 #include "ingress_required.h"
 #include "ingress_route.h"
 #include "ingress_translate.h"
+#include "ingress_validate.h"
 #include "of_selftest_main.h"
 
 static const of_selftest_t s_tests [] = {
@@ -31,6 +32,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_jscan", ingress_jscan_test},
     {"ingress_translate", ingress_translate_test},
     {"ingress_answer", ingress_answer_test},
+    {"ingress_validate", ingress_validate_test},
     {NULL, NULL}
 };
 
