@@ -17,6 +17,7 @@
 #include "ingress_answer.h"
 #include "ingress_ops.h"
 #include "ingress_reqid.h"
+#include "ingress_validate.h"
 #include <event2/keyvalq_struct.h>
 
 //  Backpressure: stop reading the backend above this much unsent client
@@ -527,7 +528,7 @@ ingress_call_frontend (of_clone_t *clone, of_exchange_t *exchange)
 }
 
 json_t *
-ingress_call_body (of_exchange_t *exchange, json_t *frontend)
+ingress_call_body (of_exchange_t *exchange, json_t *frontend, const ingress_route_t *route)
 {
     size_t size;
     const char *raw = of_exchange_body (exchange, &size);
@@ -550,6 +551,13 @@ ingress_call_body (of_exchange_t *exchange, json_t *frontend)
         else
             ingress_reply_error (exchange, 400, "invalid_request", -1,
                                  "the request body must be a JSON object");
+        json_decref (body);
+        return NULL;
+    }
+    //  The one check of the fields' types, before anything reads them
+    char why [256];
+    if (!ingress_validate_body (ingress_route_kind (route), body, why, sizeof why)) {
+        ingress_reply_error (exchange, 400, "invalid_request", -1, "%s", why);
         json_decref (body);
         return NULL;
     }
@@ -601,7 +609,7 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
                              json_string_value (json_object_get (frontend, "Identifier")));
         return;
     }
-    json_t *body = ingress_call_body (exchange, frontend);
+    json_t *body = ingress_call_body (exchange, frontend, route);
     if (!body)
         return;
     char error [256];

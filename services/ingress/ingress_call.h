@@ -59,9 +59,10 @@ evhtp_res
 json_t *
     ingress_call_frontend (of_clone_t *clone, of_exchange_t *exchange);
 
-//  The client's JSON body (new), or NULL once the error is answered (413
-//  over the frontend's MaxRequestBodySize, 400 when missing or not an object).
+//  The client's JSON body (new) for route, or NULL once the error is answered
+//  (413 over the frontend's MaxRequestBodySize, 400 when missing, not an
+//  object, or with a field of the wrong type: ingress_validate).
 json_t *
-    ingress_call_body (of_exchange_t *exchange, json_t *frontend);
+    ingress_call_body (of_exchange_t *exchange, json_t *frontend, const ingress_route_t *route);
 
 #endif

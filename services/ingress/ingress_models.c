@@ -141,7 +141,7 @@ ingress_models_handle (ingress_models_t *self, of_exchange_t *exchange,
         s_listing (self, exchange, frontend);
         return;
     }
-    json_t *body = ingress_call_body (exchange, frontend);
+    json_t *body = ingress_call_body (exchange, frontend, route);
     if (!body)
         return;
     if (route->action == INGRESS_PULL)

@@ -60,6 +60,27 @@ ingress_route_openai_path (const char *path)
     return path && strncmp (path, "/v1/", 4) == 0;
 }
 
+ingress_route_kind_t
+ingress_route_kind (const ingress_route_t *route)
+{
+    static const struct {
+        const char *path;
+        ingress_route_kind_t kind;
+    } kinds [] = {
+        {"/api/chat", INGRESS_ROUTE_CHAT}, {"/api/generate", INGRESS_ROUTE_GENERATE},
+        {"/api/embed", INGRESS_ROUTE_EMBED}, {"/api/embeddings", INGRESS_ROUTE_EMBEDDINGS},
+        {"/api/show", INGRESS_ROUTE_SHOW}, {"/api/pull", INGRESS_ROUTE_PULL},
+        {"/api/delete", INGRESS_ROUTE_DELETE}, {"/v1/chat/completions", INGRESS_ROUTE_OPENAI_CHAT},
+        {"/v1/completions", INGRESS_ROUTE_OPENAI_COMPLETIONS},
+        {"/v1/embeddings", INGRESS_ROUTE_OPENAI_EMBEDDINGS}
+    };
+    assert (route);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds [0]; i++)
+        if (strcmp (route->path, kinds [i].path) == 0)
+            return kinds [i].kind;
+    return INGRESS_ROUTE_NONE;
+}
+
 void
 ingress_route_test (bool verbose)
 {
@@ -93,5 +114,10 @@ ingress_route_test (bool verbose)
     assert (!ingress_route_find (htp_method_GET, "/api/pull", &known) && known);
     route = ingress_route_find (htp_method_POST, "/api/push", &known);
     assert (route && route->action == INGRESS_REFUSE);
+    assert (ingress_route_kind (route) == INGRESS_ROUTE_NONE);
+    route = ingress_route_find (htp_method_POST, "/v1/embeddings", &known);
+    assert (ingress_route_kind (route) == INGRESS_ROUTE_OPENAI_EMBEDDINGS);
+    route = ingress_route_find (htp_method_DELETE, "/api/delete", &known);
+    assert (ingress_route_kind (route) == INGRESS_ROUTE_DELETE);
     printf ("OK\n");
 }

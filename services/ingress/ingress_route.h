@@ -33,6 +33,22 @@ typedef struct {
     bool prefix;            //  path is a prefix followed by one parameter (/v1/models/{id})
 } ingress_route_t;
 
+//  What a route's JSON body is, for the request validator (ingress_validate)
+typedef enum {
+    INGRESS_ROUTE_NONE,                 //  no JSON body read
+    INGRESS_ROUTE_CHAT,                 //  POST /api/chat
+    INGRESS_ROUTE_GENERATE,             //  POST /api/generate
+    INGRESS_ROUTE_EMBED,                //  POST /api/embed
+    INGRESS_ROUTE_EMBEDDINGS,           //  POST /api/embeddings
+    INGRESS_ROUTE_SHOW,                 //  POST /api/show
+    INGRESS_ROUTE_PULL,                 //  POST /api/pull
+    INGRESS_ROUTE_DELETE,               //  DELETE /api/delete
+    INGRESS_ROUTE_OPENAI_CHAT,          //  POST /v1/chat/completions
+    INGRESS_ROUTE_OPENAI_COMPLETIONS,   //  POST /v1/completions
+    INGRESS_ROUTE_OPENAI_EMBEDDINGS,    //  POST /v1/embeddings
+    INGRESS_ROUTE_KINDS
+} ingress_route_kind_t;
+
 //  The route for a request, or NULL. When NULL, *path_known tells whether the
 //  path exists with another method (405) or not at all (404).
 const ingress_route_t *
@@ -41,6 +57,10 @@ const ingress_route_t *
 //  True if errors for this path are written in OpenAI's shape (/v1/...).
 bool
     ingress_route_openai_path (const char *path);
+
+//  What the route's body is (INGRESS_ROUTE_NONE for a route without one).
+ingress_route_kind_t
+    ingress_route_kind (const ingress_route_t *route);
 
 //  Self test
 void

@@ -18,6 +18,7 @@
 #include "ingress_required.h"
 #include "ingress_route.h"
 #include "ingress_translate.h"
+#include "ingress_validate.h"
 #include "of_selftest_main.h"
 
 static const of_selftest_t s_tests [] = {
@@ -39,6 +40,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_meter", ingress_meter_test},
     {"ingress_metrics", ingress_metrics_test},
     {"ingress_access", ingress_access_test},
+    {"ingress_validate", ingress_validate_test},
     {NULL, NULL}
 };
 
