@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ollamaflow needs to build, test and run (nginx, haproxy and
-# wrk: the benchmark's proxies and load generator; it never runs their system services).
+# wrk: the benchmark's proxies and load generator; docker.io, docker-compose and debootstrap:
+# deploy_docker's image and compose stack; it never runs their system services).
 # Idempotent: asks apt only for what is missing, and does nothing when all is present.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ packages=(
     libevhtp-dev libevent-dev libssl-dev libsystemd-dev
     systemd curl ca-certificates nodejs npm
     nginx haproxy wrk
+    docker.io docker-compose debootstrap
 )
 
 missing=()
