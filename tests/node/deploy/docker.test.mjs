@@ -160,7 +160,7 @@ before(async () => {
   simControl = `http://127.0.0.1:${await hostPort('sim', 11400)}`;
   await servesAt(await hostPort('ingress', 43411));
   timings.ready = Date.now() - started;
-  process.stdout.write(`# compose up -d: ${timings.up} ms; first generation served ${timings.ready} ms after it began\n`);
+  process.stdout.write(`compose up -d: ${timings.up} ms; first generation served ${timings.ready} ms after it began\n`);
 });
 
 after(async () => {
@@ -180,7 +180,7 @@ after(async () => {
 
 test('the image: under 150 MB, runs as the unprivileged user, no compiler in it', async () => {
   const size = Number(await inspect(IMAGE, '{{.Size}}'));
-  process.stdout.write(`# image ${IMAGE}: ${(size / 1e6).toFixed(1)} MB\n`);
+  process.stdout.write(`image ${IMAGE}: ${(size / 1e6).toFixed(1)} MB\n`);
   assert.ok(size > 0 && size < MAX_IMAGE_BYTES, `the image is ${size} bytes`);
   assert.equal(await inspect(IMAGE, '{{.Config.User}}'), 'ollamaflow');
   const ids = (await docker(['run', '--rm', '--entrypoint', 'id', IMAGE])).trim();
@@ -254,7 +254,7 @@ test('--scale ingress=2: both replicas serve, and MaxParallelRequests holds acro
   assert.deepEqual(results.map((r) => r.status), Array(16).fill(200));
   for (const r of results) assert.match(r.text, /"done":true/);
   const peaks = [await simStats('a'), await simStats('b')].map((stats) => stats.peak_active);
-  process.stdout.write(`# 16 streams through 2 replicas: peak at the sim a=${peaks[0]} b=${peaks[1]}\n`);
+  process.stdout.write(`16 streams through 2 replicas: peak at the sim a=${peaks[0]} b=${peaks[1]}\n`);
   assert.ok(peaks.every((peak) => peak <= 2), `the cap of 2 per backend was passed: ${peaks}`);
   assert.deepEqual(peaks, [2, 2], 'the cap was never reached: the test proves nothing');
 });
@@ -322,7 +322,7 @@ test('the scheduler container killed during 4 streams: they finish, then service
   await composeMust(['start', 'scheduler']);
   const restarted = Date.now();
   await finished(running, port);
-  process.stdout.write(`# scheduler back: a generation served ${Date.now() - restarted} ms after its start\n`);
+  process.stdout.write(`scheduler back: a generation served ${Date.now() - restarted} ms after its start\n`);
   const more = await Promise.all(Array.from({ length: 6 }, () => generate(port, 5)));
   assert.ok(more.every((r) => r.status === 200), JSON.stringify(more.map((r) => r.status)));
   for (const name of ['a', 'b'])
@@ -381,7 +381,7 @@ test('the single-container form: `docker run` of the image runs all five through
     '-v', `${file}:/etc/ollamaflow/ollamaflow.json:ro`, '-p', '127.0.0.1::43411', IMAGE]);
   const port = Number(/:(\d+)\s*$/.exec(await docker(['port', single, '43411']))[1]);
   await servesAt(port);
-  process.stdout.write(`# docker run: first generation served ${Date.now() - started} ms after it began\n`);
+  process.stdout.write(`docker run: first generation served ${Date.now() - started} ms after it began\n`);
   const top = await docker(['top', single, '-o', 'pid,uid,args']);
   for (const service of ['configd', 'scheduler', 'healthmon', 'modelsync', 'ingress'])
     assert.match(top, new RegExp(`ollamaflow-${service}`), top);
