@@ -1,7 +1,9 @@
 #  ollamaflow image: every binary (the five services, the launcher, the tap, ollamaflowctl, the
 #  simulator) on Debian 12. compose.yaml runs one service per container from it; on its own,
 #  `docker run -v $PWD/ollamaflow.json:/etc/ollamaflow/ollamaflow.json:ro -p 43411:43411 ollamaflow`
-#  starts all five in one container through the launcher.
+#  starts all five in one container through the launcher. The runtime stage holds the shared
+#  libraries and the binaries, no compiler; it runs as the unprivileged user ollamaflow.
+#  Without a registry, scripts/docker-base.sh makes the debian:bookworm-slim it starts from.
 
 # ---- build: compile and install into /usr/local ----------------------------------------------
 FROM debian:bookworm-slim AS build
@@ -15,9 +17,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-#  The loop fails the build if a binary that compose.yaml or the launcher needs was not installed.
+#  Only the installed programs are built (not the tests). The loop fails the build if a binary
+#  that compose.yaml or the launcher needs was not installed.
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
- && cmake --build build -j "$(nproc)" \
+ && cmake --build build -j "$(nproc)" --target ollamaflow ollamaflow-configd ollamaflow-scheduler \
+        ollamaflow-healthmon ollamaflow-modelsync ollamaflow-ingress ollamaflow-tap ollamaflowctl ollama-sim \
  && cmake --install build --prefix /usr/local --strip \
  && for bin in ollamaflow-configd ollamaflow-scheduler ollamaflow-healthmon ollamaflow-modelsync \
                ollamaflow-ingress ollamaflow-tap ollamaflowctl ollamaflow ollama-sim; do \
@@ -39,6 +43,7 @@ RUN groupadd --system --gid 10001 ollamaflow \
  && install -d -o ollamaflow -g ollamaflow -m 0750 /var/lib/ollamaflow \
  && install -d -m 0755 /etc/ollamaflow
 COPY --from=build /usr/local/bin/ /usr/local/bin/
+COPY deploy/ollamaflow-healthcheck /usr/local/bin/ollamaflow-healthcheck
 #  Fail here, not at start-up, if a library the binaries link is missing from the list above.
 RUN ! ldd /usr/local/bin/* | grep 'not found'
 
@@ -50,4 +55,6 @@ WORKDIR /var/lib/ollamaflow
 #  configd's database (OLLAMAFLOW_DATABASE=/var/lib/ollamaflow/ollamaflow.db in compose.yaml).
 VOLUME /var/lib/ollamaflow
 EXPOSE 43411
+#  Ready when the ingress answers HTTP (compose.yaml gives each service its own check).
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 CMD ["ollamaflow-healthcheck"]
 CMD ["ollamaflow", "up"]

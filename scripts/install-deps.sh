@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ollamaflow needs to build, test and run (nginx, haproxy and
 # wrk: the benchmark's proxies and load generator; prometheus: its promtool checks /metrics and
-# its server scrapes two ingresses in a test; it never runs their system services).
+# its server scrapes two ingresses in a test; docker.io, docker-compose and debootstrap:
+# deploy_docker's image and compose stack; it never runs their system services).
 # Idempotent: asks apt only for what is missing, and does nothing when all is present.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ packages=(
     systemd curl ca-certificates nodejs npm
     nginx haproxy wrk
     prometheus
+    docker.io docker-compose debootstrap
 )
 
 missing=()

@@ -20,14 +20,7 @@ NLC_VERSION=3.21.1
 JOBS=${OLLAMAFLOW_BUILD_JOBS:-2}
 here=$(cd "$(dirname "$0")" && pwd)
 
-cache=${OLLAMAFLOW_CACHE:-}
-if [ -z "$cache" ]; then
-    if mkdir -p /var/cache/ollamaflow 2>/dev/null && [ -w /var/cache/ollamaflow ]; then
-        cache=/var/cache/ollamaflow
-    else
-        cache=$HOME/.cache/ollamaflow
-    fi
-fi
+cache=$("$here/cache-dir.sh")
 mkdir -p "$cache/npm" "$cache/llama-server"
 
 say() { echo "llama-server.sh: $*" >&2; }

@@ -333,20 +333,20 @@ test('configd keeps its database on a named volume, which no other service mount
             `${name} mounts configd's database volume`);
 });
 
-test('the five restart unless stopped and have a health check on a port they bind', () => {
+test('the five restart unless stopped and are checked by the image\'s ollamaflow-healthcheck', () => {
+    const dockerfile = readFileSync(path.join(sourceDir, 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, /^COPY deploy\/ollamaflow-healthcheck \/usr\/local\/bin\/ollamaflow-healthcheck$/m,
+        'the Dockerfile does not install deploy/ollamaflow-healthcheck');
+    const script = readFileSync(path.join(sourceDir, 'deploy', 'ollamaflow-healthcheck'), 'utf8');
     for (const name of SERVICE_NAMES) {
         const service = services[name];
         assert.equal(service.restart, 'unless-stopped', `${name}: restart is ${service.restart}`);
         const check = service.healthcheck;
-        assert.ok(check?.test, `${name} has no healthcheck`);
+        assert.deepEqual(check?.test, ['CMD', 'ollamaflow-healthcheck', name], `${name}: healthcheck ${JSON.stringify(check)}`);
+        //  The port the script checks is the one the service binds (the first bus endpoint it owns)
         const env = environmentOf(service);
-        const ports = [...SERVICES[name].binds.map((variable) => parseEndpoint(env[variable]).port)];
-        if (env.OLLAMAFLOW_PORT)
-            ports.push(Number(env.OLLAMAFLOW_PORT));
-        const probed = [...[check.test].flat().join(' ').matchAll(/\/dev\/tcp\/[^/\s]+\/(\d+)|:(\d+)\b/g)]
-            .map((match) => Number(match[1] ?? match[2]));
-        assert.ok(probed.length > 0 && probed.every((port) => ports.includes(port)),
-            `${name}: the healthcheck probes port(s) ${probed.join(',') || 'none'}, it binds ${ports.join(',')}`);
+        const variable = name === 'ingress' ? 'OLLAMAFLOW_PORT' : SERVICES[name].binds.find((v) => script.includes(`port_of ${v} `));
+        assert.ok(variable && env[variable], `${name}: the health check reads no endpoint of it`);
     }
 });
 
@@ -396,7 +396,20 @@ test('the Dockerfile builds on Debian 12 and installs every binary compose runs'
     assert.match(runtime, /^\s*VOLUME\s+.*\/var\/lib\/ollamaflow\b/m, 'the runtime stage declares no VOLUME /var/lib/ollamaflow');
 });
 
-test('docker compose accepts the file (when Compose is installed)', (t) => {
+test('Debian\'s docker-compose 1.29 accepts the file with every profile (when installed)', (t) => {
+    const version = spawnSync('docker-compose', ['version', '--short'], { encoding: 'utf8', timeout: HELP_TIMEOUT_MS });
+    if (version.error || version.status !== 0) {
+        t.skip('docker-compose is not installed; its validation not run');
+        return;
+    }
+    const run = spawnSync('docker-compose', ['-f', path.join(sourceDir, 'compose.yaml'), '--profile', 'front',
+        '--profile', 'tools', 'config', '--quiet'],
+        { encoding: 'utf8', timeout: 30000, cwd: sourceDir,
+            env: { ...process.env, OLLAMAFLOW_JSON: path.join(sourceDir, 'compose.yaml') } });
+    assert.equal(run.status, 0, `docker-compose ${version.stdout.trim()} config: ${run.stderr}`);
+});
+
+test('docker compose accepts the file (when Compose v2 is installed)', (t) => {
     const version = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8', timeout: HELP_TIMEOUT_MS });
     if (version.error || version.status !== 0) {
         t.skip('docker compose is not installed; its own validation not run');
