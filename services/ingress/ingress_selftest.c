@@ -6,6 +6,7 @@
 #include "ingress_answer.h"
 #include "ingress_feed.h"
 #include "ingress_jscan.h"
+#include "ingress_keys.h"
 #include "ingress_listing.h"
 #include "ingress_match.h"
 #include "ingress_models.h"
@@ -31,6 +32,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_jscan", ingress_jscan_test},
     {"ingress_translate", ingress_translate_test},
     {"ingress_answer", ingress_answer_test},
+    {"ingress_keys", ingress_keys_test},
     {NULL, NULL}
 };
 
