@@ -120,6 +120,7 @@ s_destroy (s_ingress_t *self)
         evhtp_free (self->htp);
     }
     ingress_tls_destroy (&self->tls);
+    ingress_keys_destroy (&self->ctx.keys);
     ingress_models_destroy (&self->ctx.models);
     ingress_admin_destroy (&self->ctx.admin);
     ingress_requester_destroy (&self->ctx.configd);
@@ -214,6 +215,8 @@ ingress_actor (zsock_t *pipe, void *args)
                            settings->scheduler_router, settings->models_router);
         return;
     }
+    self.ctx.keys = ingress_keys_new (self.ctx.base, self.ctx.clone);
+    self.ctx.models->keys = self.ctx.keys;
     of_clone_set_handler (self.ctx.clone, s_on_config_change, &self);
     of_clone_attach_events (self.ctx.clone, self.ctx.base);
     self.pipe_watch = of_service_pipe_events (self.ctx.base, pipe);

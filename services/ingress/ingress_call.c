@@ -44,6 +44,7 @@ typedef struct {
     char *content_type;         //  its Content-Type
     ingress_answer_t *answer;   //  a translated request's answer, in Ollama's shape
     char failure [S_FAILURE_MAX];   //  the last backend that failed to connect, and why
+    char key [OF_IDENTIFIER_MAX + 1];   //  the client's API key, "" when none counts
 } s_call_t;
 
 static void s_ask (s_call_t *self);
@@ -389,8 +390,10 @@ s_send (s_call_t *self)
     };
     //  The one place a client's credentials are offered to a backend (the
     //  builder passes them only to a backend without credentials of its own).
-    //  A frontend that checks client API keys must never offer them.
-    if (json_is_true (json_object_get (self->frontend, "PassClientCredentials"))) {
+    //  A frontend that checks client API keys never offers them, nor does a
+    //  request that presented one: they are ollamaflow's, not the backend's.
+    if (json_is_true (json_object_get (self->frontend, "PassClientCredentials"))
+        && !json_is_true (json_object_get (self->frontend, "RequireApiKey")) && !*self->key) {
         extra.authorization = of_exchange_header (self->exchange, "Authorization");
         extra.api_key = of_exchange_header (self->exchange, "x-api-key");
     }
@@ -478,8 +481,10 @@ ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request)
 }
 
 json_t *
-ingress_call_frontend (of_clone_t *clone, of_exchange_t *exchange)
+ingress_call_frontend (of_clone_t *clone, ingress_keys_t *keys, of_exchange_t *exchange,
+                       json_t **key)
 {
+    *key = NULL;
     if (!of_clone_ready (clone)) {
         ingress_reply_error (exchange, 503, "not_ready", 1000,
                              "ollamaflow has no configuration yet: configd has not answered");
@@ -500,7 +505,7 @@ ingress_call_frontend (of_clone_t *clone, of_exchange_t *exchange)
                                                                              "Identifier")));
         return NULL;
     }
-    return frontend;
+    return ingress_keys_admit (keys, exchange, frontend, key) ? frontend : NULL;
 }
 
 json_t *
@@ -566,7 +571,8 @@ s_show (ingress_ctx_t *ctx, of_exchange_t *exchange, json_t *frontend, const cha
 static void
 s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route)
 {
-    json_t *frontend = ingress_call_frontend (ctx->clone, exchange);
+    json_t *key;
+    json_t *frontend = ingress_call_frontend (ctx->clone, ctx->keys, exchange, &key);
     if (!frontend)
         return;
     const char *allow = streq (route->kind, "embeddings")    ? "AllowEmbeddings"
@@ -603,6 +609,11 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
                              "model: a name of at most %d characters", OFP_LEASE_MODEL_MAX);
         return;
     }
+    if (!ingress_keys_admit_model (exchange, key, model)) {
+        json_decref (body);
+        json_decref (labels);
+        return;
+    }
     if (streq (route->path, "/api/show") && s_openai_only (ctx, frontend)) {
         s_show (ctx, exchange, frontend, model);
         json_decref (body);
@@ -622,6 +633,9 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
     self->frontend = json_incref (frontend);
     self->body = body;
     self->ttfb_ms = -1;
+    if (key)
+        snprintf (self->key, sizeof self->key, "%s",
+                  json_string_value (json_object_get (key, "Identifier")));
     self->timer = evtimer_new (ctx->base, s_on_timer, self);
     self->ask = json_pack ("{s:O, s:s, s:s, s:s, s:o, s:s, s:[], s:I}", "Frontend",
                            json_object_get (frontend, "Identifier"), "Kind", route->kind, "Route",
