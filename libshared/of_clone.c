@@ -175,7 +175,7 @@ s_on_heartbeat (of_clone_t *self, json_t *body)
 static void
 s_on_state (of_clone_t *self, json_t *body)
 {
-    static const char *const keys [OF_KIND_COUNT] = {"Frontends", "Backends"};
+    static const char *const keys [OF_KIND_COUNT] = {"Frontends", "Backends", "Keys"};
     for (int kind = 0; kind < OF_KIND_COUNT; kind++) {
         json_t *objects = json_object ();
         size_t index;

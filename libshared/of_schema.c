@@ -26,6 +26,7 @@ static const char *const s_balancing [] = {"RoundRobin", "Random", "LeastOutstan
                                            "LeastLatency", NULL};
 static const char *const s_api_formats [] = {"Ollama", "OpenAI", NULL};
 static const char *const s_methods [] = {"GET", "HEAD", NULL};
+static const char *const s_priorities [] = {"High", "Normal", "Low", NULL};
 
 //  Read-only fields OllamaFlow returns, accepted and ignored on input so that a
 //  GET, edit, PUT round trip works
@@ -133,6 +134,60 @@ s_check_token (json_t **value, char *error, size_t size)
     return 0;
 }
 
+static bool
+s_is_star (const char *text)
+{
+    return text && strcmp (text, "*") == 0;
+}
+
+//  A key's Frontends: Identifiers, each once, or ["*"] for every frontend
+static int
+s_check_key_frontends (json_t **value, char *error, size_t size)
+{
+    size_t index;
+    json_t *item;
+    json_array_foreach (*value, index, item)
+        if (s_is_star (json_string_value (item)) && json_array_size (*value) > 1) {
+            snprintf (error, size, "\"*\" (every frontend) must be the only entry");
+            return -1;
+        }
+    if (json_array_size (*value) == 1 && s_is_star (json_string_value (json_array_get (*value, 0))))
+        return 0;
+    return s_check_identifiers (value, error, size);
+}
+
+//  A time given by a client (ExpiresUtc): rewritten as "yyyy-MM-ddTHH:mm:ss.ffffffZ"
+static int
+s_check_time (json_t **value, char *error, size_t size)
+{
+    int64_t ms = of_schema_time_parse (json_string_value (*value));
+    if (ms < 0) {
+        snprintf (error, size, "a UTC time such as 2027-01-31T00:00:00Z");
+        return -1;
+    }
+    char text [32];
+    of_schema_time (ms, text, sizeof text);
+    json_decref (*value);
+    *value = json_string (text);
+    return 0;
+}
+
+//  A SHA-256 in lower-case hex
+static int
+s_check_hash (json_t **value, char *error, size_t size)
+{
+    const char *text = json_string_value (*value);
+    bool valid = strlen (text) == OF_SCHEMA_KEY_HASH_LENGTH;
+    for (const char *c = text; valid && *c; c++)
+        valid = isdigit ((unsigned char) *c) || (*c >= 'a' && *c <= 'f');
+    if (!valid) {
+        snprintf (error, size, "set by the server: %d lower-case hex digits",
+                  OF_SCHEMA_KEY_HASH_LENGTH);
+        return -1;
+    }
+    return 0;
+}
+
 //  --------------------------------------------------------------------------
 //  The objects
 
@@ -166,6 +221,8 @@ static const of_field_t s_frontend [] = {
     {"AllowCompletions", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
     {"AllowRetries", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
     {"PassClientCredentials", OF_FIELD_BOOL, "false", 0, 0, NULL, 0, NULL, "true or false"},
+    //  Ours: the frontend takes only requests with a client API key (docs/api-keys.md)
+    {"RequireApiKey", OF_FIELD_BOOL, "false", 0, 0, NULL, 0, NULL, "true or false"},
     {"Active", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
     {"CreatedUtc", OF_FIELD_TIME, "null", 0, 0, NULL, OF_FIELD_READONLY | OF_FIELD_NULLABLE,
      NULL, "set by the server"},
@@ -212,6 +269,39 @@ static const of_field_t s_backend [] = {
      NULL, "set by the server"},
 };
 
+//  A client API key (ours, not OllamaFlow's): who may use which frontends and
+//  models, how much, at what priority. The secret itself is never stored.
+static const of_field_t s_key [] = {
+    {"Identifier", OF_FIELD_STRING, "null", 1, OF_IDENTIFIER_MAX, NULL, OF_FIELD_REQUIRED,
+     s_check_identifier, "required; 1-64 letters, digits, '.', '_' or '-'"},
+    {"Name", OF_FIELD_STRING, "null", 0, S_NAME_MAX, NULL, OF_FIELD_NULLABLE, NULL,
+     "a string of at most 256 characters"},
+    {"Owner", OF_FIELD_STRING, "null", 0, S_NAME_MAX, NULL, OF_FIELD_NULLABLE, NULL,
+     "the owner or team, a string of at most 256 characters"},
+    {"Frontends", OF_FIELD_STRINGS, "[\"*\"]", 0, S_LIST_MAX, NULL, 0, s_check_key_frontends,
+     "a list of frontend Identifiers, each at most once, or [\"*\"] for every frontend"},
+    {"Models", OF_FIELD_STRINGS, "[]", 0, S_LIST_MAX, NULL, 0, NULL,
+     "a list of model names; empty allows every model"},
+    {"Priority", OF_FIELD_ENUM, "\"Normal\"", 0, 0, s_priorities, 0, NULL,
+     "High, Normal or Low"},
+    {"MaxConcurrentRequests", OF_FIELD_INT, "0", 0, 1000000, NULL, 0, NULL,
+     "0 (no limit) to 1000000 requests at once"},
+    {"RequestsPerMinute", OF_FIELD_INT, "0", 0, 100000000, NULL, 0, NULL,
+     "0 (no limit) to 100000000"},
+    {"TokensPerMinute", OF_FIELD_INT, "0", 0, 100000000000LL, NULL, 0, NULL,
+     "0 (no limit) to 100000000000 prompt and output tokens"},
+    {"ExpiresUtc", OF_FIELD_STRING, "null", 1, 64, NULL, OF_FIELD_NULLABLE, s_check_time,
+     "a UTC time such as 2027-01-31T00:00:00Z, or null (never)"},
+    {"Active", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
+    {"SecretHash", OF_FIELD_STRING, "null", 1, OF_SCHEMA_KEY_HASH_LENGTH, NULL,
+     OF_FIELD_NULLABLE | OF_FIELD_SECRET, s_check_hash,
+     "set by the server: the SHA-256 of the secret"},
+    {"CreatedUtc", OF_FIELD_TIME, "null", 0, 0, NULL, OF_FIELD_READONLY | OF_FIELD_NULLABLE,
+     NULL, "set by the server"},
+    {"LastUpdateUtc", OF_FIELD_TIME, "null", 0, 0, NULL, OF_FIELD_READONLY | OF_FIELD_NULLABLE,
+     NULL, "set by the server"},
+};
+
 static const struct {
     const char *name;
     const char *plural;
@@ -221,6 +311,7 @@ static const struct {
     [OF_KIND_FRONTEND] = {"frontend", "frontends", s_frontend,
                           sizeof s_frontend / sizeof s_frontend [0]},
     [OF_KIND_BACKEND] = {"backend", "backends", s_backend, sizeof s_backend / sizeof s_backend [0]},
+    [OF_KIND_KEY] = {"key", "keys", s_key, sizeof s_key / sizeof s_key [0]},
 };
 
 const char *
@@ -637,6 +728,44 @@ of_schema_test (bool verbose)
                       "{\"Identifier\": \"f\", \"PinnedCompletionsProperties\": []}",
                       "PinnedCompletionsProperties:", verbose);
     s_expect_refused (OF_KIND_FRONTEND, "[1]", "JSON object", verbose);
+
+    //  Keys: every frontend, any model, no limits, Normal, by default
+    input = json_pack ("{s:s, s:s, s:s}", "Identifier", "k1", "priority", "high", "ExpiresUtc",
+                       "2027-01-31T00:00:00Z");
+    json_t *key = of_schema_normalize (OF_KIND_KEY, input, error, sizeof error);
+    json_decref (input);
+    assert (key);
+    assert (json_array_size (json_object_get (key, "Frontends")) == 1);
+    assert (strcmp (json_string_value (json_array_get (json_object_get (key, "Frontends"), 0)),
+                    "*") == 0);
+    assert (json_array_size (json_object_get (key, "Models")) == 0);
+    assert (strcmp (json_string_value (json_object_get (key, "Priority")), "High") == 0);
+    assert (strcmp (json_string_value (json_object_get (key, "ExpiresUtc")),
+                    "2027-01-31T00:00:00.000000Z") == 0);
+    assert (json_integer_value (json_object_get (key, "TokensPerMinute")) == 0);
+    assert (json_is_true (json_object_get (key, "Active")));
+    assert (json_is_null (json_object_get (key, "SecretHash")));
+    json_decref (key);
+    input = json_pack ("{s:s}", "Identifier", "f3");
+    frontend = of_schema_normalize (OF_KIND_FRONTEND, input, error, sizeof error);
+    json_decref (input);
+    assert (frontend && json_is_false (json_object_get (frontend, "RequireApiKey")));
+    json_decref (frontend);
+    s_expect_refused (OF_KIND_KEY, "{\"Identifier\": \"k\", \"Frontends\": [\"*\", \"main\"]}",
+                      "Frontends: \"*\" (every frontend) must be the only entry", verbose);
+    s_expect_refused (OF_KIND_KEY, "{\"Identifier\": \"k\", \"Frontends\": [\"a b\"]}",
+                      "Frontends: item 0", verbose);
+    s_expect_refused (OF_KIND_KEY, "{\"Identifier\": \"k\", \"ExpiresUtc\": \"soon\"}",
+                      "ExpiresUtc: a UTC time", verbose);
+    s_expect_refused (OF_KIND_KEY, "{\"Identifier\": \"k\", \"Priority\": \"Urgent\"}",
+                      "Priority: must be High, Normal or Low", verbose);
+    s_expect_refused (OF_KIND_KEY, "{\"Identifier\": \"k\", \"RequestsPerMinute\": -1}",
+                      "RequestsPerMinute: must be an integer from 0", verbose);
+    s_expect_refused (OF_KIND_KEY, "{\"Identifier\": \"k\", \"SecretHash\": \"abc\"}",
+                      "SecretHash:", verbose);
+    s_expect_refused (OF_KIND_KEY, "{\"Identifier\": \"k\", \"Secret\": \"abc\"}",
+                      "Secret: unknown field of a key", verbose);
+    assert (of_kind_parse ("keys", &kind) == 0 && kind == OF_KIND_KEY);
 
     char stamp [32];
     of_schema_timestamp (stamp, sizeof stamp);

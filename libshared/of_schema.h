@@ -1,9 +1,9 @@
 /*  =========================================================================
-    of_schema - the Frontend and Backend objects: fields, defaults, validation
+    of_schema - the Frontend, Backend and Key objects: fields, defaults, validation
 
     The single description of what a frontend and a backend are, after
     OllamaFlow's objects (PascalCase fields, enums as strings) with their
-    documented defaults and ranges. configd validates every write with it and
+    documented defaults and ranges, and of a client API key (ours). configd validates every write with it and
     builds its tables from it; the admin API and the CLI show its rules.
 
     Objects travel as JSON. A normalized object has every field, in schema
@@ -27,10 +27,13 @@
 #define OF_SCHEMA_HEADER_VALUE_MAX  8192    //  a value in Headers
 //  What a secret shows as; written back unchanged (REPLACE, PATCH), it keeps the secret
 #define OF_SCHEMA_SECRET_MASK "********"
+//  A key's SecretHash: the SHA-256 of its secret, in lower-case hex
+#define OF_SCHEMA_KEY_HASH_LENGTH   64
 
 typedef enum {
     OF_KIND_FRONTEND,
     OF_KIND_BACKEND,
+    OF_KIND_KEY,                //  a client API key (docs/api-keys.md)
     OF_KIND_COUNT
 } of_kind_t;
 
@@ -64,11 +67,11 @@ typedef struct {
     const char *rule;               //  the rule in words, for errors and docs
 } of_field_t;
 
-//  "frontend" or "backend"
+//  "frontend", "backend" or "key"
 const char *
     of_kind_name (of_kind_t kind);
 
-//  "frontends" or "backends": table names and admin routes
+//  "frontends", "backends" or "keys": table names and admin routes
 const char *
     of_kind_plural (of_kind_t kind);
 

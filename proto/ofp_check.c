@@ -77,8 +77,9 @@ int
 ofp_check_kind (json_t *body, const char *name, char *error, size_t size)
 {
     const char *kind = json_string_value (json_object_get (body, name));
-    if (!kind || (strcmp (kind, "frontend") != 0 && strcmp (kind, "backend") != 0)) {
-        snprintf (error, size, "%s: must be \"frontend\" or \"backend\"", name);
+    if (!kind || (strcmp (kind, "frontend") != 0 && strcmp (kind, "backend") != 0
+                  && strcmp (kind, "key") != 0)) {
+        snprintf (error, size, "%s: must be \"frontend\", \"backend\" or \"key\"", name);
         return -1;
     }
     return 0;

@@ -40,7 +40,7 @@ int
 int
     ofp_check_bool (json_t *body, const char *name, char *error, size_t size);
 
-//  body[name] is "frontend" or "backend"
+//  body[name] is "frontend", "backend" or "key"
 int
     ofp_check_kind (json_t *body, const char *name, char *error, size_t size);
 

@@ -105,14 +105,16 @@ s_check_epoch_sequence (json_t *body, char *error, size_t size)
     return ofp_check_epoch_sequence (body, 0, error, size);
 }
 
-//  {"Epoch", "Sequence", "Frontends": [], "Backends": []}
+//  {"Epoch", "Sequence", "Frontends": [], "Backends": [], "Keys": []}; Keys may be
+//  absent (a configd from before keys)
 static int
 s_check_state (json_t *body, char *error, size_t size)
 {
     if (s_check_epoch_sequence (body, error, size) != 0
-        || ofp_check_objects (body, "Frontends", error, size) != 0)
+        || ofp_check_objects (body, "Frontends", error, size) != 0
+        || ofp_check_objects (body, "Backends", error, size) != 0)
         return -1;
-    return ofp_check_objects (body, "Backends", error, size);
+    return json_object_get (body, "Keys") ? ofp_check_objects (body, "Keys", error, size) : 0;
 }
 
 //  {"Kind", "Object", "Sequence"}
@@ -262,6 +264,15 @@ ofp_config_test (bool verbose)
     s_expect ("STATE", true,
               "{\"Epoch\":\"0123456789abcdef\",\"Sequence\":0,\"Frontends\":[1],\"Backends\":[]}",
               "Frontends", verbose);
+    s_expect ("STATE", true,
+              "{\"Epoch\":\"0123456789abcdef\",\"Sequence\":0,\"Frontends\":[],\"Backends\":[],"
+              "\"Keys\":[{}]}",
+              NULL, verbose);
+    s_expect ("STATE", true,
+              "{\"Epoch\":\"0123456789abcdef\",\"Sequence\":0,\"Frontends\":[],\"Backends\":[],"
+              "\"Keys\":{}}",
+              "Keys", verbose);
+    s_expect ("GET", true, "{\"Kind\":\"key\",\"Identifier\":\"k1\"}", NULL, verbose);
     s_expect ("ERROR", true, "{\"Status\":404,\"Error\":\"NotFound\",\"Message\":\"x\"}", NULL,
               verbose);
     s_expect ("ERROR", true, "{\"Status\":\"404\",\"Error\":\"NotFound\",\"Message\":\"x\"}",

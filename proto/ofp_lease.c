@@ -53,8 +53,15 @@ s_check_welcome (json_t *body, char *error, size_t size)
     return 0;
 }
 
-//  {"Frontend", "Kind", "Route"?, "Model", "Labels", "StickyKey"?, "Exclude", "DeadlineMs",
-//   "RequestId"?}
+//  The client API key of a lease or an ask, when present: an Identifier
+static int
+s_check_key (json_t *body, char *error, size_t size)
+{
+    return ofp_check_present (body, "Key") ? ofp_check_identifier (body, "Key", error, size) : 0;
+}
+
+//  {"Frontend", "Kind", "Route"?, "Model", "Labels", "StickyKey"?, "Key"?, "Exclude",
+//   "DeadlineMs", "RequestId"?}
 static int
 s_check_lease (json_t *body, char *error, size_t size)
 {
@@ -75,7 +82,7 @@ s_check_lease (json_t *body, char *error, size_t size)
     if (ofp_check_present (body, "RequestId")
         && ofp_check_string (body, "RequestId", 1, OFP_LEASE_REQUEST_ID_MAX, error, size) != 0)
         return -1;
-    return 0;
+    return s_check_key (body, error, size);
 }
 
 //  {"Position"}
@@ -150,7 +157,8 @@ s_check_release (json_t *body, char *error, size_t size)
     return 0;
 }
 
-//  One lease held across a restart: {"Lease", "Epoch", "Backend", "Frontend", "StickyKey"?}
+//  One lease held across a restart: {"Lease", "Epoch", "Backend", "Frontend", "StickyKey"?,
+//  "Key"?}
 static int
 s_check_held (json_t *lease, char *error, size_t size)
 {
@@ -162,7 +170,7 @@ s_check_held (json_t *lease, char *error, size_t size)
     if (ofp_check_present (lease, "StickyKey")
         && ofp_check_string (lease, "StickyKey", 1, OFP_LEASE_STICKY_MAX, error, size) != 0)
         return -1;
-    return 0;
+    return s_check_key (lease, error, size);
 }
 
 //  {"Ingress", "Epoch", "Leases": [held...]}
@@ -413,6 +421,9 @@ ofp_lease_test (bool verbose)
     snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
               "\"StickyKey\":\"\"%s", lease_tail);
     s_expect ("LEASE", true, body, "StickyKey", verbose);
+    snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
+              "\"Key\":\"a b\"%s", lease_tail);
+    s_expect ("LEASE", true, body, "Key", verbose);
     snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
               "\"StickyKey\":null%s", lease_tail);
     s_expect ("LEASE", true, body, NULL, verbose);

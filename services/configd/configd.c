@@ -189,10 +189,11 @@ s_handle_request (s_configd_t *self, ofp_msg_t *request)
     const char *reply_command = NULL;
 
     if (ofp_msg_is (request, "SNAPSHOT")) {
-        reply_body = json_pack ("{s:s, s:I, s:o, s:o}", "Epoch", store_epoch, "Sequence",
+        reply_body = json_pack ("{s:s, s:I, s:o, s:o, s:o}", "Epoch", store_epoch, "Sequence",
                                 sequence, "Frontends",
                                 configd_store_list (self->store, OF_KIND_FRONTEND), "Backends",
-                                configd_store_list (self->store, OF_KIND_BACKEND));
+                                configd_store_list (self->store, OF_KIND_BACKEND), "Keys",
+                                configd_store_list (self->store, OF_KIND_KEY));
         reply_command = "STATE";
     }
     else if (ofp_msg_is (request, "PING")) {
@@ -255,8 +256,9 @@ s_on_request (zloop_t *loop, zsock_t *router, void *arg)
 static int
 s_check_seed (of_settings_t *settings, char *error, size_t size)
 {
-    json_t *lists [OF_KIND_COUNT] = {settings->seed_frontends, settings->seed_backends};
-    const char *keys [OF_KIND_COUNT] = {"Frontends", "Backends"};
+    //  Keys are never seeded: their secrets are made by the admin API
+    json_t *lists [OF_KIND_COUNT] = {settings->seed_frontends, settings->seed_backends, NULL};
+    const char *keys [OF_KIND_COUNT] = {"Frontends", "Backends", "Keys"};
     for (int kind = 0; kind < OF_KIND_COUNT; kind++) {
         size_t index;
         json_t *item;

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    configd_store - ollamaflow.db: frontends and backends in SQLite
+    configd_store - ollamaflow.db: frontends, backends and keys in SQLite
     =========================================================================
 */
 
@@ -8,6 +8,9 @@
 
 #define S_SQL_MAX        4096
 #define S_BUSY_TIMEOUT_MS 5000
+//  The layout of the file: 1 frontends and backends; 2 adds the keys table and
+//  the frontends' RequireApiKey (an older file is brought up to date on open)
+#define S_SCHEMA_VERSION 2
 
 typedef struct {
     sqlite3_stmt *select_one;
@@ -28,6 +31,8 @@ struct _configd_store_t {
     sqlite3_stmt *rollback;
     sqlite3_stmt *missing_backends;     //  ids of a JSON list that are not backends
     sqlite3_stmt *backend_users;        //  frontends whose Backends list an id
+    sqlite3_stmt *missing_frontends;    //  ids of a JSON list that are not frontends
+    sqlite3_stmt *frontend_users;       //  keys whose Frontends list an id
 };
 
 //  Column names are the field names in lower case, as OllamaFlow's tables
@@ -172,7 +177,7 @@ s_load_meta (configd_store_t *self, char *error, size_t size)
         self->sequence = 0;
         self->is_new = true;
         stmt = s_prepare (self, "INSERT OR REPLACE INTO meta (key, value) VALUES "
-                                "('epoch', ?), ('sequence', 0), ('schema', 1)", error, size);
+                                "('epoch', ?), ('sequence', 0)", error, size);
         if (!stmt)
             return -1;
         sqlite3_bind_text (stmt, 1, self->epoch, -1, SQLITE_STATIC);
@@ -184,6 +189,17 @@ s_load_meta (configd_store_t *self, char *error, size_t size)
         }
     }
     return 0;
+}
+
+//  Records the layout once the tables are brought up to date (in the open's
+//  transaction, so a file is never marked newer than it is)
+static int
+s_set_schema (configd_store_t *self, char *error, size_t size)
+{
+    char sql [128];
+    snprintf (sql, sizeof sql, "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', %d)",
+              S_SCHEMA_VERSION);
+    return s_exec (self, sql, error, size);
 }
 
 configd_store_t *
@@ -209,6 +225,8 @@ configd_store_new (const char *path, char *error, size_t size)
     if (s_load_meta (self, reason, sizeof reason) != 0
         || s_create_table (self, OF_KIND_BACKEND, reason, sizeof reason) != 0
         || s_create_table (self, OF_KIND_FRONTEND, reason, sizeof reason) != 0
+        || s_create_table (self, OF_KIND_KEY, reason, sizeof reason) != 0
+        || s_set_schema (self, reason, sizeof reason) != 0
         || s_exec (self, "COMMIT", reason, sizeof reason) != 0) {
         snprintf (error, size, "%s: %s", path, reason);
         goto failed;
@@ -230,8 +248,17 @@ configd_store_new (const char *path, char *error, size_t size)
         self, "SELECT identifier FROM frontends WHERE EXISTS "
               "(SELECT 1 FROM json_each(frontends.backends) WHERE value = ?) ORDER BY identifier",
         reason, sizeof reason);
+    self->missing_frontends = s_prepare (
+        self, "SELECT value FROM json_each(?) WHERE value != '*' "
+              "AND value NOT IN (SELECT identifier FROM frontends)",
+        reason, sizeof reason);
+    self->frontend_users = s_prepare (
+        self, "SELECT identifier FROM keys WHERE EXISTS "
+              "(SELECT 1 FROM json_each(keys.frontends) WHERE value = ?) ORDER BY identifier",
+        reason, sizeof reason);
     if (!self->set_sequence || !self->begin || !self->commit || !self->rollback
-        || !self->missing_backends || !self->backend_users) {
+        || !self->missing_backends || !self->backend_users || !self->missing_frontends
+        || !self->frontend_users) {
         snprintf (error, size, "%s: %s", path, reason);
         goto failed;
     }
@@ -261,6 +288,8 @@ configd_store_destroy (configd_store_t **self_p)
     sqlite3_finalize (self->rollback);
     sqlite3_finalize (self->missing_backends);
     sqlite3_finalize (self->backend_users);
+    sqlite3_finalize (self->missing_frontends);
+    sqlite3_finalize (self->frontend_users);
     sqlite3_close_v2 (self->db);
     free (self);
     *self_p = NULL;
@@ -472,12 +501,18 @@ configd_store_put (configd_store_t *self, of_kind_t kind, const char *identifier
         result = s_result (404, "NotFound", "no %s with Identifier '%s'", of_kind_name (kind), id);
         goto rollback;
     }
-    if (kind == OF_KIND_FRONTEND) {
-        char *backends = json_dumps (json_object_get (object, "Backends"), JSON_COMPACT);
-        sqlite3_bind_text (self->missing_backends, 1, backends, -1, free);
+    if (kind == OF_KIND_FRONTEND || kind == OF_KIND_KEY) {
+        //  A frontend's Backends, a key's Frontends, must exist
+        bool frontend = kind == OF_KIND_FRONTEND;
+        sqlite3_stmt *query = frontend ? self->missing_backends : self->missing_frontends;
+        char *named = json_dumps (json_object_get (object, frontend ? "Backends" : "Frontends"),
+                                  JSON_COMPACT);
+        sqlite3_bind_text (query, 1, named, -1, free);
         char missing [CONFIGD_MESSAGE_MAX / 2];
-        if (s_collect (self->missing_backends, missing, sizeof missing) > 0) {
-            result = s_result (409, "Conflict", "Backends: no backend with Identifier %s", missing);
+        if (s_collect (query, missing, sizeof missing) > 0) {
+            result = s_result (409, "Conflict", "%s: no %s with Identifier %s",
+                               frontend ? "Backends" : "Frontends",
+                               frontend ? "backend" : "frontend", missing);
             goto rollback;
         }
     }
@@ -523,13 +558,18 @@ configd_store_delete (configd_store_t *self, of_kind_t kind, const char *identif
         return s_abort (self, s_result (404, "NotFound", "no %s with Identifier '%s'",
                                         of_kind_name (kind), identifier));
     json_decref (existing);
-    if (kind == OF_KIND_BACKEND) {
-        sqlite3_bind_text (self->backend_users, 1, identifier, -1, SQLITE_TRANSIENT);
+    if (kind == OF_KIND_BACKEND || kind == OF_KIND_FRONTEND) {
+        //  A backend that frontends use, a frontend that keys name, stays
+        bool backend = kind == OF_KIND_BACKEND;
+        sqlite3_stmt *query = backend ? self->backend_users : self->frontend_users;
+        sqlite3_bind_text (query, 1, identifier, -1, SQLITE_TRANSIENT);
         char users [CONFIGD_MESSAGE_MAX / 2];
-        if (s_collect (self->backend_users, users, sizeof users) > 0)
+        if (s_collect (query, users, sizeof users) > 0)
             return s_abort (self, s_result (409, "Conflict",
-                                            "backend '%s' is used by frontends: %s; remove it "
-                                            "from their Backends first", identifier, users));
+                                            "%s '%s' is used by %s: %s; remove it from their %s "
+                                            "first", of_kind_name (kind), identifier,
+                                            backend ? "frontends" : "keys", users,
+                                            backend ? "Backends" : "Frontends"));
     }
     sqlite3_stmt *delete = self->kinds [kind].delete;
     sqlite3_bind_text (delete, 1, identifier, -1, SQLITE_TRANSIENT);
@@ -548,6 +588,18 @@ s_parse (const char *text)
     json_t *value = json_loads (text, 0, NULL);
     assert (value);
     return value;
+}
+
+static configd_result_t
+s_create_key (configd_store_t *store, const char *text, int64_t *sequence)
+{
+    json_t *input = s_parse (text);
+    json_t *stored = NULL;
+    configd_result_t result = configd_store_put (store, OF_KIND_KEY, NULL, input, true, &stored,
+                                                 sequence);
+    json_decref (stored);
+    json_decref (input);
+    return result;
 }
 
 void
@@ -600,6 +652,19 @@ configd_store_test (bool verbose)
     json_decref (stored);
     json_decref (input);
 
+    //  A key names frontends that exist, and a frontend a key names stays
+    result = s_create_key (store, "{\"Identifier\": \"k1\", \"Frontends\": [\"f1\", \"ghost\"]}",
+                           &sequence);
+    assert (result.status == 409 && strstr (result.message, "Frontends: no frontend")
+            && strstr (result.message, "ghost") && !strstr (result.message, "f1"));
+    result = s_create_key (store, "{\"Identifier\": \"k1\", \"Frontends\": [\"f1\"]}",
+                           &sequence);
+    assert (result.status == 0 && sequence == 3);
+    result = configd_store_delete (store, OF_KIND_FRONTEND, "f1", &sequence);
+    assert (result.status == 409 && strstr (result.message, "k1"));
+    result = configd_store_delete (store, OF_KIND_KEY, "k1", &sequence);
+    assert (result.status == 0 && sequence == 4);
+
     //  A backend in use cannot be deleted
     result = configd_store_delete (store, OF_KIND_BACKEND, "b1", &sequence);
     assert (result.status == 409 && strstr (result.message, "f1"));
@@ -610,7 +675,7 @@ configd_store_test (bool verbose)
     json_t *before = configd_store_get (store, OF_KIND_BACKEND, "b1");
     input = s_parse ("{\"identifier\": \"other\", \"Hostname\": \"10.0.0.1\"}");
     result = configd_store_put (store, OF_KIND_BACKEND, "b1", input, false, &stored, &sequence);
-    assert (result.status == 0 && sequence == 3);
+    assert (result.status == 0 && sequence == 5);
     assert (streq (json_string_value (json_object_get (stored, "Identifier")), "b1"));
     assert (json_integer_value (json_object_get (stored, "Port")) == 11434);
     assert (json_equal (json_object_get (stored, "CreatedUtc"),
@@ -626,7 +691,7 @@ configd_store_test (bool verbose)
     store = configd_store_new (path, error, sizeof error);
     assert (store && !configd_store_is_new (store));
     assert (streq (configd_store_epoch (store), epoch));
-    assert (configd_store_sequence (store) == 3);
+    assert (configd_store_sequence (store) == 5);
     json_t *list = configd_store_list (store, OF_KIND_BACKEND);
     assert (json_array_size (list) == 1);
     assert (streq (json_string_value (json_object_get (json_array_get (list, 0), "Hostname")),
@@ -635,9 +700,9 @@ configd_store_test (bool verbose)
                         json_object_get (json_array_get (list, 0), "Labels")));
     json_decref (list);
     result = configd_store_delete (store, OF_KIND_FRONTEND, "f1", &sequence);
-    assert (result.status == 0 && sequence == 4);
+    assert (result.status == 0 && sequence == 6);
     result = configd_store_delete (store, OF_KIND_BACKEND, "b1", &sequence);
-    assert (result.status == 0 && sequence == 5);
+    assert (result.status == 0 && sequence == 7);
     configd_store_destroy (&store);
     configd_store_destroy (&store);
 

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    configd_store - ollamaflow.db: frontends and backends in SQLite
+    configd_store - ollamaflow.db: frontends, backends and keys in SQLite
 
     The only code that touches the database. WAL mode, synchronous FULL,
     prepared statements only, and each write one transaction that also

@@ -127,6 +127,7 @@ s_destroy (s_ingress_t *self)
     ingress_tls_destroy (&self->tls);
     ingress_metrics_destroy (&self->ctx.metrics);
     ingress_access_destroy (&self->ctx.access);
+    ingress_keys_destroy (&self->ctx.keys);
     ingress_models_destroy (&self->ctx.models);
     ingress_admin_destroy (&self->ctx.admin);
     ingress_requester_destroy (&self->ctx.configd);
@@ -230,6 +231,8 @@ ingress_actor (zsock_t *pipe, void *args)
                            settings->scheduler_router, settings->models_router);
         return;
     }
+    self.ctx.keys = ingress_keys_new (self.ctx.base, self.ctx.clone);
+    self.ctx.models->keys = self.ctx.keys;
     of_clone_set_handler (self.ctx.clone, s_on_config_change, &self);
     of_clone_attach_events (self.ctx.clone, self.ctx.base);
     self.pipe_watch = of_service_pipe_events (self.ctx.base, pipe);

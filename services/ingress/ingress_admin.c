@@ -14,8 +14,10 @@
 #include "ingress_admin_list.h"
 #include "ingress_admin_live.h"
 #include "ingress_admin_reply.h"
+#include "ingress_keys.h"
 #include "ingress_requester.h"
 #include "ingress_watch.h"
+#include <openssl/crypto.h>
 
 #define S_SEGMENTS_MAX 4
 #define S_SEGMENT_MAX  (OFP_LEASE_STICKY_MAX + 1)
@@ -35,6 +37,7 @@ typedef enum { S_LIST, S_GET, S_EXISTS, S_CREATE, S_REPLACE, S_PATCH, S_DELETE }
 typedef struct {
     of_kind_t kind;
     s_action_t action;
+    char secret [INGRESS_KEYS_SECRET_LENGTH + 1];   //  a key's new secret, shown once
 } s_config_ask_t;
 
 typedef struct {
@@ -137,10 +140,52 @@ s_on_config (of_exchange_t *exchange, ofp_msg_t *reply, void *arg)
         s_send_list (exchange, ask->kind, json_object_get (ofp_msg_body (reply), "Objects"));
     else if (ask->action == S_DELETE)
         ingress_admin_send (exchange, 204, NULL);
-    else
-        ingress_admin_send (exchange, ask->action == S_CREATE ? 201 : 200,
-                            of_schema_redact (ask->kind,
-                                              json_object_get (ofp_msg_body (reply), "Object")));
+    else {
+        json_t *shown = of_schema_redact (ask->kind,
+                                          json_object_get (ofp_msg_body (reply), "Object"));
+        //  A key's secret exists only here: never stored, never on the bus
+        if (*ask->secret)
+            json_object_set_new (shown, "Secret", json_string (ask->secret));
+        ingress_admin_send (exchange, ask->action == S_CREATE ? 201 : 200, shown);
+    }
+    OPENSSL_cleanse (ask->secret, sizeof ask->secret);
+}
+
+//  A key's SecretHash is the server's: a client may only write the mask
+//  back (REPLACE, PATCH), which keeps it. False once the client is answered.
+static bool
+s_key_input (of_exchange_t *exchange, of_kind_t kind, json_t *object, bool replace)
+{
+    if (kind != OF_KIND_KEY)
+        return true;
+    const char *name;
+    json_t *value;
+    json_object_foreach (object, name, value)
+        if (strcasecmp (name, "SecretHash") == 0) {
+            if (json_is_string (value)
+                && streq (json_string_value (value), OF_SCHEMA_SECRET_MASK))
+                return true;
+            ingress_admin_error (exchange, 400, NULL, "SecretHash: set by the server (POST "
+                                 "/v1.0/keys/{id}/regenerate makes a new secret)");
+            return false;
+        }
+    //  A full replace without it keeps the secret too
+    if (replace)
+        json_object_set_new (object, "SecretHash", json_string (OF_SCHEMA_SECRET_MASK));
+    return true;
+}
+
+//  A new secret for ask, its hash in object; false once the client is answered
+static bool
+s_key_secret (of_exchange_t *exchange, s_config_ask_t *ask, json_t *object)
+{
+    char hash [OF_SCHEMA_KEY_HASH_LENGTH + 1];
+    if (ingress_keys_secret (ask->secret, hash) != 0) {
+        ingress_admin_error (exchange, 500, NULL, "no randomness for a new secret");
+        return false;
+    }
+    json_object_set_new (object, "SecretHash", json_string (hash));
+    return true;
 }
 
 //  The request body as a JSON object, or NULL once the client was answered
@@ -170,16 +215,29 @@ s_body_object (of_exchange_t *exchange)
     return body;
 }
 
+//  Asks configd; secret (a key's new one, whose hash is in the body) or NULL
 static void
-s_config_ask (ingress_admin_t *self, of_exchange_t *exchange, const char *command, json_t *body,
-              of_kind_t kind, s_action_t action)
+s_config_ask_secret (ingress_admin_t *self, of_exchange_t *exchange, const char *command,
+                     json_t *body, of_kind_t kind, s_action_t action, json_t *secret_of)
 {
     s_config_ask_t *ask = (s_config_ask_t *) zmalloc (sizeof (s_config_ask_t));
     ask->kind = kind;
     ask->action = action;
+    if (secret_of && !s_key_secret (exchange, ask, secret_of)) {
+        free (ask);
+        json_decref (body);
+        return;
+    }
     json_object_set_new (body, "Kind", json_string (of_kind_name (kind)));
     ingress_requester_ask (self->config, exchange, command, &body, INGRESS_ADMIN_TIMEOUT_MS,
                            s_on_config, ask);
+}
+
+static void
+s_config_ask (ingress_admin_t *self, of_exchange_t *exchange, const char *command, json_t *body,
+              of_kind_t kind, s_action_t action)
+{
+    s_config_ask_secret (self, exchange, command, body, kind, action, NULL);
 }
 
 //  GET, HEAD and PUT on /v1.0/frontends or /v1.0/backends
@@ -189,9 +247,13 @@ s_collection (ingress_admin_t *self, of_exchange_t *exchange, of_kind_t kind)
     htp_method method = of_exchange_method (exchange);
     if (method == htp_method_PUT) {
         json_t *object = s_body_object (exchange);
+        if (object && !s_key_input (exchange, kind, object, false)) {
+            json_decref (object);
+            return;
+        }
         if (object)
-            s_config_ask (self, exchange, "CREATE", json_pack ("{s:o}", "Object", object), kind,
-                          S_CREATE);
+            s_config_ask_secret (self, exchange, "CREATE", json_pack ("{s:o}", "Object", object),
+                                 kind, S_CREATE, kind == OF_KIND_KEY ? object : NULL);
         return;
     }
     char error [OF_SCHEMA_ERROR_MAX];
@@ -235,6 +297,10 @@ s_object (ingress_admin_t *self, of_exchange_t *exchange, of_kind_t kind, const 
             json_decref (object);
             object = NULL;
         }
+        if (object && !s_key_input (exchange, kind, object, method == htp_method_PUT)) {
+            json_decref (object);
+            object = NULL;
+        }
         if (!object) {
             json_decref (request);
             return;
@@ -244,6 +310,23 @@ s_object (ingress_admin_t *self, of_exchange_t *exchange, of_kind_t kind, const 
         s_config_ask (self, exchange, patch ? "PATCH" : "REPLACE", request, kind,
                       patch ? S_PATCH : S_REPLACE);
     }
+}
+
+//  POST /v1.0/keys/{id}/regenerate: a new secret; the old one stops working
+//  as soon as each replica has the change (milliseconds)
+static void
+s_regenerate (ingress_admin_t *self, of_exchange_t *exchange, const char *id)
+{
+    if (!of_identifier_valid (id)) {
+        ingress_admin_error (exchange, 404, NULL, "Identifier: '%.64s' is not 1-64 letters, "
+                             "digits, '.', '_' or '-'", id);
+        return;
+    }
+    json_t *patch = json_object ();
+    s_config_ask_secret (self, exchange, "PATCH",
+                         json_pack ("{s:s, s:O}", "Identifier", id, "Patch", patch), OF_KIND_KEY,
+                         S_PATCH, patch);
+    json_decref (patch);
 }
 
 //  --------------------------------------------------------------------------
@@ -397,7 +480,7 @@ s_dispatch (ingress_admin_t *self, of_exchange_t *exchange)
             s_object (self, exchange, kind, segments [1]);
     }
     else
-    if (config && count == 3
+    if (config && count == 3 && kind != OF_KIND_KEY
         && streq (segments [2], kind == OF_KIND_BACKEND ? "health" : "models")) {
         if (s_allowed (exchange, "GET, HEAD")) {
             if (kind == OF_KIND_BACKEND)
@@ -405,6 +488,11 @@ s_dispatch (ingress_admin_t *self, of_exchange_t *exchange)
             else
                 ingress_admin_live_models (ctx, self->watch, exchange, segments [1]);
         }
+    }
+    else
+    if (kind == OF_KIND_KEY && config && count == 3 && streq (segments [2], "regenerate")) {
+        if (s_allowed (exchange, "POST"))
+            s_regenerate (self, exchange, segments [1]);
     }
     else
     if (streq (segments [0], "sessions") && count <= 2) {

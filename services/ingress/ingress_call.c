@@ -48,6 +48,9 @@ typedef struct {
     char failure [S_FAILURE_MAX];   //  the last backend that failed to connect, and why
     char id [INGRESS_REQID_MAX + 1];    //  the request's id (ingress_reqid)
     ingress_report_t report;    //  what the metrics and access log see (ingress_ops)
+    char key [OF_IDENTIFIER_MAX + 1];   //  the client's API key, "" when none counts
+    char *tail;                 //  a keyed call: the backend's last bytes, for the tokens
+    size_t tail_size;
 } s_call_t;
 
 static void s_ask (s_call_t *self);
@@ -61,6 +64,10 @@ s_release (s_call_t *self, const char *outcome)
     if (!self->lease)
         return;
     ingress_outcome_t report = {outcome, self->status, self->ttfb_ms, -1, -1};
+    //  A key's TokensPerMinute is charged with what the response reported
+    ingress_keys_tokens (self->tail, self->tail_size, &report.prompt_tokens,
+                         &report.completion_tokens);
+    self->tail_size = 0;
     ingress_link_release (self->ctx->link, &self->lease, &report);
 }
 
@@ -84,6 +91,7 @@ s_finish (s_call_t *self, const char *outcome)
     if (self->whole)
         evbuffer_free (self->whole);
     free (self->content_type);
+    free (self->tail);
     ingress_answer_destroy (&self->answer);
     self->ctx->calls--;
     free (self);
@@ -223,11 +231,28 @@ s_answer_write (s_call_t *self, struct evbuffer *data)
     evbuffer_free (out);
 }
 
+//  Keeps the last INGRESS_KEYS_TAIL_MAX bytes the backend sent
+static void
+s_keep_tail (s_call_t *self, struct evbuffer *data)
+{
+    size_t size = evbuffer_get_length (data);
+    size_t take = size < INGRESS_KEYS_TAIL_MAX ? size : INGRESS_KEYS_TAIL_MAX;
+    size_t keep = self->tail_size + take > INGRESS_KEYS_TAIL_MAX
+                      ? INGRESS_KEYS_TAIL_MAX - take : self->tail_size;
+    memmove (self->tail, self->tail + self->tail_size - keep, keep);
+    struct evbuffer_ptr from;
+    evbuffer_ptr_set (data, &from, size - take, EVBUFFER_PTR_SET);
+    evbuffer_copyout_from (data, &from, self->tail + keep, take);
+    self->tail_size = keep + take;
+}
+
 static void
 s_on_data (void *arg, struct evbuffer *data)
 {
     s_call_t *self = (s_call_t *) arg;
     s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
+    if (self->tail)
+        s_keep_tail (self, data);
     if (self->whole)
         evbuffer_add_buffer (self->whole, data);
     else
@@ -405,8 +430,10 @@ s_send (s_call_t *self)
     };
     //  The one place a client's credentials are offered to a backend (the
     //  builder passes them only to a backend without credentials of its own).
-    //  A frontend that checks client API keys must never offer them.
-    if (json_is_true (json_object_get (self->frontend, "PassClientCredentials"))) {
+    //  A frontend that checks client API keys never offers them, nor does a
+    //  request that presented one: they are ollamaflow's, not the backend's.
+    if (json_is_true (json_object_get (self->frontend, "PassClientCredentials"))
+        && !json_is_true (json_object_get (self->frontend, "RequireApiKey")) && !*self->key) {
         extra.authorization = of_exchange_header (self->exchange, "Authorization");
         extra.api_key = of_exchange_header (self->exchange, "x-api-key");
     }
@@ -502,8 +529,10 @@ ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request)
 }
 
 json_t *
-ingress_call_frontend (of_clone_t *clone, of_exchange_t *exchange)
+ingress_call_frontend (of_clone_t *clone, ingress_keys_t *keys, of_exchange_t *exchange,
+                       json_t **key)
 {
+    *key = NULL;
     if (!of_clone_ready (clone)) {
         ingress_reply_error (exchange, 503, "not_ready", 1000,
                              "ollamaflow has no configuration yet: configd has not answered");
@@ -524,7 +553,7 @@ ingress_call_frontend (of_clone_t *clone, of_exchange_t *exchange)
                                                                              "Identifier")));
         return NULL;
     }
-    return frontend;
+    return ingress_keys_admit (keys, exchange, frontend, key) ? frontend : NULL;
 }
 
 json_t *
@@ -597,7 +626,8 @@ s_show (ingress_ctx_t *ctx, of_exchange_t *exchange, json_t *frontend, const cha
 static void
 s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route, const char *id)
 {
-    json_t *frontend = ingress_call_frontend (ctx->clone, exchange);
+    json_t *key;
+    json_t *frontend = ingress_call_frontend (ctx->clone, ctx->keys, exchange, &key);
     if (!frontend)
         return;
     const char *allow = streq (route->kind, "embeddings")    ? "AllowEmbeddings"
@@ -634,6 +664,11 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
                              "model: a name of at most %d characters", OFP_LEASE_MODEL_MAX);
         return;
     }
+    if (!ingress_keys_admit_model (exchange, key, model)) {
+        json_decref (body);
+        json_decref (labels);
+        return;
+    }
     if (streq (route->path, "/api/show") && s_openai_only (ctx, frontend)) {
         s_show (ctx, exchange, frontend, model);
         json_decref (body);
@@ -659,12 +694,20 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
         .request_body = body
     };
     ingress_ops_start (ctx, &self->report, frontend);
+    if (key) {
+        snprintf (self->key, sizeof self->key, "%s",
+                  json_string_value (json_object_get (key, "Identifier")));
+        self->tail = (char *) zmalloc (INGRESS_KEYS_TAIL_MAX);
+    }
     self->timer = evtimer_new (ctx->base, s_on_timer, self);
     self->ask = json_pack ("{s:O, s:s, s:s, s:s, s:o, s:s, s:[], s:I, s:s}", "Frontend",
                            json_object_get (frontend, "Identifier"), "Kind", route->kind, "Route",
                            route_name, "Model", model ? model : "", "Labels", labels,
                            "StickyKey", client, "Exclude", "DeadlineMs",
                            (json_int_t) ctx->settings->queue_timeout_ms, "RequestId", id);
+    //  The scheduler applies the key's limits and priority across every replica
+    if (*self->key)
+        json_object_set_new (self->ask, "Key", json_string (self->key));
     ctx->calls++;
     of_exchange_set_owner (exchange, s_on_client_gone, self);
     of_exchange_watch (exchange);

@@ -14,6 +14,7 @@
 #define INGRESS_CALL_H_INCLUDED
 
 #include "of_classes.h"
+#include "ingress_keys.h"
 #include "ingress_link.h"
 #include "ingress_models.h"
 #include "of_upstream.h"
@@ -35,6 +36,7 @@ typedef struct {
     ingress_requester_t *configd;   //  requests to configd's ROUTER
     ingress_models_t *models;   //  the model routes (ingress_models)
     ingress_admin_t *admin;     //  the admin API (/v1.0/)
+    ingress_keys_t *keys;       //  client API keys (ingress_keys)
     uint64_t requests;          //  requests seen, for request ids
     uint64_t calls;             //  calls in progress
     //  Observability (ingress_ops)
@@ -55,9 +57,12 @@ evhtp_res
 
 //  The frontend serving the request's Host (borrowed), or NULL once the
 //  error is answered (503 before the first config, 404 when none serves it,
-//  505 to an HTTP/1.0 client when the frontend has BlockHttp10).
+//  505 to an HTTP/1.0 client when the frontend has BlockHttp10, 401 or 403
+//  from the key check). *key is the client's API key (borrowed; NULL: none
+//  counts), from the one check of every request that names a frontend.
 json_t *
-    ingress_call_frontend (of_clone_t *clone, of_exchange_t *exchange);
+    ingress_call_frontend (of_clone_t *clone, ingress_keys_t *keys, of_exchange_t *exchange,
+                           json_t **key);
 
 //  The client's JSON body (new) for route, or NULL once the error is answered
 //  (413 over the frontend's MaxRequestBodySize, 400 when missing, not an

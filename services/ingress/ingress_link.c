@@ -274,6 +274,8 @@ s_lease_from_grant (json_t *grant, json_t *ask_body)
               json_string_value (json_object_get (ask_body, "Frontend")));
     const char *sticky_key = json_string_value (json_object_get (ask_body, "StickyKey"));
     lease->sticky_key = sticky_key ? strdup (sticky_key) : NULL;
+    const char *key = json_string_value (json_object_get (ask_body, "Key"));
+    snprintf (lease->key, sizeof lease->key, "%s", key ? key : "");
     snprintf (lease->hostname, sizeof lease->hostname, "%s",
               json_string_value (json_object_get (grant, "Hostname")));
     lease->port = (int) json_integer_value (json_object_get (grant, "Port"));
@@ -299,6 +301,9 @@ s_resume (ingress_link_t *self)
                                     lease->frontend);
         if (lease->sticky_key)
             json_object_set_new (record, "StickyKey", json_string (lease->sticky_key));
+        //  The key's running requests stay counted against its limit
+        if (*lease->key)
+            json_object_set_new (record, "Key", json_string (lease->key));
         json_array_append_new (held, record);
     }
     //  In batches: each RESUME adds to what the scheduler holds

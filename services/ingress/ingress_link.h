@@ -27,6 +27,7 @@ typedef struct {
     char backend [OFP_IDENTIFIER_MAX + 1];
     char frontend [OFP_IDENTIFIER_MAX + 1];
     char *sticky_key;           //  or NULL
+    char key [OFP_IDENTIFIER_MAX + 1];  //  the client API key, "" when none
     char hostname [OFP_LEASE_HOSTNAME_MAX + 1];
     int port;
     bool ssl;

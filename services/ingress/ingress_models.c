@@ -134,7 +134,8 @@ ingress_models_handle (ingress_models_t *self, of_exchange_t *exchange,
         ingress_reply_json (exchange, 200, json_pack ("{s:s}", "version", INGRESS_OLLAMA_VERSION));
         return;
     }
-    json_t *frontend = ingress_call_frontend (self->clone, exchange);
+    json_t *key;
+    json_t *frontend = ingress_call_frontend (self->clone, self->keys, exchange, &key);
     if (!frontend)
         return;
     if (route->action == INGRESS_LISTING) {
@@ -144,6 +145,13 @@ ingress_models_handle (ingress_models_t *self, of_exchange_t *exchange,
     json_t *body = ingress_call_body (exchange, frontend, route);
     if (!body)
         return;
+    const char *model = json_string_value (json_object_get (body, "model"));
+    if (!ingress_keys_admit_model (exchange, key,
+                                   model ? model
+                                         : json_string_value (json_object_get (body, "name")))) {
+        json_decref (body);
+        return;
+    }
     if (route->action == INGRESS_PULL)
         ingress_pull_start (self, exchange, frontend, body);
     else

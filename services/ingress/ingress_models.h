@@ -15,6 +15,7 @@
 #include "of_classes.h"
 #include "of_exchange.h"
 #include "ingress_feed.h"
+#include "ingress_keys.h"
 #include "ingress_watch.h"
 #include "ingress_requester.h"
 #include "ingress_required.h"
@@ -45,6 +46,7 @@ typedef struct {
     ingress_requester_t *modelsync;     //  PULL-START, DELETE-MODEL
     ingress_required_t *required;
     ingress_pulls_t *pulls;             //  the pulls being followed (ingress_pull)
+    ingress_keys_t *keys;               //  the key check (set by the ingress; borrowed)
 } ingress_models_t;
 
 //  Reads healthmon's and modelsync's feeds from watch, asks configd through

@@ -7,6 +7,7 @@
 #include "ingress_answer.h"
 #include "ingress_feed.h"
 #include "ingress_jscan.h"
+#include "ingress_keys.h"
 #include "ingress_listing.h"
 #include "ingress_match.h"
 #include "ingress_meter.h"
@@ -41,6 +42,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_metrics", ingress_metrics_test},
     {"ingress_access", ingress_access_test},
     {"ingress_validate", ingress_validate_test},
+    {"ingress_keys", ingress_keys_test},
     {NULL, NULL}
 };
 

@@ -110,6 +110,8 @@ s_grant (sched_broker_t *self, sched_ask_t *ask, sched_pick_t *pick)
         s_deny (self, ask, 503, "NoHealthyBackend", "the scheduler's lease table is full", -1);
         return;
     }
+    sched_table_set_key (self->env->table, sched_table_lookup (self->env->table, self->epoch,
+                                                               lease), ask->key);
     if (frontend->sticky && ask->sticky_key)
         sched_sessions_pin (self->env->sessions, frontend->id, ask->sticky_key, backend->id, now,
                             frontend->sticky_ms);
@@ -214,6 +216,19 @@ sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p)
     assert (self && ask_p && *ask_p);
     sched_ask_t *ask = *ask_p;
     self->env->now = zclock_mono ();
+    //  The key's limits first: they hold whatever the fleet could do
+    if (ask->key && self->env->keys) {
+        size_t running = sched_table_key_leases (self->env->table, ask->key)
+                         + sched_queue_of_key (self->queue, ask->key);
+        int64_t retry_after_ms = 0;
+        char message [SCHED_KEYS_MESSAGE_MAX];
+        if (sched_keys_admit (self->env->keys, ask->key, running, self->env->now,
+                              &retry_after_ms, message, sizeof message) != 0) {
+            s_deny (self, ask, 429, "KeyLimit", message, retry_after_ms);
+            sched_ask_destroy (ask_p);
+            return;
+        }
+    }
     sched_pick_t pick;
     sched_pick_decide (self->env, ask, &pick);
     //  An ask that chose to wait for a faster backend but may not wait takes

@@ -29,6 +29,7 @@
 #include "of_classes.h"
 #include "sched_fleet.h"
 #include "sched_health.h"
+#include "sched_keys.h"
 #include "sched_queue.h"
 #include "sched_sessions.h"
 #include "sched_speed.h"
@@ -53,6 +54,7 @@ typedef struct {
     int64_t now;                //  zclock_mono
     sched_speed_t *speed;       //  LeastLatency's estimates; NULL: nothing learned
     sched_queue_t *queue;       //  the asks waiting; NULL: none
+    sched_keys_t *keys;         //  client API keys' limits; NULL: none
 } sched_pick_env_t;
 
 //  A verdict

@@ -30,6 +30,7 @@ struct _sched_queue_t {
     zlistx_t *deadlines;        //  every ask, earliest deadline first
     zhashx_t *frontends;        //  frontend -> asks queued (sched_tally)
     zhashx_t *waiting;          //  backend -> asks waiting for it (sched_tally)
+    zhashx_t *keys;             //  client API key -> asks queued (sched_tally)
 };
 
 static void
@@ -64,6 +65,7 @@ sched_ask_new (const char *ingress, const char *id, json_t *body, int64_t now)
     self->labels = json_object_get (body, "Labels");
     self->exclude = json_object_get (body, "Exclude");
     self->sticky_key = json_string_value (json_object_get (body, "StickyKey"));
+    self->key = json_string_value (json_object_get (body, "Key"));
     self->ollama_only = s_ollama_route (json_string_value (json_object_get (body, "Route")));
     self->deadline_ms = json_integer_value (json_object_get (body, "DeadlineMs"));
     self->arrived_at = now;
@@ -124,6 +126,7 @@ sched_queue_new (void)
     zlistx_set_comparator (self->deadlines, s_compare_deadlines);
     self->frontends = zhashx_new ();
     self->waiting = zhashx_new ();
+    self->keys = zhashx_new ();
     return self;
 }
 
@@ -143,6 +146,7 @@ sched_queue_destroy (sched_queue_t **self_p)
     zlistx_destroy (&self->deadlines);
     zhashx_destroy (&self->frontends);
     zhashx_destroy (&self->waiting);
+    zhashx_destroy (&self->keys);
     free (self);
     *self_p = NULL;
 }
@@ -162,6 +166,8 @@ sched_queue_push (sched_queue_t *self, sched_ask_t **ask_p, const char *const *u
     //  Deadlines mostly grow with arrivals: search from the end
     ask->deadline_handle = zlistx_insert (self->deadlines, ask, false);
     sched_tally_add (self->frontends, ask->frontend, 1);
+    if (ask->key)
+        sched_tally_add (self->keys, ask->key, 1);
     sched_queue_set_usable (self, ask, usable, count);
     return sched_tally_get (self->frontends, ask->frontend);
 }
@@ -214,6 +220,8 @@ sched_queue_remove (sched_queue_t *self, sched_ask_t *ask)
     ask->arrival_handle = NULL;
     ask->deadline_handle = NULL;
     sched_tally_add (self->frontends, ask->frontend, -1);
+    if (ask->key)
+        sched_tally_add (self->keys, ask->key, -1);
     for (size_t index = 0; index < ask->usable_count; index++)
         sched_tally_add (self->waiting, ask->usable [index], -1);
     s_usable_free (ask);
@@ -274,6 +282,13 @@ sched_queue_waiting (sched_queue_t *self, const char *backend)
 {
     assert (self);
     return sched_tally_get (self->waiting, backend);
+}
+
+size_t
+sched_queue_of_key (sched_queue_t *self, const char *key)
+{
+    assert (self);
+    return sched_tally_get (self->keys, key);
 }
 
 //  --------------------------------------------------------------------------

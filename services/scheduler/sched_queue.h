@@ -32,6 +32,7 @@ typedef struct {
     json_t *labels;             //  array of strings: every one is required
     json_t *exclude;            //  array of backend Identifiers not to use
     const char *sticky_key;     //  or NULL
+    const char *key;            //  the client API key, or NULL
     bool ollama_only;           //  its Route is Ollama's own API (/api/...): Ollama backends only
     int64_t deadline_ms;        //  how long it may wait (0: not at all)
     int64_t arrived_at;         //  zclock_mono
@@ -111,6 +112,9 @@ size_t
     sched_queue_of_frontend (sched_queue_t *self, const char *frontend);
 size_t
     sched_queue_waiting (sched_queue_t *self, const char *backend);
+//  Asks queued for a client API key.
+size_t
+    sched_queue_of_key (sched_queue_t *self, const char *key);
 
 //  Self test
 void

@@ -4,6 +4,7 @@
 #include "sched_broker.h"
 #include "sched_fleet.h"
 #include "sched_health.h"
+#include "sched_keys.h"
 #include "sched_pick.h"
 #include "sched_queue.h"
 #include "sched_sessions.h"
@@ -20,6 +21,7 @@ static const of_selftest_t s_tests [] = {
     {"sched_speed", sched_speed_test},
     {"sched_pick", sched_pick_test},
     {"sched_broker", sched_broker_test},
+    {"sched_keys", sched_keys_test},
     {NULL, NULL}
 };
 

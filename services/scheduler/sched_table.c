@@ -19,6 +19,7 @@ struct _sched_table_t {
     zhashx_t *leases;           //  lease key -> sched_lease_t
     zhashx_t *ingresses;        //  id -> s_ingress_t
     zhashx_t *backends;         //  backend -> leases held (sched_tally)
+    zhashx_t *keys;             //  client API key -> leases held (sched_tally)
 };
 
 static void
@@ -56,6 +57,7 @@ sched_table_new (void)
     self->ingresses = zhashx_new ();
     zhashx_set_destructor (self->ingresses, s_ingress_destroy);
     self->backends = zhashx_new ();
+    self->keys = zhashx_new ();
     return self;
 }
 
@@ -76,6 +78,7 @@ sched_table_destroy (sched_table_t **self_p)
     zhashx_destroy (&self->leases);
     zhashx_destroy (&self->ingresses);
     zhashx_destroy (&self->backends);
+    zhashx_destroy (&self->keys);
     free (self);
     *self_p = NULL;
 }
@@ -194,6 +197,9 @@ sched_table_remove (sched_table_t *self, sched_lease_t *lease)
     zhashx_delete (ingress->leases, key);
     zhashx_delete (self->leases, key);
     sched_tally_add (self->backends, lease->backend, -1);
+    if (lease->key)
+        sched_tally_add (self->keys, lease->key, -1);
+    free (lease->key);
     free (lease->epoch);
     free (lease->lease);
     free (lease->ingress);
@@ -201,6 +207,23 @@ sched_table_remove (sched_table_t *self, sched_lease_t *lease)
     free (lease->frontend);
     free (lease->sticky_key);
     free (lease);
+}
+
+void
+sched_table_set_key (sched_table_t *self, sched_lease_t *lease, const char *key)
+{
+    assert (self && lease && !lease->key);
+    if (!key)
+        return;
+    lease->key = strdup (key);
+    sched_tally_add (self->keys, key, 1);
+}
+
+size_t
+sched_table_key_leases (sched_table_t *self, const char *key)
+{
+    assert (self);
+    return sched_tally_get (self->keys, key);
 }
 
 size_t
@@ -271,6 +294,9 @@ sched_table_test (bool verbose)
     //  Lookup and remove
     sched_lease_t *lease = sched_table_lookup (table, S_EPOCH_A, "2");
     assert (lease && streq (lease->ingress, "i1") && streq (lease->sticky_key, "alice"));
+    //  Leases per client API key
+    sched_table_set_key (table, lease, "k1");
+    assert (sched_table_key_leases (table, "k1") == 1 && sched_table_key_leases (table, NULL) == 0);
     assert (sched_table_lookup (table, S_EPOCH_B, "2") == NULL);
     sched_table_remove (table, lease);
     assert (sched_table_lookup (table, S_EPOCH_A, "2") == NULL);

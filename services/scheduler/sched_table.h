@@ -29,6 +29,7 @@ typedef struct {
     char *backend;
     char *frontend;
     char *sticky_key;           //  or NULL
+    char *key;                  //  the client API key, or NULL (sched_table_set_key)
 } sched_lease_t;
 
 //  Creates an empty table.
@@ -65,6 +66,15 @@ int
     sched_table_add (sched_table_t *self, const char *epoch, const char *lease,
                      const char *ingress, const char *backend, const char *frontend,
                      const char *sticky_key);
+
+//  Says which client API key a lease serves (once, after sched_table_add), so
+//  that the key's leases are counted.
+void
+    sched_table_set_key (sched_table_t *self, sched_lease_t *lease, const char *key);
+
+//  Leases held for a client API key.
+size_t
+    sched_table_key_leases (sched_table_t *self, const char *key);
 
 //  The lease named (epoch, lease), or NULL. Borrowed.
 sched_lease_t *

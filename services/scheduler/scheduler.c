@@ -100,6 +100,7 @@ s_rebuild (s_scheduler_t *self)
     sched_fleet_diff (fleet, self->env.fleet, s_lost, self);
     sched_fleet_destroy (&self->env.fleet);
     self->env.fleet = fleet;
+    sched_keys_set_config (self->env.keys, of_clone_objects (self->clone, OF_KIND_KEY));
     sched_broker_drain (self->broker, NULL);
 }
 
@@ -245,6 +246,11 @@ s_on_release (s_scheduler_t *self, ofp_msg_t *request, const char *ingress)
     if (lease && streq (lease->ingress, ingress)) {
         json_object_set_new (outcome, "Frontend", json_string (lease->frontend));
         backend = strdup (lease->backend);
+        //  A key's tokens are charged after the fact: they are known only now
+        sched_keys_charge (self->env.keys, lease->key,
+                           json_integer_value (json_object_get (body, "PromptTokens"))
+                               + json_integer_value (json_object_get (body, "CompletionTokens")),
+                           zclock_mono ());
         sched_table_remove (self->env.table, lease);
     }
     const char *outcome_name = json_string_value (json_object_get (body, "Outcome"));
@@ -286,6 +292,12 @@ s_on_resume (s_scheduler_t *self, ofp_msg_t *request, const char *ingress, int64
                              json_string_value (json_object_get (held, "Lease")), ingress,
                              backend_id, frontend_id, sticky_key) != 0)
             continue;
+        //  The key's running requests stay counted against its limits
+        sched_table_set_key (self->env.table,
+                             sched_table_lookup (self->env.table,
+                                                 json_string_value (json_object_get (held, "Epoch")),
+                                                 json_string_value (json_object_get (held, "Lease"))),
+                             json_string_value (json_object_get (held, "Key")));
         adopted++;
         //  Sessions died with the old epoch: the running requests say where they were
         sched_frontend_t *frontend =
@@ -417,6 +429,7 @@ s_destroy (s_scheduler_t *self)
     sched_broker_destroy (&self->broker);
     zloop_destroy (&self->loop);
     sched_table_destroy (&self->env.table);
+    sched_keys_destroy (&self->env.keys);
     sched_sessions_destroy (&self->env.sessions);
     sched_fleet_destroy (&self->env.fleet);
     sched_health_destroy (&self->env.health);
@@ -457,6 +470,7 @@ scheduler_actor (zsock_t *pipe, void *args)
     zsock_set_rcvtimeo (self.router, 0);
     of_service_epoch (self.epoch);
     self.env.table = sched_table_new ();
+    self.env.keys = sched_keys_new ();
     self.env.sessions = sched_sessions_new ((size_t) settings->max_sessions);
     self.loop = zloop_new ();
     self.broker = sched_broker_new (self.loop, self.router, self.tap, self.epoch, &self.env,

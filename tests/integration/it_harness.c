@@ -301,3 +301,19 @@ it_config_request (zsock_t *client, const char *command, json_t *body, int timeo
     zpoller_destroy (&poller);
     return reply;
 }
+
+json_t *
+it_config_wait (zsock_t *client, const char *command)
+{
+    int64_t deadline = zclock_mono () + IT_TIMEOUT_MS;
+    while (zclock_mono () < deadline) {
+        ofp_msg_t *reply = it_config_request (client, command, json_object (), 200);
+        if (reply) {
+            json_t *body = json_incref (ofp_msg_body (reply));
+            ofp_msg_destroy (&reply);
+            return body;
+        }
+    }
+    IT_ASSERT (false, "configd did not answer %s within %d ms", command, IT_TIMEOUT_MS);
+    return NULL;
+}

@@ -104,6 +104,11 @@ zsock_t *
 ofp_msg_t *
     it_config_request (zsock_t *client, const char *command, json_t *body, int timeout_ms);
 
+//  Sends command (body {}) until configd answers, up to IT_TIMEOUT_MS; returns
+//  the reply's body (caller owns) or fails the test.
+json_t *
+    it_config_wait (zsock_t *client, const char *command);
+
 //  Fails the test with a message: prints file:line and aborts.
 #define IT_ASSERT(cond, ...) \
     do { \

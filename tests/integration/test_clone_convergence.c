@@ -40,7 +40,7 @@ s_converge (s_subscriber_t *subs, size_t count, zsock_t *client, const char *sta
         }
     }
     zpoller_destroy (&poller);
-    static const char *const keys [OF_KIND_COUNT] = {"Frontends", "Backends"};
+    static const char *const keys [OF_KIND_COUNT] = {"Frontends", "Backends", "Keys"};
     for (size_t i = 0; i < count; i++) {
         of_clone_t *clone = subs [i].clone;
         IT_ASSERT (of_clone_ready (clone) && streq (of_clone_epoch (clone), epoch)

@@ -11,17 +11,7 @@
 static json_t *
 s_wait_configd (zsock_t *client)
 {
-    int64_t deadline = zclock_mono () + IT_TIMEOUT_MS;
-    while (zclock_mono () < deadline) {
-        ofp_msg_t *reply = it_config_request (client, "PING", NULL, 200);
-        if (reply) {
-            json_t *body = json_incref (ofp_msg_body (reply));
-            ofp_msg_destroy (&reply);
-            return body;
-        }
-    }
-    IT_ASSERT (false, "configd did not answer within %d ms", IT_TIMEOUT_MS);
-    return NULL;
+    return it_config_wait (client, "PING");
 }
 
 static int64_t

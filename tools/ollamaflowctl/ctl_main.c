@@ -225,19 +225,31 @@ s_list (s_options_t *options, const char *path, const char *query,
     return s_show (options, reply, view);
 }
 
-//  frontends|backends VERB [ID]
+//  A key's secret, shown once: said so on standard error, where a script
+//  reading the object on standard output does not trip over it
+static void
+s_secret_note (json_t *reply)
+{
+    if (json_is_string (json_object_get (reply, "Secret")))
+        fprintf (stderr, "The key's Secret is shown this once: ollamaflow keeps only its hash.\n");
+}
+
+//  frontends|backends|keys VERB [ID]
 static int
 s_objects (s_options_t *options, const char *plural)
 {
     bool backends = streq (plural, "backends");
+    bool keys = streq (plural, "keys");
     const char *verb = s_arg (options, 1) ? s_arg (options, 1) : "list";
     const char *id = s_arg (options, 2);
-    const char *kind = backends ? "backend" : "frontend";
+    const char *kind = keys ? "key" : backends ? "backend" : "frontend";
     char path [CTL_PATH_MAX], query [CTL_PATH_MAX] = "";
     snprintf (path, sizeof path, "/v1.0/%s", plural);
     if (streq (verb, "list")) {
         s_paging (options, query, sizeof query);
-        return s_list (options, path, query, backends ? ctl_views_backends : ctl_views_frontends);
+        return s_list (options, path, query, keys       ? ctl_views_keys
+                                             : backends ? ctl_views_backends
+                                                        : ctl_views_frontends);
     }
     if (streq (verb, "health") && backends) {
         if (id)
@@ -260,7 +272,17 @@ s_objects (s_options_t *options, const char *plural)
     }
     json_t *reply = NULL;
     int rc;
-    if (streq (verb, "get") || (streq (verb, "models") && !backends)) {
+    if (streq (verb, "regenerate") && keys) {
+        strcat (path, "/regenerate");
+        rc = s_call (options, "POST", path, NULL, &reply, NULL);
+        if (rc != CTL_EXIT_OK)
+            return rc;
+        if (!options->json)
+            printf ("regenerated key '%s': the old secret no longer works\n", id);
+        s_secret_note (reply);
+        return s_show (options, reply, NULL);
+    }
+    if (streq (verb, "get") || (streq (verb, "models") && !backends && !keys)) {
         bool models = streq (verb, "models");
         if (models)
             strcat (path, "/models");
@@ -299,6 +321,7 @@ s_objects (s_options_t *options, const char *plural)
     if (!options->json)
         printf ("%s %s '%s'\n", create ? "created" : patch ? "patched" : "replaced", kind,
                 json_string_value (json_object_get (reply, "Identifier")));
+    s_secret_note (reply);
     return s_show (options, reply, NULL);
 }
 
@@ -376,7 +399,7 @@ s_run (s_options_t *options)
     const char *command = s_arg (options, 0);
     if (!command)
         return s_usage_error ("a command is needed", NULL);
-    if (streq (command, "frontends") || streq (command, "backends"))
+    if (streq (command, "frontends") || streq (command, "backends") || streq (command, "keys"))
         return s_objects (options, command);
     //  Shorthands: health [ID], models FRONTEND
     if (streq (command, "health") || streq (command, "models")) {
@@ -418,6 +441,9 @@ s_usage (FILE *out)
         "  frontends|backends replace ID        full replace: omitted fields take defaults\n"
         "  frontends|backends patch ID          JSON merge patch: only what is given changes\n"
         "  frontends|backends delete ID\n"
+        "  keys list|get|exists|create|replace|patch|delete  client API keys, as above; create\n"
+        "                                       shows the new key's Secret, this once\n"
+        "  keys regenerate ID                   a new Secret (shown once); the old one stops\n"
         "  health [ID]                          backends' health, leases, queue, models\n"
         "  models FRONTEND                      a frontend's models and pull progress\n"
         "  pulls                                every pull running or just finished\n"

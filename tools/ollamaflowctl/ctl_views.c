@@ -76,6 +76,17 @@ ctl_views_backends (FILE *out, json_t *rows)
 }
 
 void
+ctl_views_keys (FILE *out, json_t *rows)
+{
+    static const ctl_column_t columns [] = {
+        {"IDENTIFIER", "Identifier", NULL}, {"NAME", "Name", NULL}, {"OWNER", "Owner", NULL},
+        {"FRONTENDS", "Frontends", NULL}, {"PRIORITY", "Priority", NULL},
+        {"EXPIRES", "ExpiresUtc", NULL}, {"ACTIVE", "Active", NULL}, {NULL, NULL, NULL}
+    };
+    ctl_print_table (out, rows, columns);
+}
+
+void
 ctl_views_health (FILE *out, json_t *rows)
 {
     static const ctl_column_t columns [] = {

@@ -9,11 +9,13 @@
 
 #include "ctl_print.h"
 
-//  Lists: frontends, backends, backend health, sessions, pulls
+//  Lists: frontends, backends, keys, backend health, sessions, pulls
 void
     ctl_views_frontends (FILE *out, json_t *rows);
 void
     ctl_views_backends (FILE *out, json_t *rows);
+void
+    ctl_views_keys (FILE *out, json_t *rows);
 void
     ctl_views_health (FILE *out, json_t *rows);
 void

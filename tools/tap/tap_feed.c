@@ -31,7 +31,9 @@ tap_feed_mask (json_t *value)
     const char *key;
     json_t *item;
     json_object_foreach (value, key, item) {
-        if (strcasecmp (key, "BearerToken") == 0 && json_is_string (item))
+        //  A client API key's SecretHash too: no secret, but nothing to show either
+        if ((strcasecmp (key, "BearerToken") == 0 || strcasecmp (key, "SecretHash") == 0)
+            && json_is_string (item))
             json_object_set_new (value, key, json_string (TAP_MASK));
         else if (strcasecmp (key, "Headers") == 0 && json_is_object (item)) {
             const char *name;
@@ -209,10 +211,11 @@ tap_feed_test (bool verbose)
     json_t *state = json_loads ("{\"Backends\":[{\"Backend\":\"b9\",\"Leases\":1}]}", 0, NULL);
     assert (tap_feed_mentions (state, "b9") && !tap_feed_mentions (state, "b1"));
     assert (!tap_feed_mentions (NULL, "b1"));
-    json_t *secret = json_loads ("{\"Object\":{\"BearerToken\":\"t\",\"Headers\":{\"X\":\"v\"}}}",
-                                 0, NULL);
+    json_t *secret = json_loads ("{\"Object\":{\"BearerToken\":\"t\",\"Headers\":{\"X\":\"v\"},"
+                                 "\"SecretHash\":\"h\"}}", 0, NULL);
     tap_feed_mask (secret);
     json_t *object = json_object_get (secret, "Object");
+    assert (streq (json_string_value (json_object_get (object, "SecretHash")), TAP_MASK));
     assert (streq (json_string_value (json_object_get (object, "BearerToken")), TAP_MASK));
     assert (streq (json_string_value (json_object_get (json_object_get (object, "Headers"), "X")),
                    TAP_MASK));

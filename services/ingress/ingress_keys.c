@@ -1,0 +1,477 @@
+/*  =========================================================================
+    ingress_keys - client API keys: their secrets, and the check of every
+    request that names a frontend
+    =========================================================================
+*/
+
+#include "ingress_keys.h"
+#include "ingress_reply.h"
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#define S_SECRET_BYTES 32
+#define S_CANDIDATES   2
+
+//  Unknown secrets seen from one address
+typedef struct {
+    int failures;               //  within the window
+    int64_t since;              //  zclock_mono of the window's first
+} s_failures_t;
+
+//  A 401 held back
+typedef struct {
+    ingress_keys_t *keys;
+    of_exchange_t *exchange;
+    struct event *timer;
+    char *message;
+} s_held_t;
+
+struct _ingress_keys_t {
+    struct event_base *base;
+    of_clone_t *clone;
+    zhashx_t *by_hash;          //  SecretHash -> Identifier, of the copy below
+    char epoch [OFP_EPOCH_LENGTH + 1];
+    int64_t sequence;           //  of the config copy the index was built from
+    zhashx_t *failures;         //  address -> s_failures_t
+    zlistx_t *held;             //  s_held_t
+};
+
+int
+ingress_keys_secret (char *secret, char *hash)
+{
+    unsigned char bytes [S_SECRET_BYTES];
+    if (RAND_bytes (bytes, sizeof bytes) != 1)
+        return -1;
+    size_t used = (size_t) snprintf (secret, INGRESS_KEYS_SECRET_LENGTH + 1, "%s",
+                                     INGRESS_KEYS_SECRET_PREFIX);
+    for (size_t i = 0; i < sizeof bytes; i++)
+        used += (size_t) snprintf (secret + used, INGRESS_KEYS_SECRET_LENGTH + 1 - used, "%02x",
+                                   bytes [i]);
+    OPENSSL_cleanse (bytes, sizeof bytes);
+    ingress_keys_hash (secret, used, hash);
+    return 0;
+}
+
+void
+ingress_keys_hash (const char *text, size_t length, char *hash)
+{
+    unsigned char digest [SHA256_DIGEST_LENGTH];
+    SHA256 ((const unsigned char *) text, length, digest);
+    for (size_t i = 0; i < sizeof digest; i++)
+        snprintf (hash + 2 * i, 3, "%02x", digest [i]);
+}
+
+static void
+s_failures_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+ingress_keys_t *
+ingress_keys_new (struct event_base *base, of_clone_t *clone)
+{
+    assert (base && clone);
+    ingress_keys_t *self = (ingress_keys_t *) zmalloc (sizeof (ingress_keys_t));
+    self->base = base;
+    self->clone = clone;
+    self->by_hash = zhashx_new ();
+    self->sequence = -1;
+    self->failures = zhashx_new ();
+    zhashx_set_destructor (self->failures, s_failures_free);
+    self->held = zlistx_new ();
+    return self;
+}
+
+static void
+s_held_free (s_held_t *held)
+{
+    event_free (held->timer);
+    free (held->message);
+    free (held);
+}
+
+//  Sends a held-back 401 now
+static void
+s_held_send (s_held_t *held)
+{
+    of_exchange_set_owner (held->exchange, NULL, NULL);
+    ingress_reply_error (held->exchange, 401, "invalid_api_key", -1, "%s", held->message);
+}
+
+void
+ingress_keys_destroy (ingress_keys_t **self_p)
+{
+    assert (self_p);
+    ingress_keys_t *self = *self_p;
+    if (!self)
+        return;
+    s_held_t *held;
+    while ((held = (s_held_t *) zlistx_detach (self->held, NULL))) {
+        s_held_send (held);
+        s_held_free (held);
+    }
+    zlistx_destroy (&self->held);
+    zhashx_destroy (&self->failures);
+    zhashx_destroy (&self->by_hash);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Rebuilds the index when the config copy changed since it was built
+static void
+s_index (ingress_keys_t *self)
+{
+    const char *epoch = of_clone_epoch (self->clone);
+    int64_t sequence = of_clone_sequence (self->clone);
+    if (sequence == self->sequence && streq (epoch ? epoch : "", self->epoch))
+        return;
+    zhashx_purge (self->by_hash);
+    const char *id;
+    json_t *key;
+    json_object_foreach (of_clone_objects (self->clone, OF_KIND_KEY), id, key) {
+        const char *hash = json_string_value (json_object_get (key, "SecretHash"));
+        if (hash)
+            zhashx_update (self->by_hash, hash, (void *) id);
+    }
+    snprintf (self->epoch, sizeof self->epoch, "%s", epoch ? epoch : "");
+    self->sequence = sequence;
+}
+
+//  The key whose secret is text, or NULL
+static json_t *
+s_find (ingress_keys_t *self, const char *text)
+{
+    char hash [OF_SCHEMA_KEY_HASH_LENGTH + 1];
+    ingress_keys_hash (text, strlen (text), hash);
+    const char *id = (const char *) zhashx_lookup (self->by_hash, hash);
+    json_t *key = id ? of_clone_get (self->clone, OF_KIND_KEY, id) : NULL;
+    const char *stored = json_string_value (json_object_get (key, "SecretHash"));
+    //  The lookup compared hashes, which say nothing of the secret; the last
+    //  word is a comparison in constant time all the same
+    if (!stored || strlen (stored) != OF_SCHEMA_KEY_HASH_LENGTH
+        || CRYPTO_memcmp (stored, hash, OF_SCHEMA_KEY_HASH_LENGTH) != 0)
+        return NULL;
+    return key;
+}
+
+//  What the client presented: Authorization's bearer token, then x-api-key
+static size_t
+s_candidates (of_exchange_t *exchange, const char *candidates [S_CANDIDATES])
+{
+    size_t count = 0;
+    const char *authorization = of_exchange_header (exchange, "Authorization");
+    if (authorization && strncasecmp (authorization, "Bearer ", 7) == 0) {
+        const char *token = authorization + 7;
+        while (*token == ' ')
+            token++;
+        if (*token)
+            candidates [count++] = token;
+    }
+    const char *api_key = of_exchange_header (exchange, "x-api-key");
+    if (api_key && *api_key)
+        candidates [count++] = api_key;
+    return count;
+}
+
+//  True if the key may use frontend
+static bool
+s_allows_frontend (json_t *key, const char *frontend)
+{
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (key, "Frontends"), index, item) {
+        const char *name = json_string_value (item);
+        if (name && (streq (name, "*") || streq (name, frontend)))
+            return true;
+    }
+    return false;
+}
+
+//  Why a known key cannot be used now, or NULL
+static const char *
+s_unusable (json_t *key, char *why, size_t size)
+{
+    const char *id = json_string_value (json_object_get (key, "Identifier"));
+    if (!json_is_true (json_object_get (key, "Active"))) {
+        snprintf (why, size, "API key '%s' is not active", id);
+        return why;
+    }
+    const char *expires = json_string_value (json_object_get (key, "ExpiresUtc"));
+    int64_t at = expires ? of_schema_time_parse (expires) : -1;
+    if (at >= 0 && zclock_time () >= at) {
+        snprintf (why, size, "API key '%s' expired at %s", id, expires);
+        return why;
+    }
+    return NULL;
+}
+
+//  Counts an unknown secret from address; the wait before its 401 (0: none)
+static int64_t
+s_count_failure (ingress_keys_t *self, const char *address)
+{
+    int64_t now = zclock_mono ();
+    s_failures_t *record = (s_failures_t *) zhashx_lookup (self->failures, address);
+    if (record && now - record->since > INGRESS_KEYS_WINDOW_MS) {
+        record->failures = 0;
+        record->since = now;
+    }
+    if (!record) {
+        if (zhashx_size (self->failures) >= INGRESS_KEYS_ADDRESSES_MAX) {
+            //  Full: forget the windows that are over, else everyone (bounded)
+            zlistx_t *addresses = zhashx_keys (self->failures);
+            for (const char *a = (const char *) zlistx_first (addresses); a;
+                 a = (const char *) zlistx_next (addresses)) {
+                s_failures_t *old = (s_failures_t *) zhashx_lookup (self->failures, a);
+                if (now - old->since > INGRESS_KEYS_WINDOW_MS)
+                    zhashx_delete (self->failures, a);
+            }
+            zlistx_destroy (&addresses);
+            if (zhashx_size (self->failures) >= INGRESS_KEYS_ADDRESSES_MAX)
+                zhashx_purge (self->failures);
+        }
+        record = (s_failures_t *) zmalloc (sizeof (s_failures_t));
+        record->since = now;
+        zhashx_insert (self->failures, address, record);
+    }
+    record->failures++;
+    int over = record->failures - INGRESS_KEYS_FREE_FAILURES;
+    if (over <= 0)
+        return 0;
+    int64_t delay = INGRESS_KEYS_DELAY_FIRST_MS;
+    for (int i = 1; i < over && delay < INGRESS_KEYS_DELAY_MAX_MS; i++)
+        delay *= 2;
+    return delay < INGRESS_KEYS_DELAY_MAX_MS ? delay : INGRESS_KEYS_DELAY_MAX_MS;
+}
+
+static void
+s_on_held_timer (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_held_t *held = (s_held_t *) arg;
+    zlistx_delete (held->keys->held, zlistx_find (held->keys->held, held));
+    s_held_send (held);
+    s_held_free (held);
+}
+
+//  The client left while its 401 was held back
+static void
+s_on_held_gone (of_exchange_t *exchange, void *arg)
+{
+    (void) exchange;
+    s_held_t *held = (s_held_t *) arg;
+    zlistx_delete (held->keys->held, zlistx_find (held->keys->held, held));
+    s_held_free (held);
+}
+
+//  401 for an unknown secret: at once, or after the address's wait
+static void
+s_refuse_unknown (ingress_keys_t *self, of_exchange_t *exchange, const char *message)
+{
+    int64_t delay = s_count_failure (self, of_exchange_peer (exchange));
+    if (delay == 0 || zlistx_size (self->held) >= INGRESS_KEYS_HELD_MAX) {
+        ingress_reply_error (exchange, 401, "invalid_api_key", delay ? delay : -1, "%s", message);
+        return;
+    }
+    s_held_t *held = (s_held_t *) zmalloc (sizeof (s_held_t));
+    held->keys = self;
+    held->exchange = exchange;
+    held->message = strdup (message);
+    held->timer = evtimer_new (self->base, s_on_held_timer, held);
+    zlistx_add_end (self->held, held);
+    of_exchange_set_owner (exchange, s_on_held_gone, held);
+    of_exchange_watch (exchange);
+    struct timeval wait = {delay / 1000, (delay % 1000) * 1000};
+    evtimer_add (held->timer, &wait);
+}
+
+bool
+ingress_keys_admit (ingress_keys_t *self, of_exchange_t *exchange, json_t *frontend,
+                    json_t **key)
+{
+    assert (self && exchange && frontend && key);
+    *key = NULL;
+    s_index (self);
+    const char *frontend_id = json_string_value (json_object_get (frontend, "Identifier"));
+    bool required = json_is_true (json_object_get (frontend, "RequireApiKey"));
+    const char *candidates [S_CANDIDATES];
+    size_t count = s_candidates (exchange, candidates);
+    json_t *found = NULL;
+    for (size_t i = 0; i < count && !found; i++)
+        found = s_find (self, candidates [i]);
+    char why [256];
+    if (!required) {
+        //  Only a key that could be used here counts; anything else is the
+        //  client's own business (an openai client always sends some key)
+        if (found && !s_unusable (found, why, sizeof why)
+            && s_allows_frontend (found, frontend_id))
+            *key = found;
+        return true;
+    }
+    if (!found) {
+        if (count == 0)
+            ingress_reply_error (exchange, 401, "invalid_api_key", -1,
+                                 "frontend '%s' requires an API key: send 'Authorization: Bearer "
+                                 "<key>' or 'x-api-key: <key>'", frontend_id);
+        else
+            s_refuse_unknown (self, exchange, "invalid API key");
+        return false;
+    }
+    if (s_unusable (found, why, sizeof why)) {
+        ingress_reply_error (exchange, 401, "invalid_api_key", -1, "%s", why);
+        return false;
+    }
+    if (!s_allows_frontend (found, frontend_id)) {
+        ingress_reply_error (exchange, 403, "api_key_not_allowed", -1,
+                             "API key '%s' may not use frontend '%s'",
+                             json_string_value (json_object_get (found, "Identifier")),
+                             frontend_id);
+        return false;
+    }
+    *key = found;
+    return true;
+}
+
+bool
+ingress_keys_admit_model (of_exchange_t *exchange, json_t *key, const char *model)
+{
+    json_t *models = json_object_get (key, "Models");
+    if (!key || json_array_size (models) == 0)
+        return true;
+    char wanted [OFP_MODELS_KEY_MAX], entry [OFP_MODELS_KEY_MAX];
+    ofp_models_key (wanted, model ? model : "");
+    size_t index;
+    json_t *item;
+    json_array_foreach (models, index, item) {
+        ofp_models_key (entry, json_string_value (item));
+        if (model && streq (entry, wanted))
+            return true;
+    }
+    ingress_reply_error (exchange, 403, "api_key_not_allowed", -1,
+                         "API key '%s' may not use model '%s'",
+                         json_string_value (json_object_get (key, "Identifier")),
+                         model ? model : "");
+    return false;
+}
+
+//  The number after the last "name": in text, or -1
+static int64_t
+s_last_count (const char *text, size_t size, const char *name)
+{
+    size_t length = strlen (name);
+    int64_t found = -1;
+    for (size_t at = 0; at + length + 2 < size; at++) {
+        if (text [at] != '"' || memcmp (text + at + 1, name, length) != 0
+            || text [at + 1 + length] != '"')
+            continue;
+        size_t cursor = at + length + 2;
+        while (cursor < size && (text [cursor] == ' ' || text [cursor] == ':'))
+            cursor++;
+        int64_t value = 0;
+        size_t digits = 0;
+        while (cursor < size && isdigit ((unsigned char) text [cursor]) && digits < 15) {
+            value = value * 10 + (text [cursor++] - '0');
+            digits++;
+        }
+        if (digits)
+            found = value;
+    }
+    return found;
+}
+
+void
+ingress_keys_tokens (const char *tail, size_t size, int64_t *prompt, int64_t *completion)
+{
+    assert (prompt && completion);
+    *prompt = tail ? s_last_count (tail, size, "prompt_eval_count") : -1;
+    *completion = tail ? s_last_count (tail, size, "eval_count") : -1;
+    if (*prompt < 0 && tail)
+        *prompt = s_last_count (tail, size, "prompt_tokens");
+    if (*completion < 0 && tail)
+        *completion = s_last_count (tail, size, "completion_tokens");
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+void
+ingress_keys_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * ingress_keys: ");
+    char secret [INGRESS_KEYS_SECRET_LENGTH + 1], other [INGRESS_KEYS_SECRET_LENGTH + 1];
+    char hash [OF_SCHEMA_KEY_HASH_LENGTH + 1], other_hash [OF_SCHEMA_KEY_HASH_LENGTH + 1];
+    assert (ingress_keys_secret (secret, hash) == 0);
+    assert (ingress_keys_secret (other, other_hash) == 0);
+    assert (strlen (secret) == INGRESS_KEYS_SECRET_LENGTH);
+    assert (strncmp (secret, INGRESS_KEYS_SECRET_PREFIX, 4) == 0);
+    assert (strlen (hash) == OF_SCHEMA_KEY_HASH_LENGTH);
+    assert (!streq (secret, other) && !streq (hash, other_hash));
+    char again [OF_SCHEMA_KEY_HASH_LENGTH + 1];
+    ingress_keys_hash (secret, strlen (secret), again);
+    assert (streq (again, hash));
+    //  The SHA-256 of "abc"
+    ingress_keys_hash ("abc", 3, again);
+    assert (streq (again, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    //  The hash passes the schema's rule
+    char error [OF_SCHEMA_ERROR_MAX];
+    json_t *input = json_pack ("{s:s, s:s}", "Identifier", "k1", "SecretHash", hash);
+    json_t *object = of_schema_normalize (OF_KIND_KEY, input, error, sizeof error);
+    assert (object);
+    json_decref (object);
+    json_decref (input);
+
+    //  The slow-down: free at first, then doubling up to the bound
+    struct event_base *base = event_base_new ();
+    of_clone_t *clone = of_clone_new ("inproc://ingress_keys_test_pub",
+                                      "inproc://ingress_keys_test_router", 1000);
+    ingress_keys_t *self = ingress_keys_new (base, clone);
+    for (int i = 0; i < INGRESS_KEYS_FREE_FAILURES; i++)
+        assert (s_count_failure (self, "10.0.0.1") == 0);
+    assert (s_count_failure (self, "10.0.0.1") == INGRESS_KEYS_DELAY_FIRST_MS);
+    assert (s_count_failure (self, "10.0.0.1") == 2 * INGRESS_KEYS_DELAY_FIRST_MS);
+    for (int i = 0; i < 20; i++)
+        assert (s_count_failure (self, "10.0.0.1") <= INGRESS_KEYS_DELAY_MAX_MS);
+    assert (s_count_failure (self, "10.0.0.1") == INGRESS_KEYS_DELAY_MAX_MS);
+    assert (s_count_failure (self, "10.0.0.2") == 0);
+    //  The addresses followed stay bounded
+    for (int i = 0; i < INGRESS_KEYS_ADDRESSES_MAX + 10; i++) {
+        char address [32];
+        snprintf (address, sizeof address, "10.1.%d.%d", i / 256, i % 256);
+        s_count_failure (self, address);
+    }
+    assert (zhashx_size (self->failures) <= INGRESS_KEYS_ADDRESSES_MAX);
+    //  Keys: frontends, and what makes one unusable
+    json_t *key = json_pack ("{s:s, s:[s], s:b, s:n}", "Identifier", "k1", "Frontends", "main",
+                             "Active", true, "ExpiresUtc");
+    assert (s_allows_frontend (key, "main") && !s_allows_frontend (key, "team"));
+    assert (!s_unusable (key, error, sizeof error));
+    json_object_set_new (key, "ExpiresUtc", json_string ("2020-01-01T00:00:00.000000Z"));
+    assert (s_unusable (key, error, sizeof error) && strstr (error, "expired"));
+    json_object_set_new (key, "ExpiresUtc", json_null ());
+    json_object_set_new (key, "Active", json_false ());
+    assert (s_unusable (key, error, sizeof error) && strstr (error, "not active"));
+    json_decref (key);
+    ingress_keys_destroy (&self);
+    ingress_keys_destroy (&self);
+    of_clone_destroy (&clone);
+
+    //  Tokens from the end of a response, in either API
+    int64_t prompt, completion;
+    const char *ollama = "{\"done\":false}\n{\"done\":true,\"prompt_eval_count\": 12,"
+                         "\"eval_count\":30}\n";
+    ingress_keys_tokens (ollama, strlen (ollama), &prompt, &completion);
+    assert (prompt == 12 && completion == 30);
+    const char *openai = "data: {\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n"
+                         "data: [DONE]\n\n";
+    ingress_keys_tokens (openai, strlen (openai), &prompt, &completion);
+    assert (prompt == 7 && completion == 2);
+    ingress_keys_tokens ("{\"eval_count\":", 14, &prompt, &completion);
+    assert (prompt == -1 && completion == -1);
+    ingress_keys_tokens (NULL, 0, &prompt, &completion);
+    assert (prompt == -1 && completion == -1);
+    event_base_free (base);
+    printf ("OK\n");
+}

@@ -1,0 +1,233 @@
+/*  =========================================================================
+    sched_keys - the limits of client API keys, over every ingress replica
+    =========================================================================
+*/
+
+#include "sched_keys.h"
+
+#define S_RETRY_MIN_MS 1000
+
+//  One second of a key's minute
+typedef struct {
+    int64_t second;             //  which second (now_ms / 1000) it counts
+    int64_t requests;
+    int64_t tokens;
+} s_bucket_t;
+
+typedef struct {
+    s_bucket_t buckets [SCHED_KEYS_WINDOW_S];
+    int64_t last_second;        //  the last second anything was counted
+} s_counts_t;
+
+struct _sched_keys_t {
+    json_t *config;             //  Identifier -> Key object (borrowed)
+    zhashx_t *counts;           //  Identifier -> s_counts_t
+};
+
+static void
+s_counts_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+sched_keys_t *
+sched_keys_new (void)
+{
+    sched_keys_t *self = (sched_keys_t *) zmalloc (sizeof (sched_keys_t));
+    self->counts = zhashx_new ();
+    zhashx_set_destructor (self->counts, s_counts_free);
+    return self;
+}
+
+void
+sched_keys_destroy (sched_keys_t **self_p)
+{
+    assert (self_p);
+    sched_keys_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->counts);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+sched_keys_set_config (sched_keys_t *self, json_t *keys)
+{
+    assert (self);
+    self->config = keys;
+}
+
+//  The bucket of second, emptied if it held an older second
+static s_bucket_t *
+s_bucket (s_counts_t *counts, int64_t second)
+{
+    s_bucket_t *bucket = &counts->buckets [second % SCHED_KEYS_WINDOW_S];
+    if (bucket->second != second) {
+        bucket->second = second;
+        bucket->requests = 0;
+        bucket->tokens = 0;
+    }
+    counts->last_second = second;
+    return bucket;
+}
+
+//  The counts of key, made if needed (NULL when too many keys are followed
+//  and none has been idle for a minute)
+static s_counts_t *
+s_counts (sched_keys_t *self, const char *key, int64_t second)
+{
+    s_counts_t *counts = (s_counts_t *) zhashx_lookup (self->counts, key);
+    if (counts)
+        return counts;
+    if (zhashx_size (self->counts) >= SCHED_KEYS_MAX) {
+        //  Keys idle for a minute count nothing: forget them
+        zlistx_t *names = zhashx_keys (self->counts);
+        for (const char *name = (const char *) zlistx_first (names); name;
+             name = (const char *) zlistx_next (names)) {
+            s_counts_t *old = (s_counts_t *) zhashx_lookup (self->counts, name);
+            if (second - old->last_second >= SCHED_KEYS_WINDOW_S)
+                zhashx_delete (self->counts, name);
+        }
+        zlistx_destroy (&names);
+        if (zhashx_size (self->counts) >= SCHED_KEYS_MAX)
+            return NULL;
+    }
+    counts = (s_counts_t *) zmalloc (sizeof (s_counts_t));
+    for (int i = 0; i < SCHED_KEYS_WINDOW_S; i++)
+        counts->buckets [i].second = -1;
+    zhashx_insert (self->counts, key, counts);
+    return counts;
+}
+
+//  What the last minute holds (requests, or tokens), and when enough of it
+//  ends to bring it under limit
+static int64_t
+s_sum (s_counts_t *counts, int64_t second, bool tokens, int64_t limit, int64_t *retry_ms,
+       int64_t now_ms)
+{
+    int64_t total = 0;
+    for (int i = 0; i < SCHED_KEYS_WINDOW_S; i++) {
+        s_bucket_t *bucket = &counts->buckets [i];
+        if (bucket->second > second - SCHED_KEYS_WINDOW_S)
+            total += tokens ? bucket->tokens : bucket->requests;
+    }
+    //  Oldest second first: when does what is left fall under the limit
+    int64_t left = total;
+    *retry_ms = S_RETRY_MIN_MS;
+    for (int64_t s = second - SCHED_KEYS_WINDOW_S + 1; s <= second && left >= limit; s++) {
+        s_bucket_t *bucket = &counts->buckets [s % SCHED_KEYS_WINDOW_S];
+        if (bucket->second != s)
+            continue;
+        left -= tokens ? bucket->tokens : bucket->requests;
+        int64_t ends_ms = (s + SCHED_KEYS_WINDOW_S) * 1000 - now_ms;
+        *retry_ms = ends_ms > S_RETRY_MIN_MS ? ends_ms : S_RETRY_MIN_MS;
+    }
+    return total;
+}
+
+int
+sched_keys_admit (sched_keys_t *self, const char *key, size_t running, int64_t now_ms,
+                  int64_t *retry_after_ms, char *message, size_t size)
+{
+    assert (self && retry_after_ms && message);
+    json_t *object = key ? json_object_get (self->config, key) : NULL;
+    if (!object)
+        return 0;               //  no key, or one the config no longer has: no limits
+    json_int_t concurrent = json_integer_value (json_object_get (object, "MaxConcurrentRequests"));
+    json_int_t per_minute = json_integer_value (json_object_get (object, "RequestsPerMinute"));
+    json_int_t tokens = json_integer_value (json_object_get (object, "TokensPerMinute"));
+    if (concurrent > 0 && (json_int_t) running >= concurrent) {
+        *retry_after_ms = S_RETRY_MIN_MS;
+        snprintf (message, size, "API key '%s' has %zu requests running or waiting "
+                  "(MaxConcurrentRequests %lld)", key, running, (long long) concurrent);
+        return -1;
+    }
+    if (per_minute == 0 && tokens == 0)
+        return 0;
+    int64_t second = now_ms / 1000;
+    s_counts_t *counts = s_counts (self, key, second);
+    if (!counts)
+        return 0;               //  too many keys at once: limits give way before memory
+    int64_t used;
+    if (per_minute > 0
+        && (used = s_sum (counts, second, false, per_minute, retry_after_ms, now_ms))
+               >= per_minute) {
+        snprintf (message, size, "API key '%s' made %lld requests in the last minute "
+                  "(RequestsPerMinute %lld)", key, (long long) used, (long long) per_minute);
+        return -1;
+    }
+    if (tokens > 0 && (used = s_sum (counts, second, true, tokens, retry_after_ms, now_ms))
+                          >= tokens) {
+        snprintf (message, size, "API key '%s' used %lld tokens in the last minute "
+                  "(TokensPerMinute %lld)", key, (long long) used, (long long) tokens);
+        return -1;
+    }
+    s_bucket (counts, second)->requests++;
+    return 0;
+}
+
+void
+sched_keys_charge (sched_keys_t *self, const char *key, int64_t tokens, int64_t now_ms)
+{
+    assert (self);
+    json_t *object = key ? json_object_get (self->config, key) : NULL;
+    if (!object || tokens <= 0
+        || json_integer_value (json_object_get (object, "TokensPerMinute")) == 0)
+        return;
+    int64_t second = now_ms / 1000;
+    s_counts_t *counts = s_counts (self, key, second);
+    if (counts)
+        s_bucket (counts, second)->tokens += tokens;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+void
+sched_keys_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * sched_keys: ");
+    sched_keys_t *self = sched_keys_new ();
+    json_t *config = json_pack ("{s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}}",
+                                "c2", "MaxConcurrentRequests", 2, "RequestsPerMinute", 0,
+                                "TokensPerMinute", 0, "r3", "MaxConcurrentRequests", 0,
+                                "RequestsPerMinute", 3, "TokensPerMinute", 0, "t100",
+                                "MaxConcurrentRequests", 0, "RequestsPerMinute", 0,
+                                "TokensPerMinute", 100);
+    sched_keys_set_config (self, config);
+    int64_t retry = 0, now = 1000000;
+    char message [SCHED_KEYS_MESSAGE_MAX];
+    //  No key, an unknown key: no limits
+    assert (sched_keys_admit (self, NULL, 1000, now, &retry, message, sizeof message) == 0);
+    assert (sched_keys_admit (self, "ghost", 1000, now, &retry, message, sizeof message) == 0);
+    //  Concurrency: what runs or waits
+    assert (sched_keys_admit (self, "c2", 1, now, &retry, message, sizeof message) == 0);
+    assert (sched_keys_admit (self, "c2", 2, now, &retry, message, sizeof message) == -1);
+    assert (strstr (message, "MaxConcurrentRequests 2") && retry == S_RETRY_MIN_MS);
+    //  Requests per minute: the 4th in a minute waits for the first to leave it
+    for (int i = 0; i < 3; i++)
+        assert (sched_keys_admit (self, "r3", 0, now + i * 10000, &retry, message,
+                                  sizeof message) == 0);
+    assert (sched_keys_admit (self, "r3", 0, now + 30000, &retry, message, sizeof message) == -1);
+    assert (strstr (message, "RequestsPerMinute 3"));
+    assert (retry == 30000);
+    assert (sched_keys_admit (self, "r3", 0, now + 60000, &retry, message, sizeof message) == 0);
+    //  Tokens per minute: charged after the fact, over the limit until they age out
+    assert (sched_keys_admit (self, "t100", 0, now, &retry, message, sizeof message) == 0);
+    sched_keys_charge (self, "t100", 150, now + 500);
+    assert (sched_keys_admit (self, "t100", 0, now + 20000, &retry, message, sizeof message)
+            == -1);
+    assert (strstr (message, "used 150 tokens") && retry == 40000);
+    assert (sched_keys_admit (self, "t100", 0, now + 61000, &retry, message, sizeof message)
+            == 0);
+    //  Keys without a token limit are not charged
+    sched_keys_charge (self, "r3", 1000000, now);
+    sched_keys_charge (self, NULL, 10, now);
+    json_decref (config);
+    sched_keys_destroy (&self);
+    sched_keys_destroy (&self);
+    printf ("OK\n");
+}

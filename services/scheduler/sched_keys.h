@@ -1,0 +1,56 @@
+/*  =========================================================================
+    sched_keys - the limits of client API keys, over every ingress replica
+
+    A key's MaxConcurrentRequests, RequestsPerMinute and TokensPerMinute
+    (docs/api-keys.md) hold for the whole fleet because every replica asks
+    this one scheduler. Concurrency counts the key's leases and its asks
+    waiting; requests and tokens are counted over the last minute, in 60
+    buckets of one second. A request counts when its ask arrives; tokens are
+    charged when its lease is released (a running request is never cut, so a
+    key may end a minute above its TokensPerMinute; its next asks wait out the
+    excess). The counts live in memory: a restarted scheduler has the running
+    leases back (RESUME carries their key) but starts the minute over.
+    =========================================================================
+*/
+
+#ifndef SCHED_KEYS_H_INCLUDED
+#define SCHED_KEYS_H_INCLUDED
+
+#include "of_classes.h"
+
+#define SCHED_KEYS_WINDOW_S     60
+#define SCHED_KEYS_MAX          100000      //  keys followed at once
+#define SCHED_KEYS_MESSAGE_MAX  256
+
+typedef struct _sched_keys_t sched_keys_t;
+
+//  Creates an empty set of counts.
+sched_keys_t *
+    sched_keys_new (void);
+
+//  Destroys; accepts NULL.
+void
+    sched_keys_destroy (sched_keys_t **self_p);
+
+//  The config's keys (Identifier -> Key object), borrowed until the next call;
+//  NULL before the config is known.
+void
+    sched_keys_set_config (sched_keys_t *self, json_t *keys);
+
+//  Checks a new ask of key (NULL: none) at now_ms (zclock_mono) against its
+//  limits, running being its leases and asks already waiting. 0: the ask may
+//  go on, and it is counted as a request; -1: over a limit, with a message
+//  naming it and when to try again.
+int
+    sched_keys_admit (sched_keys_t *self, const char *key, size_t running, int64_t now_ms,
+                      int64_t *retry_after_ms, char *message, size_t size);
+
+//  Charges the tokens of a released lease to key (NULL: nothing).
+void
+    sched_keys_charge (sched_keys_t *self, const char *key, int64_t tokens, int64_t now_ms);
+
+//  Self test
+void
+    sched_keys_test (bool verbose);
+
+#endif
