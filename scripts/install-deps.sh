@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ollamaflow needs to build, test and run (nginx, haproxy and
 # wrk: the benchmark's proxies and load generator; prometheus: its promtool checks /metrics and
-# its server scrapes two ingresses in a test; docker.io, docker-compose and debootstrap:
-# deploy_docker's image and compose stack; it never runs their system services).
+# its server scrapes two ingresses in a test; chromium: the dashboard's browser test;
+# docker.io, docker-compose and debootstrap: deploy_docker's image and compose stack; it never
+# runs their system services).
 # Idempotent: asks apt only for what is missing, and does nothing when all is present.
 set -euo pipefail
 
@@ -12,7 +13,7 @@ packages=(
     libevhtp-dev libevent-dev libssl-dev libsystemd-dev
     systemd curl ca-certificates nodejs npm
     nginx haproxy wrk
-    prometheus
+    prometheus chromium
     docker.io docker-compose debootstrap
 )
 

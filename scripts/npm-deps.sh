@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the pinned npm packages the end-to-end tests use (ollama, openai, yaml),
+# Installs the pinned npm packages the end-to-end tests use (ollama, openai, yaml, and
+# puppeteer-core, which drives Debian's chromium in the dashboard test),
 # from tests/node/package-lock.json. Does nothing when they are already installed.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/node"

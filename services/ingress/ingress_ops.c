@@ -7,6 +7,7 @@
 #include "ingress_watch.h"
 #include "ingress_fleet.h"
 #include "ingress_access.h"
+#include "ingress_dashboard.h"
 #include "ingress_admin_auth.h"
 #include "ingress_reply.h"
 #include "of_conns.h"
@@ -199,6 +200,10 @@ ingress_ops_handle (ingress_ctx_t *ctx, of_exchange_t *exchange)
     bool livez = streq (path, "/livez");
     bool readyz = streq (path, "/readyz");
     bool metrics = streq (path, "/metrics");
+    if (ingress_dashboard_path (path)) {
+        ingress_dashboard_handle (exchange);
+        return true;
+    }
     if (!livez && !readyz && !metrics)
         return false;
     htp_method method = of_exchange_method (exchange);

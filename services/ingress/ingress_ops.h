@@ -1,6 +1,7 @@
 /*  =========================================================================
     ingress_ops - what an operator sees of an ingress: /livez, /readyz,
-    /metrics, and each call reported to the metrics and the access log
+    /metrics, /dashboard/ (ingress_dashboard), and each call reported to
+    the metrics and the access log
 
     The probes load balancers, systemd, compose and Kubernetes ask. /livez
     says the process serves: it answers 200 "alive" whenever the loop runs.

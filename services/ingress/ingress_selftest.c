@@ -5,6 +5,7 @@
 #include "ingress_admin_list.h"
 #include "ingress_admin_live.h"
 #include "ingress_answer.h"
+#include "ingress_dashboard.h"
 #include "ingress_feed.h"
 #include "ingress_jscan.h"
 #include "ingress_keys.h"
@@ -43,6 +44,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_access", ingress_access_test},
     {"ingress_validate", ingress_validate_test},
     {"ingress_keys", ingress_keys_test},
+    {"ingress_dashboard", ingress_dashboard_test},
     {NULL, NULL}
 };
 
