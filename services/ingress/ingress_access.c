@@ -4,8 +4,12 @@
 */
 
 #include "ingress_access.h"
+#include <stdarg.h>
+#include <sys/time.h>
 
 #define S_BUFFER_SIZE (64 * 1024)
+//  A line without bodies: every field is bounded (ids 160, model 256 escaped)
+#define S_LINE_MAX    8192
 
 struct _ingress_access_t {
     FILE *file;
@@ -16,6 +20,8 @@ struct _ingress_access_t {
     bool dirty;                 //  lines written since the last flush
     struct event *flusher;
     char *buffer;               //  the stdio buffer
+    time_t second;              //  the second second_text says
+    char second_text [24];      //  "yyyy-MM-ddTHH:mm:ss"
 };
 
 static void
@@ -85,20 +91,63 @@ ingress_access_wanted (ingress_access_t *self)
     return self && self->seen++ % (uint64_t) self->every == 0;
 }
 
+//  A line being written: a buffer on the stack, appended to without a lock
+//  or a call per character; one fwrite at the end
+typedef struct {
+    char *text;
+    size_t size, used;
+} s_line_t;
+
+static void
+s_add (s_line_t *line, const char *data, size_t size)
+{
+    if (line->used + size < line->size) {
+        memcpy (line->text + line->used, data, size);
+        line->used += size;
+    }
+    else
+        line->used = line->size;        //  full: the caller drops what does not fit
+}
+
+static void
+s_add_text (s_line_t *line, const char *text)
+{
+    s_add (line, text, strlen (text));
+}
+
+static void
+s_add_printf (s_line_t *line, const char *format, ...)
+{
+    if (line->used >= line->size)
+        return;
+    va_list args;
+    va_start (args, format);
+    int size = vsnprintf (line->text + line->used, line->size - line->used, format, args);
+    va_end (args);
+    line->used = size < 0 || (size_t) size >= line->size - line->used ? line->size
+                                                                      : line->used + (size_t) size;
+}
+
 //  A JSON string: quotes, backslashes and control characters escaped (the
 //  text is valid UTF-8: it came out of a JSON parser or an Identifier)
 static void
-s_string (FILE *file, const char *text)
+s_string (s_line_t *line, const char *text)
 {
-    fputc ('"', file);
+    s_add (line, "\"", 1);
+    const char *run = text;
     for (const unsigned char *c = (const unsigned char *) text; *c; c++)
-        if (*c == '"' || *c == '\\')
-            fprintf (file, "\\%c", *c);
-        else if (*c < 0x20)
-            fprintf (file, "\\u%04x", *c);
-        else
-            fputc (*c, file);
-    fputc ('"', file);
+        if (*c == '"' || *c == '\\' || *c < 0x20) {
+            s_add (line, run, (size_t) ((const char *) c - run));
+            if (*c == '"' || *c == '\\') {
+                char escaped [2] = {'\\', (char) *c};
+                s_add (line, escaped, 2);
+            }
+            else
+                s_add_printf (line, "\\u%04x", *c);
+            run = (const char *) c + 1;
+        }
+    s_add_text (line, run);
+    s_add (line, "\"", 1);
 }
 
 //  The length of text without a UTF-8 sequence the capture cut short
@@ -116,34 +165,79 @@ s_utf8_whole (const char *text, size_t length)
     return length - (start - 1) < need ? start - 1 : length;
 }
 
+//  ,"name":
 static void
-s_member (FILE *file, const char *name, const char *text)
+s_name (s_line_t *line, const char *name)
 {
-    fprintf (file, ",\"%s\":", name);
-    if (text && *text)
-        s_string (file, text);
-    else
-        fputs ("null", file);
+    s_add (line, ",\"", 2);
+    s_add_text (line, name);
+    s_add (line, "\":", 2);
+}
+
+//  A number's digits, at least width of them
+static void
+s_digits (s_line_t *line, uint64_t value, int width)
+{
+    char digits [24];
+    int at = sizeof digits;
+    do {
+        digits [--at] = (char) ('0' + value % 10);
+        value /= 10;
+    } while ((value || (int) sizeof digits - at < width) && at > 0);
+    s_add (line, digits + at, sizeof digits - (size_t) at);
 }
 
 static void
-s_number (FILE *file, const char *name, int64_t value)
+s_member (s_line_t *line, const char *name, const char *text)
 {
-    if (value >= 0)
-        fprintf (file, ",\"%s\":%lld", name, (long long) value);
+    s_name (line, name);
+    if (text && *text)
+        s_string (line, text);
     else
-        fprintf (file, ",\"%s\":null", name);
+        s_add_text (line, "null");
+}
+
+static void
+s_number (s_line_t *line, const char *name, int64_t value)
+{
+    s_name (line, name);
+    if (value >= 0)
+        s_digits (line, (uint64_t) value, 1);
+    else
+        s_add_text (line, "null");
 }
 
 //  Milliseconds with 3 decimals, from microseconds
 static void
-s_ms (FILE *file, const char *name, int64_t us)
+s_ms (s_line_t *line, const char *name, int64_t us)
 {
-    if (us >= 0)
-        fprintf (file, ",\"%s\":%lld.%03lld", name, (long long) (us / 1000),
-                 (long long) (us % 1000));
+    s_name (line, name);
+    if (us >= 0) {
+        s_digits (line, (uint64_t) (us / 1000), 1);
+        s_add (line, ".", 1);
+        s_digits (line, (uint64_t) (us % 1000), 3);
+    }
     else
-        fprintf (file, ",\"%s\":null", name);
+        s_add_text (line, "null");
+}
+
+//  "Time":"yyyy-MM-ddTHH:mm:ss.ffffffZ", the seconds formatted once a second
+static void
+s_time (ingress_access_t *self, s_line_t *line)
+{
+    struct timeval now;
+    gettimeofday (&now, NULL);
+    if (now.tv_sec != self->second) {
+        struct tm utc;
+        gmtime_r (&now.tv_sec, &utc);
+        strftime (self->second_text, sizeof self->second_text, "%Y-%m-%dT%H:%M:%S", &utc);
+        self->second = now.tv_sec;
+    }
+    s_add_text (line, "{\"Time\":\"");
+    s_add_text (line, self->second_text);
+    s_add (line, ".", 1);
+    s_digits (line, (uint64_t) now.tv_usec, 6);
+    s_add (line, "Z\"", 2);
 }
 
 void
@@ -151,33 +245,35 @@ ingress_access_write (ingress_access_t *self, const ingress_report_t *report,
                       const char *frontend, const char *backend)
 {
     assert (self && report);
-    FILE *file = self->file;
-    char time [32];
-    of_schema_timestamp (time, sizeof time);
-    fprintf (file, "{\"Time\":\"%s\"", time);
-    s_member (file, "Ingress", self->ingress);
-    s_member (file, "RequestId", report->id);
-    s_member (file, "Frontend", frontend);
-    s_member (file, "Backend", backend);
-    s_member (file, "Route", report->route);
-    s_member (file, "Kind", report->kind);
-    s_member (file, "Model", report->model);
-    s_number (file, "Status", report->status > 0 ? report->status : -1);
-    s_member (file, "Outcome", report->outcome);
-    s_member (file, "Reason", report->reason);
+    char fixed [S_LINE_MAX];
+    bool bodies = report->request_body || report->meter.capture;
+    //  Bodies may be long: their lines get a buffer of their own
+    size_t size = bodies ? S_LINE_MAX + 8 * INGRESS_ACCESS_BODY_MAX : S_LINE_MAX;
+    s_line_t line = {bodies ? (char *) malloc (size) : fixed, size, 0};
+    s_time (self, &line);
+    s_member (&line, "Ingress", self->ingress);
+    s_member (&line, "RequestId", report->id);
+    s_member (&line, "Frontend", frontend);
+    s_member (&line, "Backend", backend);
+    s_member (&line, "Route", report->route);
+    s_member (&line, "Kind", report->kind);
+    s_member (&line, "Model", report->model);
+    s_number (&line, "Status", report->status > 0 ? report->status : -1);
+    s_member (&line, "Outcome", report->outcome);
+    s_member (&line, "Reason", report->reason);
     const ingress_meter_t *meter = &report->meter;
-    s_number (file, "Bytes", (int64_t) meter->bytes);
-    s_number (file, "PromptTokens", meter->tokens_in);
-    s_number (file, "CompletionTokens", meter->tokens_out);
-    s_number (file, "CachedTokens", meter->tokens_cached);
-    s_ms (file, "TtfbMs", ingress_meter_ttfb_us (meter));
-    s_ms (file, "TotalMs", ingress_meter_total_us (meter));
-    s_number (file, "QueueMs", report->queue_ms);
+    s_number (&line, "Bytes", (int64_t) meter->bytes);
+    s_number (&line, "PromptTokens", meter->tokens_in);
+    s_number (&line, "CompletionTokens", meter->tokens_out);
+    s_number (&line, "CachedTokens", meter->tokens_cached);
+    s_ms (&line, "TtfbMs", ingress_meter_ttfb_us (meter));
+    s_ms (&line, "TotalMs", ingress_meter_total_us (meter));
+    s_number (&line, "QueueMs", report->queue_ms);
     if (report->request_body) {
         char *text = json_dumps (report->request_body, JSON_COMPACT);
         if (text && strlen (text) > INGRESS_ACCESS_BODY_MAX)
-            text [INGRESS_ACCESS_BODY_MAX] = 0;
-        s_member (file, "RequestBody", text);
+            text [s_utf8_whole (text, INGRESS_ACCESS_BODY_MAX)] = 0;
+        s_member (&line, "RequestBody", text);
         free (text);
     }
     if (meter->capture) {
@@ -185,10 +281,17 @@ ingress_access_write (ingress_access_t *self, const ingress_report_t *report,
         evbuffer_add (meter->capture, "", 1);
         char *text = (char *) evbuffer_pullup (meter->capture, -1);
         text [s_utf8_whole (text, length)] = 0;
-        s_member (file, "ResponseBody", text);
+        s_member (&line, "ResponseBody", text);
     }
-    fputs ("}\n", file);
-    self->dirty = true;
+    s_add (&line, "}\n", 2);
+    //  A line that did not fit is not written half (it cannot happen without bodies: every
+    //  other field is bounded)
+    if (line.used < line.size) {
+        fwrite (line.text, 1, line.used, self->file);
+        self->dirty = true;
+    }
+    if (bodies)
+        free (line.text);
 }
 
 void
@@ -229,6 +332,8 @@ ingress_access_test (bool verbose)
     assert (json_is_null (json_object_get (line, "PromptTokens")));
     assert (json_is_null (json_object_get (line, "Reason")));
     assert (json_integer_value (json_object_get (line, "QueueMs")) == 3);
+    assert (of_schema_time_parse (json_string_value (json_object_get (line, "Time"))) > 0);
+    assert (strlen (json_string_value (json_object_get (line, "Time"))) == 27);
     assert (streq (json_string_value (json_object_get (line, "RequestBody")), "{\"model\":\"m\"}"));
     assert (streq (json_string_value (json_object_get (line, "ResponseBody")), "{\"ev"));
     json_decref (line);
