@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { startFlow, binPath, freePort, waitFor, waitServing, hostRequest, assertCleanStop } from './flow.mjs';
@@ -141,6 +142,18 @@ test('the fleet series say what the bus says', async () => {
   }, { what: 'b down in /metrics' });
   assert.equal(sample(down.text, 'ollamaflow_backend_health_state{backend="b",state="Unhealthy"}'), 1);
   await flow.sim.faults('b', { refuse: false });
+});
+
+test('a scrape declares exactly the series docs/metrics.md lists, each with its type', async () => {
+  const documented = new Map();
+  for (const line of readFileSync(new URL('../../../docs/metrics.md', import.meta.url), 'utf8').split('\n')) {
+    const match = /^\| `(ollamaflow_[a-z_]+)` \| (counter|gauge|histogram) \|/.exec(line);
+    if (match) documented.set(match[1], match[2]);
+  }
+  const { text } = await scrape();
+  const declared = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]));
+  assert.deepEqual([...declared.keys()].sort(), [...documented.keys()].sort());
+  for (const [name, type] of declared) assert.equal(type, documented.get(name), name);
 });
 
 // Another ingress on the same bus with other settings
