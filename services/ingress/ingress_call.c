@@ -524,6 +524,10 @@ ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request)
         ingress_reply_error (exchange, 413, "request_too_large", -1,
                              "request body of %lld bytes is over this frontend's limit of %lld "
                              "(MaxRequestBodySize)", size, (long long) limit);
+        bool known;
+        const ingress_route_t *route = ingress_route_find (evhtp_request_get_method (request),
+                                                           of_exchange_path (exchange), &known);
+        ingress_ops_refused (ctx, route ? route->kind : "other", exchange);
     }
     return EVHTP_RES_OK;
 }

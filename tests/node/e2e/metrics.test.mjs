@@ -21,7 +21,8 @@ before(async () => {
       Port: sim.port(name), MaxParallelRequests: 12, RateLimitRequestsThreshold: 1000,
       HealthyThreshold: 1 })),
     frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['a', 'b'], LoadBalancing: 'RoundRobin' },
-      { Identifier: 'noembed', Hostname: 'noembed.local', Backends: ['a'], AllowEmbeddings: false }],
+      { Identifier: 'noembed', Hostname: 'noembed.local', Backends: ['a'], AllowEmbeddings: false },
+      { Identifier: 'small', Hostname: 'small.local', Backends: ['a'], MaxRequestBodySize: 100 }],
     settings: { AdminBearerTokens: [TOKEN], Models: { IntervalMs: 300 } },
   });
   await waitServing(flow, '/api/generate', { model: MODEL, prompt: 'w', stream: false, options: { num_predict: 1 } }, 2);
@@ -98,7 +99,7 @@ test('a scrape under load passes promtool check metrics, and the counts are exac
   assert.equal(sample(after.text, 'ollamaflow_ingress_calls'), 0);
 });
 
-test('refusals are counted with their reason; nothing names a client address', async () => {
+test('refusals are counted with their reason (413 from the headers too); nothing names a client address', async () => {
   const base = await scrape();
   const reason = (text, kind, why) => sample(text, `ollamaflow_ingress_refused_total{kind="${kind}",reason="${why}"}`);
   const noembed = await hostRequest(flow, 'noembed.local', '/api/embed', { model: 'all-minilm', input: 'x' });
@@ -108,7 +109,11 @@ test('refusals are counted with their reason; nothing names a client address', a
   const missing = await fetch(`${flow.url()}/api/generate`, { method: 'POST',
     body: JSON.stringify({ model: 'no-such-model', prompt: 'x' }) });
   assert.equal(missing.status, 404);
+  //  Refused from its Content-Length, before the body is read
+  const large = await hostRequest(flow, 'small.local', '/api/generate', { model: MODEL, prompt: 'x'.repeat(200) });
+  assert.equal(large.status, 413);
   const after = await scrape();
+  assert.equal(reason(after.text, 'completions', 'too_large') - reason(base.text, 'completions', 'too_large'), 1);
   assert.equal(reason(after.text, 'embeddings', 'not_allowed') - reason(base.text, 'embeddings', 'not_allowed'), 1);
   assert.equal(reason(after.text, 'completions', 'invalid_request') - reason(base.text, 'completions', 'invalid_request'), 1);
   assert.equal(reason(after.text, 'completions', 'not_found') - reason(base.text, 'completions', 'not_found'), 1);
