@@ -20,6 +20,7 @@
 #include "ingress_route.h"
 #include "ingress_translate.h"
 #include "ingress_validate.h"
+#include "ingress_wire.h"
 #include "of_selftest_main.h"
 
 static const of_selftest_t s_tests [] = {
@@ -43,6 +44,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_access", ingress_access_test},
     {"ingress_validate", ingress_validate_test},
     {"ingress_keys", ingress_keys_test},
+    {"ingress_wire", ingress_wire_test},
     {NULL, NULL}
 };
 
