@@ -250,8 +250,11 @@ of_exchange_stream_start (of_exchange_t *self, int status)
         //  evhtp would send chunked encoding to HTTP/1.0, which knows none: the
         //  body goes out as it comes, without a length, and closing the
         //  connection ends it (the only way HTTP/1.0 has)
+        //  (evhtp_request_set_keepalive (request, 0) does nothing in 1.2.18:
+        //  the flag is cleared by hand, or a client that asked for keep-alive
+        //  would wait for an end that never comes)
         self->unframed = true;
-        evhtp_request_set_keepalive (self->request, 0);
+        self->request->flags &= ~EVHTP_REQ_FLAG_KEEPALIVE;
         of_exchange_add_header (self, "Connection", "close");
         evhtp_send_reply_start (self->request, (evhtp_res) status);
         return;

@@ -54,6 +54,13 @@ typedef struct {
     int64_t queue_timeout_ms;       //  Ingress.QueueTimeoutMs: wait for a free slot
     int max_connections;            //  Ingress.MaxConnections: client connections per replica
     char **trusted_proxies;         //  Ingress.TrustedProxies: may set X-Forwarded-For
+    //  Hardening: slow clients and the HTTP wire (ingress)
+    int64_t header_timeout_ms;      //  Ingress.HeaderTimeoutMs: a request's headers
+    int64_t body_timeout_ms;        //  Ingress.BodyTimeoutMs: silence within a request body
+    int64_t keepalive_timeout_ms;   //  Ingress.KeepAliveTimeoutMs: idle between requests
+    int max_headers;                //  Ingress.MaxHeaders: headers per request
+    int max_header_bytes;           //  Ingress.MaxHeaderBytes: their names and values
+    int max_request_line_bytes;     //  Ingress.MaxRequestLineBytes: the request line
     int64_t health_interval_ms;     //  Health.IntervalMs: probe interval
     int64_t health_timeout_ms;      //  Health.TimeoutMs: probe timeout (0: half the interval)
     int64_t models_interval_ms;     //  Models.IntervalMs: how often inventories are fetched

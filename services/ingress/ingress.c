@@ -17,13 +17,17 @@
 #include "ingress_tls.h"
 #include "ingress_metrics.h"
 #include "ingress_access.h"
+#include "ingress_wire.h"
 #include "of_service.h"
 #include "of_conns.h"
 #include <evhtp.h>
 #include <netdb.h>
+#include <sys/resource.h>
 #include <openssl/crypto.h>
 
 #define S_LISTEN_BACKLOG 1024
+//  Descriptors kept besides client connections: backends, the bus, logs
+#define S_RESERVED_FILES 256
 //  evhtp's own body limit: a reset, not a 413 (docs/notes/libevhtp.md), so it sits just
 //  above the largest MaxRequestBodySize a frontend may set, which ingress_call
 //  answers with a proper 413
@@ -35,6 +39,7 @@ typedef struct {
     int port;                           //  the port bound (Webserver.Port may be 0)
     of_evzmq_t *pipe_watch;
     of_conns_t *conns;                  //  every open client connection, bounded
+    ingress_wire_t *wire;               //  strict HTTP and client timeouts on them
     ingress_tls_t *tls;                 //  HTTPS (Webserver.Ssl.Enable), or NULL
     ingress_ctx_t ctx;
 } s_ingress_t;
@@ -42,21 +47,39 @@ typedef struct {
 static void
 s_on_request (evhtp_request_t *request, void *arg)
 {
-    ingress_call_handle (&((s_ingress_t *) arg)->ctx, request);
-}
-
-static evhtp_res
-s_on_headers (evhtp_request_t *request, evhtp_headers_t *headers, void *arg)
-{
-    (void) headers;
-    return ingress_call_check_headers (&((s_ingress_t *) arg)->ctx, request);
+    s_ingress_t *self = (s_ingress_t *) arg;
+    ingress_wire_serving (self->wire, request);
+    ingress_call_handle (&self->ctx, request);
 }
 
 static evhtp_res
 s_on_accept (evhtp_connection_t *connection, void *arg)
 {
-    evhtp_connection_set_hook (connection, evhtp_hook_on_headers, (evhtp_hook) s_on_headers, arg);
+    ingress_wire_attach (((s_ingress_t *) arg)->wire, connection);
     return EVHTP_RES_OK;
+}
+
+//  Each client connection is a descriptor: the soft limit is raised to the
+//  hard one, and a limit below Ingress.MaxConnections is said at start (past
+//  it, accept fails and new clients wait instead of being served)
+static void
+s_raise_file_limit (of_settings_t *settings)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+        return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+        getrlimit (RLIMIT_NOFILE, &limit);
+    }
+    if (limit.rlim_cur != RLIM_INFINITY
+        && limit.rlim_cur < (rlim_t) settings->max_connections + S_RESERVED_FILES)
+        of_log_warning ("the open-files limit (%llu) is below Ingress.MaxConnections (%d) and "
+                        "the %d descriptors the ingress keeps for itself: raise it "
+                        "(LimitNOFILE=, ulimit -n) or lower Ingress.MaxConnections",
+                        (unsigned long long) limit.rlim_cur, settings->max_connections,
+                        S_RESERVED_FILES);
 }
 
 static bool
@@ -124,6 +147,7 @@ s_destroy (s_ingress_t *self)
         of_conns_destroy (&self->conns);
         evhtp_free (self->htp);
     }
+    ingress_wire_destroy (&self->wire);
     ingress_tls_destroy (&self->tls);
     ingress_metrics_destroy (&self->ctx.metrics);
     ingress_access_destroy (&self->ctx.access);
@@ -178,10 +202,12 @@ ingress_actor (zsock_t *pipe, void *args)
         return;
     }
     evhtp_set_gencb (self.htp, s_on_request, &self);
+    s_raise_file_limit (settings);
     self.conns = of_conns_new (self.htp, (size_t) settings->max_connections, s_on_accept, &self);
     self.ctx.conns = self.conns;
     self.ctx.started_at = zclock_time ();
     self.ctx.metrics = settings->metrics_enable ? ingress_metrics_new () : NULL;
+    self.wire = ingress_wire_new (&self.ctx, self.conns);
     evhtp_set_max_body_size (self.htp, S_HARD_BODY_LIMIT);
     if (settings->ssl_enable
         && !(self.tls = ingress_tls_new (self.htp, settings, error, sizeof error))) {

@@ -490,16 +490,10 @@ s_ask (s_call_t *self)
 //  --------------------------------------------------------------------------
 //  Arrival
 
-static json_t *
-s_frontend (ingress_ctx_t *ctx, evhtp_request_t *request)
-{
-    return ingress_match_frontend (of_clone_objects (ctx->clone, OF_KIND_FRONTEND),
-                                   evhtp_header_find (request->headers_in, "Host"));
-}
-
-evhtp_res
+void
 ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request)
 {
+    (void) ctx;
     //  Every body here is JSON, whatever the client labels it (curl -d says
     //  form-urlencoded). Left as a form, evhtp would parse the body into the
     //  query string, which would then travel on to the backend.
@@ -510,26 +504,6 @@ ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request)
         evhtp_headers_add_header (request->headers_in,
                                   evhtp_header_new ("Content-Type", "application/json", 0, 0));
     }
-    const char *length = evhtp_header_find (request->headers_in, "Content-Length");
-    json_t *frontend = length ? s_frontend (ctx, request) : NULL;
-    if (!frontend)
-        return EVHTP_RES_OK;
-    long long size = atoll (length);
-    json_int_t limit = json_integer_value (json_object_get (frontend, "MaxRequestBodySize"));
-    if (size > limit) {
-        //  Before the body is read (docs/notes/libevhtp.md, "Body size")
-        of_exchange_t *exchange = of_exchange_new (request, ctx->base);
-        ingress_reply_cors (exchange);
-        evhtp_request_set_keepalive (request, 0);
-        ingress_reply_error (exchange, 413, "request_too_large", -1,
-                             "request body of %lld bytes is over this frontend's limit of %lld "
-                             "(MaxRequestBodySize)", size, (long long) limit);
-        bool known;
-        const ingress_route_t *route = ingress_route_find (evhtp_request_get_method (request),
-                                                           of_exchange_path (exchange), &known);
-        ingress_ops_refused (ctx, route ? route->kind : "other", exchange);
-    }
-    return EVHTP_RES_OK;
 }
 
 json_t *
@@ -721,8 +695,6 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
 void
 ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
 {
-    if (request->flags & EVHTP_REQ_FLAG_FINISHED)
-        return;                 //  answered from its headers (413)
     of_exchange_t *exchange = of_exchange_new (request, ctx->base);
     char id [INGRESS_REQID_MAX + 1];
     ingress_reqid_make (exchange, ctx->settings->ingress_id, ++ctx->requests, id, sizeof id);

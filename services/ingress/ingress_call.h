@@ -50,9 +50,9 @@ typedef struct {
 void
     ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request);
 
-//  Checks a request's headers before its body is read: a Content-Length over
-//  the frontend's MaxRequestBodySize is answered 413 at once.
-evhtp_res
+//  Prepares a request's headers before its body is read (a form's
+//  Content-Type becomes JSON's); the limits are ingress_wire's.
+void
     ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request);
 
 //  The frontend serving the request's Host (borrowed), or NULL once the

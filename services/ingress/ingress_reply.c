@@ -18,7 +18,8 @@
 static const char *
 s_openai_type (int status)
 {
-    if (status == 400 || status == 413 || status == 405 || status == 505)
+    if (status == 400 || status == 413 || status == 405 || status == 414 || status == 431
+        || status == 505)
         return "invalid_request_error";
     if (status == 401 || status == 403)
         return "permission_error";
@@ -29,22 +30,28 @@ s_openai_type (int status)
     return "api_error";
 }
 
+json_t *
+ingress_reply_error_body (const char *path, int status, const char *code, const char *format,
+                          va_list args)
+{
+    char message [S_MESSAGE_MAX];
+    vsnprintf (message, sizeof message, format, args);
+    if (ingress_route_openai_path (path))
+        return json_pack ("{s:{s:s, s:s, s:n, s:o}}", "error", "message", message, "type",
+                          s_openai_type (status), "param", "code",
+                          code ? json_string (code) : json_null ());
+    return json_pack ("{s:s}", "error", message);
+}
+
 void
 ingress_reply_error (of_exchange_t *exchange, int status, const char *code, int64_t retry_after_ms,
                      const char *format, ...)
 {
-    char message [S_MESSAGE_MAX];
     va_list args;
     va_start (args, format);
-    vsnprintf (message, sizeof message, format, args);
+    json_t *body = ingress_reply_error_body (of_exchange_path (exchange), status, code, format,
+                                             args);
     va_end (args);
-    json_t *body;
-    if (ingress_route_openai_path (of_exchange_path (exchange)))
-        body = json_pack ("{s:{s:s, s:s, s:n, s:o}}", "error", "message", message, "type",
-                          s_openai_type (status), "param", "code",
-                          code ? json_string (code) : json_null ());
-    else
-        body = json_pack ("{s:s}", "error", message);
     if (retry_after_ms >= 0) {
         char seconds [24];
         snprintf (seconds, sizeof seconds, "%lld", (long long) ((retry_after_ms + 999) / 1000));

@@ -9,6 +9,7 @@
 
 #include "of_exchange.h"
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,6 +22,13 @@ void
     ingress_reply_error (of_exchange_t *exchange, int status, const char *code,
                          int64_t retry_after_ms, const char *format, ...)
     __attribute__ ((format (printf, 5, 6)));
+
+//  The body of an error in the dialect of path (NULL: Ollama's), new, its
+//  message from format and args; what ingress_reply_error writes, for
+//  answers written without an exchange.
+json_t *
+    ingress_reply_error_body (const char *path, int status, const char *code,
+                              const char *format, va_list args);
 
 //  A JSON answer the ingress writes itself, compact as Ollama writes it;
 //  takes body over.

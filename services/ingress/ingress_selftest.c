@@ -21,6 +21,7 @@
 #include "ingress_route.h"
 #include "ingress_translate.h"
 #include "ingress_validate.h"
+#include "ingress_wire.h"
 #include "of_selftest_main.h"
 
 static const of_selftest_t s_tests [] = {
@@ -45,6 +46,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_validate", ingress_validate_test},
     {"ingress_keys", ingress_keys_test},
     {"ingress_dashboard", ingress_dashboard_test},
+    {"ingress_wire", ingress_wire_test},
     {NULL, NULL}
 };
 

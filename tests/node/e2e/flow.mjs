@@ -204,3 +204,27 @@ export function assertCleanStop(assert, results) {
 }
 
 export { readFileSync };
+
+// One simulated backend 'a' with models behind a '*' frontend 'main' (frontend: more of its
+// fields), fast, for tests that count requests rather than time them
+export function startOneBackend({ models, frontend = {}, settings = {} }) {
+  return startFlow({
+    fleet: {
+      host: '127.0.0.1',
+      defaults: { decode_rate: 200, load_ms: 1, parallel: 4 },
+      backends: [{ name: 'a', models }],
+    },
+    backends: (sim) => [{ Identifier: 'a', Hostname: '127.0.0.1', Port: sim.port('a'), HealthyThreshold: 1 }],
+    frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['a'], ...frontend }],
+    settings,
+  });
+}
+
+// Requests a simulated backend got on the routes a client's request reaches it by (healthmon's
+// probes and modelsync's listings go on meanwhile)
+const PROXIED_ROUTES = ['/api/chat', '/api/generate', '/api/embed', '/api/embeddings', '/api/show',
+  '/api/pull', '/api/delete', '/v1/chat/completions', '/v1/completions', '/v1/embeddings'];
+export async function proxiedRequests(flow, name = 'a') {
+  const { routes } = await flow.sim.stats(name);
+  return PROXIED_ROUTES.reduce((sum, route) => sum + (routes[route] ?? 0), 0);
+}

@@ -5,22 +5,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { startFlow, waitHealthy, assertCleanStop } from './flow.mjs';
+import { startOneBackend, proxiedRequests, waitHealthy, assertCleanStop } from './flow.mjs';
 
 const MODEL = 'llama3.2';
 let flow;
 
 before(async () => {
-  flow = await startFlow({
-    fleet: {
-      host: '127.0.0.1',
-      defaults: { decode_rate: 200, load_ms: 1, parallel: 4 },
-      backends: [{ name: 'a', models: [MODEL, 'all-minilm'] }],
-    },
-    backends: (sim) => [{ Identifier: 'a', Hostname: '127.0.0.1', Port: sim.port('a'),
-      HealthyThreshold: 1 }],
-    frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['a'],
-      PinnedCompletionsProperties: { options: { temperature: 0.5 } } }],
+  flow = await startOneBackend({
+    models: [MODEL, 'all-minilm'],
+    frontend: { PinnedCompletionsProperties: { options: { temperature: 0.5 } } },
   });
   await waitHealthy(flow, { model: MODEL, prompt: 'w', stream: false, options: { num_predict: 1 } });
 });
@@ -29,14 +22,7 @@ after(async () => {
   assertCleanStop(assert, await flow.stop());
 });
 
-// Requests on the routes a client's request reaches the backend by (healthmon's probes and
-// modelsync's listings go on meanwhile)
-const ROUTES = ['/api/chat', '/api/generate', '/api/embed', '/api/embeddings', '/api/show', '/api/pull',
-  '/api/delete', '/v1/chat/completions', '/v1/completions', '/v1/embeddings'];
-const backendRequests = async () => {
-  const { routes } = await flow.sim.stats('a');
-  return ROUTES.reduce((sum, route) => sum + (routes[route] ?? 0), 0);
-};
+const backendRequests = () => proxiedRequests(flow);
 
 const post = async (path, body, method = 'POST') => {
   const response = await fetch(`${flow.url()}${path}`, {
