@@ -2,19 +2,8 @@
 // rate each runs at. Every workload is a pure function of its seed, so every system of a run sees
 // the same arrivals, and so does the next run. Times here are unscaled (simulated) seconds; the
 // fleet's time_scale runs them faster, and the suite scales the figures back.
-import { schedFleet, PROMPT_WORDS, OUTPUT_TOKENS } from './fleet.mjs';
+import { schedFleet, random, PROMPT_WORDS, OUTPUT_TOKENS } from './fleet.mjs';
 
-// A small deterministic generator (mulberry32)
-export function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const between = (r, lo, hi) => lo + Math.floor(r() * (hi - lo + 1));
 const exponential = (r, mean) => -Math.log(1 - r()) * mean;
 const pick = (r, choices) => {
@@ -30,6 +19,18 @@ const pick = (r, choices) => {
 const words = (r, count, tag) => Array.from({ length: count }, (_, i) => `${tag}w${i}x${Math.floor(r() * 1e6)}`).join(' ');
 // Tokens of a chat message through the simulator's template: its role marker and its words
 const MARKER = 1;
+
+// Requests per second the fleet completes with every slot busy and every model loaded: the sum
+// over backends of slots / mean service time (prefill of the prompt, then the tokens)
+function warmCapacity(fleet, bodies) {
+  let total = 0;
+  for (const b of fleet.backends) {
+    let service = 0;
+    for (const body of bodies) service += body.prompt.split(' ').length / b.prefill_rate + body.options.num_predict / b.decode_rate;
+    total += b.parallel / (service / bodies.length);
+  }
+  return total;
+}
 
 // ---- 1. uniform: today's fleet and mix, no sharing ----
 
@@ -51,16 +52,7 @@ function uniform(load) {
         options: { num_predict: pick(r, OUTPUT_TOKENS) },
       }));
     },
-    // Requests per second the fleet completes with every slot busy (the same sum as fleet.mjs)
-    rate(fleet, bodies) {
-      let total = 0;
-      for (const b of fleet.backends) {
-        let service = 0;
-        for (const body of bodies) service += body.prompt.split(' ').length / b.prefill_rate + body.options.num_predict / b.decode_rate;
-        total += b.parallel / (service / bodies.length);
-      }
-      return total * load;
-    },
+    rate: (fleet, bodies) => warmCapacity(fleet, bodies) * load,
   };
 }
 
@@ -98,15 +90,7 @@ const multiModel = {
     }));
   },
   // 70% of the warm capacity: every model loaded where it is asked for
-  rate(fleet, bodies) {
-    let total = 0;
-    for (const b of fleet.backends) {
-      let service = 0;
-      for (const body of bodies) service += body.prompt.split(' ').length / b.prefill_rate + body.options.num_predict / b.decode_rate;
-      total += b.parallel / (service / bodies.length);
-    }
-    return total * 0.7;
-  },
+  rate: (fleet, bodies) => warmCapacity(fleet, bodies) * 0.7,
 };
 
 // ---- 3. conversations, and 4. the same with bursts ----
