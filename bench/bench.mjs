@@ -339,6 +339,14 @@ function carryOver(results, info, ran) {
   let saved;
   try { saved = JSON.parse(readFileSync(file, 'utf8')); } catch { return shown; }
   info.carried = {};
+  //  A run of some scenarios keeps the other scenarios of the last suite
+  const savedSuite = saved.results?.suite;
+  if (ran.includes(4) && scenarios && results.suite && savedSuite)
+    for (const [name, entry] of Object.entries(savedSuite.scenarios || {}))
+      if (!results.suite.scenarios[name]) {
+        results.suite.scenarios[name] = entry;
+        info.carried[`4 ${name}`] = saved.info?.carried?.[`4 ${name}`] || saved.info?.date || 'unknown';
+      }
   for (const [section, key] of Object.entries(SECTION_KEYS)) {
     const n = Number(section);
     if (ran.includes(n) || !saved.results?.[key]) continue;

@@ -2,6 +2,7 @@
 // figure for every system, then each system's ratio to HAProxy leastconn, as the median and the
 // spread (lowest to highest) of the per-seed ratios.
 import { SYSTEMS, REFERENCE } from './suite.mjs';
+import { SCENARIOS } from './scenarios.mjs';
 
 export const METRICS = [
   ['ttftP50', 'TTFT p50', 'ms'],
@@ -46,7 +47,9 @@ export function renderSuite(suite) {
   const scales = Object.values(suite.scenarios).map((s) => s.scale);
   out.push(`### Section 4: the scheduling suite (${suite.seeds.length} seed${suite.seeds.length > 1 ? 's' : ''}; `
     + `time scale ${[...new Set(scales)].join(' and ')}; times in simulated ms)`);
-  for (const [name, entry] of Object.entries(suite.scenarios)) {
+  const order = (name) => SCENARIOS.findIndex((s) => s.name === name);
+  const entries = Object.entries(suite.scenarios).sort(([a], [b]) => order(a) - order(b));
+  for (const [name, entry] of entries) {
     const runs = entry.systems;
     const rates = entry.rates.map((r) => r.toFixed(entry.path === '/api/chat' ? 3 : 2)).join(', ');
     out.push('', `#### 4 ${name} (time scale ${entry.scale}; ${entry.path === '/api/chat' ? 'sessions' : 'requests'} per second by seed: ${rates})`, '');
