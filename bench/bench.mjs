@@ -2,6 +2,8 @@
 // directly, ollamaflow, nginx and HAProxy, in one run on this machine. Prints one table and writes
 // it, with the machine and the command, to <out>/RESULTS.md (and the raw figures to results.json).
 //   node bench/bench.mjs [--quick] [--bin DIR] [--out DIR] [--sections 1,2,3,4] [--keep]
+//                        [--scenarios "uniform 70%,conversations"] [--systems haproxy,nginx] [--seeds N]
+//                        (section 4: some scenarios, some systems only; for trying things out)
 //   node bench/bench.mjs --render results.json [--out DIR]     (the table again, from saved figures)
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -10,8 +12,9 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killEverything, rssKb, sleep, cpuSeconds, track } from './lib/procs.mjs';
 import { startSim, startOllamaflow, startNginx, startHaproxy, NOFILE } from './lib/systems.mjs';
-import { buildTable, renderTable, SECTIONS, POLICIES } from './lib/table.mjs';
-import { schedFleet, schedBodies, capacity } from './lib/fleet.mjs';
+import { buildTable, renderTable, SECTIONS } from './lib/table.mjs';
+import { runSuite } from './lib/suite.mjs';
+import { renderSuite } from './lib/suite_table.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -25,6 +28,9 @@ const bin = resolve(option('--bin', join(ROOT, 'build/bin')));
 const out = resolve(option('--out', quick ? join(tmpdir(), 'ollamaflow-bench-quick') : HERE));
 const sections = option('--sections', '1,2,3,4').split(',').map(Number);
 const keep = args.includes('--keep');
+const scenarios = option('--scenarios', null)?.split(',');
+const suiteSystems = option('--systems', null)?.split(',');
+const seedCount = Number(option('--seeds', 5));
 //  --render FILE: rewrite the table and RESULTS.md from a results.json (same figures, new layout)
 const render = option('--render', null);
 
@@ -33,12 +39,10 @@ const P = quick ? {
   wrkConnections: 16, wrkSeconds: 1, wrkRuns: 1, rateSeconds: 0.5, rateConnections: 64,
   streamLevels: [10, 50], streamTokens: 10, streamRate: 40, streamSeconds: 1,
   memoryLevels: [20, 50], memoryRampMs: 200, memorySettleMs: 200, memoryCapS: 15,
-  schedLoads: [0.7, 0.95], schedSeconds: 1, schedDrainS: 5, schedSpeedup: 16,
 } : {
   wrkConnections: 64, wrkSeconds: 5, wrkRuns: 3, rateSeconds: 10, rateConnections: 256,
   streamLevels: [100, 1000], streamTokens: 20, streamRate: 20, streamSeconds: 10,
   memoryLevels: [1000, 10000], memoryRampMs: 8000, memorySettleMs: 2000, memoryCapS: 60,
-  schedLoads: [0.7, 0.95], schedSeconds: 45, schedDrainS: 60, schedSpeedup: 1,
 };
 
 //  A single-process proxy holds two descriptors per stream: the memory levels stop below the limit
@@ -206,57 +210,10 @@ async function sectionMemory({ sim, systems }, results) {
   }
 }
 
-// ---- section 4: a heterogeneous fleet, Poisson arrivals, every ollamaflow policy ----
+// ---- section 4: the scheduling suite (lib/suite.mjs) ----
 
-async function sectionScheduling(work, results) {
-  const fleet = schedFleet(P.schedSpeedup);
-  const bodies = schedBodies();
-  const bodiesFile = join(work, 'sched-bodies.ndjson');
-  writeFileSync(bodiesFile, bodies.map((b) => JSON.stringify(b)).join('\n') + '\n');
-  const cap = capacity(fleet, bodies);
-  const sim = await startSim(work, bin, fleet, 'sched-sim');
-  const backends = sim.backends.map((b) => ({ name: b.name, port: b.port, slots: b.parallel }));
-  const probe = { model: 'llama3.2', prompt: '', stream: false };
-  const sched = { capacity: cap, fleet: fleet.backends, loads: {} };
-  results.scheduling = sched;
-  const systems = [];
-  try {
-    const run = async (label, system) => {
-      for (const loadLevel of P.schedLoads) {
-        const rate = cap * loadLevel;
-        const r = await load(system.port, ['--bodies', bodiesFile, '--rate', rate.toFixed(3), '--poisson',
-          '--seed', 42, '--duration', P.schedSeconds, '--drain', P.schedDrainS, '--max-connections', 10000,
-          '--timeout', P.schedDrainS + P.schedSeconds]);
-        checkLoad(`${label} at ${loadLevel}`, r);
-        sched.loads[loadLevel] ??= {};
-        sched.loads[loadLevel][label] = {
-          rate, sent: r.sent, completed: r.completed, errors: r.errors + r.timeouts + r.status['4xx'] + r.status['5xx'],
-          unfinished: r.in_flight_at_stop, ttft: r.ttfb_ms, total: r.latency_ms,
-          perMinute: r.completed_in_window / r.window_s * 60,
-        };
-        log(`scheduling ${label} at ${loadLevel}: ttft p99 ${r.ttfb_ms.p99} ms, ${r.completed}/${r.sent} done`);
-        //  the fleet drains before the next run, so that runs do not overlap
-        await sim.control('/reset', {});
-        await sleep(quick ? 200 : 1000);
-      }
-    };
-    for (const policy of POLICIES) {
-      const flow = await startOllamaflow(work, bin, backends, { policy, probe });
-      systems.push(flow);
-      await run(policy, flow);
-      await flow.stop();
-    }
-    const nginx = await startNginx(work, backends, { name: 'sched-nginx' });
-    systems.push(nginx);
-    await run('nginx', nginx);
-    const haproxy = await startHaproxy(work, backends, { name: 'sched-haproxy' });
-    systems.push(haproxy);
-    await run('haproxy', haproxy);
-  } finally {
-    for (const system of systems) await system.stop();
-    await sim.stop();
-  }
-}
+const sectionSuite = (work, results) => runSuite({ work, bin, quick, load, log, results, only: scenarios,
+  seedCount, ...(suiteSystems ? { systems: suiteSystems } : {}) });
 
 function machine() {
   const cpu = cpus()[0]?.model?.trim() || 'unknown';
@@ -290,17 +247,21 @@ function writeResults(results, table, info, failures) {
 - versions: ${info.nginx}, ${info.haproxy}, ${info.wrk}; ollamaflow from ${info.commit}
 - every system runs on this machine with the simulator and the load generator: they share ${info.nproc} cores
 
-${renderTable(table)}
+${table.length ? renderTable(table) : ''}
 
-Sections ran: ${info.sectionsRan.join(', ') || 'none'}${failures.length ? `; FAILED: ${failures.map((f) => `${f.section} (${f.error.split('\n')[0]})`).join('; ')}` : ''}.
+${renderSuite(results.suite)}
+
+Sections ran: ${info.sectionsRan.join(', ') || 'none'}${failures.length ? `; FAILED: ${failures.map((f) => `${f.section} (${f.error.split('\n')[0]})`).join('; ')}` : ''}${Object.keys(info.carried || {}).length ? `; kept from earlier runs: ${Object.entries(info.carried).map(([k, d]) => `${k} (${d})`).join(', ')}` : ''}.
 
 How to read it (bench/README.md has the details): "direct" is ollama-sim without a proxy; ratios are
 ollamaflow's figure over nginx's and over direct's. Added times are the proxy's p50 (p99) minus
 direct's. Memory rows sum the RSS of every process of the system (ollamaflow: its five services;
 nginx: master and workers; HAProxy: its one process) while the streams are held; bytes per stream
-subtract the idle RSS measured just before. Scheduling rows: each ollamaflow policy (MaxParallelRequests
-= slots), against nginx least_conn (no queue: the simulator queues) and HAProxy leastconn
-(maxconn = slots, its queue), on the same Poisson arrivals (seed 42).
+subtract the idle RSS measured just before. The suite (section 4): each ollamaflow policy
+(MaxParallelRequests = slots), RoundRobin with sticky sessions on X-Conversation-Id, nginx
+least_conn (no queue: the simulator queues), HAProxy leastconn (maxconn = slots, its queue) and
+HAProxy balance hdr(X-Conversation-Id), on the same arrivals for each seed; the simulator runs
+faster than real time by its time scale and every time is given back in simulated time.
 
 ${MARKER}${notes}`;
   writeFileSync(file, md);
@@ -348,21 +309,52 @@ async function main() {
       for (const name of ['ollamaflow', 'nginx', 'haproxy']) await single.systems[name].stop();
       await single.sim.stop();
     }
-    if (sections.includes(4)) await attempt(4, () => sectionScheduling(work, results));
+    if (sections.includes(4)) await attempt(4, () => sectionSuite(work, results));
   } finally {
     killEverything();
   }
   clearInterval(sampler);
   info.loadAfter = loadavg()[0].toFixed(2);
   info.loadMax = info.loadMax.toFixed(2);
-  const table = buildTable(results, P, sections);
-  const text = renderTable(table);
+  //  Sections not run keep the figures of the last run that wrote this directory
+  const shown = carryOver(results, info, sections);
+  const table = buildTable(results, P, shown.filter((x) => x <= 3));
+  const text = `${table.length ? renderTable(table) : ''}\n\n${renderSuite(results.suite)}`;
   process.stdout.write(`${text}\n`);
   const file = writeResults(results, table, info, failures);
   log(`wrote ${file}`);
   if (!keep && failures.length === 0) rmSync(work, { recursive: true, force: true });
   else log(`logs kept in ${work}`);
   return failures.length ? 1 : 0;
+}
+
+const SECTION_KEYS = { 1: 'small', 2: 'streams', 3: 'memory', 4: 'suite' };
+
+// Copies into results the sections this run did not run from out/results.json; returns every
+// section the file will show
+function carryOver(results, info, ran) {
+  const file = join(out, 'results.json');
+  const shown = [...ran];
+  if (!existsSync(file)) return shown;
+  let saved;
+  try { saved = JSON.parse(readFileSync(file, 'utf8')); } catch { return shown; }
+  info.carried = {};
+  //  A run of some scenarios keeps the other scenarios of the last suite
+  const savedSuite = saved.results?.suite;
+  if (ran.includes(4) && scenarios && results.suite && savedSuite)
+    for (const [name, entry] of Object.entries(savedSuite.scenarios || {}))
+      if (!results.suite.scenarios[name]) {
+        results.suite.scenarios[name] = entry;
+        info.carried[`4 ${name}`] = saved.info?.carried?.[`4 ${name}`] || saved.info?.date || 'unknown';
+      }
+  for (const [section, key] of Object.entries(SECTION_KEYS)) {
+    const n = Number(section);
+    if (ran.includes(n) || !saved.results?.[key]) continue;
+    results[key] = saved.results[key];
+    info.carried[n] = saved.info?.carried?.[n] || saved.info?.date || 'unknown';
+    shown.push(n);
+  }
+  return shown.sort();
 }
 
 // Rewrites RESULTS.md from the raw figures of an earlier run (the machine line is that run's;
@@ -373,8 +365,9 @@ function rerender(file) {
   for (const key of ['nginx', 'haproxy', 'wrk']) if (!saved.info[key] || /^,|^$/.test(saved.info[key])) info[key] = machine()[key];
   info.rendered = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const ran = info.sectionsRan.concat(saved.failures.map((f) => f.section)).sort();
-  const table = buildTable(saved.results, P, ran);
-  process.stdout.write(`${renderTable(table)}\n`);
+  const table = buildTable(saved.results, P, ran.filter((x) => x <= 3).concat(
+    Object.keys(saved.info.carried || {}).map(Number).filter((x) => x <= 3)));
+  process.stdout.write(`${renderTable(table)}\n${renderSuite(saved.results.suite)}\n`);
   log(`wrote ${writeResults(saved.results, table, info, saved.failures)}`);
   return saved.failures.length ? 1 : 0;
 }

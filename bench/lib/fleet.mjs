@@ -20,7 +20,7 @@ export function schedFleet(speedup = 1) {
 }
 
 // A small deterministic generator (mulberry32), so every run sends the same requests
-function random(seed) {
+export function random(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -53,7 +53,8 @@ const BUS_SOCKETS = ['ConfigRouter', 'ConfigPublisher', 'SchedulerRouter', 'Sche
 
 // The whole ollamaflow: configd, scheduler, healthmon, modelsync and one ingress, on private ipc
 // endpoints, with one frontend over the given backends ({name, port, slots}).
-export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin', probe }) {
+// sticky: sticky sessions keyed on X-Conversation-Id (the header the load generator sends).
+export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin', probe, sticky = false }) {
   //  short: ipc:// paths must fit in 107 bytes
   const home = join(dir, `of${++flows}`);
   mkdirSync(home, { recursive: true });
@@ -65,15 +66,18 @@ export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin
     Logging: { Level: 'warning' },
     Bus: Object.fromEntries(BUS_SOCKETS.map((key) => [key, endpoint(key)])),
     Health: { IntervalMs: HEALTH_INTERVAL_MS },
+    //  Residency (/api/ps) as fresh as the health: the scheduler orders loaded backends first
+    Models: { IntervalMs: HEALTH_INTERVAL_MS },
     Ingress: { QueueTimeoutMs: LONG_TIMEOUT_S * 1000, IdleTimeoutMs: LONG_TIMEOUT_S * 1000,
                MaxConnections: PROXY_MAX_CONNECTIONS },
     Scheduler: { MaxQueue: 1000000 },
+    StickyHeaders: ['X-Conversation-Id'],
     Backends: backends.map((b) => ({
       Identifier: b.name, Hostname: '127.0.0.1', Port: b.port, MaxParallelRequests: b.slots,
       RateLimitRequestsThreshold: 1000000, HealthyThreshold: 1,
     })),
     Frontends: [{ Identifier: 'bench', Hostname: '*', Backends: backends.map((b) => b.name),
-                  LoadBalancing: policy, TimeoutMs: 0 }],
+                  LoadBalancing: policy, TimeoutMs: 0, UseStickySessions: sticky }],
   };
   const file = join(home, 'ollamaflow.json');
   writeFileSync(file, JSON.stringify(settings, null, 2));
@@ -81,7 +85,7 @@ export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin
   for (const service of ['configd', 'scheduler', 'healthmon', 'modelsync', 'ingress'])
     procs.push(start(home, service, join(bin, `ollamaflow-${service}`), ['--config', file]));
   const system = {
-    name: 'ollamaflow', policy, port, procs,
+    name: 'ollamaflow', policy, sticky, port, procs,
     pids: () => procs.map((p) => p.pid),
     stop: () => stopAll(procs),
   };
@@ -155,8 +159,9 @@ ${servers}
   };
 }
 
-// HAProxy: leastconn, http-reuse, per-server maxconn (the backend's slots) with HAProxy's queue
-export async function startHaproxy(dir, backends, { name = 'haproxy' } = {}) {
+// HAProxy: leastconn (or another balance, e.g. hdr(X-Conversation-Id)), http-reuse, per-server
+// maxconn (the backend's slots) with HAProxy's queue
+export async function startHaproxy(dir, backends, { name = 'haproxy', balance = 'leastconn' } = {}) {
   const home = join(dir, `${name}-${Date.now()}`);
   mkdirSync(home, { recursive: true });
   const port = await freePort();
@@ -178,7 +183,7 @@ frontend bench
     bind 127.0.0.1:${port}
     default_backend sims
 backend sims
-    balance leastconn
+    balance ${balance}
     http-reuse always
 ${servers}
 `;

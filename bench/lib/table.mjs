@@ -5,13 +5,12 @@ export const SECTIONS = {
   1: '1 small requests: throughput at saturation, latency at half of nginx\'s maximum',
   2: '2 streaming: time to first byte and gaps between chunks',
   3: '3 memory: summed RSS with slow streams held open',
-  4: '4 scheduling: heterogeneous fleet, Poisson arrivals, mixed lengths',
+  4: '4 scheduling suite: uniform, multi-model, conversations, bursts; every system, 5 seeds',
 };
 
 export const COLUMNS = ['#', 'figure', 'unit', 'direct', 'ollamaflow', 'nginx', 'haproxy',
   'ollamaflow / nginx', 'ollamaflow / direct', 'target'];
 const SYSTEMS = ['direct', 'ollamaflow', 'nginx', 'haproxy'];
-export const POLICIES = ['RoundRobin', 'Random', 'LeastOutstanding', 'LeastLatency'];
 
 function number(x) {
   if (x === null) return '—';
@@ -95,34 +94,6 @@ export function buildTable(results, P, sections) {
         : (s[high][n].rssKb - s[low][n].rssKb) / (high - low));
       row(3, `RSS per stream, from ${low} to ${high} streams`, 'KB',
         Object.fromEntries(SYSTEMS.map((n) => [n, slope(n)])));
-    }
-  }
-  if (sections.includes(4)) {
-    const s = results.scheduling;
-    if (!s || Object.keys(s.loads).length < P.schedLoads.length
-        || P.schedLoads.some((l) => Object.keys(s.loads[l] || {}).length < POLICIES.length + 2)) failed(4);
-    else {
-      for (const load of P.schedLoads) {
-        const v = s.loads[load];
-        const pct = `${Math.round(load * 100)}% load (${v.nginx.rate.toFixed(1)} req/s)`;
-        for (const policy of POLICIES) {
-          const values = (f) => ({ direct: null, ollamaflow: f(v[policy]), nginx: f(v.nginx), haproxy: f(v.haproxy) });
-          row(4, `TTFT p50, ${pct}, ${policy}`, 'ms', values((x) => x.ttft.p50));
-          row(4, `TTFT p99, ${pct}, ${policy}`, 'ms', values((x) => x.ttft.p99));
-          row(4, `total time p50, ${pct}, ${policy}`, 'ms', values((x) => x.total.p50));
-          row(4, `total time p99, ${pct}, ${policy}`, 'ms', values((x) => x.total.p99));
-          row(4, `completed per minute, ${pct}, ${policy}`, '/min', values((x) => x.perMinute));
-          row(4, `failed or unfinished, ${pct}, ${policy}`, 'requests', values((x) => x.errors + x.unfinished),
-            { ratios: false });
-        }
-      }
-      const top = P.schedLoads[P.schedLoads.length - 1];
-      const v = s.loads[top];
-      const best = POLICIES.reduce((a, b) => (v[b].ttft.p99 < v[a].ttft.p99 ? b : a));
-      const t = v[best].ttft.p99 / v.haproxy.ttft.p99;
-      row(4, `TTFT p99 at ${Math.round(top * 100)}% load, best policy (${best})`, 'ms',
-        { direct: null, ollamaflow: v[best].ttft.p99, nginx: v.nginx.ttft.p99, haproxy: v.haproxy.ttft.p99 },
-        { target: verdict(t <= 0.7, `≤ 0.7 x HAProxy: ${t.toFixed(2)}`) });
     }
   }
   return rows;

@@ -17,7 +17,13 @@
                   --ramp-ms, held open; once all sent their first line (or at
                   --duration), the RSS of --rss-pids is read after --settle-ms
 
-    Bodies: --body JSON, or --bodies FILE (one per line, used in turn).
+    sessions      --sessions FILE: conversations (bl_sessions); each turn is
+                  sent its think time after the previous answer, with the
+                  history; --time-scale divides the file's times
+
+    Bodies: --body JSON, or --bodies FILE (one per line, used in turn);
+    --conversation-ids gives each request its own X-Conversation-Id.
+    --slo-ms MS counts the good requests: 2xx with a first byte within MS.
     Prints one JSON object: counts, statuses, and the distributions of
     latency (request to last byte), ttfb (to the first body byte), gap
     (between two consecutive body lines of one response) and delay (from a
@@ -47,6 +53,7 @@
 
 #include "bl_response.h"
 #include "bl_samples.h"
+#include "bl_sessions.h"
 
 #define BL_READ_CHUNK       65536
 #define BL_BODIES_MAX       4096        //  bodies in a --bodies file
@@ -68,8 +75,12 @@ struct bl_conn_s {
     bl_state_t state;
     struct event *ev;
     bool want_write;
-    char *out;                  //  request bytes, not owned
+    char *out;                  //  request bytes, not owned (unless own_out)
+    char *own_out;              //  a request built for this send, owned
     size_t out_len, out_sent;
+    bl_session_t *session;      //  sessions: the conversation of the request in flight
+    char *line;                 //  sessions: the body line being received
+    size_t line_len, line_cap;
     char *in;                   //  unparsed input
     size_t in_len, in_cap;
     int64_t t_start;            //  scheduled or sent time of the request in flight
@@ -99,9 +110,17 @@ static struct {
     int settle_ms;
     double timeout;
     unsigned seed;
+    double scale;
+    double slo_ms;
+    bool conversation_ids;
+    long next_conversation;
+    bl_sessions_t *sessions;
+    size_t sessions_left;
+    long sessions_failed, turns_unsent;
     pid_t pids [BL_PIDS_MAX];
     int pid_count;
-    //  requests, one per body
+    //  requests, one per body (and the bodies, for per-request headers)
+    char **bodies;
     char **requests;
     size_t *request_lens;
     int request_count;
@@ -121,7 +140,7 @@ static struct {
     int ready;
     int64_t t_ready;
     //  results
-    long sent, completed, completed_in_window, errors, timeouts, connect_errors;
+    long sent, completed, completed_in_window, errors, timeouts, connect_errors, good;
     long status_counts [6];
     bl_samples_t latency, ttfb, gap, delay;
     int64_t wall_now;           //  CLOCK_REALTIME at the read being parsed
@@ -232,12 +251,17 @@ s_conn_close (bl_conn_t *conn)
     close (conn->fd);
     conn->fd = -1;
     self.open_conns--;
+    free (conn->line);
+    conn->line = NULL;
+    conn->line_len = conn->line_cap = 0;
     free (conn->in);
     conn->in = NULL;
     conn->in_len = conn->in_cap = 0;
 }
 
 //  The request in flight on conn failed (reset, timeout, bad response)
+static void s_session_end (bl_session_t *session, bool failed);
+
 static void
 s_fail (bl_conn_t *conn, bool timeout)
 {
@@ -248,6 +272,11 @@ s_fail (bl_conn_t *conn, bool timeout)
             self.timeouts++;
         else
             self.errors++;
+        if (conn->session) {
+            bl_session_t *session = conn->session;
+            conn->session = NULL;
+            s_session_end (session, true);
+        }
     }
     s_conn_close (conn);
 }
@@ -264,11 +293,28 @@ s_broken (bl_conn_t *conn, bool timeout)
         s_conn_free (conn);
 }
 
+static char *s_request (const char *body, long conversation);
+
 static void
 s_next_body (bl_conn_t *conn)
 {
-    conn->out = self.requests [self.next_request];
-    conn->out_len = self.request_lens [self.next_request];
+    free (conn->own_out);
+    conn->own_out = NULL;
+    if (conn->session) {
+        conn->own_out = bl_session_request (conn->session, self.path, self.host_header,
+                                            &conn->out_len);
+        conn->out = conn->own_out;
+        return;
+    }
+    if (self.conversation_ids) {
+        conn->own_out = s_request (self.bodies [self.next_request], ++self.next_conversation);
+        conn->out = conn->own_out;
+        conn->out_len = strlen (conn->out);
+    }
+    else {
+        conn->out = self.requests [self.next_request];
+        conn->out_len = self.request_lens [self.next_request];
+    }
     self.next_request = (self.next_request + 1) % self.request_count;
 }
 
@@ -321,6 +367,14 @@ s_conn_free (bl_conn_t *conn)
         s_conn_close (conn);
         conn = NULL;
     }
+    if (self.sessions) {
+        if (conn) {
+            conn->state = BL_IDLE;
+            conn->next_idle = self.idle;
+            self.idle = conn;
+        }
+        return;
+    }
     if (self.rate > 0) {
         if (self.pending_len) {
             if (!conn)
@@ -365,8 +419,15 @@ s_complete (bl_conn_t *conn, int64_t now)
     bl_samples_add (&self.latency, now - conn->t_start);
     if (conn->t_first)
         bl_samples_add (&self.ttfb, conn->t_first - conn->t_start);
+    if (bucket == 2 && conn->t_first && self.slo_ms > 0
+    &&  conn->t_first - conn->t_start <= (int64_t) (self.slo_ms * 1e6))
+        self.good++;
+    bl_session_t *session = conn->session;
+    conn->session = NULL;
     conn->state = BL_IDLE;
     s_conn_free (conn);
+    if (session)
+        s_session_end (session, bucket != 2);
     if (!self.issuing && self.in_flight == 0)
         s_stop ();
 }
@@ -382,6 +443,21 @@ s_body_bytes (bl_conn_t *conn, const char *data, size_t len, int64_t now)
         if (self.once && !conn->held_ready) {
             conn->held_ready = true;
             self.ready++;
+        }
+    }
+    if (conn->session) {
+        //  The answer's lines, which may be split over reads
+        for (size_t i = 0; i < len; i++) {
+            if (data [i] == '\n') {
+                bl_session_line (conn->session, conn->line, conn->line_len);
+                conn->line_len = 0;
+                continue;
+            }
+            if (conn->line_len == conn->line_cap) {
+                conn->line_cap = conn->line_cap? conn->line_cap * 2: 4096;
+                conn->line = realloc (conn->line, conn->line_cap);
+            }
+            conn->line [conn->line_len++] = data [i];
         }
     }
     const char *line = data;
@@ -609,6 +685,47 @@ s_on_arrival (evutil_socket_t fd, short what, void *arg)
     evtimer_add (self.arrival_ev, &tv);
 }
 
+//  Sessions: sends the session's next turn, due now, on an idle or a new connection
+static void
+s_session_send (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd, (void) what;
+    bl_session_t *session = (bl_session_t *) arg;
+    while (self.idle && self.idle->fd < 0)
+        self.idle = self.idle->next_idle;
+    bl_conn_t *conn = self.idle;
+    if (conn)
+        self.idle = conn->next_idle;
+    else
+        conn = s_conn_open ();
+    if (!conn) {
+        s_session_end (session, true);
+        return;
+    }
+    conn->session = session;
+    s_issue (conn, s_now ());
+}
+
+//  A turn of the session ended (failed: the session ends with it)
+static void
+s_session_end (bl_session_t *session, bool failed)
+{
+    int64_t think_ns = 0;
+    if (!failed && bl_session_turn_done (session, &think_ns) && self.issuing) {
+        struct timeval tv = {(time_t) (think_ns / 1000000000), (long) (think_ns % 1000000000 / 1000)};
+        event_base_once (self.base, -1, EV_TIMEOUT, s_session_send, session, &tv);
+        return;
+    }
+    if (failed) {
+        self.sessions_failed++;
+        self.turns_unsent += bl_session_turns_left (session) - 1;
+    }
+    else
+        self.turns_unsent += bl_session_turns_left (session);
+    if (--self.sessions_left == 0)
+        s_stop ();
+}
+
 //  Hold and closed loop: connection i opens at its share of the ramp
 static void
 s_on_start (evutil_socket_t fd, short what, void *arg)
@@ -624,16 +741,20 @@ s_on_start (evutil_socket_t fd, short what, void *arg)
         self.errors++;
 }
 
+//  The request of a body; conversation > 0 adds X-Conversation-Id: r<conversation>
 static char *
-s_request (const char *body)
+s_request (const char *body, long conversation)
 {
     size_t len = strlen (body);
     size_t cap = len + 512 + strlen (self.path) + strlen (self.host_header);
     char *request = malloc (cap);
+    char extra [64] = "";
+    if (conversation > 0)
+        snprintf (extra, sizeof extra, "X-Conversation-Id: r%ld\r\n", conversation);
     snprintf (request, cap,
               "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-              "Content-Length: %zu\r\nUser-Agent: bench-load\r\n\r\n%s",
-              self.path, self.host_header, len, body);
+              "Content-Length: %zu\r\nUser-Agent: bench-load\r\n%s\r\n%s",
+              self.path, self.host_header, len, extra, body);
     return request;
 }
 
@@ -643,7 +764,9 @@ s_add_request (const char *body)
     self.requests = realloc (self.requests, (self.request_count + 1) * sizeof *self.requests);
     self.request_lens = realloc (self.request_lens,
                                  (self.request_count + 1) * sizeof *self.request_lens);
-    self.requests [self.request_count] = s_request (body);
+    self.bodies = realloc (self.bodies, (self.request_count + 1) * sizeof *self.bodies);
+    self.bodies [self.request_count] = strdup (body);
+    self.requests [self.request_count] = s_request (body, 0);
     self.request_lens [self.request_count] = strlen (self.requests [self.request_count]);
     self.request_count++;
 }
@@ -672,7 +795,8 @@ s_usage (void)
         "usage: bench-load --port N [--host 127.0.0.1] [--path /api/generate] [--host-header H]\n"
         "         (--body JSON | --bodies FILE) [--duration S] [--drain S] [--timeout S]\n"
         "         [--connections N [--ramp-ms MS] [--once --settle-ms MS --rss-pids P,P]]\n"
-        "         [--rate R [--poisson] [--max-connections N] [--seed N]]\n");
+        "         [--rate R [--poisson] [--max-connections N] [--seed N]]\n"
+        "         [--sessions FILE [--time-scale X]] [--conversation-ids] [--slo-ms MS]\n");
 }
 
 int
@@ -686,7 +810,8 @@ main (int argc, char *argv [])
     self.drain = 10;
     self.settle_ms = 1000;
     self.seed = 1;
-    const char *body = NULL, *bodies = NULL, *pids = NULL;
+    self.scale = 1;
+    const char *body = NULL, *bodies = NULL, *pids = NULL, *sessions = NULL;
     static const struct option options [] = {
         {"host", 1, NULL, 'h'}, {"port", 1, NULL, 'p'}, {"path", 1, NULL, 'P'},
         {"host-header", 1, NULL, 'H'}, {"body", 1, NULL, 'b'}, {"bodies", 1, NULL, 'B'},
@@ -694,6 +819,8 @@ main (int argc, char *argv [])
         {"max-connections", 1, NULL, 'm'}, {"duration", 1, NULL, 'd'}, {"drain", 1, NULL, 'D'},
         {"once", 0, NULL, 'o'}, {"ramp-ms", 1, NULL, 'R'}, {"settle-ms", 1, NULL, 's'},
         {"rss-pids", 1, NULL, 'x'}, {"timeout", 1, NULL, 't'}, {"seed", 1, NULL, 'S'},
+        {"sessions", 1, NULL, 'C'}, {"time-scale", 1, NULL, 'T'}, {"slo-ms", 1, NULL, 'L'},
+        {"conversation-ids", 0, NULL, 'I'},
         {NULL, 0, NULL, 0}
     };
     int opt;
@@ -717,10 +844,15 @@ main (int argc, char *argv [])
             case 'x': pids = optarg; break;
             case 't': self.timeout = atof (optarg); break;
             case 'S': self.seed = (unsigned) atoi (optarg); break;
+            case 'C': sessions = optarg; break;
+            case 'T': self.scale = atof (optarg); break;
+            case 'L': self.slo_ms = atof (optarg); break;
+            case 'I': self.conversation_ids = true; break;
             default: s_usage (); return 2;
         }
     }
-    if (self.port <= 0 || (!body && !bodies) || self.connections < 1 || self.duration <= 0) {
+    if (self.port <= 0 || (!body && !bodies && !sessions) || self.connections < 1
+        || self.duration <= 0 || !(self.scale > 0)) {
         s_usage ();
         return 2;
     }
@@ -735,6 +867,16 @@ main (int argc, char *argv [])
         snprintf (host_header, sizeof host_header, "%s:%d", self.host, self.port);
         self.host_header = host_header;
     }
+    if (sessions) {
+        char error [256];
+        self.sessions = bl_sessions_load (sessions, self.scale, error, sizeof error);
+        if (!self.sessions) {
+            fprintf (stderr, "bench-load: %s\n", error);
+            return 2;
+        }
+        self.sessions_left = bl_sessions_size (self.sessions);
+    }
+    else
     if (body)
         s_add_request (body);
     else
@@ -764,6 +906,14 @@ main (int argc, char *argv [])
     self.tick_ev = event_new (self.base, -1, EV_PERSIST, s_on_tick, NULL);
     struct timeval tick = {0, BL_TICK_MS * 1000};
     event_add (self.tick_ev, &tick);
+    if (self.sessions)
+        for (size_t i = 0; i < bl_sessions_size (self.sessions); i++) {
+            bl_session_t *session = bl_sessions_get (self.sessions, i);
+            int64_t at = bl_session_start_ns (session);
+            struct timeval tv = {(time_t) (at / 1000000000), (long) (at % 1000000000 / 1000)};
+            event_base_once (self.base, -1, EV_TIMEOUT, s_session_send, session, &tv);
+        }
+    else
     if (self.rate > 0) {
         self.t_next_arrival = self.t0;
         self.arrival_ev = evtimer_new (self.base, s_on_arrival, NULL);
@@ -784,12 +934,16 @@ main (int argc, char *argv [])
     printf ("{\"sent\":%ld,\"completed\":%ld,\"completed_in_window\":%ld,\"errors\":%ld,"
             "\"timeouts\":%ld,\"connect_errors\":%ld,\"in_flight_at_stop\":%d,"
             "\"status\":{\"2xx\":%ld,\"3xx\":%ld,\"4xx\":%ld,\"5xx\":%ld,\"other\":%ld},"
-            "\"window_s\":%.3f,\"elapsed_s\":%.3f,\"rps\":%.2f,\"connections_opened\":%d,",
+            "\"window_s\":%.3f,\"elapsed_s\":%.3f,\"rps\":%.2f,\"connections_opened\":%d,"
+            "\"good\":%ld,\"sessions\":%zu,\"sessions_unfinished\":%zu,\"sessions_failed\":%ld,"
+            "\"turns_unsent\":%ld,",
             self.sent, self.completed, self.completed_in_window, self.errors, self.timeouts,
             self.connect_errors, self.in_flight, self.status_counts [2], self.status_counts [3],
             self.status_counts [4], self.status_counts [5],
             self.status_counts [0] + self.status_counts [1], window, (t_stop - self.t0) / 1e9,
-            self.completed_in_window / window, self.conn_count);
+            self.completed_in_window / window, self.conn_count, self.good,
+            self.sessions? bl_sessions_size (self.sessions): 0, self.sessions_left,
+            self.sessions_failed, self.turns_unsent);
     if (self.once) {
         printf ("\"ready\":%d,\"ready_s\":%.3f,\"rss_sum_kb\":%ld,\"rss_kb\":[", self.ready,
                 self.t_ready? (self.t_ready - self.t0) / 1e9: -1.0, self.rss_sum_kb);

@@ -409,6 +409,9 @@ sim_backend_new (struct event_base *base, sim_backend_config_t *config, sim_flee
     self->loopback = s_is_loopback (config->host);
     self->htp = evhtp_new (base, NULL);
     assert (self->htp);
+    //  Go's net package (so Ollama) turns Nagle's algorithm off: a stream's small
+    //  writes leave at once instead of waiting for the client's delayed ACK
+    evhtp_enable_flag (self->htp, EVHTP_FLAG_ENABLE_NODELAY);
     evhtp_set_gencb (self->htp, s_on_request, self);
     evhtp_set_max_body_size (self->htp, MAX_BODY_BYTES);
     self->conns = of_conns_new (self->htp, 0, NULL, NULL);

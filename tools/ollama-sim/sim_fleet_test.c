@@ -106,6 +106,25 @@ sim_fleet_test (void)
     s_expect_error ("{\"backends\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", "duplicate");
     s_expect_error ("{\"defaults\":{\"parallel\":-3},\"backends\":[{}]}", "defaults");
     s_expect_error ("{\"registry\":[5],\"backends\":[{}]}", "registry");
+    s_expect_error ("{\"time_scale\":0,\"backends\":[{}]}", "'time_scale'");
+    s_expect_error ("{\"backends\":[{\"time_scale\":5000}]}", "'time_scale'");
+    s_expect_error ("{\"backends\":[{\"load_rate\":-1}]}", "'load_rate'");
+    s_expect_error ("{\"backends\":[{\"unload_ms\":-1}]}", "'unload_ms'");
+    s_expect_error ("{\"backends\":[{\"cache_ram_tokens\":1e12}]}", "'cache_ram_tokens'");
+    s_expect_error ("{\"backends\":[{\"cache_restore_rate\":\"fast\"}]}", "'cache_restore_rate'");
+    s_expect_error ("{\"backends\":[{\"models\":[{\"name\":\"x\",\"load_ms\":-5}]}]}", "'load_ms'");
+
+    //  The time scale of the fleet reaches every backend and scales times and rates
+    fleet = sim_fleet_new_from_text ("{\"time_scale\":4,\"backends\":[{\"load_rate\":1e9,"
+                                     "\"unload_ms\":200,\"cache_ram_tokens\":100}]}",
+                                     error, sizeof error);
+    assert (fleet);
+    const sim_backend_config_t *scaled = sim_fleet_backend (fleet, 0);
+    assert (scaled->time_scale == 4 && scaled->load_rate == 1e9 && scaled->unload_ms == 200);
+    assert (scaled->cache_ram_tokens == 100);
+    assert (sim_fleet_scaled_ns (scaled, 200) == 50 * 1000000LL);
+    assert (sim_fleet_scaled_rate (scaled, 100) == 400);
+    sim_fleet_destroy (&fleet);
     assert (!sim_fleet_new_from_file ("/nonexistent/fleet.json", error, sizeof error));
 
     //  Names: tag defaults to latest, case-insensitive, registry host kept
