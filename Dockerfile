@@ -41,12 +41,14 @@ RUN groupadd --system --gid 10001 ollamaflow \
  && useradd --system --uid 10001 --gid ollamaflow --home-dir /var/lib/ollamaflow \
         --no-create-home --shell /usr/sbin/nologin ollamaflow \
  && install -d -o ollamaflow -g ollamaflow -m 0750 /var/lib/ollamaflow \
- && install -d -m 0755 /etc/ollamaflow
+ && install -d -o ollamaflow -g ollamaflow -m 0750 /etc/ollamaflow
 COPY --from=build /usr/local/bin/ /usr/local/bin/
 COPY deploy/ollamaflow-healthcheck /usr/local/bin/ollamaflow-healthcheck
 #  Fail here, not at start-up, if a library the binaries link is missing from the list above.
 RUN ! ldd /usr/local/bin/* | grep 'not found'
 
+#  /etc/ollamaflow is the user's own: with no settings mounted, `ollamaflow up` writes them there
+#  (a demo fleet of simulated backends and a new admin token, which `docker logs` shows).
 #  A container is reached from outside: ingress listens on every interface.
 ENV OLLAMAFLOW_CONFIG=/etc/ollamaflow/ollamaflow.json \
     OLLAMAFLOW_HOSTNAME=0.0.0.0

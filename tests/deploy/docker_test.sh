@@ -2,6 +2,8 @@
 # deploy_docker: builds the image and runs compose.yaml for real (tests/node/deploy/docker.test.mjs).
 #   tests/deploy/docker_test.sh NODE        (CTest runs it from tests/node)
 #
+# 0. One run at a time on a machine: a run waits for the one before it (a lock in the cache
+#    directory), since they share the images' tags and a dockerd that one of them started.
 # 1. Docker: when no daemon answers, starts dockerd (as root, logging to a temporary file) and
 #    stops it at the end; a daemon that was already running is used and left running.
 # 2. The base image debian:bookworm-slim: scripts/docker-base.sh (debootstrap, cached outside
@@ -26,6 +28,7 @@ export OF_FRONT_IMAGE=${OF_FRONT_IMAGE:-ollamaflow-front:deploy-test}
 export OF_SOURCE_DIR=$root
 DOCKERD_START_S=60
 DOCKERD_STOP_S=30
+LOCK_WAIT_S=1200
 
 say() { echo "docker_test.sh: $*" >&2; }
 skip() { echo "SKIPPED: $*" >&2; exit 77; }
@@ -34,6 +37,14 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
 command -v "$DOCKER" >/dev/null 2>&1 || skip "no docker client ($DOCKER) is installed (scripts/install-deps.sh installs docker.io)"
 command -v "$DOCKER_COMPOSE" >/dev/null 2>&1 || skip "$DOCKER_COMPOSE is not installed (scripts/install-deps.sh installs docker-compose)"
+
+lock_dir=$("$root/scripts/cache-dir.sh")/docker
+mkdir -p "$lock_dir"
+exec 8>"$lock_dir/.test.lock"
+if ! flock -n 8; then
+    say "another deploy_docker run is going on: waiting for it (at most $LOCK_WAIT_S s)"
+    flock -w "$LOCK_WAIT_S" 8 || { say "the other run still holds $lock_dir/.test.lock after $LOCK_WAIT_S s"; exit 1; }
+fi
 
 work=$(mktemp -d /tmp/ollamaflow-docker-test.XXXXXX)
 dockerd_pid=""
@@ -60,7 +71,7 @@ if ! "$DOCKER" info >/dev/null 2>&1; then
     [ "$(id -u)" -eq 0 ] || skip "no Docker daemon answers and only root can start dockerd here"
     say "no Docker daemon answers: starting $dockerd"
     started=$(now)
-    "$dockerd" --pidfile "$work/dockerd.pid" >"$work/dockerd.log" 2>&1 &
+    "$dockerd" --pidfile "$work/dockerd.pid" >"$work/dockerd.log" 2>&1 8>&- &   # not holding the lock
     dockerd_pid=$!
     for _ in $(seq $((DOCKERD_START_S * 10))); do
         "$DOCKER" info >/dev/null 2>&1 && break

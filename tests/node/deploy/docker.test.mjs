@@ -32,7 +32,7 @@ const COMMAND_TIMEOUT_MS = 120000;
 const project = `ofdeploytest${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'ollamaflow-docker-'));
 let frontPort;
-let single;             // the single-container form's container name, once started
+const singles = new Set();   // containers of the single-container form, removed at the end
 const timings = {};
 
 //  One command; resolves { code, stdout, stderr } (never rejects on a non-zero exit).
@@ -96,10 +96,10 @@ async function simCall(path, body) {
 const simStats = async (name) => (await simCall(`/backends/${name}`)).stats;
 
 //  A generation through one ingress port; resolves { status, text, replica }
-async function generate(port, tokens, { stream = true } = {}) {
+async function generate(port, tokens, { stream = true, model = MODEL } = {}) {
   const response = await fetch(`http://127.0.0.1:${port}/api/generate`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: MODEL, prompt: 'docker', stream, options: { num_predict: tokens } }),
+    body: JSON.stringify({ model, prompt: 'docker', stream, options: { num_predict: tokens } }),
   });
   return { status: response.status, text: await response.text(),
     replica: (response.headers.get('x-ollamaflow-request') ?? '').replace(/-\d+$/, '') };
@@ -119,8 +119,25 @@ function versionOnce(port) {
   });
 }
 
-const servesAt = (port) => waitFor(async () => (await generate(port, 1, { stream: false })).status === 200,
-  { timeout: READY_TIMEOUT_MS, interval: 200, what: `a generation through port ${port}` });
+const servesAt = (port, model = MODEL) =>
+  waitFor(async () => (await generate(port, 1, { stream: false, model })).status === 200,
+    { timeout: READY_TIMEOUT_MS, interval: 200, what: `a generation of ${model} through port ${port}` });
+
+//  Starts the image on its own (`docker run`, the launcher); resolves its name and host port
+async function runSingle(suffix, args) {
+  const name = `${project}-${suffix}`;
+  singles.add(name);
+  await docker(['run', '-d', '--name', name, '--init', '-p', '127.0.0.1::43411', ...args, IMAGE]);
+  return { name, port: Number(/:(\d+)\s*$/.exec(await docker(['port', name, '43411']))[1]) };
+}
+
+//  Stops a container of the single-container form: the launcher must exit 0 on SIGTERM
+async function stopSingle(name) {
+  await docker(['stop', '-t', '20', name]);
+  assert.equal(await inspect(name, '{{.State.ExitCode}}'), '0', 'the launcher did not stop cleanly');
+  await docker(['rm', '-v', name]);
+  singles.delete(name);
+}
 
 //  The compilers and build tools found in an image, one a line ('' for none): on PATH, and
 //  installed packages
@@ -164,9 +181,8 @@ before(async () => {
 });
 
 after(async () => {
-  if (single) {
-    await run(DOCKER, ['rm', '-f', '-v', single]);
-  }
+  for (const name of singles)
+    await run(DOCKER, ['rm', '-f', '-v', name]);
   const down = await compose(['--profile', 'front', '--profile', 'tools', 'down', '-v', '--remove-orphans'],
     { timeout: 180000 });
   rmSync(dir, { recursive: true, force: true });
@@ -364,8 +380,6 @@ test('the database is on a volume: a change through the admin API outlives confi
 });
 
 test('the single-container form: `docker run` of the image runs all five through the launcher', async () => {
-  single = `${project}-single`;
-  const network = `${project}_default`;
   const settings = {
     AdminBearerTokens: [TOKEN],
     Bus: { HeartbeatMs: 200, LivenessMs: 1000 },
@@ -377,12 +391,11 @@ test('the single-container form: `docker run` of the image runs all five through
   writeFileSync(file, JSON.stringify(settings));
   chmodSync(file, 0o644);
   const started = Date.now();
-  await docker(['run', '-d', '--name', single, '--network', network, '--init',
-    '-v', `${file}:/etc/ollamaflow/ollamaflow.json:ro`, '-p', '127.0.0.1::43411', IMAGE]);
-  const port = Number(/:(\d+)\s*$/.exec(await docker(['port', single, '43411']))[1]);
+  const { name, port } = await runSingle('single', ['--network', `${project}_default`,
+    '-v', `${file}:/etc/ollamaflow/ollamaflow.json:ro`]);
   await servesAt(port);
   process.stdout.write(`docker run: first generation served ${Date.now() - started} ms after it began\n`);
-  const top = await docker(['top', single, '-o', 'pid,uid,args']);
+  const top = await docker(['top', name, '-o', 'pid,uid,args']);
   for (const service of ['configd', 'scheduler', 'healthmon', 'modelsync', 'ingress'])
     assert.match(top, new RegExp(`ollamaflow-${service}`), top);
   for (const row of top.trim().split('\n').slice(1).filter((row) => !/docker-init/.test(row)))
@@ -397,11 +410,20 @@ test('the single-container form: `docker run` of the image runs all five through
   const completion = await openai.chat.completions.create({ model: MODEL, max_tokens: 4,
     messages: [{ role: 'user', content: 'one' }] });
   assert.ok(completion.choices[0].message.content.length > 0);
-  await waitFor(async () => await health(single) === 'healthy',
+  await waitFor(async () => await health(name) === 'healthy',
     { timeout: 40000, interval: 500, what: 'the container healthy' });
+  await stopSingle(name);
+});
 
-  await docker(['stop', '-t', '20', single]);
-  assert.equal(await inspect(single, '{{.State.ExitCode}}'), '0', 'the launcher did not stop cleanly');
-  await docker(['rm', '-v', single]);
-  single = undefined;
+test('`docker run` with no settings: the launcher writes a demo fleet and an admin token, and serves', async () => {
+  const { name, port } = await runSingle('demo', []);
+  await servesAt(port, 'llama3.2:3b');
+  //  The token is in the launcher's output, and the admin API takes it
+  const said = await waitFor(async () => /OLLAMAFLOW_ADMIN_TOKEN=([0-9a-f]{64})/.exec(await docker(['logs', name])),
+    { timeout: 20000, interval: 250, what: 'the admin token in docker logs' });
+  const frontends = (token) => fetch(`http://127.0.0.1:${port}/v1.0/frontends`,
+    { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  assert.equal((await frontends(said[1])).status, 200);
+  assert.equal((await frontends()).status, 401);
+  await stopSingle(name);
 });
