@@ -70,6 +70,8 @@ typedef struct {
     bool metrics_require_token;     //  Metrics.RequireAdminToken: /metrics needs an admin token
     int access_log_sample;          //  AccessLog.SampleEvery: 0 off, 1 every request, N 1 in N
     char *access_log_file;          //  AccessLog.File: "" for standard output, else a file
+    //  Client API keys (docs/api-keys.md)
+    int64_t priority_step_ms;       //  Scheduler.PriorityStepMs: a priority's head start
     json_t *seed_frontends;         //  Frontends: array seeded by configd on first start
     json_t *seed_backends;          //  Backends: array seeded by configd on first start
 } of_settings_t;

@@ -706,8 +706,14 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
                            "StickyKey", client, "Exclude", "DeadlineMs",
                            (json_int_t) ctx->settings->queue_timeout_ms, "RequestId", id);
     //  The scheduler applies the key's limits and priority across every replica
-    if (*self->key)
+    if (key) {
         json_object_set_new (self->ask, "Key", json_string (self->key));
+        json_object_set_new (self->ask, "KeyLimits", json_pack (
+            "{s:O, s:O, s:O, s:O}", "Priority", json_object_get (key, "Priority"),
+            "MaxConcurrentRequests", json_object_get (key, "MaxConcurrentRequests"),
+            "RequestsPerMinute", json_object_get (key, "RequestsPerMinute"), "TokensPerMinute",
+            json_object_get (key, "TokensPerMinute")));
+    }
     ctx->calls++;
     of_exchange_set_owner (exchange, s_on_client_gone, self);
     of_exchange_watch (exchange);

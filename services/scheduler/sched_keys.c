@@ -20,7 +20,7 @@ typedef struct {
 } s_counts_t;
 
 struct _sched_keys_t {
-    json_t *config;             //  Identifier -> Key object (borrowed)
+    int64_t priority_step_ms;
     zhashx_t *counts;           //  Identifier -> s_counts_t
 };
 
@@ -32,9 +32,10 @@ s_counts_free (void **item)
 }
 
 sched_keys_t *
-sched_keys_new (void)
+sched_keys_new (int64_t priority_step_ms)
 {
     sched_keys_t *self = (sched_keys_t *) zmalloc (sizeof (sched_keys_t));
+    self->priority_step_ms = priority_step_ms;
     self->counts = zhashx_new ();
     zhashx_set_destructor (self->counts, s_counts_free);
     return self;
@@ -50,13 +51,6 @@ sched_keys_destroy (sched_keys_t **self_p)
     zhashx_destroy (&self->counts);
     free (self);
     *self_p = NULL;
-}
-
-void
-sched_keys_set_config (sched_keys_t *self, json_t *keys)
-{
-    assert (self);
-    self->config = keys;
 }
 
 //  The bucket of second, emptied if it held an older second
@@ -128,16 +122,15 @@ s_sum (s_counts_t *counts, int64_t second, bool tokens, int64_t limit, int64_t *
 }
 
 int
-sched_keys_admit (sched_keys_t *self, const char *key, size_t running, int64_t now_ms,
-                  int64_t *retry_after_ms, char *message, size_t size)
+sched_keys_admit (sched_keys_t *self, const char *key, json_t *limits, size_t running,
+                  int64_t now_ms, int64_t *retry_after_ms, char *message, size_t size)
 {
     assert (self && retry_after_ms && message);
-    json_t *object = key ? json_object_get (self->config, key) : NULL;
-    if (!object)
-        return 0;               //  no key, or one the config no longer has: no limits
-    json_int_t concurrent = json_integer_value (json_object_get (object, "MaxConcurrentRequests"));
-    json_int_t per_minute = json_integer_value (json_object_get (object, "RequestsPerMinute"));
-    json_int_t tokens = json_integer_value (json_object_get (object, "TokensPerMinute"));
+    if (!key || !limits)
+        return 0;
+    json_int_t concurrent = json_integer_value (json_object_get (limits, "MaxConcurrentRequests"));
+    json_int_t per_minute = json_integer_value (json_object_get (limits, "RequestsPerMinute"));
+    json_int_t tokens = json_integer_value (json_object_get (limits, "TokensPerMinute"));
     if (concurrent > 0 && (json_int_t) running >= concurrent) {
         *retry_after_ms = S_RETRY_MIN_MS;
         snprintf (message, size, "API key '%s' has %zu requests running or waiting "
@@ -172,14 +165,23 @@ void
 sched_keys_charge (sched_keys_t *self, const char *key, int64_t tokens, int64_t now_ms)
 {
     assert (self);
-    json_t *object = key ? json_object_get (self->config, key) : NULL;
-    if (!object || tokens <= 0
-        || json_integer_value (json_object_get (object, "TokensPerMinute")) == 0)
+    if (!key || tokens <= 0)
         return;
     int64_t second = now_ms / 1000;
     s_counts_t *counts = s_counts (self, key, second);
     if (counts)
         s_bucket (counts, second)->tokens += tokens;
+}
+
+int64_t
+sched_keys_rank (sched_keys_t *self, json_t *limits, int64_t arrived_at)
+{
+    assert (self);
+    const char *priority = json_string_value (json_object_get (limits, "Priority"));
+    int64_t steps = priority && streq (priority, "High") ? 0
+                    : priority && streq (priority, "Low") ? 2
+                                                          : 1;
+    return arrived_at + steps * self->priority_step_ms;
 }
 
 //  --------------------------------------------------------------------------
@@ -190,43 +192,51 @@ sched_keys_test (bool verbose)
 {
     (void) verbose;
     printf (" * sched_keys: ");
-    sched_keys_t *self = sched_keys_new ();
-    json_t *config = json_pack ("{s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}}",
-                                "c2", "MaxConcurrentRequests", 2, "RequestsPerMinute", 0,
-                                "TokensPerMinute", 0, "r3", "MaxConcurrentRequests", 0,
-                                "RequestsPerMinute", 3, "TokensPerMinute", 0, "t100",
-                                "MaxConcurrentRequests", 0, "RequestsPerMinute", 0,
-                                "TokensPerMinute", 100);
-    sched_keys_set_config (self, config);
+    sched_keys_t *self = sched_keys_new (500);
+    json_t *c2 = json_pack ("{s:s, s:i, s:i, s:i}", "Priority", "High", "MaxConcurrentRequests", 2,
+                            "RequestsPerMinute", 0, "TokensPerMinute", 0);
+    json_t *r3 = json_pack ("{s:s, s:i, s:i, s:i}", "Priority", "Low", "MaxConcurrentRequests", 0,
+                            "RequestsPerMinute", 3, "TokensPerMinute", 0);
+    json_t *t100 = json_pack ("{s:s, s:i, s:i, s:i}", "Priority", "Normal",
+                              "MaxConcurrentRequests", 0, "RequestsPerMinute", 0,
+                              "TokensPerMinute", 100);
     int64_t retry = 0, now = 1000000;
     char message [SCHED_KEYS_MESSAGE_MAX];
-    //  No key, an unknown key: no limits
-    assert (sched_keys_admit (self, NULL, 1000, now, &retry, message, sizeof message) == 0);
-    assert (sched_keys_admit (self, "ghost", 1000, now, &retry, message, sizeof message) == 0);
+    //  No key, no limits: nothing to hold
+    assert (sched_keys_admit (self, NULL, c2, 1000, now, &retry, message, sizeof message) == 0);
+    assert (sched_keys_admit (self, "c2", NULL, 1000, now, &retry, message, sizeof message) == 0);
     //  Concurrency: what runs or waits
-    assert (sched_keys_admit (self, "c2", 1, now, &retry, message, sizeof message) == 0);
-    assert (sched_keys_admit (self, "c2", 2, now, &retry, message, sizeof message) == -1);
+    assert (sched_keys_admit (self, "c2", c2, 1, now, &retry, message, sizeof message) == 0);
+    assert (sched_keys_admit (self, "c2", c2, 2, now, &retry, message, sizeof message) == -1);
     assert (strstr (message, "MaxConcurrentRequests 2") && retry == S_RETRY_MIN_MS);
     //  Requests per minute: the 4th in a minute waits for the first to leave it
     for (int i = 0; i < 3; i++)
-        assert (sched_keys_admit (self, "r3", 0, now + i * 10000, &retry, message,
+        assert (sched_keys_admit (self, "r3", r3, 0, now + i * 10000, &retry, message,
                                   sizeof message) == 0);
-    assert (sched_keys_admit (self, "r3", 0, now + 30000, &retry, message, sizeof message) == -1);
+    assert (sched_keys_admit (self, "r3", r3, 0, now + 30000, &retry, message, sizeof message)
+            == -1);
     assert (strstr (message, "RequestsPerMinute 3"));
     assert (retry == 30000);
-    assert (sched_keys_admit (self, "r3", 0, now + 60000, &retry, message, sizeof message) == 0);
-    //  Tokens per minute: charged after the fact, over the limit until they age out
-    assert (sched_keys_admit (self, "t100", 0, now, &retry, message, sizeof message) == 0);
-    sched_keys_charge (self, "t100", 150, now + 500);
-    assert (sched_keys_admit (self, "t100", 0, now + 20000, &retry, message, sizeof message)
-            == -1);
-    assert (strstr (message, "used 150 tokens") && retry == 40000);
-    assert (sched_keys_admit (self, "t100", 0, now + 61000, &retry, message, sizeof message)
+    assert (sched_keys_admit (self, "r3", r3, 0, now + 60000, &retry, message, sizeof message)
             == 0);
-    //  Keys without a token limit are not charged
-    sched_keys_charge (self, "r3", 1000000, now);
+    //  Tokens per minute: charged after the fact, over the limit until they age out
+    assert (sched_keys_admit (self, "t100", t100, 0, now, &retry, message, sizeof message) == 0);
+    sched_keys_charge (self, "t100", 150, now + 500);
+    assert (sched_keys_admit (self, "t100", t100, 0, now + 20000, &retry, message,
+                              sizeof message) == -1);
+    assert (strstr (message, "used 150 tokens") && retry == 40000);
+    assert (sched_keys_admit (self, "t100", t100, 0, now + 61000, &retry, message,
+                              sizeof message) == 0);
     sched_keys_charge (self, NULL, 10, now);
-    json_decref (config);
+    //  Ranks: High, then Normal (and no key), then Low, each a step behind
+    assert (sched_keys_rank (self, c2, 100) == 100);
+    assert (sched_keys_rank (self, t100, 100) == 600);
+    assert (sched_keys_rank (self, NULL, 100) == 600);
+    assert (sched_keys_rank (self, r3, 100) == 1100);
+    assert (sched_keys_rank (self, r3, 100) < sched_keys_rank (self, c2, 1101));
+    json_decref (c2);
+    json_decref (r3);
+    json_decref (t100);
     sched_keys_destroy (&self);
     sched_keys_destroy (&self);
     printf ("OK\n");

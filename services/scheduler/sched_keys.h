@@ -3,13 +3,21 @@
 
     A key's MaxConcurrentRequests, RequestsPerMinute and TokensPerMinute
     (docs/api-keys.md) hold for the whole fleet because every replica asks
-    this one scheduler. Concurrency counts the key's leases and its asks
+    this one scheduler. Each ask carries its key's limits and priority, from
+    the config copy of the ingress that admitted the key (so a key is limited
+    from its first request, whatever this scheduler's copy has heard yet). Concurrency counts the key's leases and its asks
     waiting; requests and tokens are counted over the last minute, in 60
     buckets of one second. A request counts when its ask arrives; tokens are
     charged when its lease is released (a running request is never cut, so a
     key may end a minute above its TokensPerMinute; its next asks wait out the
     excess). The counts live in memory: a restarted scheduler has the running
     leases back (RESUME carries their key) but starts the minute over.
+
+    A key's Priority ranks its asks in the queue: an ask ranks by its arrival
+    plus a head start, 0 for High, one Scheduler.PriorityStepMs for Normal
+    (and asks without a key), two for Low. So priorities are served in order
+    and each in arrival order, and an ask is never passed by one that arrived
+    more than two steps after it (the aging bound of a Low ask).
     =========================================================================
 */
 
@@ -24,30 +32,31 @@
 
 typedef struct _sched_keys_t sched_keys_t;
 
-//  Creates an empty set of counts.
+//  Creates an empty set of counts; priority_step_ms is the head start of each
+//  priority over the next.
 sched_keys_t *
-    sched_keys_new (void);
+    sched_keys_new (int64_t priority_step_ms);
 
 //  Destroys; accepts NULL.
 void
     sched_keys_destroy (sched_keys_t **self_p);
 
-//  The config's keys (Identifier -> Key object), borrowed until the next call;
-//  NULL before the config is known.
-void
-    sched_keys_set_config (sched_keys_t *self, json_t *keys);
-
 //  Checks a new ask of key (NULL: none) at now_ms (zclock_mono) against its
-//  limits, running being its leases and asks already waiting. 0: the ask may
-//  go on, and it is counted as a request; -1: over a limit, with a message
-//  naming it and when to try again.
+//  limits (the LEASE's KeyLimits; NULL: none), running being its leases and
+//  asks already waiting. 0: the ask may go on, and it is counted as a request;
+//  -1: over a limit, with a message naming it and when to try again.
 int
-    sched_keys_admit (sched_keys_t *self, const char *key, size_t running, int64_t now_ms,
-                      int64_t *retry_after_ms, char *message, size_t size);
+    sched_keys_admit (sched_keys_t *self, const char *key, json_t *limits, size_t running,
+                      int64_t now_ms, int64_t *retry_after_ms, char *message, size_t size);
 
 //  Charges the tokens of a released lease to key (NULL: nothing).
 void
     sched_keys_charge (sched_keys_t *self, const char *key, int64_t tokens, int64_t now_ms);
+
+//  Where an ask with limits (its KeyLimits; NULL: no key) that arrived at
+//  arrived_at ranks in the queue: the lower, the sooner.
+int64_t
+    sched_keys_rank (sched_keys_t *self, json_t *limits, int64_t arrived_at);
 
 //  Self test
 void

@@ -100,7 +100,6 @@ s_rebuild (s_scheduler_t *self)
     sched_fleet_diff (fleet, self->env.fleet, s_lost, self);
     sched_fleet_destroy (&self->env.fleet);
     self->env.fleet = fleet;
-    sched_keys_set_config (self->env.keys, of_clone_objects (self->clone, OF_KIND_KEY));
     sched_broker_drain (self->broker, NULL);
 }
 
@@ -470,7 +469,7 @@ scheduler_actor (zsock_t *pipe, void *args)
     zsock_set_rcvtimeo (self.router, 0);
     of_service_epoch (self.epoch);
     self.env.table = sched_table_new ();
-    self.env.keys = sched_keys_new ();
+    self.env.keys = sched_keys_new (settings->priority_step_ms);
     self.env.sessions = sched_sessions_new ((size_t) settings->max_sessions);
     self.loop = zloop_new ();
     self.broker = sched_broker_new (self.loop, self.router, self.tap, self.epoch, &self.env,

@@ -2,7 +2,9 @@
 // `ollama` and `openai` clients: MaxConcurrentRequests (measured at the simulator),
 // RequestsPerMinute (counted), TokensPerMinute (charged after the fact from what the responses
 // report), 429 with Retry-After in each dialect, and a scheduler restart in the middle of
-// running requests (RESUME carries their key, so they still count).
+// running requests (RESUME carries their key, so they still count). Then priority: frontend prio
+// (Host localhost) has one backend of one slot, and Scheduler.PriorityStepMs is 500, so a Low
+// ask ranks 1000 ms behind a High one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
@@ -18,10 +20,17 @@ before(async () => {
     replicas: 2,
     // 20 tokens a second: a request of 20 tokens holds its slot for a second
     fleet: { host: '127.0.0.1', defaults: { decode_rate: 20, load_ms: 1, parallel: 16 },
-      backends: [{ name: 'a', models: [MODEL] }] },
-    backends: (sim) => [{ Identifier: 'a', Hostname: '127.0.0.1', Port: sim.port('a'), HealthyThreshold: 1,
-      MaxParallelRequests: 16 }],
-    frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['a'], RequireApiKey: true }],
+      backends: [{ name: 'a', models: [MODEL] }, { name: 'p', models: [MODEL] }] },
+    backends: (sim) => [
+      { Identifier: 'a', Hostname: '127.0.0.1', Port: sim.port('a'), HealthyThreshold: 1, MaxParallelRequests: 16 },
+      { Identifier: 'p', Hostname: '127.0.0.1', Port: sim.port('p'), HealthyThreshold: 1, MaxParallelRequests: 1,
+        RateLimitRequestsThreshold: 100 },
+    ],
+    frontends: [
+      { Identifier: 'main', Hostname: '127.0.0.1', Backends: ['a'], RequireApiKey: true },
+      { Identifier: 'prio', Hostname: 'localhost', Backends: ['p'], RequireApiKey: true },
+    ],
+    settings: { Scheduler: { PriorityStepMs: 500 } },
   });
 });
 
@@ -138,4 +147,57 @@ test('running requests of a key still count after a scheduler restart (RESUME ca
   // Released: room again
   await sleep(50);
   assert.ok((await generate(ollamaOn(secret, 1), 1)).response.length > 0);
+});
+
+const prioOn = (secret) => new Ollama({ host: `http://localhost:${flow.port(0)}`,
+  headers: { authorization: `Bearer ${secret}` } });
+
+test('a High ask queued behind 20 Low ones is served first; FIFO within a priority', async () => {
+  const high = await createKey('k-high', { Frontends: ['prio'], Priority: 'High' });
+  const low = await createKey('k-low', { Frontends: ['prio'], Priority: 'Low' });
+  await waitFor(async () => { try { return await generate(prioOn(low), 1); } catch { return null; } },
+    { what: 'a first generation on prio' });
+  // The one slot taken for two seconds, then 20 Low asks, then a High one
+  const blocker = generate(prioOn(low), 40);
+  await waitFor(async () => (await flow.sim.stats('p')).active === 1, { what: 'the slot taken' });
+  const done = [];
+  const lows = [];
+  // 25 ms apart, so that they reach the scheduler in this order
+  for (let i = 0; i < 20; i++) {
+    lows.push(generate(prioOn(low), 1).then(() => done.push(`low${i}`)));
+    await sleep(25);
+  }
+  await sleep(150);
+  const highDone = generate(prioOn(high), 1).then(() => done.push('high'));
+  await Promise.all([blocker, highDone, ...lows]);
+  console.log(`served in order: ${done.join(' ')}`);
+  assert.equal(done[0], 'high');
+  assert.deepEqual(done.slice(1), Array.from({ length: 20 }, (_, i) => `low${i}`));
+});
+
+test('a Low ask is served within the aging bound under a steady High stream', async () => {
+  const high = await createKey('k-stream', { Frontends: ['prio'], Priority: 'High' });
+  const low = await createKey('k-patient', { Frontends: ['prio'], Priority: 'Low' });
+  // Three High clients, each asking again as soon as it is served, for 4 s: the slot is
+  // always taken and two High asks always wait
+  const until = performance.now() + 4000;
+  let highs = 0;
+  const worker = async () => {
+    while (performance.now() < until) { await generate(prioOn(high), 2); highs++; }
+  };
+  const workers = [worker(), worker(), worker()];
+  await sleep(500);
+  const started = performance.now();
+  await generate(prioOn(low), 1);
+  const waited = performance.now() - started;
+  const highsDuring = highs;
+  await Promise.all(workers);
+  console.log(`the Low ask took ${waited.toFixed(0)} ms; ${highs} High asks served in all`);
+  // Passed by the High asks of the next 1000 ms (two steps), then served once the asks ranked
+  // before it are: at most the three High clients' asks, each one service time
+  const service = 4000 / highs;
+  const bound = 1000 + 3 * service + 300;
+  assert.ok(waited >= 800, `served after ${waited} ms: High asks should have passed it`);
+  assert.ok(waited < bound, `served after ${waited} ms: over the aging bound of ${bound} ms`);
+  assert.ok(performance.now() < until + 1000 && highs > highsDuring, 'the High stream went on');
 });
