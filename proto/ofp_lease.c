@@ -259,6 +259,19 @@ s_check_frontend_state (json_t *record, char *error, size_t size)
     return s_check_count (record, "Sessions", error, size);
 }
 
+//  {"Key", "Requests", "PromptTokens", "CompletionTokens", "Errors", "Running"}
+static int
+s_check_key_state (json_t *record, char *error, size_t size)
+{
+    if (ofp_check_identifier (record, "Key", error, size) != 0
+        || ofp_check_int (record, "Requests", 0, INT64_MAX, error, size) != 0
+        || ofp_check_int (record, "PromptTokens", 0, INT64_MAX, error, size) != 0
+        || ofp_check_int (record, "CompletionTokens", 0, INT64_MAX, error, size) != 0
+        || ofp_check_int (record, "Errors", 0, INT64_MAX, error, size) != 0)
+        return -1;
+    return s_check_count (record, "Running", error, size);
+}
+
 //  Published messages are numbered from 1 within an epoch
 static int
 s_check_epoch_sequence (json_t *body, char *error, size_t size)
@@ -277,8 +290,14 @@ s_check_state (json_t *body, char *error, size_t size)
         || ofp_check_each (body, "Backends", OFP_LEASE_RECORDS_MAX, s_check_backend_state, error,
                            size) != 0)
         return -1;
-    return ofp_check_each (body, "Frontends", OFP_LEASE_RECORDS_MAX, s_check_frontend_state,
-                           error, size);
+    if (ofp_check_each (body, "Frontends", OFP_LEASE_RECORDS_MAX, s_check_frontend_state, error,
+                        size) != 0)
+        return -1;
+    //  Keys: optional (a scheduler from before keys sends none)
+    return ofp_check_present (body, "Keys")
+               ? ofp_check_each (body, "Keys", OFP_LEASE_RECORDS_MAX, s_check_key_state, error,
+                                 size)
+               : 0;
 }
 
 //  A RELEASE plus {"Ingress", "Frontend"?, "Epoch", "Sequence"}

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { assertCleanStop, waitFor, sleep } from './flow.mjs';
-import { admin, startAdminFlow } from './admin.mjs';
+import { admin, startAdminFlow, TOKEN } from './admin.mjs';
+import { runCtl, EXIT } from './ctl.mjs';
 
 const MODEL = 'llama3.2';
 let flow;
@@ -130,13 +131,16 @@ test('running requests of a key still count after a scheduler restart (RESUME ca
   // Two streams of 3 seconds, one per replica
   const running = [0, 1].map((replica) => generate(ollamaOn(secret, replica), 60));
   await waitFor(async () => (await flow.sim.stats('a')).active >= 2, { what: 'two running streams' });
+  const usage = async () => (await admin(flow, 'GET', '/keys/k-resume/usage')).json;
+  const old = (await waitFor(async () => ((await usage()).Running === 2 ? usage() : null),
+    { what: 'the two leases in STATE' })).SchedulerEpoch;
   await flow.kill('scheduler', 'SIGKILL');
   flow.restart('scheduler');
-  // Once the new scheduler has both leases back, the key is still full
+  // Once the new scheduler (a new epoch) counts both leases for the key, the key is still full
   await waitFor(async () => {
-    const status = await admin(flow, 'GET', '/status');
-    return status.json && status.json.Scheduler && status.json.Scheduler.Leases >= 2;
-  }, { what: 'the leases resumed' });
+    const now = await usage();
+    return now.SchedulerEpoch && now.SchedulerEpoch !== old && now.Running === 2;
+  }, { what: 'the leases resumed with their key' });
   await assert.rejects(generate(ollamaOn(secret, 0), 1), (error) => {
     assert.equal(error.status_code, 429, error.error);
     assert.match(error.error, /MaxConcurrentRequests 2/);
@@ -200,4 +204,44 @@ test('a Low ask is served within the aging bound under a steady High stream', as
   assert.ok(waited >= 800, `served after ${waited} ms: High asks should have passed it`);
   assert.ok(waited < bound, `served after ${waited} ms: over the aging bound of ${bound} ms`);
   assert.ok(performance.now() < until + 1000 && highs > highsDuring, 'the High stream went on');
+});
+
+test('usage per key matches what the backend generated, in the admin API and ollamaflowctl', async () => {
+  const secret = await createKey('k-usage', { Frontends: ['main'], RequestsPerMinute: 4 });
+  const before = (await flow.sim.stats('a')).tokens;
+  const ollama = ollamaOn(secret, 0);
+  const openai = new OpenAI({ baseURL: `${flow.url(1)}/v1`, apiKey: secret, maxRetries: 0 });
+  const one = await generate(ollama, 3);
+  const two = await generate(ollamaOn(secret, 1), 4);
+  const chat = await openai.chat.completions.create({ model: MODEL, max_tokens: 5,
+    messages: [{ role: 'user', content: 'hello there' }] });
+  // A 404 from the backend's side (no such model) and a 429 from the key's limit: two errors
+  await assert.rejects(ollama.generate({ model: 'nope', prompt: 'x' }), (error) => error.status_code === 404);
+  await assert.rejects(generate(ollama, 1), (error) => error.status_code === 429);
+  const prompt = one.prompt_eval_count + two.prompt_eval_count + chat.usage.prompt_tokens;
+  const completion = one.eval_count + two.eval_count + chat.usage.completion_tokens;
+  const generated = (await flow.sim.stats('a')).tokens - before;
+  // The scheduler's STATE comes every heartbeat: wait for the one that has it all
+  const usage = await waitFor(async () => {
+    const response = await admin(flow, 'GET', '/keys/k-usage/usage', { replica: 1 });
+    return response.json && response.json.Errors === 2 && response.json.PromptTokens === prompt
+      ? response.json : null;
+  }, { what: 'the usage in STATE', timeout: 5000 }).catch(async () =>
+    (await admin(flow, 'GET', '/keys/k-usage/usage', { replica: 1 })).json);
+  console.log(`usage: ${JSON.stringify(usage)}; the backend generated ${generated} tokens`);
+  assert.equal(usage.Requests, 4);
+  assert.equal(usage.PromptTokens, prompt);
+  assert.equal(usage.CompletionTokens, completion);
+  assert.equal(usage.CompletionTokens, generated);
+  assert.equal(usage.Errors, 2);
+  assert.equal(usage.Running, 0);
+  // Every key in the list; ollamaflowctl's table
+  const list = await admin(flow, 'GET', '/keys/usage?order-by=Requests&order=desc');
+  assert.equal(list.status, 200);
+  assert.ok(list.json.some((record) => record.Identifier === 'k-usage'));
+  assert.equal((await admin(flow, 'GET', '/keys/none/usage')).status, 404);
+  const shown = await runCtl(flow.url(), TOKEN, ['keys', 'usage']);
+  assert.equal(shown.code, EXIT.ok, shown.stderr);
+  assert.match(shown.stdout, /IDENTIFIER.*REQUESTS.*PROMPT.*COMPLETION.*ERRORS/);
+  assert.match(shown.stdout, new RegExp(`k-usage +4 +${usage.PromptTokens} +${usage.CompletionTokens} +2`));
 });
