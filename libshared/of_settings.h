@@ -72,6 +72,7 @@ typedef struct {
     char *access_log_file;          //  AccessLog.File: "" for standard output, else a file
     //  Client API keys (docs/api-keys.md)
     int64_t priority_step_ms;       //  Scheduler.PriorityStepMs: a priority's head start
+    int metrics_key_labels_max;     //  Metrics.KeyLabelsMax: keys named in /metrics at most
     json_t *seed_frontends;         //  Frontends: array seeded by configd on first start
     json_t *seed_backends;          //  Backends: array seeded by configd on first start
 } of_settings_t;

@@ -673,9 +673,11 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
         .request_body = body
     };
     ingress_ops_start (ctx, &self->report, frontend);
-    if (key)
+    if (key) {
         snprintf (self->key, sizeof self->key, "%s",
                   json_string_value (json_object_get (key, "Identifier")));
+        self->report.key = self->key;
+    }
     self->timer = evtimer_new (ctx->base, s_on_timer, self);
     self->ask = json_pack ("{s:O, s:s, s:s, s:s, s:o, s:s, s:[], s:I, s:s}", "Frontend",
                            json_object_get (frontend, "Identifier"), "Kind", route->kind, "Route",

@@ -8,6 +8,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { assertCleanStop, waitFor } from './flow.mjs';
@@ -17,11 +20,14 @@ import { runCtl, EXIT } from './ctl.mjs';
 const SECRET = /^ofk-[0-9a-f]{64}$/;
 const MODEL = 'llama3.2';
 const teamUrl = (replica = 0) => `http://localhost:${flow.port(replica)}`;
+const logDir = mkdtempSync(join(tmpdir(), 'ollamaflow-keys-'));
+const ACCESS_LOG = join(logDir, 'access.log');
 let flow;
 
 before(async () => {
   flow = await startAdminFlow({
     replicas: 2,
+    settings: { AccessLog: { SampleEvery: 1, File: ACCESS_LOG }, Metrics: { KeyLabelsMax: 2 } },
     frontends: [
       { Identifier: 'main', Hostname: '127.0.0.1', Backends: ['a'], RequireApiKey: true,
         PassClientCredentials: true },
@@ -57,6 +63,7 @@ const bearer = (secret) => ({ authorization: `Bearer ${secret}` });
 
 after(async () => {
   assertCleanStop(assert, await flow.stop());
+  rmSync(logDir, { recursive: true, force: true });
 });
 
 // Creates key id (fields) and returns the answer's object, Secret included
@@ -203,6 +210,12 @@ test('a key works on its frontend with both clients and is refused on another (4
   assert.equal(seen.authorization, 'Bearer secret-a');
   assert.equal(seen['x-api-key'], undefined);
   assert.ok(!JSON.stringify(seen).includes(secret.slice(4)));
+  // The access log names the key, never its secret
+  const lines = await waitFor(() => {
+    const text = readFileSync(ACCESS_LOG, 'utf8');
+    return text.includes('"Key":"k-main"') ? text : null;
+  }, { what: 'an access log line with the key' });
+  assert.ok(!lines.includes(secret.slice(4)));
 
   // Another frontend: 403 in each dialect
   const teamOllama = new Ollama({ host: teamUrl(), headers: bearer(secret) });
@@ -305,6 +318,13 @@ test('a key revoked through one replica stops working on both within one second'
   }
   console.log(`revocation applied after ${refusedAt.map((ms) => ms.toFixed(0)).join(' and ')} ms`);
   assert.ok(Math.max(...refusedAt) < 1000, `revoked after ${refusedAt} ms`);
+});
+
+test('with more keys than Metrics.KeyLabelsMax, /metrics sums them without naming any', async () => {
+  const metrics = await (await fetch(`${flow.url(1)}/metrics`)).text();
+  assert.ok(!/^ollamaflow_key_\w+\{key=/m.test(metrics), 'a key is named');
+  assert.match(metrics, /^ollamaflow_key_requests \d+$/m);
+  assert.match(metrics, /^ollamaflow_key_running \d+$/m);
 });
 
 test('repeated unknown keys from one address are slowed down, within a bound; good keys are not', async () => {
