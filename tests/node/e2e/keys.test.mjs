@@ -4,7 +4,7 @@
 // `ollama` and `openai` clients, on two replicas.
 //
 // Frontends by Host: main (127.0.0.1) and team (localhost) require a key; open (open.local)
-// does not. Unknown secrets are sent to replica 0 only, so replica 1's slow-down is the test's own.
+// does not. The slow-down test sends from 127.0.0.2, an address of its own.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -38,10 +38,10 @@ before(async () => {
   });
 });
 
-// A request with any headers (Host included), on one replica
-function raw(method, path, { host, headers = {}, body, replica = 0 } = {}) {
+// A request with any headers (Host included), on one replica, from localAddress
+function raw(method, path, { host, headers = {}, body, replica = 0, localAddress } = {}) {
   return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port: flow.port(replica), method, path,
+    const request = http.request({ host: '127.0.0.1', port: flow.port(replica), method, path, localAddress,
       headers: { ...(host ? { host } : {}), 'content-type': 'application/json', ...headers } },
     (response) => {
       let data = '';
@@ -66,10 +66,16 @@ after(async () => {
   rmSync(logDir, { recursive: true, force: true });
 });
 
-// Creates key id (fields) and returns the answer's object, Secret included
-async function createKey(id, fields = {}) {
+// Creates key id (fields) and returns the answer's object, Secret included. A write is
+// acknowledged once committed and reaches the replicas' config copies just after: with
+// known, waits until both have it (a listing with the key on frontend main is no longer 401)
+async function createKey(id, fields = {}, { known = true } = {}) {
   const response = await admin(flow, 'PUT', '/keys', { body: { Identifier: id, ...fields } });
   assert.equal(response.status, 201, response.text);
+  if (known)
+    for (const replica of [0, 1])
+      await waitFor(async () => (await raw('GET', '/api/tags', { headers: bearer(response.json.Secret),
+        replica })).status !== 401, { what: `${id} on replica ${replica}` });
   return response.json;
 }
 
@@ -331,7 +337,7 @@ test('repeated unknown keys from one address are slowed down, within a bound; go
   const { Secret: secret } = await createKey('k-slow', { Frontends: ['main'] });
   const timed = async (headers) => {
     const started = performance.now();
-    const response = await raw('GET', '/api/tags', { headers, replica: 1 });
+    const response = await raw('GET', '/api/tags', { headers, replica: 1, localAddress: '127.0.0.2' });
     return { status: response.status, ms: performance.now() - started, headers: response.headers };
   };
   const waits = [];

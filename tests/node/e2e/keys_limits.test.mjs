@@ -39,10 +39,16 @@ after(async () => {
   assertCleanStop(assert, await flow.stop());
 });
 
+// Creates a key and waits until both replicas have it in their config copies (a listing with it
+// is no longer 401): a write is acknowledged once committed, and reaches the copies just after
 async function createKey(id, fields) {
   const response = await admin(flow, 'PUT', '/keys', { body: { Identifier: id, ...fields } });
   assert.equal(response.status, 201, response.text);
-  return response.json.Secret;
+  const secret = response.json.Secret;
+  for (const replica of [0, 1])
+    await waitFor(async () => (await fetch(`${flow.url(replica)}/api/tags`,
+      { headers: { authorization: `Bearer ${secret}` } })).status !== 401, { what: `${id} on replica ${replica}` });
+  return secret;
 }
 
 const ollamaOn = (secret, replica) => new Ollama({ host: flow.url(replica),
