@@ -159,6 +159,13 @@ static const s_setting_t s_settings [] = {
      "access log: 0 off, 1 a JSON line per request, N one request in N"},
     {"AccessLog.File", "OLLAMAFLOW_ACCESS_LOG_FILE", S_STRING, S_FIELD (access_log_file), 0, "",
      0, 0, "where access log lines go: a file (appended), or standard output when empty"},
+    //  Client API keys (docs/api-keys.md)
+    {"Scheduler.PriorityStepMs", "OLLAMAFLOW_PRIORITY_STEP_MS", S_INT, S_FIELD (priority_step_ms),
+     S_WIDTH (priority_step_ms), "5000", 0, 3600000,
+     "how far behind a High key's ask a Normal one ranks in the queue (Low: twice as far)"},
+    {"Metrics.KeyLabelsMax", "OLLAMAFLOW_METRICS_KEY_LABELS_MAX", S_INT,
+     S_FIELD (metrics_key_labels_max), S_WIDTH (metrics_key_labels_max), "100", 0, 10000,
+     "/metrics names each client API key while there are at most this many (else their sum)"},
     {"Frontends", NULL, S_ARRAY, S_FIELD (seed_frontends), 0, NULL, 0, 0,
      "Frontend objects seeded into the database on first start"},
     {"Backends", NULL, S_ARRAY, S_FIELD (seed_backends), 0, NULL, 0, 0,

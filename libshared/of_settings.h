@@ -77,6 +77,9 @@ typedef struct {
     bool metrics_require_token;     //  Metrics.RequireAdminToken: /metrics needs an admin token
     int access_log_sample;          //  AccessLog.SampleEvery: 0 off, 1 every request, N 1 in N
     char *access_log_file;          //  AccessLog.File: "" for standard output, else a file
+    //  Client API keys (docs/api-keys.md)
+    int64_t priority_step_ms;       //  Scheduler.PriorityStepMs: a priority's head start
+    int metrics_key_labels_max;     //  Metrics.KeyLabelsMax: keys named in /metrics at most
     json_t *seed_frontends;         //  Frontends: array seeded by configd on first start
     json_t *seed_backends;          //  Backends: array seeded by configd on first start
 } of_settings_t;

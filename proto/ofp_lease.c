@@ -9,6 +9,7 @@
 
 static const char *const s_kinds [] = {"completions", "embeddings", "other", NULL};
 static const char *const s_api_formats [] = {"Ollama", "OpenAI", NULL};
+static const char *const s_priorities [] = {"High", "Normal", "Low", NULL};
 static const char *const s_outcomes [] = {
     "ok", "backend_error", "connect_failure", "client_gone", "timeout", "rejected", NULL
 };
@@ -60,8 +61,31 @@ s_check_key (json_t *body, char *error, size_t size)
     return ofp_check_present (body, "Key") ? ofp_check_identifier (body, "Key", error, size) : 0;
 }
 
-//  {"Frontend", "Kind", "Route"?, "Model", "Labels", "StickyKey"?, "Key"?, "Exclude",
-//   "DeadlineMs", "RequestId"?}
+//  A LEASE's key, when present: "Key" and its "KeyLimits" {"Priority",
+//  "MaxConcurrentRequests", "RequestsPerMinute", "TokensPerMinute"}
+static int
+s_check_key_limits (json_t *body, char *error, size_t size)
+{
+    if (s_check_key (body, error, size) != 0)
+        return -1;
+    json_t *limits = json_object_get (body, "KeyLimits");
+    if (!ofp_check_present (body, "KeyLimits"))
+        return 0;
+    if (!json_is_object (limits) || !ofp_check_present (body, "Key")) {
+        snprintf (error, size, "KeyLimits: an object, with Key");
+        return -1;
+    }
+    if (ofp_check_enum (limits, "Priority", s_priorities, error, size) != 0
+        || ofp_check_int (limits, "MaxConcurrentRequests", 0, OFP_LEASE_COUNT_MAX, error, size)
+           != 0
+        || ofp_check_int (limits, "RequestsPerMinute", 0, INT64_MAX, error, size) != 0
+        || ofp_check_int (limits, "TokensPerMinute", 0, INT64_MAX, error, size) != 0)
+        return -1;
+    return 0;
+}
+
+//  {"Frontend", "Kind", "Route"?, "Model", "Labels", "StickyKey"?, "Key"?, "KeyLimits"?,
+//   "Exclude", "DeadlineMs", "RequestId"?}
 static int
 s_check_lease (json_t *body, char *error, size_t size)
 {
@@ -82,7 +106,7 @@ s_check_lease (json_t *body, char *error, size_t size)
     if (ofp_check_present (body, "RequestId")
         && ofp_check_string (body, "RequestId", 1, OFP_LEASE_REQUEST_ID_MAX, error, size) != 0)
         return -1;
-    return s_check_key (body, error, size);
+    return s_check_key_limits (body, error, size);
 }
 
 //  {"Position"}
@@ -235,6 +259,19 @@ s_check_frontend_state (json_t *record, char *error, size_t size)
     return s_check_count (record, "Sessions", error, size);
 }
 
+//  {"Key", "Requests", "PromptTokens", "CompletionTokens", "Errors", "Running"}
+static int
+s_check_key_state (json_t *record, char *error, size_t size)
+{
+    if (ofp_check_identifier (record, "Key", error, size) != 0
+        || ofp_check_int (record, "Requests", 0, INT64_MAX, error, size) != 0
+        || ofp_check_int (record, "PromptTokens", 0, INT64_MAX, error, size) != 0
+        || ofp_check_int (record, "CompletionTokens", 0, INT64_MAX, error, size) != 0
+        || ofp_check_int (record, "Errors", 0, INT64_MAX, error, size) != 0)
+        return -1;
+    return s_check_count (record, "Running", error, size);
+}
+
 //  Published messages are numbered from 1 within an epoch
 static int
 s_check_epoch_sequence (json_t *body, char *error, size_t size)
@@ -253,8 +290,14 @@ s_check_state (json_t *body, char *error, size_t size)
         || ofp_check_each (body, "Backends", OFP_LEASE_RECORDS_MAX, s_check_backend_state, error,
                            size) != 0)
         return -1;
-    return ofp_check_each (body, "Frontends", OFP_LEASE_RECORDS_MAX, s_check_frontend_state,
-                           error, size);
+    if (ofp_check_each (body, "Frontends", OFP_LEASE_RECORDS_MAX, s_check_frontend_state, error,
+                        size) != 0)
+        return -1;
+    //  Keys: optional (a scheduler from before keys sends none)
+    return ofp_check_present (body, "Keys")
+               ? ofp_check_each (body, "Keys", OFP_LEASE_RECORDS_MAX, s_check_key_state, error,
+                                 size)
+               : 0;
 }
 
 //  A RELEASE plus {"Ingress", "Frontend"?, "Epoch", "Sequence"}
@@ -424,6 +467,17 @@ ofp_lease_test (bool verbose)
     snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
               "\"Key\":\"a b\"%s", lease_tail);
     s_expect ("LEASE", true, body, "Key", verbose);
+    snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
+              "\"Key\":\"k\",\"KeyLimits\":{\"Priority\":\"Low\",\"MaxConcurrentRequests\":2,"
+              "\"RequestsPerMinute\":0,\"TokensPerMinute\":10}%s", lease_tail);
+    s_expect ("LEASE", true, body, NULL, verbose);
+    snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
+              "\"Key\":\"k\",\"KeyLimits\":{\"Priority\":\"Top\",\"MaxConcurrentRequests\":2,"
+              "\"RequestsPerMinute\":0,\"TokensPerMinute\":10}%s", lease_tail);
+    s_expect ("LEASE", true, body, "Priority", verbose);
+    snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
+              "\"KeyLimits\":{}%s", lease_tail);
+    s_expect ("LEASE", true, body, "KeyLimits", verbose);
     snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
               "\"StickyKey\":null%s", lease_tail);
     s_expect ("LEASE", true, body, NULL, verbose);

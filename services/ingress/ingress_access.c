@@ -258,6 +258,7 @@ ingress_access_write (ingress_access_t *self, const ingress_report_t *report,
     s_member (&line, "Route", report->route);
     s_member (&line, "Kind", report->kind);
     s_member (&line, "Model", report->model);
+    s_member (&line, "Key", report->key);
     s_number (&line, "Status", report->status > 0 ? report->status : -1);
     s_member (&line, "Outcome", report->outcome);
     s_member (&line, "Reason", report->reason);
@@ -309,7 +310,7 @@ ingress_access_test (bool verbose)
     ingress_access_t *self = ingress_access_new (NULL, &settings, error, sizeof error);
     assert (self);
     ingress_report_t report = {"r-1", "/api/chat", "completions", "m\"1\n", 0, 0, "ok", "", 200,
-                               3, "main", "gpu1", true, NULL, {0}};
+                               3, "main", "gpu1", true, NULL, {0}, NULL};
     ingress_meter_start (&report.meter);
     ingress_meter_capture (&report.meter, 4);
     ingress_meter_feed (&report.meter, "{\"eval_count\":5}", 16);

@@ -475,6 +475,15 @@ s_dispatch (ingress_admin_t *self, of_exchange_t *exchange)
         && of_exchange_method (exchange) == htp_method_GET)
         ingress_admin_live_health (ctx, self->watch, exchange, NULL);
     else
+    if (kind == OF_KIND_KEY && config && count == 2 && streq (segments [1], "usage")
+        && of_exchange_method (exchange) == htp_method_GET)
+        ingress_admin_live_usage (ctx, self->watch, exchange, NULL);
+    else
+    if (kind == OF_KIND_KEY && config && count == 3 && streq (segments [2], "usage")) {
+        if (s_allowed (exchange, "GET, HEAD"))
+            ingress_admin_live_usage (ctx, self->watch, exchange, segments [1]);
+    }
+    else
     if (config && count == 2) {
         if (s_allowed (exchange, "GET, HEAD, PUT, PATCH, DELETE"))
             s_object (self, exchange, kind, segments [1]);

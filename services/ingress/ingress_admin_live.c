@@ -109,26 +109,47 @@ s_config_ready (ingress_ctx_t *ctx, of_exchange_t *exchange)
     return false;
 }
 
-void
-ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
-                           const char *backend)
+//  A client API key's usage since the scheduler started (its STATE's Keys)
+static json_t *
+s_usage (ingress_watch_t *watch, json_t *config)
+{
+    const char *id = json_string_value (json_object_get (config, "Identifier"));
+    json_t *state_body = ingress_watch_scheduler (watch);
+    json_t *usage = s_find (json_object_get (state_body, "Keys"), "Key", id);
+    json_t *record = json_pack ("{s:s}", "Identifier", id);
+    const char *counts [] = {"Requests", "PromptTokens", "CompletionTokens", "Errors", "Running"};
+    for (size_t i = 0; i < sizeof counts / sizeof counts [0]; i++)
+        json_object_set_new (record, counts [i], json_integer (json_integer_value (
+                                 json_object_get (usage, counts [i]))));
+    json_object_set (record, "SchedulerEpoch", json_object_get (state_body, "Epoch"));
+    json_object_set_new (record, "SchedulerStale",
+                         json_boolean (!ingress_watch_alive (watch, "scheduler")));
+    return record;
+}
+
+typedef json_t *(s_view_fn) (ingress_watch_t *watch, json_t *config);
+
+//  A live view of one object of kind (id), or of every one, paged
+static void
+s_view (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange, of_kind_t kind,
+        const char *one, s_view_fn *view)
 {
     if (!s_config_ready (ctx, exchange))
         return;
-    if (backend) {
-        json_t *config = of_clone_get (ctx->clone, OF_KIND_BACKEND, backend);
+    if (one) {
+        json_t *config = of_clone_get (ctx->clone, kind, one);
         if (config)
-            ingress_admin_send (exchange, 200, s_health (watch, config));
+            ingress_admin_send (exchange, 200, view (watch, config));
         else
-            ingress_admin_error (exchange, 404, NULL, "no backend with Identifier '%.64s'",
-                                 backend);
+            ingress_admin_error (exchange, 404, NULL, "no %s with Identifier '%.64s'",
+                                 of_kind_name (kind), one);
         return;
     }
     json_t *all = json_array ();
     const char *id;
     json_t *config;
-    json_object_foreach (of_clone_objects (ctx->clone, OF_KIND_BACKEND), id, config)
-        json_array_append_new (all, s_health (watch, config));
+    json_object_foreach (of_clone_objects (ctx->clone, kind), id, config)
+        json_array_append_new (all, view (watch, config));
     char error [OF_SCHEMA_ERROR_MAX];
     size_t total = 0;
     json_t *page = ingress_admin_paged (all, of_exchange_query (exchange),
@@ -138,6 +159,20 @@ ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchan
         ingress_admin_send_page (exchange, page, total);
     else
         ingress_admin_error (exchange, 400, NULL, "%s", error);
+}
+
+void
+ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
+                           const char *backend)
+{
+    s_view (ctx, watch, exchange, OF_KIND_BACKEND, backend, s_health);
+}
+
+void
+ingress_admin_live_usage (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
+                          const char *key)
+{
+    s_view (ctx, watch, exchange, OF_KIND_KEY, key, s_usage);
 }
 
 //  --------------------------------------------------------------------------

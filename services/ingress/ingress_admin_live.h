@@ -22,6 +22,12 @@ void
     ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch,
                                of_exchange_t *exchange, const char *backend);
 
+//  GET /v1.0/keys/usage (key NULL: every key, paged) and GET /v1.0/keys/{id}/usage:
+//  each key's usage since the scheduler started, from its STATE
+void
+    ingress_admin_live_usage (ingress_ctx_t *ctx, ingress_watch_t *watch,
+                              of_exchange_t *exchange, const char *key);
+
 //  GET /v1.0/frontends/{id}/models
 void
     ingress_admin_live_models (ingress_ctx_t *ctx, ingress_watch_t *watch,

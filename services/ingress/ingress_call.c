@@ -49,8 +49,6 @@ typedef struct {
     char id [INGRESS_REQID_MAX + 1];    //  the request's id (ingress_reqid)
     ingress_report_t report;    //  what the metrics and access log see (ingress_ops)
     char key [OF_IDENTIFIER_MAX + 1];   //  the client's API key, "" when none counts
-    char *tail;                 //  a keyed call: the backend's last bytes, for the tokens
-    size_t tail_size;
 } s_call_t;
 
 static void s_ask (s_call_t *self);
@@ -63,11 +61,10 @@ s_release (s_call_t *self, const char *outcome)
 {
     if (!self->lease)
         return;
-    ingress_outcome_t report = {outcome, self->status, self->ttfb_ms, -1, -1};
-    //  A key's TokensPerMinute is charged with what the response reported
-    ingress_keys_tokens (self->tail, self->tail_size, &report.prompt_tokens,
-                         &report.completion_tokens);
-    self->tail_size = 0;
+    //  The tokens the response reported, as the meter read them (ended by
+    //  s_finish's report; -1 before): a key's TokensPerMinute is charged with them
+    ingress_outcome_t report = {outcome, self->status, self->ttfb_ms,
+                                self->report.meter.tokens_in, self->report.meter.tokens_out};
     ingress_link_release (self->ctx->link, &self->lease, &report);
 }
 
@@ -91,7 +88,6 @@ s_finish (s_call_t *self, const char *outcome)
     if (self->whole)
         evbuffer_free (self->whole);
     free (self->content_type);
-    free (self->tail);
     ingress_answer_destroy (&self->answer);
     self->ctx->calls--;
     free (self);
@@ -231,28 +227,11 @@ s_answer_write (s_call_t *self, struct evbuffer *data)
     evbuffer_free (out);
 }
 
-//  Keeps the last INGRESS_KEYS_TAIL_MAX bytes the backend sent
-static void
-s_keep_tail (s_call_t *self, struct evbuffer *data)
-{
-    size_t size = evbuffer_get_length (data);
-    size_t take = size < INGRESS_KEYS_TAIL_MAX ? size : INGRESS_KEYS_TAIL_MAX;
-    size_t keep = self->tail_size + take > INGRESS_KEYS_TAIL_MAX
-                      ? INGRESS_KEYS_TAIL_MAX - take : self->tail_size;
-    memmove (self->tail, self->tail + self->tail_size - keep, keep);
-    struct evbuffer_ptr from;
-    evbuffer_ptr_set (data, &from, size - take, EVBUFFER_PTR_SET);
-    evbuffer_copyout_from (data, &from, self->tail + keep, take);
-    self->tail_size = keep + take;
-}
-
 static void
 s_on_data (void *arg, struct evbuffer *data)
 {
     s_call_t *self = (s_call_t *) arg;
     s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
-    if (self->tail)
-        s_keep_tail (self, data);
     if (self->whole)
         evbuffer_add_buffer (self->whole, data);
     else
@@ -675,7 +654,7 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
     if (key) {
         snprintf (self->key, sizeof self->key, "%s",
                   json_string_value (json_object_get (key, "Identifier")));
-        self->tail = (char *) zmalloc (INGRESS_KEYS_TAIL_MAX);
+        self->report.key = self->key;
     }
     self->timer = evtimer_new (ctx->base, s_on_timer, self);
     self->ask = json_pack ("{s:O, s:s, s:s, s:s, s:o, s:s, s:[], s:I, s:s}", "Frontend",
@@ -684,8 +663,14 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
                            "StickyKey", client, "Exclude", "DeadlineMs",
                            (json_int_t) ctx->settings->queue_timeout_ms, "RequestId", id);
     //  The scheduler applies the key's limits and priority across every replica
-    if (*self->key)
+    if (key) {
         json_object_set_new (self->ask, "Key", json_string (self->key));
+        json_object_set_new (self->ask, "KeyLimits", json_pack (
+            "{s:O, s:O, s:O, s:O}", "Priority", json_object_get (key, "Priority"),
+            "MaxConcurrentRequests", json_object_get (key, "MaxConcurrentRequests"),
+            "RequestsPerMinute", json_object_get (key, "RequestsPerMinute"), "TokensPerMinute",
+            json_object_get (key, "TokensPerMinute")));
+    }
     ctx->calls++;
     of_exchange_set_owner (exchange, s_on_client_gone, self);
     of_exchange_watch (exchange);

@@ -185,6 +185,41 @@ s_write_models (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
     json_decref (pulls);
 }
 
+//  Each client API key's usage since the scheduler started (its STATE's Keys),
+//  by key while the config has at most Metrics.KeyLabelsMax keys, else summed:
+//  a label set bounded by the operator, and never a secret
+static void
+s_write_keys (ingress_ctx_t *ctx, struct evbuffer *out)
+{
+    json_t *records = json_object_get (ingress_watch_scheduler (ctx->watch), "Keys");
+    json_t *keys = of_clone_objects (ctx->clone, OF_KIND_KEY);
+    bool named = json_object_size (keys) <= (size_t) ctx->settings->metrics_key_labels_max;
+    static const struct {
+        const char *name, *field, *help;
+    } per_key [] = {
+        {"ollamaflow_key_requests", "Requests", "Requests of the key since the scheduler started"},
+        {"ollamaflow_key_prompt_tokens", "PromptTokens", "Prompt tokens of the key since then"},
+        {"ollamaflow_key_completion_tokens", "CompletionTokens",
+         "Completion tokens of the key since then"},
+        {"ollamaflow_key_errors", "Errors", "Requests of the key refused or failed since then"},
+        {"ollamaflow_key_running", "Running", "Requests of the key holding a backend slot"},
+    };
+    for (size_t i = 0; i < sizeof per_key / sizeof per_key [0]; i++) {
+        s_head (out, per_key [i].name, per_key [i].help);
+        const char *id;
+        json_t *config;
+        double sum = 0;
+        json_object_foreach (keys, id, config) {
+            double value = s_number (s_find (records, "Key", id), per_key [i].field);
+            if (named)
+                s_gauge (out, per_key [i].name, "key", id, NULL, NULL, value);
+            sum += value;
+        }
+        if (!named)
+            evbuffer_add_printf (out, "%s %.17g\n", per_key [i].name, sum);
+    }
+}
+
 void
 ingress_fleet_write (ingress_ctx_t *ctx, struct evbuffer *out)
 {
@@ -197,4 +232,5 @@ ingress_fleet_write (ingress_ctx_t *ctx, struct evbuffer *out)
     s_write_health (ctx, out, backends);
     s_write_scheduler (ctx, out, backends);
     s_write_models (ctx, out, backends);
+    s_write_keys (ctx, out);
 }

@@ -356,43 +356,6 @@ ingress_keys_admit_model (of_exchange_t *exchange, json_t *key, const char *mode
     return false;
 }
 
-//  The number after the last "name": in text, or -1
-static int64_t
-s_last_count (const char *text, size_t size, const char *name)
-{
-    size_t length = strlen (name);
-    int64_t found = -1;
-    for (size_t at = 0; at + length + 2 < size; at++) {
-        if (text [at] != '"' || memcmp (text + at + 1, name, length) != 0
-            || text [at + 1 + length] != '"')
-            continue;
-        size_t cursor = at + length + 2;
-        while (cursor < size && (text [cursor] == ' ' || text [cursor] == ':'))
-            cursor++;
-        int64_t value = 0;
-        size_t digits = 0;
-        while (cursor < size && isdigit ((unsigned char) text [cursor]) && digits < 15) {
-            value = value * 10 + (text [cursor++] - '0');
-            digits++;
-        }
-        if (digits)
-            found = value;
-    }
-    return found;
-}
-
-void
-ingress_keys_tokens (const char *tail, size_t size, int64_t *prompt, int64_t *completion)
-{
-    assert (prompt && completion);
-    *prompt = tail ? s_last_count (tail, size, "prompt_eval_count") : -1;
-    *completion = tail ? s_last_count (tail, size, "eval_count") : -1;
-    if (*prompt < 0 && tail)
-        *prompt = s_last_count (tail, size, "prompt_tokens");
-    if (*completion < 0 && tail)
-        *completion = s_last_count (tail, size, "completion_tokens");
-}
-
 //  --------------------------------------------------------------------------
 //  Self test
 
@@ -458,20 +421,6 @@ ingress_keys_test (bool verbose)
     ingress_keys_destroy (&self);
     of_clone_destroy (&clone);
 
-    //  Tokens from the end of a response, in either API
-    int64_t prompt, completion;
-    const char *ollama = "{\"done\":false}\n{\"done\":true,\"prompt_eval_count\": 12,"
-                         "\"eval_count\":30}\n";
-    ingress_keys_tokens (ollama, strlen (ollama), &prompt, &completion);
-    assert (prompt == 12 && completion == 30);
-    const char *openai = "data: {\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n"
-                         "data: [DONE]\n\n";
-    ingress_keys_tokens (openai, strlen (openai), &prompt, &completion);
-    assert (prompt == 7 && completion == 2);
-    ingress_keys_tokens ("{\"eval_count\":", 14, &prompt, &completion);
-    assert (prompt == -1 && completion == -1);
-    ingress_keys_tokens (NULL, 0, &prompt, &completion);
-    assert (prompt == -1 && completion == -1);
     event_base_free (base);
     printf ("OK\n");
 }

@@ -69,16 +69,6 @@ bool
 bool
     ingress_keys_admit_model (of_exchange_t *exchange, json_t *key, const char *model);
 
-//  The tail of a response the tokens are read from, at most
-#define INGRESS_KEYS_TAIL_MAX 4096
-
-//  The tokens a response reported in its last bytes (tail, the end of what
-//  the backend sent): Ollama's prompt_eval_count and eval_count, OpenAI's
-//  usage.prompt_tokens and completion_tokens; -1 each when absent. What a key's
-//  TokensPerMinute is charged with; the response meter will say it instead.
-void
-    ingress_keys_tokens (const char *tail, size_t size, int64_t *prompt, int64_t *completion);
-
 //  Self test
 void
     ingress_keys_test (bool verbose);

@@ -431,7 +431,7 @@ ingress_metrics_test (bool verbose)
     assert (streq (ingress_metrics_backend_name (self, -1), ""));
 
     ingress_report_t report = {"r-1", "/api/chat", "completions", "m", main_index, gpu, "ok",
-                               "", 200, 2, "main", "gpu\"1", false, NULL, {0}};
+                               "", 200, 2, "main", "gpu\"1", false, NULL, {0}, NULL};
     ingress_meter_t *meter = &report.meter;
     ingress_meter_start (meter);
     meter->started_us -= 30000;

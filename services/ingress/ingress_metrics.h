@@ -50,6 +50,7 @@ typedef struct {
     bool logged;                    //  the access log writes this call (sampled at its start)
     json_t *request_body;           //  to log (the frontend's LogRequestBody), or NULL
     ingress_meter_t meter;          //  the response
+    const char *key;                //  the client API key's Identifier, or NULL
 } ingress_report_t;
 
 //  Creates the counters (all zero).

@@ -93,6 +93,9 @@ s_deny (sched_broker_t *self, sched_ask_t *ask, int status, const char *error,
                               message);
     if (retry_after_ms >= 0)
         json_object_set_new (body, "RetryAfterMs", json_integer (retry_after_ms));
+    //  A refusal by the key's own limits is counted where it is decided
+    if (self->env->keys && !streq (error, "KeyLimit"))
+        sched_keys_note_error (self->env->keys, ask->key);
     s_answer (self, ask, "DENY", body);
 }
 
@@ -222,8 +225,10 @@ sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p)
                          + sched_queue_of_key (self->queue, ask->key);
         int64_t retry_after_ms = 0;
         char message [SCHED_KEYS_MESSAGE_MAX];
-        if (sched_keys_admit (self->env->keys, ask->key, running, self->env->now,
-                              &retry_after_ms, message, sizeof message) != 0) {
+        //  A retry after a connect failure is the same request: counted once
+        bool retry = json_array_size (ask->exclude) > 0;
+        if (sched_keys_admit (self->env->keys, ask->key, ask->key_limits, running, retry,
+                              self->env->now, &retry_after_ms, message, sizeof message) != 0) {
             s_deny (self, ask, 429, "KeyLimit", message, retry_after_ms);
             sched_ask_destroy (ask_p);
             return;
@@ -257,6 +262,8 @@ sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p)
         s_deny (self, ask, 429, "QueueFull", "every backend that could serve has "
                 "RateLimitRequestsThreshold requests waiting", s_retry_after (self, &pick));
     else {
+        if (self->env->keys)
+            ask->rank = sched_keys_rank (self->env->keys, ask->key_limits, ask->arrived_at);
         size_t position = sched_queue_push (self->queue, ask_p, pick.usable, pick.usable_count);
         s_answer (self, ask, "QUEUED", json_pack ("{s:I}", "Position", (json_int_t) position));
         s_arm_deadline (self, self->env->now);

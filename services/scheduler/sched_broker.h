@@ -35,7 +35,7 @@ void
 void
     sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p);
 
-//  Decides the waiting asks again, oldest first: with a backend, the asks
+//  Decides the waiting asks again, lowest rank first (sched_keys): with a backend, the asks
 //  that wait for it while it has room (a slot freed there); with NULL, every
 //  ask (the fleet changed).
 void

@@ -19,9 +19,18 @@ typedef struct {
     int64_t last_second;        //  the last second anything was counted
 } s_counts_t;
 
+//  What a key used since the scheduler started
+typedef struct {
+    int64_t requests;
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+    int64_t errors;
+} s_usage_t;
+
 struct _sched_keys_t {
-    json_t *config;             //  Identifier -> Key object (borrowed)
+    int64_t priority_step_ms;
     zhashx_t *counts;           //  Identifier -> s_counts_t
+    zhashx_t *usage;            //  Identifier -> s_usage_t
 };
 
 static void
@@ -32,11 +41,14 @@ s_counts_free (void **item)
 }
 
 sched_keys_t *
-sched_keys_new (void)
+sched_keys_new (int64_t priority_step_ms)
 {
     sched_keys_t *self = (sched_keys_t *) zmalloc (sizeof (sched_keys_t));
+    self->priority_step_ms = priority_step_ms;
     self->counts = zhashx_new ();
     zhashx_set_destructor (self->counts, s_counts_free);
+    self->usage = zhashx_new ();
+    zhashx_set_destructor (self->usage, s_counts_free);
     return self;
 }
 
@@ -48,15 +60,9 @@ sched_keys_destroy (sched_keys_t **self_p)
     if (!self)
         return;
     zhashx_destroy (&self->counts);
+    zhashx_destroy (&self->usage);
     free (self);
     *self_p = NULL;
-}
-
-void
-sched_keys_set_config (sched_keys_t *self, json_t *keys)
-{
-    assert (self);
-    self->config = keys;
 }
 
 //  The bucket of second, emptied if it held an older second
@@ -101,6 +107,18 @@ s_counts (sched_keys_t *self, const char *key, int64_t second)
     return counts;
 }
 
+//  The usage of key, made if needed; NULL once SCHED_KEYS_MAX keys have some
+static s_usage_t *
+s_usage (sched_keys_t *self, const char *key)
+{
+    s_usage_t *usage = (s_usage_t *) zhashx_lookup (self->usage, key);
+    if (!usage && zhashx_size (self->usage) < SCHED_KEYS_MAX) {
+        usage = (s_usage_t *) zmalloc (sizeof (s_usage_t));
+        zhashx_insert (self->usage, key, usage);
+    }
+    return usage;
+}
+
 //  What the last minute holds (requests, or tokens), and when enough of it
 //  ends to bring it under limit
 static int64_t
@@ -127,23 +145,24 @@ s_sum (s_counts_t *counts, int64_t second, bool tokens, int64_t limit, int64_t *
     return total;
 }
 
-int
-sched_keys_admit (sched_keys_t *self, const char *key, size_t running, int64_t now_ms,
-                  int64_t *retry_after_ms, char *message, size_t size)
+//  The limits' verdict on an ask, as sched_keys_admit says; 1: admitted, not counted
+static int
+s_admit (sched_keys_t *self, const char *key, json_t *limits, size_t running, bool retry,
+         int64_t now_ms, int64_t *retry_after_ms, char *message, size_t size)
 {
-    assert (self && retry_after_ms && message);
-    json_t *object = key ? json_object_get (self->config, key) : NULL;
-    if (!object)
-        return 0;               //  no key, or one the config no longer has: no limits
-    json_int_t concurrent = json_integer_value (json_object_get (object, "MaxConcurrentRequests"));
-    json_int_t per_minute = json_integer_value (json_object_get (object, "RequestsPerMinute"));
-    json_int_t tokens = json_integer_value (json_object_get (object, "TokensPerMinute"));
+    if (!limits)
+        return 0;
+    json_int_t concurrent = json_integer_value (json_object_get (limits, "MaxConcurrentRequests"));
+    json_int_t per_minute = json_integer_value (json_object_get (limits, "RequestsPerMinute"));
+    json_int_t tokens = json_integer_value (json_object_get (limits, "TokensPerMinute"));
     if (concurrent > 0 && (json_int_t) running >= concurrent) {
         *retry_after_ms = S_RETRY_MIN_MS;
         snprintf (message, size, "API key '%s' has %zu requests running or waiting "
                   "(MaxConcurrentRequests %lld)", key, running, (long long) concurrent);
         return -1;
     }
+    if (retry)
+        return 1;
     if (per_minute == 0 && tokens == 0)
         return 0;
     int64_t second = now_ms / 1000;
@@ -168,18 +187,89 @@ sched_keys_admit (sched_keys_t *self, const char *key, size_t running, int64_t n
     return 0;
 }
 
+int
+sched_keys_admit (sched_keys_t *self, const char *key, json_t *limits, size_t running,
+                  bool retry, int64_t now_ms, int64_t *retry_after_ms, char *message,
+                  size_t size)
+{
+    assert (self && retry_after_ms && message);
+    if (!key)
+        return 0;
+    int verdict = s_admit (self, key, limits, running, retry, now_ms, retry_after_ms, message,
+                           size);
+    s_usage_t *usage = s_usage (self, key);
+    if (usage && verdict < 0)
+        usage->errors++;
+    else if (usage && !retry)
+        usage->requests++;
+    return verdict < 0 ? -1 : 0;
+}
+
 void
-sched_keys_charge (sched_keys_t *self, const char *key, int64_t tokens, int64_t now_ms)
+sched_keys_charge (sched_keys_t *self, const char *key, int64_t prompt_tokens,
+                   int64_t completion_tokens, bool error, int64_t now_ms)
 {
     assert (self);
-    json_t *object = key ? json_object_get (self->config, key) : NULL;
-    if (!object || tokens <= 0
-        || json_integer_value (json_object_get (object, "TokensPerMinute")) == 0)
+    if (!key)
+        return;
+    prompt_tokens = prompt_tokens > 0 ? prompt_tokens : 0;
+    completion_tokens = completion_tokens > 0 ? completion_tokens : 0;
+    s_usage_t *usage = s_usage (self, key);
+    if (usage) {
+        usage->prompt_tokens += prompt_tokens;
+        usage->completion_tokens += completion_tokens;
+        usage->errors += error;
+    }
+    if (prompt_tokens + completion_tokens == 0)
         return;
     int64_t second = now_ms / 1000;
     s_counts_t *counts = s_counts (self, key, second);
     if (counts)
-        s_bucket (counts, second)->tokens += tokens;
+        s_bucket (counts, second)->tokens += prompt_tokens + completion_tokens;
+}
+
+void
+sched_keys_note_error (sched_keys_t *self, const char *key)
+{
+    assert (self);
+    s_usage_t *usage = key ? s_usage (self, key) : NULL;
+    if (usage)
+        usage->errors++;
+}
+
+void
+sched_keys_note_running (sched_keys_t *self, const char *key)
+{
+    assert (self);
+    if (key)
+        s_usage (self, key);
+}
+
+json_t *
+sched_keys_usage (sched_keys_t *self, size_t max)
+{
+    assert (self);
+    json_t *records = json_array ();
+    for (s_usage_t *usage = (s_usage_t *) zhashx_first (self->usage);
+         usage && json_array_size (records) < max;
+         usage = (s_usage_t *) zhashx_next (self->usage))
+        json_array_append_new (records, json_pack (
+            "{s:s, s:I, s:I, s:I, s:I}", "Key", (const char *) zhashx_cursor (self->usage),
+            "Requests", (json_int_t) usage->requests, "PromptTokens",
+            (json_int_t) usage->prompt_tokens, "CompletionTokens",
+            (json_int_t) usage->completion_tokens, "Errors", (json_int_t) usage->errors));
+    return records;
+}
+
+int64_t
+sched_keys_rank (sched_keys_t *self, json_t *limits, int64_t arrived_at)
+{
+    assert (self);
+    const char *priority = json_string_value (json_object_get (limits, "Priority"));
+    int64_t steps = priority && streq (priority, "High") ? 0
+                    : priority && streq (priority, "Low") ? 2
+                                                          : 1;
+    return arrived_at + steps * self->priority_step_ms;
 }
 
 //  --------------------------------------------------------------------------
@@ -190,43 +280,91 @@ sched_keys_test (bool verbose)
 {
     (void) verbose;
     printf (" * sched_keys: ");
-    sched_keys_t *self = sched_keys_new ();
-    json_t *config = json_pack ("{s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}}",
-                                "c2", "MaxConcurrentRequests", 2, "RequestsPerMinute", 0,
-                                "TokensPerMinute", 0, "r3", "MaxConcurrentRequests", 0,
-                                "RequestsPerMinute", 3, "TokensPerMinute", 0, "t100",
-                                "MaxConcurrentRequests", 0, "RequestsPerMinute", 0,
-                                "TokensPerMinute", 100);
-    sched_keys_set_config (self, config);
+    sched_keys_t *self = sched_keys_new (500);
+    json_t *c2 = json_pack ("{s:s, s:i, s:i, s:i}", "Priority", "High", "MaxConcurrentRequests", 2,
+                            "RequestsPerMinute", 0, "TokensPerMinute", 0);
+    json_t *r3 = json_pack ("{s:s, s:i, s:i, s:i}", "Priority", "Low", "MaxConcurrentRequests", 0,
+                            "RequestsPerMinute", 3, "TokensPerMinute", 0);
+    json_t *t100 = json_pack ("{s:s, s:i, s:i, s:i}", "Priority", "Normal",
+                              "MaxConcurrentRequests", 0, "RequestsPerMinute", 0,
+                              "TokensPerMinute", 100);
     int64_t retry = 0, now = 1000000;
     char message [SCHED_KEYS_MESSAGE_MAX];
-    //  No key, an unknown key: no limits
-    assert (sched_keys_admit (self, NULL, 1000, now, &retry, message, sizeof message) == 0);
-    assert (sched_keys_admit (self, "ghost", 1000, now, &retry, message, sizeof message) == 0);
+    //  No key, no limits: nothing to hold
+    assert (sched_keys_admit (self, NULL, c2, 1000, false, now, &retry, message,
+                              sizeof message) == 0);
+    assert (sched_keys_admit (self, "c2", NULL, 1000, false, now, &retry, message,
+                              sizeof message) == 0);
     //  Concurrency: what runs or waits
-    assert (sched_keys_admit (self, "c2", 1, now, &retry, message, sizeof message) == 0);
-    assert (sched_keys_admit (self, "c2", 2, now, &retry, message, sizeof message) == -1);
+    assert (sched_keys_admit (self, "c2", c2, 1, false, now, &retry, message, sizeof message)
+            == 0);
+    assert (sched_keys_admit (self, "c2", c2, 2, false, now, &retry, message, sizeof message)
+            == -1);
     assert (strstr (message, "MaxConcurrentRequests 2") && retry == S_RETRY_MIN_MS);
     //  Requests per minute: the 4th in a minute waits for the first to leave it
     for (int i = 0; i < 3; i++)
-        assert (sched_keys_admit (self, "r3", 0, now + i * 10000, &retry, message,
+        assert (sched_keys_admit (self, "r3", r3, 0, false, now + i * 10000, &retry, message,
                                   sizeof message) == 0);
-    assert (sched_keys_admit (self, "r3", 0, now + 30000, &retry, message, sizeof message) == -1);
+    assert (sched_keys_admit (self, "r3", r3, 0, false, now + 30000, &retry, message,
+                              sizeof message) == -1);
     assert (strstr (message, "RequestsPerMinute 3"));
     assert (retry == 30000);
-    assert (sched_keys_admit (self, "r3", 0, now + 60000, &retry, message, sizeof message) == 0);
+    assert (sched_keys_admit (self, "r3", r3, 0, false, now + 60000, &retry, message,
+                              sizeof message) == 0);
     //  Tokens per minute: charged after the fact, over the limit until they age out
-    assert (sched_keys_admit (self, "t100", 0, now, &retry, message, sizeof message) == 0);
-    sched_keys_charge (self, "t100", 150, now + 500);
-    assert (sched_keys_admit (self, "t100", 0, now + 20000, &retry, message, sizeof message)
-            == -1);
+    assert (sched_keys_admit (self, "t100", t100, 0, false, now, &retry, message,
+                              sizeof message) == 0);
+    sched_keys_charge (self, "t100", 100, 50, false, now + 500);
+    assert (sched_keys_admit (self, "t100", t100, 0, false, now + 20000, &retry, message,
+                              sizeof message) == -1);
     assert (strstr (message, "used 150 tokens") && retry == 40000);
-    assert (sched_keys_admit (self, "t100", 0, now + 61000, &retry, message, sizeof message)
-            == 0);
-    //  Keys without a token limit are not charged
-    sched_keys_charge (self, "r3", 1000000, now);
-    sched_keys_charge (self, NULL, 10, now);
-    json_decref (config);
+    assert (sched_keys_admit (self, "t100", t100, 0, false, now + 61000, &retry, message,
+                              sizeof message) == 0);
+    sched_keys_charge (self, NULL, 10, 10, true, now);
+    //  A retry counts against concurrency only
+    assert (sched_keys_admit (self, "r3", r3, 0, true, now + 60001, &retry, message,
+                              sizeof message) == 0);
+    //  Usage: requests admitted, errors (refusals, failed requests), tokens in and out
+    sched_keys_charge (self, "c2", 3, 4, true, now);
+    sched_keys_note_error (self, "c2");
+    sched_keys_note_running (self, NULL);
+    json_t *usage = sched_keys_usage (self, 100);
+    assert (json_array_size (usage) == 3);
+    json_decref (usage);
+    sched_keys_note_running (self, "resumed");
+    usage = sched_keys_usage (self, 100);
+    assert (json_array_size (usage) == 4);
+    json_decref (usage);
+    usage = sched_keys_usage (self, 3);
+    assert (json_array_size (usage) == 3);
+    size_t index;
+    json_t *record;
+    json_array_foreach (usage, index, record) {
+        const char *name = json_string_value (json_object_get (record, "Key"));
+        json_int_t requests = json_integer_value (json_object_get (record, "Requests"));
+        json_int_t errors = json_integer_value (json_object_get (record, "Errors"));
+        if (streq (name, "c2"))
+            assert (requests == 2 && errors == 3
+                    && json_integer_value (json_object_get (record, "PromptTokens")) == 3
+                    && json_integer_value (json_object_get (record, "CompletionTokens")) == 4);
+        else if (streq (name, "resumed"))
+            assert (requests == 0 && errors == 0);
+        else if (streq (name, "r3"))
+            assert (requests == 4 && errors == 1);
+        else
+            assert (streq (name, "t100") && requests == 2 && errors == 1
+                    && json_integer_value (json_object_get (record, "CompletionTokens")) == 50);
+    }
+    json_decref (usage);
+    //  Ranks: High, then Normal (and no key), then Low, each a step behind
+    assert (sched_keys_rank (self, c2, 100) == 100);
+    assert (sched_keys_rank (self, t100, 100) == 600);
+    assert (sched_keys_rank (self, NULL, 100) == 600);
+    assert (sched_keys_rank (self, r3, 100) == 1100);
+    assert (sched_keys_rank (self, r3, 100) < sched_keys_rank (self, c2, 1101));
+    json_decref (c2);
+    json_decref (r3);
+    json_decref (t100);
     sched_keys_destroy (&self);
     sched_keys_destroy (&self);
     printf ("OK\n");

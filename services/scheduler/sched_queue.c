@@ -26,7 +26,7 @@ s_ollama_route (const char *route)
 
 struct _sched_queue_t {
     zhashx_t *asks;             //  key -> sched_ask_t
-    zlistx_t *arrivals;         //  every ask, oldest first; owns them
+    zlistx_t *arrivals;         //  every ask, lowest rank first; owns them
     zlistx_t *deadlines;        //  every ask, earliest deadline first
     zhashx_t *frontends;        //  frontend -> asks queued (sched_tally)
     zhashx_t *waiting;          //  backend -> asks waiting for it (sched_tally)
@@ -37,6 +37,15 @@ static void
 s_key (char *dest, const char *ingress, const char *id)
 {
     snprintf (dest, S_KEY_MAX, "%s%c%s", ingress, S_KEY_SEPARATOR, id);
+}
+
+//  Equal ranks keep their arrival order: an insert goes after its equals
+static int
+s_compare_ranks (const void *item1, const void *item2)
+{
+    int64_t one = ((const sched_ask_t *) item1)->rank;
+    int64_t two = ((const sched_ask_t *) item2)->rank;
+    return one < two ? -1 : one > two ? 1 : 0;
 }
 
 static int
@@ -66,9 +75,11 @@ sched_ask_new (const char *ingress, const char *id, json_t *body, int64_t now)
     self->exclude = json_object_get (body, "Exclude");
     self->sticky_key = json_string_value (json_object_get (body, "StickyKey"));
     self->key = json_string_value (json_object_get (body, "Key"));
+    self->key_limits = json_object_get (body, "KeyLimits");
     self->ollama_only = s_ollama_route (json_string_value (json_object_get (body, "Route")));
     self->deadline_ms = json_integer_value (json_object_get (body, "DeadlineMs"));
     self->arrived_at = now;
+    self->rank = now;
     self->deadline = now + self->deadline_ms;
     //  The codec checked the body; these defaults only keep a caller's slip harmless
     if (!self->frontend)
@@ -122,6 +133,7 @@ sched_queue_new (void)
     sched_queue_t *self = (sched_queue_t *) zmalloc (sizeof (sched_queue_t));
     self->asks = zhashx_new ();
     self->arrivals = zlistx_new ();
+    zlistx_set_comparator (self->arrivals, s_compare_ranks);
     self->deadlines = zlistx_new ();
     zlistx_set_comparator (self->deadlines, s_compare_deadlines);
     self->frontends = zhashx_new ();
@@ -162,7 +174,8 @@ sched_queue_push (sched_queue_t *self, sched_ask_t **ask_p, const char *const *u
     s_key (key, ask->ingress, ask->id);
     assert (!zhashx_lookup (self->asks, key));
     zhashx_insert (self->asks, key, ask);
-    ask->arrival_handle = zlistx_add_end (self->arrivals, ask);
+    //  Ranks mostly grow with arrivals: search from the end
+    ask->arrival_handle = zlistx_insert (self->arrivals, ask, false);
     //  Deadlines mostly grow with arrivals: search from the end
     ask->deadline_handle = zlistx_insert (self->deadlines, ask, false);
     sched_tally_add (self->frontends, ask->frontend, 1);
@@ -372,6 +385,21 @@ sched_queue_test (bool verbose)
     assert (sched_queue_waiting (queue, "b2") == 0);
     assert (sched_queue_of_frontend (queue, "f1") == 0);
     assert (sched_queue_earliest (queue) == NULL);
+
+    //  Ranks: lowest first, arrival order within one rank (a key's priority
+    //  sets the rank: sched_keys)
+    const char *order [] = {"a", "b", "c", "d", "e"};
+    int64_t ranks [] = {200, 100, 200, 100, 50};
+    for (int i = 0; i < 5; i++) {
+        ask = s_test_ask ("i4", order [i], "f1", 1000, now);
+        ask->rank = ranks [i];
+        sched_queue_push (queue, &ask, NULL, 0);
+    }
+    const char *expected = "ebdac";
+    walked = 0;
+    for (ask = sched_queue_first (queue); ask; ask = sched_queue_next (queue))
+        assert (ask->id [0] == expected [walked++]);
+    assert (walked == 5 && sched_queue_drop_ingress (queue, "i4") == 5);
 
     //  Destroy frees what is queued
     ask = s_test_ask ("i3", "1", "f1", 0, now);

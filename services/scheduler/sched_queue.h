@@ -2,8 +2,9 @@
     sched_queue - the asks waiting for a free slot
 
     An ask is one LEASE not answered yet. The queue holds the asks that found
-    every backend they could use full, in order of arrival (which is FIFO per
-    frontend too), and in order of deadline, so that the earliest deadline is
+    every backend they could use full, in order of rank (their arrival, plus
+    their key's priority head start: sched_keys), which is FIFO within a rank
+    and per frontend too, and in order of deadline, so that the earliest deadline is
     found at once. It counts, per backend, the asks that wait for it: the
     RateLimitRequestsThreshold bound is checked against that count.
     =========================================================================
@@ -33,9 +34,11 @@ typedef struct {
     json_t *exclude;            //  array of backend Identifiers not to use
     const char *sticky_key;     //  or NULL
     const char *key;            //  the client API key, or NULL
+    json_t *key_limits;         //  its limits and priority (KeyLimits), or NULL
     bool ollama_only;           //  its Route is Ollama's own API (/api/...): Ollama backends only
     int64_t deadline_ms;        //  how long it may wait (0: not at all)
     int64_t arrived_at;         //  zclock_mono
+    int64_t rank;               //  order in the queue, lowest first (arrived_at by default)
     int64_t deadline;           //  arrived_at + deadline_ms
     //  Owned by the queue while the ask waits
     char **usable;              //  backends it waits for
@@ -94,7 +97,7 @@ sched_ask_t *
 size_t
     sched_queue_drop_ingress (sched_queue_t *self, const char *ingress);
 
-//  Walks the asks, oldest first. The current ask may be removed while
+//  Walks the asks, lowest rank first (oldest first within a rank). The current ask may be removed while
 //  walking; nothing may be pushed.
 sched_ask_t *
     sched_queue_first (sched_queue_t *self);

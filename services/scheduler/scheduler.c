@@ -100,7 +100,6 @@ s_rebuild (s_scheduler_t *self)
     sched_fleet_diff (fleet, self->env.fleet, s_lost, self);
     sched_fleet_destroy (&self->env.fleet);
     self->env.fleet = fleet;
-    sched_keys_set_config (self->env.keys, of_clone_objects (self->clone, OF_KIND_KEY));
     sched_broker_drain (self->broker, NULL);
 }
 
@@ -156,12 +155,20 @@ s_publish_state (s_scheduler_t *self)
             "{s:s, s:I, s:I}", "Frontend", frontend->id, "Queued",
             (json_int_t) sched_queue_of_frontend (sched_broker_queue (self->broker), frontend->id), "Sessions",
             (json_int_t) sched_sessions_of_frontend (self->env.sessions, frontend->id)));
-    s_publish (self, "STATE", json_pack ("{s:s, s:I, s:I, s:I, s:o, s:o}", "Epoch", self->epoch,
-                                         "Ingresses",
+    //  Each key's usage since this scheduler started, with its leases now
+    json_t *keys = sched_keys_usage (self->env.keys, OFP_LEASE_RECORDS_MAX);
+    size_t index;
+    json_t *record;
+    json_array_foreach (keys, index, record)
+        json_object_set_new (record, "Running", json_integer ((json_int_t) sched_table_key_leases (
+            self->env.table, json_string_value (json_object_get (record, "Key")))));
+    s_publish (self, "STATE", json_pack ("{s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "Epoch",
+                                         self->epoch, "Ingresses",
                                          (json_int_t) sched_table_ingresses (self->env.table),
                                          "Leases", (json_int_t) sched_table_size (self->env.table),
                                          "Asks", (json_int_t) sched_queue_size (sched_broker_queue (self->broker)),
-                                         "Backends", backends, "Frontends", frontends));
+                                         "Backends", backends, "Frontends", frontends, "Keys",
+                                         keys));
 }
 
 //  Every heartbeat: forget silent ingresses, expire sessions, publish STATE
@@ -246,11 +253,17 @@ s_on_release (s_scheduler_t *self, ofp_msg_t *request, const char *ingress)
     if (lease && streq (lease->ingress, ingress)) {
         json_object_set_new (outcome, "Frontend", json_string (lease->frontend));
         backend = strdup (lease->backend);
-        //  A key's tokens are charged after the fact: they are known only now
+        //  A key's tokens are charged after the fact: they are known only now.
+        //  Errors: what the client got as one (a connect failure is retried, a
+        //  client that left chose to)
+        const char *ended = json_string_value (json_object_get (body, "Outcome"));
+        bool failed = streq (ended, "backend_error") || streq (ended, "timeout")
+                      || streq (ended, "rejected")
+                      || json_integer_value (json_object_get (body, "Status")) >= 400;
         sched_keys_charge (self->env.keys, lease->key,
-                           json_integer_value (json_object_get (body, "PromptTokens"))
-                               + json_integer_value (json_object_get (body, "CompletionTokens")),
-                           zclock_mono ());
+                           json_integer_value (json_object_get (body, "PromptTokens")),
+                           json_integer_value (json_object_get (body, "CompletionTokens")),
+                           failed, zclock_mono ());
         sched_table_remove (self->env.table, lease);
     }
     const char *outcome_name = json_string_value (json_object_get (body, "Outcome"));
@@ -298,6 +311,7 @@ s_on_resume (s_scheduler_t *self, ofp_msg_t *request, const char *ingress, int64
                                                  json_string_value (json_object_get (held, "Epoch")),
                                                  json_string_value (json_object_get (held, "Lease"))),
                              json_string_value (json_object_get (held, "Key")));
+        sched_keys_note_running (self->env.keys, json_string_value (json_object_get (held, "Key")));
         adopted++;
         //  Sessions died with the old epoch: the running requests say where they were
         sched_frontend_t *frontend =
@@ -470,7 +484,7 @@ scheduler_actor (zsock_t *pipe, void *args)
     zsock_set_rcvtimeo (self.router, 0);
     of_service_epoch (self.epoch);
     self.env.table = sched_table_new ();
-    self.env.keys = sched_keys_new ();
+    self.env.keys = sched_keys_new (settings->priority_step_ms);
     self.env.sessions = sched_sessions_new ((size_t) settings->max_sessions);
     self.loop = zloop_new ();
     self.broker = sched_broker_new (self.loop, self.router, self.tap, self.epoch, &self.env,

@@ -251,13 +251,18 @@ s_objects (s_options_t *options, const char *plural)
                                              : backends ? ctl_views_backends
                                                         : ctl_views_frontends);
     }
-    if (streq (verb, "health") && backends) {
-        if (id)
-            s_path (path, sizeof path, "/v1.0/backends/", id, "/health");
+    if ((streq (verb, "health") && backends) || (streq (verb, "usage") && keys)) {
+        const char *view = backends ? "health" : "usage";
+        if (id) {
+            char prefix [CTL_PATH_MAX], suffix [32];
+            snprintf (prefix, sizeof prefix, "/v1.0/%s/", plural);
+            snprintf (suffix, sizeof suffix, "/%s", view);
+            s_path (path, sizeof path, prefix, id, suffix);
+        }
         else {
-            snprintf (path, sizeof path, "/v1.0/backends/health");
+            snprintf (path, sizeof path, "/v1.0/%s/%s", plural, view);
             s_paging (options, query, sizeof query);
-            return s_list (options, path, query, ctl_views_health);
+            return s_list (options, path, query, backends ? ctl_views_health : ctl_views_usage);
         }
         json_t *reply = NULL;
         int rc = s_call (options, "GET", path, NULL, &reply, NULL);
@@ -444,6 +449,8 @@ s_usage (FILE *out)
         "  keys list|get|exists|create|replace|patch|delete  client API keys, as above; create\n"
         "                                       shows the new key's Secret, this once\n"
         "  keys regenerate ID                   a new Secret (shown once); the old one stops\n"
+        "  keys usage [ID]                      requests, tokens, errors since the scheduler\n"
+        "                                       started, and requests running\n"
         "  health [ID]                          backends' health, leases, queue, models\n"
         "  models FRONTEND                      a frontend's models and pull progress\n"
         "  pulls                                every pull running or just finished\n"

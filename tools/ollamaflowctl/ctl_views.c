@@ -87,6 +87,17 @@ ctl_views_keys (FILE *out, json_t *rows)
 }
 
 void
+ctl_views_usage (FILE *out, json_t *rows)
+{
+    static const ctl_column_t columns [] = {
+        {"IDENTIFIER", "Identifier", NULL}, {"REQUESTS", "Requests", NULL},
+        {"PROMPT", "PromptTokens", NULL}, {"COMPLETION", "CompletionTokens", NULL},
+        {"ERRORS", "Errors", NULL}, {"RUNNING", "Running", NULL}, {NULL, NULL, NULL}
+    };
+    ctl_print_table (out, rows, columns);
+}
+
+void
 ctl_views_health (FILE *out, json_t *rows)
 {
     static const ctl_column_t columns [] = {

@@ -17,6 +17,8 @@ void
 void
     ctl_views_keys (FILE *out, json_t *rows);
 void
+    ctl_views_usage (FILE *out, json_t *rows);
+void
     ctl_views_health (FILE *out, json_t *rows);
 void
     ctl_views_sessions (FILE *out, json_t *rows);

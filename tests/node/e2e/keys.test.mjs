@@ -4,10 +4,13 @@
 // `ollama` and `openai` clients, on two replicas.
 //
 // Frontends by Host: main (127.0.0.1) and team (localhost) require a key; open (open.local)
-// does not. Unknown secrets are sent to replica 0 only, so replica 1's slow-down is the test's own.
+// does not. The slow-down test sends from 127.0.0.2, an address of its own.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { assertCleanStop, waitFor } from './flow.mjs';
@@ -17,11 +20,14 @@ import { runCtl, EXIT } from './ctl.mjs';
 const SECRET = /^ofk-[0-9a-f]{64}$/;
 const MODEL = 'llama3.2';
 const teamUrl = (replica = 0) => `http://localhost:${flow.port(replica)}`;
+const logDir = mkdtempSync(join(tmpdir(), 'ollamaflow-keys-'));
+const ACCESS_LOG = join(logDir, 'access.log');
 let flow;
 
 before(async () => {
   flow = await startAdminFlow({
     replicas: 2,
+    settings: { AccessLog: { SampleEvery: 1, File: ACCESS_LOG }, Metrics: { KeyLabelsMax: 2 } },
     frontends: [
       { Identifier: 'main', Hostname: '127.0.0.1', Backends: ['a'], RequireApiKey: true,
         PassClientCredentials: true },
@@ -32,10 +38,10 @@ before(async () => {
   });
 });
 
-// A request with any headers (Host included), on one replica
-function raw(method, path, { host, headers = {}, body, replica = 0 } = {}) {
+// A request with any headers (Host included), on one replica, from localAddress
+function raw(method, path, { host, headers = {}, body, replica = 0, localAddress } = {}) {
   return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port: flow.port(replica), method, path,
+    const request = http.request({ host: '127.0.0.1', port: flow.port(replica), method, path, localAddress,
       headers: { ...(host ? { host } : {}), 'content-type': 'application/json', ...headers } },
     (response) => {
       let data = '';
@@ -57,12 +63,19 @@ const bearer = (secret) => ({ authorization: `Bearer ${secret}` });
 
 after(async () => {
   assertCleanStop(assert, await flow.stop());
+  rmSync(logDir, { recursive: true, force: true });
 });
 
-// Creates key id (fields) and returns the answer's object, Secret included
-async function createKey(id, fields = {}) {
+// Creates key id (fields) and returns the answer's object, Secret included. A write is
+// acknowledged once committed and reaches the replicas' config copies just after: with
+// known, waits until both have it (a listing with the key on frontend main is no longer 401)
+async function createKey(id, fields = {}, { known = true } = {}) {
   const response = await admin(flow, 'PUT', '/keys', { body: { Identifier: id, ...fields } });
   assert.equal(response.status, 201, response.text);
+  if (known)
+    for (const replica of [0, 1])
+      await waitFor(async () => (await raw('GET', '/api/tags', { headers: bearer(response.json.Secret),
+        replica })).status !== 401, { what: `${id} on replica ${replica}` });
   return response.json;
 }
 
@@ -203,6 +216,12 @@ test('a key works on its frontend with both clients and is refused on another (4
   assert.equal(seen.authorization, 'Bearer secret-a');
   assert.equal(seen['x-api-key'], undefined);
   assert.ok(!JSON.stringify(seen).includes(secret.slice(4)));
+  // The access log names the key, never its secret
+  const lines = await waitFor(() => {
+    const text = readFileSync(ACCESS_LOG, 'utf8');
+    return text.includes('"Key":"k-main"') ? text : null;
+  }, { what: 'an access log line with the key' });
+  assert.ok(!lines.includes(secret.slice(4)));
 
   // Another frontend: 403 in each dialect
   const teamOllama = new Ollama({ host: teamUrl(), headers: bearer(secret) });
@@ -307,11 +326,18 @@ test('a key revoked through one replica stops working on both within one second'
   assert.ok(Math.max(...refusedAt) < 1000, `revoked after ${refusedAt} ms`);
 });
 
+test('with more keys than Metrics.KeyLabelsMax, /metrics sums them without naming any', async () => {
+  const metrics = await (await fetch(`${flow.url(1)}/metrics`)).text();
+  assert.ok(!/^ollamaflow_key_\w+\{key=/m.test(metrics), 'a key is named');
+  assert.match(metrics, /^ollamaflow_key_requests \d+$/m);
+  assert.match(metrics, /^ollamaflow_key_running \d+$/m);
+});
+
 test('repeated unknown keys from one address are slowed down, within a bound; good keys are not', async () => {
   const { Secret: secret } = await createKey('k-slow', { Frontends: ['main'] });
   const timed = async (headers) => {
     const started = performance.now();
-    const response = await raw('GET', '/api/tags', { headers, replica: 1 });
+    const response = await raw('GET', '/api/tags', { headers, replica: 1, localAddress: '127.0.0.2' });
     return { status: response.status, ms: performance.now() - started, headers: response.headers };
   };
   const waits = [];
