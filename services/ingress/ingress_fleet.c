@@ -11,9 +11,15 @@ static const char *const s_services [] = {"configd", "scheduler", "healthmon", "
 static const char *const s_states [] = {"Healthy", "Unhealthy", "Unknown"};
 
 static void
+s_head_typed (struct evbuffer *out, const char *name, const char *type, const char *help)
+{
+    evbuffer_add_printf (out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
 s_head (struct evbuffer *out, const char *name, const char *help)
 {
-    evbuffer_add_printf (out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    s_head_typed (out, name, "gauge", help);
 }
 
 //  name{label="value"[,label2="value2"]} number
@@ -194,18 +200,23 @@ s_write_keys (ingress_ctx_t *ctx, struct evbuffer *out)
     json_t *records = json_object_get (ingress_watch_scheduler (ctx->watch), "Keys");
     json_t *keys = of_clone_objects (ctx->clone, OF_KIND_KEY);
     bool named = json_object_size (keys) <= (size_t) ctx->settings->metrics_key_labels_max;
+    //  The usage counts are counters: they only grow, and start again from 0
+    //  with a new scheduler (its epoch), which rate() takes as a reset
     static const struct {
-        const char *name, *field, *help;
+        const char *name, *type, *field, *help;
     } per_key [] = {
-        {"ollamaflow_key_requests", "Requests", "Requests of the key since the scheduler started"},
-        {"ollamaflow_key_prompt_tokens", "PromptTokens", "Prompt tokens of the key since then"},
-        {"ollamaflow_key_completion_tokens", "CompletionTokens",
-         "Completion tokens of the key since then"},
-        {"ollamaflow_key_errors", "Errors", "Requests of the key refused or failed since then"},
-        {"ollamaflow_key_running", "Running", "Requests of the key holding a backend slot"},
+        {"ollamaflow_key_requests_total", "counter", "Requests",
+         "Requests of the key since the scheduler started"},
+        {"ollamaflow_key_prompt_tokens_total", "counter", "PromptTokens",
+         "Prompt tokens of the key since the scheduler started"},
+        {"ollamaflow_key_completion_tokens_total", "counter", "CompletionTokens",
+         "Completion tokens of the key since the scheduler started"},
+        {"ollamaflow_key_errors_total", "counter", "Errors",
+         "Requests of the key refused or failed since the scheduler started"},
+        {"ollamaflow_key_running", "gauge", "Running", "Requests of the key holding a backend slot"},
     };
     for (size_t i = 0; i < sizeof per_key / sizeof per_key [0]; i++) {
-        s_head (out, per_key [i].name, per_key [i].help);
+        s_head_typed (out, per_key [i].name, per_key [i].type, per_key [i].help);
         const char *id;
         json_t *config;
         double sum = 0;

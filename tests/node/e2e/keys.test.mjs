@@ -329,7 +329,7 @@ test('a key revoked through one replica stops working on both within one second'
 test('with more keys than Metrics.KeyLabelsMax, /metrics sums them without naming any', async () => {
   const metrics = await (await fetch(`${flow.url(1)}/metrics`)).text();
   assert.ok(!/^ollamaflow_key_\w+\{key=/m.test(metrics), 'a key is named');
-  assert.match(metrics, /^ollamaflow_key_requests \d+$/m);
+  assert.match(metrics, /^ollamaflow_key_requests_total \d+$/m);
   assert.match(metrics, /^ollamaflow_key_running \d+$/m);
 });
 

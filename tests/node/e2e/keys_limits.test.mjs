@@ -252,8 +252,8 @@ test('usage per key matches what the backend generated, in the admin API and oll
   assert.match(shown.stdout, new RegExp(`k-usage +4 +${usage.PromptTokens} +${usage.CompletionTokens} +2`));
   // And in /metrics, by key (fewer keys than Metrics.KeyLabelsMax), never a secret
   const metrics = await (await fetch(`${flow.url(0)}/metrics`)).text();
-  assert.match(metrics, /^ollamaflow_key_requests\{key="k-usage"\} 4$/m);
-  assert.match(metrics, new RegExp(`^ollamaflow_key_completion_tokens\\{key="k-usage"\\} ${completion}$`, 'm'));
-  assert.match(metrics, /^ollamaflow_key_errors\{key="k-usage"\} 2$/m);
+  assert.match(metrics, /^ollamaflow_key_requests_total\{key="k-usage"\} 4$/m);
+  assert.match(metrics, new RegExp(`^ollamaflow_key_completion_tokens_total\\{key="k-usage"\\} ${completion}$`, 'm'));
+  assert.match(metrics, /^ollamaflow_key_errors_total\{key="k-usage"\} 2$/m);
   assert.ok(!metrics.includes(secret.slice(4)));
 });
