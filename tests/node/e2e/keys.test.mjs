@@ -105,6 +105,19 @@ test('a new key has a secret made by ollamaflow, shown once, stored only as a ha
   assert.deepEqual(other.Frontends, ['*']);
 });
 
+test('every keys route needs an admin token (401 without, or with a client key)', async () => {
+  const { Secret: secret } = await createKey('k-auth', {}, { known: false });
+  const routes = [['GET', '/keys'], ['PUT', '/keys', { Identifier: 'k-x' }], ['GET', '/keys/k-auth'],
+    ['PATCH', '/keys/k-auth', { Name: 'n' }], ['DELETE', '/keys/k-auth'],
+    ['POST', '/keys/k-auth/regenerate'], ['GET', '/keys/usage'], ['GET', '/keys/k-auth/usage']];
+  for (const [method, path, body] of routes)
+    for (const token of [null, 'wrong', secret]) {
+      const response = await admin(flow, method, path, { body, token });
+      assert.equal(response.status, 401, `${method} ${path}: ${response.text}`);
+    }
+  assert.equal((await admin(flow, 'GET', '/keys/k-auth')).status, 200);
+});
+
 test('bad key objects are refused with a message naming the field', async () => {
   const cases = [
     [{ Identifier: 'bad', Priority: 'Urgent' }, 400, /^Priority: must be High, Normal or Low/],
