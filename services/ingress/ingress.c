@@ -35,12 +35,15 @@
 #define S_HARD_BODY_LIMIT ((uint64_t) 2147483647 + 1)
 //  The operator's routes take no body to speak of
 #define S_OPS_BODY_LIMIT  65536
+//  Scrapers and probes: a few connections each
+#define S_OPS_CONNECTIONS 64
 
 typedef struct {
     of_settings_t *settings;
     evhtp_t *htp;
     int port;                           //  the port bound (Webserver.Port may be 0)
     evhtp_t *ops;                       //  the Metrics.Port listener, or NULL
+    of_conns_t *ops_conns;              //  its connections, freed at the end
     int ops_port;                       //  the port it bound
     of_evzmq_t *pipe_watch;
     of_conns_t *conns;                  //  every open client connection, bounded
@@ -164,6 +167,7 @@ s_listen_ops (s_ingress_t *self, char *error, size_t size)
     }
     evhtp_set_gencb (self->ops, s_on_ops_request, self);
     evhtp_set_max_body_size (self->ops, S_OPS_BODY_LIMIT);
+    self->ops_conns = of_conns_new (self->ops, S_OPS_CONNECTIONS, NULL, NULL);
     return s_listen (self, self->ops, self->settings->metrics_port, false, &self->ops_port, error,
                      size);
 }
@@ -173,6 +177,7 @@ s_destroy (s_ingress_t *self)
 {
     if (self->ops) {
         evhtp_unbind_socket (self->ops);
+        of_conns_destroy (&self->ops_conns);
         evhtp_free (self->ops);
     }
     if (self->htp) {
