@@ -77,6 +77,7 @@ typedef struct {
     bool metrics_require_token;     //  Metrics.RequireAdminToken: /metrics needs an admin token
     int access_log_sample;          //  AccessLog.SampleEvery: 0 off, 1 every request, N 1 in N
     char *access_log_file;          //  AccessLog.File: "" for standard output, else a file
+    int metrics_port;               //  Metrics.Port: this replica's own port for /metrics (0: none)
     //  Client API keys (docs/api-keys.md)
     int64_t priority_step_ms;       //  Scheduler.PriorityStepMs: a priority's head start
     int metrics_key_labels_max;     //  Metrics.KeyLabelsMax: keys named in /metrics at most

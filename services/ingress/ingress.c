@@ -18,6 +18,7 @@
 #include "ingress_metrics.h"
 #include "ingress_access.h"
 #include "ingress_wire.h"
+#include "ingress_ops.h"
 #include "of_service.h"
 #include "of_conns.h"
 #include <evhtp.h>
@@ -32,11 +33,18 @@
 //  above the largest MaxRequestBodySize a frontend may set, which ingress_call
 //  answers with a proper 413
 #define S_HARD_BODY_LIMIT ((uint64_t) 2147483647 + 1)
+//  The operator's routes take no body to speak of
+#define S_OPS_BODY_LIMIT  65536
+//  Scrapers and probes: a few connections each
+#define S_OPS_CONNECTIONS 64
 
 typedef struct {
     of_settings_t *settings;
     evhtp_t *htp;
     int port;                           //  the port bound (Webserver.Port may be 0)
+    evhtp_t *ops;                       //  the Metrics.Port listener, or NULL
+    of_conns_t *ops_conns;              //  its connections, freed at the end
+    int ops_port;                       //  the port it bound
     of_evzmq_t *pipe_watch;
     of_conns_t *conns;                  //  every open client connection, bounded
     ingress_wire_t *wire;               //  strict HTTP and client timeouts on them
@@ -102,10 +110,12 @@ s_on_config_change (void *arg, of_kind_t kind, const char *identifier, json_t *o
                       object ? "changed" : "deleted");
 }
 
-//  Binds Webserver.Hostname:Port ("*" is every address); SO_REUSEPORT lets
-//  several ingress replicas share the port
+//  Binds htp to Webserver.Hostname:port ("*" is every address); with reuse
+//  (SO_REUSEPORT) several ingress replicas share the port. The port bound
+//  (port may be 0) goes to *bound_p.
 static int
-s_bind (s_ingress_t *self, char *error, size_t size)
+s_listen (s_ingress_t *self, evhtp_t *htp, int port, bool reuse, int *bound_p, char *error,
+          size_t size)
 {
     const char *host = self->settings->http_hostname;
     char address [INET6_ADDRSTRLEN + 8] = "ipv4:0.0.0.0";
@@ -123,24 +133,53 @@ s_bind (s_ingress_t *self, char *error, size_t size)
                   numeric);
         freeaddrinfo (found);
     }
-    evhtp_enable_flag (self->htp, EVHTP_FLAG_ENABLE_REUSEPORT | EVHTP_FLAG_ENABLE_NODELAY);
-    if (evhtp_bind_socket (self->htp, address, (uint16_t) self->settings->http_port,
-                           S_LISTEN_BACKLOG) != 0) {
-        snprintf (error, size, "cannot listen on %s port %d: %s", host, self->settings->http_port,
-                  strerror (errno));
+    evhtp_enable_flag (htp, EVHTP_FLAG_ENABLE_NODELAY
+                                | (reuse ? EVHTP_FLAG_ENABLE_REUSEPORT : 0));
+    if (evhtp_bind_socket (htp, address, (uint16_t) port, S_LISTEN_BACKLOG) != 0) {
+        snprintf (error, size, "cannot listen on %s port %d: %s", host, port, strerror (errno));
         return -1;
     }
     struct sockaddr_storage bound;
     socklen_t length = sizeof bound;
-    getsockname (evconnlistener_get_fd (self->htp->server), (struct sockaddr *) &bound, &length);
-    self->port = ntohs (bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &bound)->sin6_port
-                                                    : ((struct sockaddr_in *) &bound)->sin_port);
+    getsockname (evconnlistener_get_fd (htp->server), (struct sockaddr *) &bound, &length);
+    *bound_p = ntohs (bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &bound)->sin6_port
+                                                  : ((struct sockaddr_in *) &bound)->sin_port);
     return 0;
+}
+
+static void
+s_on_ops_request (evhtp_request_t *request, void *arg)
+{
+    ingress_ops_serve (&((s_ingress_t *) arg)->ctx, request);
+}
+
+//  Metrics.Port: the operator's routes on a port of this replica's own, so a
+//  scraper reaches each of several replicas that share Webserver.Port
+static int
+s_listen_ops (s_ingress_t *self, char *error, size_t size)
+{
+    if (!self->settings->metrics_port)
+        return 0;
+    self->ops = evhtp_new (self->ctx.base, NULL);
+    if (!self->ops) {
+        snprintf (error, size, "cannot create the Metrics.Port listener");
+        return -1;
+    }
+    evhtp_set_gencb (self->ops, s_on_ops_request, self);
+    evhtp_set_max_body_size (self->ops, S_OPS_BODY_LIMIT);
+    self->ops_conns = of_conns_new (self->ops, S_OPS_CONNECTIONS, NULL, NULL);
+    return s_listen (self, self->ops, self->settings->metrics_port, false, &self->ops_port, error,
+                     size);
 }
 
 static void
 s_destroy (s_ingress_t *self)
 {
+    if (self->ops) {
+        evhtp_unbind_socket (self->ops);
+        of_conns_destroy (&self->ops_conns);
+        evhtp_free (self->ops);
+    }
     if (self->htp) {
         evhtp_unbind_socket (self->htp);
         //  Open connections first: their requests' ends release their leases
@@ -221,7 +260,8 @@ ingress_actor (zsock_t *pipe, void *args)
         of_service_failed (pipe, "%s", error);
         return;
     }
-    if (s_bind (&self, error, sizeof error) != 0) {
+    if (s_listen (&self, self.htp, settings->http_port, true, &self.port, error, sizeof error) != 0
+        || s_listen_ops (&self, error, sizeof error) != 0) {
         s_destroy (&self);
         of_service_failed (pipe, "%s", error);
         return;
@@ -267,6 +307,11 @@ ingress_actor (zsock_t *pipe, void *args)
                  self.tls ? "https" : "http",
                  streq (settings->http_hostname, "*") ? "0.0.0.0" : settings->http_hostname,
                  self.port);
+    if (self.ops)
+        of_log_info ("ingress %s serves /metrics on http://%s:%d (Metrics.Port)",
+                     settings->ingress_id,
+                     streq (settings->http_hostname, "*") ? "0.0.0.0" : settings->http_hostname,
+                     self.ops_port);
     of_service_ready (pipe);
     event_base_dispatch (self.ctx.base);
     s_destroy (&self);

@@ -176,6 +176,16 @@ ingress_ops_start (ingress_ctx_t *ctx, ingress_report_t *report, json_t *fronten
 }
 
 void
+ingress_ops_serve (ingress_ctx_t *ctx, evhtp_request_t *request)
+{
+    of_exchange_t *exchange = of_exchange_new (request, ctx->base);
+    //  Not the dashboard: it needs the admin API, which is on Webserver.Port
+    if (ingress_dashboard_path (of_exchange_path (exchange)) || !ingress_ops_handle (ctx, exchange))
+        s_text (exchange, 404, "this port (Metrics.Port) serves /metrics, /livez and /readyz "
+                "only\n");
+}
+
+void
 ingress_ops_report (ingress_ctx_t *ctx, ingress_report_t *report)
 {
     ingress_meter_end (&report->meter);

@@ -31,6 +31,10 @@
 bool
     ingress_ops_handle (ingress_ctx_t *ctx, of_exchange_t *exchange);
 
+//  Serves a request on Metrics.Port: an operator route, else 404.
+void
+    ingress_ops_serve (ingress_ctx_t *ctx, evhtp_request_t *request);
+
 //  Writes what keeps the ingress from being ready, one line each, into
 //  why; returns true (and "" in why) when ready.
 bool

@@ -162,11 +162,11 @@ test('a scrape declares exactly the series docs/metrics.md lists, each with its 
 });
 
 // Another ingress on the same bus with other settings
-async function extraIngress(env) {
-  const port = await freePort();
+async function extraIngress(env, port) {
+  port ??= await freePort();
   const child = spawn(binPath('ingress'), ['--config', flow.settingsFile], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, OLLAMAFLOW_PORT: String(port), OLLAMAFLOW_INGRESS_ID: 'extra', ...env },
+    env: { ...process.env, OLLAMAFLOW_PORT: String(port), OLLAMAFLOW_INGRESS_ID: env.OLLAMAFLOW_INGRESS_ID ?? 'extra', ...env },
   });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const url = `http://127.0.0.1:${port}`;
@@ -194,5 +194,27 @@ test('Metrics.RequireAdminToken asks for an admin token; Metrics.Enable false tu
     assert.match(answer.text, /Metrics\.Enable/);
   } finally {
     assert.deepEqual(await off.stop(), { code: 0, signal: null });
+  }
+});
+
+test('Metrics.Port: a replica sharing Webserver.Port with another answers /metrics on a port of its own', async () => {
+  const own = await freePort();
+  const sharing = await extraIngress({ OLLAMAFLOW_METRICS_PORT: String(own), OLLAMAFLOW_INGRESS_ID: 'sharing' },
+    flow.port(0));
+  try {
+    const url = `http://127.0.0.1:${own}`;
+    //  The shared port answered the start-up check for either replica: wait for this one's own
+    await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, { what: 'the sharing replica ready' });
+    for (let i = 0; i < 3; i++) {
+      const mine = await scrape(url);
+      assert.equal(mine.status, 200);
+      assert.match(mine.text, /^ollamaflow_ingress_info\{ingress="sharing",version="[^"]+"\} 1$/m);
+    }
+    const other = await fetch(`${url}/api/tags`);
+    assert.equal(other.status, 404);
+    assert.match(await other.text(), /Metrics\.Port/);
+    assert.equal((await fetch(`${url}/dashboard/`)).status, 404);
+  } finally {
+    assert.deepEqual(await sharing.stop(), { code: 0, signal: null });
   }
 });
