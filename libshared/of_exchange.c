@@ -315,7 +315,7 @@ s_write_chunk (of_exchange_t *self, struct iovec *pieces, int count, size_t size
         }
     skip = skip > size ? skip - size : 0;
     if (skip < tail_size)
-        evbuffer_add (output, "\r\n" + skip, tail_size - skip);
+        evbuffer_add (output, &"\r\n" [skip], tail_size - skip);
 }
 
 void

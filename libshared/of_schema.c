@@ -103,13 +103,16 @@ s_check_path (json_t **value, char *error, size_t size)
     return 0;
 }
 
-//  A query string: a leading '?' is dropped
+//  A query string: the leading '?'s are dropped (all of them, so that a stored
+//  value normalizes to itself: a GET-edit-PUT round trip changes nothing)
 static int
 s_check_querystring (json_t **value, char *error, size_t size)
 {
     const char *text = json_string_value (*value);
     if (*text == '?') {
-        json_t *trimmed = json_string (text + 1);
+        while (*text == '?')
+            text++;
+        json_t *trimmed = json_string (text);
         json_decref (*value);
         *value = trimmed;
         text = json_string_value (*value);
@@ -663,6 +666,12 @@ of_schema_test (bool verbose)
     assert (strcmp (json_string_value (json_object_get (backend, "HealthCheckUrl")), "/") == 0);
     assert (strcmp (json_string_value (json_object_get (backend, "Querystring")), "token=abc")
             == 0);
+    //  A normalized object normalizes to itself (fuzz_schema found "??a" losing a '?' each time)
+    input = json_pack ("{s:s, s:s}", "Identifier", "b3", "Querystring", "??a=1");
+    json_t *twice = of_schema_normalize (OF_KIND_BACKEND, input, error, sizeof error);
+    json_decref (input);
+    assert (twice && strcmp (json_string_value (json_object_get (twice, "Querystring")), "a=1") == 0);
+    json_decref (twice);
     json_t *shown = of_schema_redact (OF_KIND_BACKEND, backend);
     assert (strcmp (json_string_value (json_object_get (shown, "BearerToken")), "secret") != 0);
     assert (strcmp (json_string_value (json_object_get (json_object_get (shown, "Headers"),

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages ollamaflow needs to build, test and run (nginx, haproxy and
-# wrk: the benchmark's proxies and load generator; prometheus: its promtool checks /metrics and
-# its server scrapes two ingresses in a test; chromium: the dashboard's browser test;
-# docker.io, docker-compose and debootstrap: deploy_docker's image and compose stack; it never
-# runs their system services).
+# Installs the Debian 12 packages ollamaflow needs to build, test and run (clang and its
+# runtime: the fuzz targets' libFuzzer; nginx, haproxy and wrk: the benchmark's proxies and
+# load generator; prometheus: its promtool checks /metrics and its server scrapes two ingresses
+# in a test; chromium: the dashboard's browser test; docker.io, docker-compose and debootstrap:
+# deploy_docker's image and compose stack; it never runs their system services).
 # Idempotent: asks apt only for what is missing, and does nothing when all is present.
 set -euo pipefail
 
 packages=(
     build-essential cmake pkg-config git
+    clang libclang-rt-14-dev
     libzmq3-dev libczmq-dev libsqlite3-dev sqlite3 libjansson-dev
     libevhtp-dev libevent-dev libssl-dev libsystemd-dev
     systemd curl ca-certificates nodejs npm

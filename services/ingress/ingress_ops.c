@@ -112,8 +112,17 @@ s_write_ingress (ingress_ctx_t *ctx, struct evbuffer *out)
     s_gauge (out, "ollamaflow_ingress_connections", "Open client connections",
              (double) of_conns_size (ctx->conns));
     s_counter (out, "ollamaflow_ingress_connections_refused_total",
-               "Client connections closed at once because Ingress.MaxConnections were open",
-               of_conns_refused (ctx->conns));
+               "Client connections closed at once because Ingress.MaxConnections were open "
+               "and none was slow or idle", of_conns_refused (ctx->conns));
+    s_counter (out, "ollamaflow_ingress_connections_shed_total",
+               "Slow or idle client connections closed to make room at Ingress.MaxConnections",
+               of_conns_shed (ctx->conns));
+    s_counter (out, "ollamaflow_ingress_connections_timed_out_total",
+               "Client connections closed past the header, body or keep-alive timeout",
+               of_conns_expired (ctx->conns));
+    s_counter (out, "ollamaflow_ingress_requests_malformed_total",
+               "Requests refused before any route (431, 414, 505, 413, 400) and their "
+               "connections closed", of_conns_answered (ctx->conns));
     s_gauge (out, "ollamaflow_ingress_calls", "Proxied requests in progress (asking, sending or "
              "streaming)", (double) ctx->calls);
     s_gauge (out, "ollamaflow_ingress_leases", "Leases this ingress holds",

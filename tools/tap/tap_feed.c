@@ -16,6 +16,21 @@ s_listed (const char *const *list, size_t count, const char *value)
     return false;
 }
 
+//  Members whose string value is a secret wherever they appear: a backend's
+//  token, a key's hash, and (should a message ever carry them) a key's secret
+//  or a client's credentials
+static bool
+s_secret_member (const char *key)
+{
+    static const char *const names [] = {
+        "BearerToken", "SecretHash", "Secret", "Authorization", "x-api-key", NULL
+    };
+    for (const char *const *name = names; *name; name++)
+        if (strcasecmp (key, *name) == 0)
+            return true;
+    return false;
+}
+
 void
 tap_feed_mask (json_t *value)
 {
@@ -32,8 +47,7 @@ tap_feed_mask (json_t *value)
     json_t *item;
     json_object_foreach (value, key, item) {
         //  A client API key's SecretHash too: no secret, but nothing to show either
-        if ((strcasecmp (key, "BearerToken") == 0 || strcasecmp (key, "SecretHash") == 0)
-            && json_is_string (item))
+        if (s_secret_member (key) && json_is_string (item))
             json_object_set_new (value, key, json_string (TAP_MASK));
         else if (strcasecmp (key, "Headers") == 0 && json_is_object (item)) {
             const char *name;
@@ -212,13 +226,18 @@ tap_feed_test (bool verbose)
     assert (tap_feed_mentions (state, "b9") && !tap_feed_mentions (state, "b1"));
     assert (!tap_feed_mentions (NULL, "b1"));
     json_t *secret = json_loads ("{\"Object\":{\"BearerToken\":\"t\",\"Headers\":{\"X\":\"v\"},"
-                                 "\"SecretHash\":\"h\"}}", 0, NULL);
+                                 "\"SecretHash\":\"h\"},\"Client\":{\"authorization\":\"a\","
+                                 "\"X-Api-Key\":\"k\",\"Secret\":\"s\"}}", 0, NULL);
     tap_feed_mask (secret);
     json_t *object = json_object_get (secret, "Object");
     assert (streq (json_string_value (json_object_get (object, "SecretHash")), TAP_MASK));
     assert (streq (json_string_value (json_object_get (object, "BearerToken")), TAP_MASK));
     assert (streq (json_string_value (json_object_get (json_object_get (object, "Headers"), "X")),
                    TAP_MASK));
+    json_t *client = json_object_get (secret, "Client");
+    assert (streq (json_string_value (json_object_get (client, "authorization")), TAP_MASK));
+    assert (streq (json_string_value (json_object_get (client, "X-Api-Key")), TAP_MASK));
+    assert (streq (json_string_value (json_object_get (client, "Secret")), TAP_MASK));
     json_decref (update);
     json_decref (state);
     json_decref (secret);

@@ -228,3 +228,18 @@ export async function proxiedRequests(flow, name = 'a') {
   const { routes } = await flow.sim.stats(name);
   return PROXIED_ROUTES.reduce((sum, route) => sum + (routes[route] ?? 0), 0);
 }
+
+// One counter or gauge of an ingress's /metrics (without labels), or undefined; asked on a
+// connection of its own that the ingress closes after the answer (none left behind idle)
+export async function metric(flow, name, { replica = 0 } = {}) {
+  const text = await new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: flow.port(replica), path: '/metrics', agent: false,
+      headers: { connection: 'close' } }, (response) => {
+      let data = '';
+      response.on('data', (chunk) => { data += chunk; });
+      response.on('end', () => resolve(data));
+    }).on('error', reject);
+  });
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { startOneBackend, proxiedRequests, waitHealthy, assertCleanStop, sleep } from './flow.mjs';
+import { startOneBackend, proxiedRequests, metric, waitHealthy, assertCleanStop, sleep } from './flow.mjs';
 
 const MODEL = 'llama3.2';
 const HEADER_MS = 1500;
@@ -77,6 +77,7 @@ const answers = (connection, count) => new Promise((resolve) => {
 
 test('headers that never finish, or trickle in, are closed after Ingress.HeaderTimeoutMs', async () => {
   const before = await proxiedRequests(flow);
+  const timedOut = await metric(flow, 'ollamaflow_ingress_connections_timed_out_total');
   const stalled = await open();
   stalled.socket.write('POST /api/generate HTTP/1.1\r\nHost: x\r\n');
   const trickling = await open();
@@ -95,6 +96,7 @@ test('headers that never finish, or trickle in, are closed after Ingress.HeaderT
   }
   assert.equal(stalled.text, '');
   assert.equal(await proxiedRequests(flow), before);
+  assert.ok(await metric(flow, 'ollamaflow_ingress_connections_timed_out_total') >= timedOut + 2);
 });
 
 test('a body that stops is closed after Ingress.BodyTimeoutMs; one that trickles, after the '
@@ -149,6 +151,8 @@ test('a kept-alive connection: closed after Ingress.KeepAliveTimeoutMs idle, nev
 test(`at Ingress.MaxConnections (${MAX_CONNECTIONS}), a new client sheds the oldest slow connection`, async () => {
   // The earlier tests' connections are gone once their keep-alive time has passed
   await sleep(2 * KEEPALIVE_MS + 500);
+  //  (asked before the slow connections fill the ingress: this request would shed one)
+  const shed = await metric(flow, 'ollamaflow_ingress_connections_shed_total');
   const slow = [];
   for (let i = 0; i < MAX_CONNECTIONS; i++) {
     const connection = await open();
@@ -172,6 +176,7 @@ test(`at Ingress.MaxConnections (${MAX_CONNECTIONS}), a new client sheds the old
     for (let i = round + 1; i < slow.length; i++)
       assert.ok(slow[i].isOpen(), `slow connection ${i} was shed in round ${round}`);
   }
+  assert.equal(await metric(flow, 'ollamaflow_ingress_connections_shed_total'), shed + 3);
   for (const connection of slow) connection.socket.destroy();
 });
 

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startOneBackend, proxiedRequests, waitHealthy, assertCleanStop } from './flow.mjs';
+import { startOneBackend, proxiedRequests, metric, waitHealthy, assertCleanStop } from './flow.mjs';
 
 const MODEL = 'llama3.2';
 const MAX_HEADERS = 100;
@@ -96,6 +96,7 @@ const REFUSALS = [
 test(`${REFUSALS.length} hostile requests: each refused with its status in the route's dialect, the connection `
   + 'closed after the answer, nothing sent to the backend', async () => {
   const before = await backendRequests();
+  const counted = await metric(flow, 'ollamaflow_ingress_requests_malformed_total');
   for (const [what, bytes, status, message] of REFUSALS) {
     const result = await raw(bytes);
     assert.equal(result.error, null, `${what}: the client saw ${result.error}, not the answer`);
@@ -109,6 +110,7 @@ test(`${REFUSALS.length} hostile requests: each refused with its status in the r
     assert.match(text, message, what);
   }
   assert.equal(await backendRequests(), before, 'a refused request reached the backend');
+  assert.equal(await metric(flow, 'ollamaflow_ingress_requests_malformed_total'), counted + REFUSALS.length);
 });
 
 test('at the limits, requests are served; keep-alive and pipelining go on', async () => {
