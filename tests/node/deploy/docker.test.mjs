@@ -225,11 +225,17 @@ test('each of the five containers becomes healthy through ollamaflow-healthcheck
       if (await health(container) !== 'healthy') return false;
     return true;
   }, { timeout: 40000, interval: 500, what: 'five healthy containers' });
-  //  The ingress's check is an HTTP request, not a connect: it fails on a port nothing answers HTTP on
+  //  Each check speaks its service's protocol, not only connects: the ingress's fails on a port
+  //  that does not answer HTTP (configd's), configd's on one that does not answer ZeroMQ (the
+  //  ingress's)
   const refused = await run(DOCKER, ['exec', '-e', 'OLLAMAFLOW_PORT=43421', containers.configd,
     'ollamaflow-healthcheck', 'ingress']);
   assert.equal(refused.code, 1, refused.stdout);
   assert.match(refused.stdout, /not ready/);
+  const silent = await run(DOCKER, ['exec', '-e', 'OLLAMAFLOW_CONFIG_ROUTER=tcp://ingress:43411', containers.ingress,
+    'ollamaflow-healthcheck', 'configd']);
+  assert.equal(silent.code, 1, silent.stdout);
+  assert.match(silent.stdout, /did not answer with ZeroMQ's greeting/);
 });
 
 test('the real ollama and openai clients through the ingress', async () => {
