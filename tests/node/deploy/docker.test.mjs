@@ -421,6 +421,23 @@ test('the single-container form: `docker run` of the image runs all five through
   await stopSingle(name);
 });
 
+test('the health check says what is missing while no backend is healthy (the ingress\'s /readyz)', async () => {
+  const file = join(dir, 'unready.json');
+  writeFileSync(file, JSON.stringify({ Health: { IntervalMs: 300 },
+    Backends: [{ Identifier: 'closed', Hostname: 'sim', Port: 1 }],
+    Frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['closed'] }] }));
+  chmodSync(file, 0o644);
+  const { name, port } = await runSingle('unready', ['--network', `${project}_default`,
+    '-v', `${file}:/etc/ollamaflow/ollamaflow.json:ro`]);
+  //  The ingress answers, but is not ready: the check fails and repeats the 503's reason
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/livez`)).status === 200,
+    { timeout: READY_TIMEOUT_MS, interval: 200, what: 'the ingress alive' });
+  const check = await run(DOCKER, ['exec', name, 'ollamaflow-healthcheck']);
+  assert.equal(check.code, 1, check.stdout);
+  assert.match(check.stdout, /^not ready: GET \/readyz on port 43411: HTTP\/1\.1 503 [^:]*: \S/, check.stdout);
+  await stopSingle(name);
+});
+
 test('`docker run` with no settings: the launcher writes a demo fleet and an admin token, and serves', async () => {
   const { name, port } = await runSingle('demo', []);
   await servesAt(port, 'llama3.2:3b');
