@@ -225,11 +225,17 @@ test('each of the five containers becomes healthy through ollamaflow-healthcheck
       if (await health(container) !== 'healthy') return false;
     return true;
   }, { timeout: 40000, interval: 500, what: 'five healthy containers' });
-  //  The ingress's check is an HTTP request, not a connect: it fails on a port nothing answers HTTP on
+  //  Each check speaks its service's protocol, not only connects: the ingress's fails on a port
+  //  that does not answer HTTP (configd's), configd's on one that does not answer ZeroMQ (the
+  //  ingress's)
   const refused = await run(DOCKER, ['exec', '-e', 'OLLAMAFLOW_PORT=43421', containers.configd,
     'ollamaflow-healthcheck', 'ingress']);
   assert.equal(refused.code, 1, refused.stdout);
   assert.match(refused.stdout, /not ready/);
+  const silent = await run(DOCKER, ['exec', '-e', 'OLLAMAFLOW_CONFIG_ROUTER=tcp://ingress:43411', containers.ingress,
+    'ollamaflow-healthcheck', 'configd']);
+  assert.equal(silent.code, 1, silent.stdout);
+  assert.match(silent.stdout, /did not answer with ZeroMQ's greeting/);
 });
 
 test('the real ollama and openai clients through the ingress', async () => {
@@ -412,6 +418,23 @@ test('the single-container form: `docker run` of the image runs all five through
   assert.ok(completion.choices[0].message.content.length > 0);
   await waitFor(async () => await health(name) === 'healthy',
     { timeout: 40000, interval: 500, what: 'the container healthy' });
+  await stopSingle(name);
+});
+
+test('the health check says what is missing while no backend is healthy (the ingress\'s /readyz)', async () => {
+  const file = join(dir, 'unready.json');
+  writeFileSync(file, JSON.stringify({ Health: { IntervalMs: 300 },
+    Backends: [{ Identifier: 'closed', Hostname: 'sim', Port: 1 }],
+    Frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['closed'] }] }));
+  chmodSync(file, 0o644);
+  const { name, port } = await runSingle('unready', ['--network', `${project}_default`,
+    '-v', `${file}:/etc/ollamaflow/ollamaflow.json:ro`]);
+  //  The ingress answers, but is not ready: the check fails and repeats the 503's reason
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/livez`)).status === 200,
+    { timeout: READY_TIMEOUT_MS, interval: 200, what: 'the ingress alive' });
+  const check = await run(DOCKER, ['exec', name, 'ollamaflow-healthcheck']);
+  assert.equal(check.code, 1, check.stdout);
+  assert.match(check.stdout, /^not ready: GET \/readyz on port 43411: HTTP\/1\.1 503 [^:]*: \S/, check.stdout);
   await stopSingle(name);
 });
 
