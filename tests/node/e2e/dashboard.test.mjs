@@ -28,7 +28,7 @@ before(async () => {
       backends: [{ name: 'gpu-a', models: [MODEL, 'all-minilm'] }, { name: 'gpu-b', models: [MODEL] }] },
     backends: (sim) => ['gpu-a', 'gpu-b'].map((name) => ({ Identifier: name, Hostname: '127.0.0.1',
       Port: sim.port(name), MaxParallelRequests: 4, HealthyThreshold: 1, UnhealthyThreshold: 1 })),
-    frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['gpu-a', 'gpu-b'], LoadBalancing: 'LeastOutstanding' }],
+    frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['gpu-a', 'gpu-b'], LoadBalancing: 'RoundRobin' }],
     settings: { AdminBearerTokens: [TOKEN], Models: { IntervalMs: 300 } },
   });
   await waitServing(flow, '/api/generate', { model: MODEL, prompt: 'w', stream: false, options: { num_predict: 1 } }, 2);
