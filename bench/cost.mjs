@@ -5,8 +5,15 @@
 // non-streamed generates, 64 connections). Prints the CPU time per request of each system's
 // ingress and of all its services, and the increase. Not a test.
 //   node bench/cost.mjs [--bin build/bin] [--seconds 5] [--runs 3]     (after a build)
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+// CPU time on a shared machine is noisy (two identical systems differ by up to 13% here). With
+// --callgrind each ingress runs under valgrind's callgrind instead, and the figure is the
+// instructions it executes per request over a fixed number of requests (--requests, 16 at a
+// time, after a warm-up it does not count): the same for the same binary and inputs whatever
+// else the machine does.
+//   node bench/cost.mjs --callgrind [--bin build/bin] [--requests 2000]
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync,
+         writeFileSync } from 'node:fs';
+import { spawn, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +26,8 @@ const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name
 const bin = resolve(option('--bin', join(HERE, '../build/bin')));
 const seconds = Number(option('--seconds', 5));
 const runs = Number(option('--runs', 3));
+const callgrind = args.includes('--callgrind');
+const requests = Number(option('--requests', 2000));
 const work = mkdtempSync(join(tmpdir(), 'ollamaflow-cost-'));
 const BODY = { model: 'llama3.2', prompt: 'hello', stream: false, options: { num_predict: 1 } };
 
@@ -31,6 +40,44 @@ async function wrk(port) {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
   if (!rps || /Non-2xx/.test(text)) throw new Error(`wrk: ${text}`);
   return rps;
+}
+
+//  A bin directory where the ingress runs under callgrind, its instrumentation off until asked
+function callgrindBin() {
+  const dir = join(work, 'cgbin');
+  mkdirSync(dir);
+  for (const name of readdirSync(bin))
+    if (name !== 'ollamaflow-ingress') symlinkSync(join(bin, name), join(dir, name));
+  writeFileSync(join(dir, 'ollamaflow-ingress'), `#!/bin/sh\nexec valgrind --tool=callgrind `
+    + `--instr-atstart=no --callgrind-out-file=${work}/callgrind.out.%p `
+    + `${join(bin, 'ollamaflow-ingress')} "$@"\n`, { mode: 0o755 });
+  return dir;
+}
+
+async function send(port, count, concurrency = 16) {
+  let next = 0;
+  const one = async () => {
+    while (next++ < count) {
+      const reply = await fetch(`http://127.0.0.1:${port}/api/generate`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(BODY) });
+      if (reply.status !== 200) throw new Error(`status ${reply.status}: ${await reply.text()}`);
+      await reply.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, one));
+}
+
+//  Instructions the ingress executes per request, from a callgrind dump of just those requests
+async function instructionsPerRequest(system) {
+  const { pid } = system.procs.find((p) => p.name === 'ingress');
+  await send(system.port, 200);
+  execFileSync('callgrind_control', ['-i', 'on', String(pid)], { stdio: 'ignore' });
+  await send(system.port, requests);
+  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
+  execFileSync('callgrind_control', ['-i', 'off', String(pid)], { stdio: 'ignore' });
+  const dump = readdirSync(work).find((f) => f.startsWith(`callgrind.out.${pid}.`));
+  const totals = /^(?:summary|totals):\s+(\d+)/m.exec(readFileSync(join(work, dump), 'utf8'));
+  return Number(totals[1]) / requests;
 }
 
 async function main() {
@@ -49,9 +96,27 @@ async function main() {
     on: { OLLAMAFLOW_METRICS: 'true', OLLAMAFLOW_ACCESS_LOG: '1', OLLAMAFLOW_ACCESS_LOG_FILE: log },
   };
   const systems = {};
+  const systemBin = callgrind ? callgrindBin() : bin;
   for (const [name, env] of Object.entries(variants)) {
     Object.assign(process.env, env);       //  the services inherit it
-    systems[name] = await startOllamaflow(work, bin, backends, { probe: BODY });
+    systems[name] = await startOllamaflow(work, systemBin, backends, { probe: BODY });
+  }
+  if (callgrind) {
+    const ir = {};
+    for (const name of Object.keys(variants)) {
+      ir[name] = await instructionsPerRequest(systems[name]);
+      process.stdout.write(`${name}: ${ir[name].toFixed(0)} instructions per request in the ingress\n`);
+    }
+    const base = (ir.off + ir['off again']) / 2;
+    const increase = (name) => `${(100 * (ir[name] / base - 1)).toFixed(1)}%`;
+    process.stdout.write(`instructions per request, the ingress (${requests} requests): off `
+      + `${ir.off.toFixed(0)} and ${ir['off again'].toFixed(0)}; metrics only `
+      + `${ir.metrics.toFixed(0)} (${increase('metrics')}); metrics and access log `
+      + `${ir.on.toFixed(0)} (${increase('on')})\n`);
+    for (const system of Object.values(systems)) await system.stop();
+    await sim.stop();
+    rmSync(work, { recursive: true, force: true });
+    return;
   }
   const cpu = Object.fromEntries(Object.keys(variants).map((n) => [n, { ingress: 0, all: 0, requests: 0 }]));
   for (let run = 0; run < runs; run++)
