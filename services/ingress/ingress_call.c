@@ -45,6 +45,7 @@ typedef struct {
     struct evbuffer *whole;     //  a response with a Content-Length, collected
     char *content_type;         //  its Content-Type
     ingress_answer_t *answer;   //  a translated request's answer, in Ollama's shape
+    bool answer_streamed;       //  its client asked for a stream (NDJSON)
     char failure [S_FAILURE_MAX];   //  the last backend that failed to connect, and why
     char id [INGRESS_REQID_MAX + 1];    //  the request's id (ingress_reqid)
     ingress_report_t report;    //  what the metrics and access log see (ingress_ops)
@@ -184,6 +185,11 @@ s_on_head (void *arg, int status, struct evkeyvalq *headers)
     //  whole to become Ollama's error, a stream is NDJSON
     if (self->answer && (status < 200 || status > 299))
         whole = true;
+    //  A backend may answer a streamed request with one whole JSON body (its
+    //  length said or chunked): collected, it becomes the one final object
+    const char *backend_type = evhttp_find_header (headers, "Content-Type");
+    if (self->answer && backend_type && strncasecmp (backend_type, "application/json", 16) == 0)
+        whole = true;
     struct evkeyval *header;
     TAILQ_FOREACH (header, headers, next)
         if (s_forwardable_response_header (header->key)
@@ -196,8 +202,7 @@ s_on_head (void *arg, int status, struct evkeyvalq *headers)
     //  length, as the backend sent it; a stream goes out chunk by chunk
     if (whole) {
         self->whole = evbuffer_new ();
-        const char *type = self->answer ? "application/json; charset=utf-8"
-                                           : evhttp_find_header (headers, "Content-Type");
+        const char *type = self->answer ? "application/json; charset=utf-8" : backend_type;
         self->content_type = type ? strdup (type) : NULL;
         s_arm_timer (self, self->ctx->settings->idle_timeout_ms, true);
         return;
@@ -255,9 +260,18 @@ s_on_done (void *arg)
                                            (const char *) evbuffer_pullup (self->whole, -1),
                                            evbuffer_get_length (self->whole), &status);
         self->report.status = status;
+        //  A streamed client's answer is NDJSON even when it is one object
+        //  (an error before the stream began stays JSON, as Ollama's is)
+        const char *type = self->content_type;
+        if (self->answer_streamed && status >= 200 && status <= 299) {
+            char *line = zsys_sprintf ("%s\n", text);
+            zstr_free (&text);
+            text = line;
+            type = "application/x-ndjson";
+        }
         ingress_meter_feed (&self->report.meter, text, strlen (text));
-        of_exchange_reply (self->exchange, status, self->content_type, text, strlen (text));
-        free (text);
+        of_exchange_reply (self->exchange, status, type, text, strlen (text));
+        zstr_free (&text);
     }
     else
     if (self->whole) {
@@ -389,6 +403,7 @@ s_send (s_call_t *self)
             return;
         }
         body = openai;
+        self->answer_streamed = json_is_true (json_object_get (openai, "stream"));
         self->answer = ingress_answer_new (
             self->route->path, json_string_value (json_object_get (self->body, "model")));
     }
