@@ -259,6 +259,10 @@ static const of_field_t s_backend [] = {
     {"PinnedCompletionsProperties", OF_FIELD_OBJECT, "{}", 0, 0, NULL, 0, NULL, "a JSON object"},
     {"AllowEmbeddings", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
     {"AllowCompletions", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
+    //  Ours: the models an OpenAI-format backend takes images for, when an
+    //  Ollama request is translated for it (docs/translation.md)
+    {"ImageModels", OF_FIELD_STRINGS, "[]", 0, S_LIST_MAX, NULL, 0, NULL,
+     "a list of model names, or [\"*\"] for every model"},
     {"BearerToken", OF_FIELD_STRING, "null", 1, OF_SCHEMA_TOKEN_MAX, NULL,
      OF_FIELD_NULLABLE | OF_FIELD_SECRET, s_check_token, "a token without spaces, or null"},
     {"Querystring", OF_FIELD_STRING, "null", 0, S_URL_MAX, NULL, OF_FIELD_NULLABLE,

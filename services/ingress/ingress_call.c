@@ -356,6 +356,32 @@ s_fill_headers (s_call_t *self, struct evkeyvalq *headers)
     evhttp_add_header (headers, "Content-Type", "application/json");
 }
 
+//  True if an OpenAI-format backend takes images for the request's model
+//  (its ImageModels names it, or is ["*"]; "name" and "name:latest" are one)
+static bool
+s_takes_images (json_t *backend, json_t *body)
+{
+    const char *model = json_string_value (json_object_get (body, "model"));
+    if (!model)
+        return false;
+    size_t length = strlen (model);
+    if (length > 7 && streq (model + length - 7, ":latest"))
+        length -= 7;
+    size_t index;
+    json_t *name;
+    json_array_foreach (json_object_get (backend, "ImageModels"), index, name) {
+        const char *text = json_string_value (name);
+        if (!text)
+            continue;
+        size_t size = strlen (text);
+        if (size > 7 && streq (text + size - 7, ":latest"))
+            size -= 7;
+        if (streq (text, "*") || (size == length && strncmp (text, model, length) == 0))
+            return true;
+    }
+    return false;
+}
+
 static void
 s_send (s_call_t *self)
 {
@@ -396,7 +422,8 @@ s_send (s_call_t *self)
     ingress_answer_destroy (&self->answer);
     if (translated) {
         char error [256];
-        json_t *openai = ingress_translate_request (path, body, &path, error, sizeof error);
+        json_t *openai = ingress_translate_request (path, body, s_takes_images (backend, body),
+                                                    &path, error, sizeof error);
         json_decref (body);
         if (!openai) {
             s_fail_reply (self, "rejected", 400, "invalid_request", "%s", error);

@@ -90,9 +90,51 @@ s_map_format (json_t *format, json_t *out, char *error, size_t size)
     return true;
 }
 
+//  An Ollama image (base64, no type) as an OpenAI content part: a data URL,
+//  its type read from the first bytes (what the backend decodes it by)
+static json_t *
+s_image_part (const char *base64)
+{
+    static const struct {
+        const char *start;
+        const char *type;
+    } types [] = {
+        {"iVBORw0KGgo", "image/png"}, {"/9j/", "image/jpeg"}, {"R0lGOD", "image/gif"},
+        {"UklGR", "image/webp"}, {"Qk", "image/bmp"}
+    };
+    const char *type = "application/octet-stream";
+    for (size_t t = 0; t < sizeof types / sizeof types [0]; t++)
+        if (strncmp (base64, types [t].start, strlen (types [t].start)) == 0) {
+            type = types [t].type;
+            break;
+        }
+    char *url = zsys_sprintf ("data:%s;base64,%s", type, base64);
+    json_t *part = json_pack ("{s:s, s:{s:s}}", "type", "image_url", "image_url", "url", url);
+    zstr_free (&url);
+    return part;
+}
+
+//  OpenAI's content for a text and Ollama's images: the text as it is when
+//  there are none, else the text and the images as parts (new)
+static json_t *
+s_content (const char *text, json_t *images)
+{
+    if (json_array_size (images) == 0)
+        return json_string (text ? text : "");
+    json_t *parts = json_array ();
+    if (text && *text)
+        json_array_append_new (parts, json_pack ("{s:s, s:s}", "type", "text", "text", text));
+    size_t index;
+    json_t *image;
+    json_array_foreach (images, index, image)
+        if (json_is_string (image))
+            json_array_append_new (parts, s_image_part (json_string_value (image)));
+    return parts;
+}
+
 //  One Ollama chat message as OpenAI's
 static json_t *
-s_message (json_t *message, size_t index, char *error, size_t size)
+s_message (json_t *message, size_t index, bool images, char *error, size_t size)
 {
     json_t *out = json_object ();
     const char *name;
@@ -100,13 +142,23 @@ s_message (json_t *message, size_t index, char *error, size_t size)
     json_object_foreach (message, name, value) {
         if (json_is_null (value))
             continue;
-        if (streq (name, "role") || streq (name, "content"))
+        if (streq (name, "role"))
             json_object_set (out, name, value);
         else
+        if (streq (name, "content")) {
+            if (!json_array_size (json_object_get (message, "images")))
+                json_object_set (out, name, value);
+        }
+        else
         if (streq (name, "images")) {
-            if (json_array_size (value) > 0)
-                s_refuse ("messages[%zu].images: this frontend's OpenAI-format backends are "
-                          "not known to take images", index);
+            if (json_array_size (value) > 0 && !images)
+                s_refuse ("messages[%zu].images: this OpenAI-format backend is not known to "
+                          "take images for this model (its ImageModels)", index);
+            if (json_array_size (value) > 0) {
+                json_t *content = json_object_get (message, "content");
+                json_object_set_new (out, "content",
+                                     s_content (json_string_value (content), value));
+            }
         }
         else
         if (streq (name, "tool_name"))
@@ -147,8 +199,8 @@ s_message (json_t *message, size_t index, char *error, size_t size)
 }
 
 json_t *
-ingress_translate_request (const char *path, json_t *body, const char **openai_path,
-                           char *error, size_t size)
+ingress_translate_request (const char *path, json_t *body, bool images,
+                           const char **openai_path, char *error, size_t size)
 {
     ingress_translate_kind_t kind = ingress_translate_kind (path);
     json_t *out = json_object ();
@@ -190,7 +242,7 @@ ingress_translate_request (const char *path, json_t *body, const char **openai_p
             size_t index;
             json_t *message;
             json_array_foreach (value, index, message) {
-                json_t *translated = s_message (message, index, error, size);
+                json_t *translated = s_message (message, index, images, error, size);
                 if (!translated) {
                     json_decref (out);
                     return NULL;
@@ -225,9 +277,11 @@ ingress_translate_request (const char *path, json_t *body, const char **openai_p
         }
         else
         if (kind == INGRESS_TRANSLATE_GENERATE && streq (name, "images")) {
-            if (json_array_size (value) > 0)
-                s_refuse ("images: this frontend's OpenAI-format backends are not known to "
-                          "take images");
+            if (json_array_size (value) > 0 && !images)
+                s_refuse ("images: this OpenAI-format backend is not known to take images "
+                          "for this model (its ImageModels)");
+            if (json_array_size (value) > 0 && raw)
+                s_refuse ("images: have no counterpart with raw: true (/v1/completions)");
         }
         else
         if (kind == INGRESS_TRANSLATE_EMBED
@@ -255,8 +309,10 @@ ingress_translate_request (const char *path, json_t *body, const char **openai_p
             if (system && *system)
                 json_array_append_new (messages, json_pack ("{s:s, s:s}", "role", "system",
                                                             "content", system));
-            json_array_append_new (messages, json_pack ("{s:s, s:s}", "role", "user", "content",
-                                                        prompt ? prompt : ""));
+            json_array_append_new (messages,
+                                   json_pack ("{s:s, s:o}", "role", "user", "content",
+                                              s_content (prompt,
+                                                         json_object_get (body, "images"))));
             json_object_set_new (out, "messages", messages);
         }
     }
@@ -284,7 +340,7 @@ s_translated (const char *path, const char *body, char *error, const char **targ
 {
     json_t *in = json_loads (body, 0, NULL);
     assert (in);
-    json_t *out = ingress_translate_request (path, in, target, error, 256);
+    json_t *out = ingress_translate_request (path, in, false, target, error, 256);
     json_decref (in);
     return out;
 }
@@ -402,6 +458,34 @@ ingress_translate_test (bool verbose)
     json_decref (out);
     assert (!s_translated ("/api/embed", "{\"model\":\"m\"}", error, &target));
     assert (strstr (error, "input"));
+
+    //  Images, where the backend takes them: OpenAI content parts, data URLs
+    json_t *in = json_loads ("{\"model\":\"m\",\"stream\":false,\"messages\":[{\"role\":"
+                             "\"user\",\"images\":[\"iVBORw0KGgoAAAA\",\"/9j/AA\"],\"content\":"
+                             "\"what?\"}]}", 0, NULL);
+    out = ingress_translate_request ("/api/chat", in, true, &target, error, sizeof error);
+    json_decref (in);
+    json_t *parts = json_object_get (json_array_get (json_object_get (out, "messages"), 0),
+                                     "content");
+    assert (json_array_size (parts) == 3);
+    assert (streq (json_string_value (json_object_get (json_array_get (parts, 0), "text")),
+                   "what?"));
+    assert (streq (json_string_value (json_object_get (json_object_get (
+                       json_array_get (parts, 1), "image_url"), "url")),
+                   "data:image/png;base64,iVBORw0KGgoAAAA"));
+    assert (strncmp (json_string_value (json_object_get (json_object_get (
+                         json_array_get (parts, 2), "image_url"), "url")),
+                     "data:image/jpeg;", 16) == 0);
+    json_decref (out);
+    in = json_loads ("{\"model\":\"m\",\"prompt\":\"p\",\"images\":[\"R0lGODlh\"]}", 0, NULL);
+    out = ingress_translate_request ("/api/generate", in, true, &target, error, sizeof error);
+    parts = json_object_get (json_array_get (json_object_get (out, "messages"), 0), "content");
+    assert (json_array_size (parts) == 2);
+    json_decref (out);
+    json_object_set_new (in, "raw", json_true ());
+    assert (!ingress_translate_request ("/api/generate", in, true, &target, error, sizeof error));
+    assert (strstr (error, "images") && strstr (error, "raw"));
+    json_decref (in);
 
     if (verbose)
         printf ("OK\n");

@@ -36,10 +36,11 @@ ingress_translate_kind_t
 
 //  The OpenAI request (new) for an Ollama request to path, and the OpenAI
 //  path in *openai_path; NULL with the reason in error (naming the field)
-//  when the request cannot be translated. body is only read.
+//  when the request cannot be translated. images: the backend takes images
+//  for this model (else images are refused). body is only read.
 json_t *
-    ingress_translate_request (const char *path, json_t *body, const char **openai_path,
-                               char *error, size_t size);
+    ingress_translate_request (const char *path, json_t *body, bool images,
+                               const char **openai_path, char *error, size_t size);
 
 //  Self test
 void

@@ -44,7 +44,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         const char *path = s_translated_path (kind);
         if (path) {
             const char *target = NULL;
-            json_t *openai = ingress_translate_request (path, body, &target, why, sizeof why);
+            json_t *openai = ingress_translate_request (path, body, data [0] >= 128, &target, why,
+                                                        sizeof why);
             assert (openai ? target != NULL : *why != 0);
             char *text = openai ? json_dumps (openai, JSON_COMPACT) : NULL;
             assert (!openai || text);

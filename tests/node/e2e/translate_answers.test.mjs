@@ -3,7 +3,7 @@
 // for a streamed request, a fixed tool call, ...). What a real llama-server does is in
 // translate.test.mjs; this file covers the answers a tiny random-weight model cannot give.
 // Frontend 'open' (any Host) pins options.temperature; frontend 'shut' (Host localhost)
-// allows neither completions nor embeddings.
+// allows neither completions nor embeddings. The backend takes images for model 'vision' only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -85,7 +85,7 @@ function startBackend() {
       if (request.method === 'GET' && request.url === '/health') return response.end('{"status":"ok"}');
       if (request.method === 'GET' && request.url === '/v1/models') {
         response.writeHead(200, { 'content-type': 'application/json' });
-        return response.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model', owned_by: 'me' }] }));
+        return response.end(JSON.stringify({ object: 'list', data: [MODEL, 'vision'].map((id) => ({ id, object: 'model', owned_by: 'me' })) }));
       }
       answer(request, response, JSON.parse(text || '{}'));
     });
@@ -103,7 +103,7 @@ before(async () => {
     // The sim is part of every flow; no frontend here uses it
     fleet: { host: '127.0.0.1', defaults: { decode_rate: 0, load_ms: 0 }, backends: [{ name: 'unused', models: [] }] },
     backends: () => [{ Identifier: 'fake', Hostname: '127.0.0.1', Port: backend.address().port,
-      HealthyThreshold: 1, ApiFormat: 'OpenAI', HealthCheckUrl: '/health' }],
+      HealthyThreshold: 1, ApiFormat: 'OpenAI', HealthCheckUrl: '/health', ImageModels: ['vision:latest'] }],
     frontends: [
       { Identifier: 'shut', Hostname: 'localhost', Backends: ['fake'], AllowCompletions: false,
         AllowEmbeddings: false },
@@ -223,4 +223,35 @@ test('tools go to the backend as OpenAI tools; its tool_calls come back as Ollam
   assert.equal(result.role, 'tool');
   assert.equal(result.name, 'get_weather');
   assert.equal(result.content, '12 degrees');
+});
+
+test('images go to the backend as content parts only for the models its ImageModels names', async () => {
+  const ollama = new Ollama({ host: openUrl() });
+  const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
+  const jpeg = '/9j/4AAQSkZJRgABAQ';
+  await ollama.chat({ model: 'vision', stream: false,
+    messages: [{ role: 'user', content: 'what is it?', images: [png, jpeg] }] });
+  assert.deepEqual(lastSeen().body.messages[0].content, [
+    { type: 'text', text: 'what is it?' },
+    { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } },
+    { type: 'image_url', image_url: { url: `data:image/jpeg;base64,${jpeg}` } },
+  ]);
+  assert.equal(lastSeen().body.model, 'vision');
+  await ollama.generate({ model: 'vision:latest', prompt: 'describe', images: [png], stream: false });
+  assert.deepEqual(lastSeen().body.messages.at(-1).content, [
+    { type: 'text', text: 'describe' },
+    { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } },
+  ]);
+  // A message without images keeps its content a string
+  await ollama.chat({ model: 'vision', stream: false, messages: [{ role: 'user', content: 'plain' }] });
+  assert.equal(lastSeen().body.messages[0].content, 'plain');
+  // Another model, or raw generate: refused, naming the field, and nothing sent
+  const before = seen.length;
+  await assert.rejects(ollama.chat({ model: MODEL, messages: [{ role: 'user', content: 'x', images: [png] }] }),
+    (error) => error.status_code === 400 && /messages\[0\]\.images/.test(error.message) && /ImageModels/.test(error.message));
+  await assert.rejects(ollama.generate({ model: MODEL, prompt: 'x', images: [png] }),
+    (error) => error.status_code === 400 && /^images/.test(error.message));
+  await assert.rejects(ollama.generate({ model: 'vision', prompt: 'x', raw: true, images: [png] }),
+    (error) => error.status_code === 400 && /raw/.test(error.message));
+  assert.equal(seen.length, before);
 });
