@@ -561,7 +561,8 @@ s_test_fail (void *arg, of_upstream_fail_t fail, const char *reason)
 static void
 s_test_serve (struct evhttp_request *request, void *arg)
 {
-    (void) arg;
+    if (*(bool *) arg)
+        evhttp_add_header (evhttp_request_get_output_headers (request), "Connection", "close");
     struct evbuffer *body = evbuffer_new ();
     evbuffer_add_printf (body, "hello");
     evhttp_send_reply (request, 200, "OK", body);
@@ -607,7 +608,8 @@ of_upstream_test (bool verbose)
     struct evhttp *server = evhttp_new (base);
     struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle (server, "127.0.0.1", 0);
     assert (bound);
-    evhttp_set_gencb (server, s_test_serve, NULL);
+    bool closing = false;           //  the backend's answers say Connection: close
+    evhttp_set_gencb (server, s_test_serve, &closing);
     struct sockaddr_in address;
     socklen_t length = sizeof address;
     getsockname (evhttp_bound_socket_get_fd (bound), (struct sockaddr *) &address, &length);
@@ -637,6 +639,12 @@ of_upstream_test (bool verbose)
     assert (result.done == 1 && of_upstream_pool_idle (pool) == 1);
     of_upstream_pool_counts (pool, &connects, &reuses);
     assert (connects == 2 && reuses == 0);
+
+    //  An answer with Connection: close: its connection is not kept
+    closing = true;
+    s_test_get (pool, base, port, &result);
+    assert (result.done == 1 && result.bytes == 5 && of_upstream_pool_idle (pool) == 0);
+    closing = false;
 
     //  Not used again within Upstream.IdleTimeoutMs: closed by the pool
     struct timeval lasting = {60, 0};
