@@ -169,6 +169,13 @@ static const s_setting_t s_settings [] = {
     {"Metrics.KeyLabelsMax", "OLLAMAFLOW_METRICS_KEY_LABELS_MAX", S_INT,
      S_FIELD (metrics_key_labels_max), S_WIDTH (metrics_key_labels_max), "100", 0, 10000,
      "/metrics names each client API key while there are at most this many (else their sum)"},
+    //  Upstream connections (the pool of kept-alive connections to backends)
+    {"Upstream.IdlePerBackendMax", "OLLAMAFLOW_UPSTREAM_IDLE_MAX", S_INT,
+     S_FIELD (upstream_idle_max), S_WIDTH (upstream_idle_max), "1024", 0, 1000000,
+     "idle kept-alive connections (HTTP and HTTPS) kept per backend for the next requests"},
+    {"Upstream.IdleTimeoutMs", "OLLAMAFLOW_UPSTREAM_IDLE_TIMEOUT_MS", S_INT,
+     S_FIELD (upstream_idle_ms), S_WIDTH (upstream_idle_ms), "30000", 100, 86400000,
+     "an idle connection to a backend not used again within this time is closed"},
     {"Frontends", NULL, S_ARRAY, S_FIELD (seed_frontends), 0, NULL, 0, 0,
      "Frontend objects seeded into the database on first start"},
     {"Backends", NULL, S_ARRAY, S_FIELD (seed_backends), 0, NULL, 0, 0,

@@ -81,6 +81,9 @@ typedef struct {
     //  Client API keys (docs/api-keys.md)
     int64_t priority_step_ms;       //  Scheduler.PriorityStepMs: a priority's head start
     int metrics_key_labels_max;     //  Metrics.KeyLabelsMax: keys named in /metrics at most
+    //  Upstream connections (the pool of kept-alive connections to backends)
+    int upstream_idle_max;          //  Upstream.IdlePerBackendMax: idle connections kept per backend
+    int64_t upstream_idle_ms;       //  Upstream.IdleTimeoutMs: an idle connection's life
     json_t *seed_frontends;         //  Frontends: array seeded by configd on first start
     json_t *seed_backends;          //  Backends: array seeded by configd on first start
 } of_settings_t;

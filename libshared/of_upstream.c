@@ -9,12 +9,10 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
 
-//  Idle keep-alive connections kept per backend address
-#define S_IDLE_PER_BACKEND_MAX 64
 //  Once the request is written, evhttp's own timeout steps aside: the
 //  caller's first-byte and idle timers take over (a cold model load can take minutes)
 #define S_WRITTEN_TIMEOUT_S    (24 * 3600)
-#define S_KEY_MAX              (OF_SCHEMA_HOSTNAME_MAX + sizeof ":65535")
+#define S_KEY_MAX              (OF_SCHEMA_HOSTNAME_MAX + sizeof ":65535 tls")
 #define S_REASON_MAX           256
 
 struct _of_upstream_pool_t {
@@ -22,13 +20,23 @@ struct _of_upstream_pool_t {
     struct evdns_base *dns;
     SSL_CTX *tls;
     of_settings_t *settings;
-    zhashx_t *idle;             //  "host:port" -> zlistx_t of evhttp_connection
+    zhashx_t *idle;             //  "host:port" or "host:port tls" -> zlistx_t of s_idle_t,
+                                //  the most recently used last
     size_t idle_count;
     uint64_t connects;          //  connections made, for the metrics
     uint64_t reuses;            //  requests sent on an idle connection
     zlistx_t *doomed;           //  connections to free from the loop, next turn
     struct event *reaper;       //  frees them
 };
+
+//  A kept-alive connection waiting for the next request to its backend
+typedef struct {
+    of_upstream_pool_t *pool;
+    struct evhttp_connection *connection;
+    zlistx_t *list;             //  the backend's idle list, which holds it
+    void *handle;               //  its place there
+    struct event *expiry;       //  closes it after Upstream.IdleTimeoutMs
+} s_idle_t;
 
 struct _of_upstream_t {
     of_upstream_pool_t *pool;
@@ -44,6 +52,7 @@ struct _of_upstream_t {
     bool headed;                        //  the response's head came
     enum evhttp_request_error error;
     bool failed;
+    bool closed;                        //  evhttp closed the connection while we held it
     int64_t sent_at;                    //  zclock_mono when the request was queued
     struct evbuffer *output;            //  the connection's output, while watched
     struct evbuffer_cb_entry *output_cb;
@@ -56,12 +65,51 @@ struct _of_upstream_t {
 
 static void s_reap (evutil_socket_t fd, short what, void *arg);
 
+static void s_connection_free_later (of_upstream_pool_t *pool,
+                                     struct evhttp_connection *connection);
+
+//  Takes an idle connection out of its list: the caller owns the connection
+static struct evhttp_connection *
+s_idle_detach (s_idle_t *idle)
+{
+    struct evhttp_connection *connection = idle->connection;
+    evhttp_connection_set_closecb (connection, NULL, NULL);
+    zlistx_detach (idle->list, idle->handle);
+    idle->pool->idle_count--;
+    event_free (idle->expiry);
+    free (idle);
+    return connection;
+}
+
+//  The backend closed an idle connection, or the connection broke: never reused.
+//  Runs inside the connection's own callbacks, so it is freed from the loop.
+static void
+s_idle_on_close (struct evhttp_connection *connection, void *arg)
+{
+    s_idle_t *idle = (s_idle_t *) arg;
+    of_upstream_pool_t *pool = idle->pool;
+    s_connection_free_later (pool, s_idle_detach (idle));
+    (void) connection;
+}
+
+//  Not used again in time: closed
+static void
+s_idle_on_expiry (evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    s_idle_t *idle = (s_idle_t *) arg;
+    of_upstream_pool_t *pool = idle->pool;
+    s_connection_free_later (pool, s_idle_detach (idle));
+}
+
 static void
 s_idle_list_destroy (void **item)
 {
     zlistx_t *list = (zlistx_t *) *item;
-    for (void *connection = zlistx_first (list); connection; connection = zlistx_next (list))
-        evhttp_connection_free ((struct evhttp_connection *) connection);
+    s_idle_t *idle;
+    while ((idle = (s_idle_t *) zlistx_first (list)))
+        evhttp_connection_free (s_idle_detach (idle));
     zlistx_destroy (&list);
     *item = NULL;
 }
@@ -140,22 +188,22 @@ s_connect_tls (of_upstream_pool_t *pool, const char *host, int port)
                                                    (unsigned short) port);
 }
 
-//  Takes an idle connection to the address, or makes a new one
+//  Takes the backend's most recently used idle connection, or makes a new
+//  one. Only connections still open are in the lists (a closed one leaves at
+//  once, see s_idle_on_close), so evhttp never has to reconnect one: it could
+//  not for TLS, whose bufferevent cannot be connected twice.
 static struct evhttp_connection *
 s_connection_take (of_upstream_pool_t *pool, const char *key, const char *host, int port, bool ssl)
 {
-    if (ssl) {
-        //  evhttp cannot reconnect a used TLS bufferevent: one request each
-        pool->connects++;
-        return s_connect_tls (pool, host, port);
-    }
     zlistx_t *list = (zlistx_t *) zhashx_lookup (pool->idle, key);
-    if (list && zlistx_size (list) > 0) {
-        pool->idle_count--;
+    s_idle_t *idle = list ? (s_idle_t *) zlistx_last (list) : NULL;
+    if (idle) {
         pool->reuses++;
-        return (struct evhttp_connection *) zlistx_detach (list, NULL);
+        return s_idle_detach (idle);
     }
     pool->connects++;
+    if (ssl)
+        return s_connect_tls (pool, host, port);
     return evhttp_connection_base_new (pool->base, pool->dns, host, (unsigned short) port);
 }
 
@@ -178,11 +226,14 @@ s_reap (evutil_socket_t fd, short what, void *arg)
 static void
 s_connection_free_later (of_upstream_pool_t *pool, struct evhttp_connection *connection)
 {
+    //  evhttp tells a connection's close callback when it frees an open one
+    evhttp_connection_set_closecb (connection, NULL, NULL);
     zlistx_add_end (pool->doomed, connection);
     event_active (pool->reaper, 0, 1);
 }
 
-//  Keeps a connection that ended its request cleanly, for the next one
+//  Keeps a connection that ended its request cleanly, for the next one, up
+//  to Upstream.IdlePerBackendMax per backend and for Upstream.IdleTimeoutMs
 static void
 s_connection_give_back (of_upstream_t *self)
 {
@@ -194,12 +245,23 @@ s_connection_give_back (of_upstream_t *self)
         list = zlistx_new ();
         zhashx_insert (pool->idle, self->key, list);
     }
-    if (self->ssl || zlistx_size (list) >= S_IDLE_PER_BACKEND_MAX)
+    //  A response that asked to close (Connection: close, HTTP/1.0) leaves
+    //  evhttp's connection closed: it goes, as one the backend closes later does
+    if (self->closed || zlistx_size (list) >= (size_t) pool->settings->upstream_idle_max) {
         s_connection_free_later (pool, connection);
-    else {
-        zlistx_add_end (list, connection);
-        pool->idle_count++;
+        return;
     }
+    s_idle_t *idle = (s_idle_t *) zmalloc (sizeof (s_idle_t));
+    idle->pool = pool;
+    idle->connection = connection;
+    idle->list = list;
+    idle->handle = zlistx_add_end (list, idle);
+    idle->expiry = evtimer_new (pool->base, s_idle_on_expiry, idle);
+    int64_t idle_ms = pool->settings->upstream_idle_ms;
+    struct timeval timeout = {idle_ms / 1000, (idle_ms % 1000) * 1000};
+    evtimer_add (idle->expiry, &timeout);
+    evhttp_connection_set_closecb (connection, s_idle_on_close, idle);
+    pool->idle_count++;
 }
 
 //  --------------------------------------------------------------------------
@@ -235,6 +297,14 @@ s_on_output (struct evbuffer *buffer, const struct evbuffer_cb_info *info, void 
         evhttp_connection_set_timeout_tv (self->connection, &timeout);
         s_unwatch_output (self);
     }
+}
+
+//  evhttp closed the request's connection (the response asked for it, or it broke)
+static void
+s_on_close (struct evhttp_connection *connection, void *arg)
+{
+    (void) connection;
+    ((of_upstream_t *) arg)->closed = true;
 }
 
 static int
@@ -333,7 +403,8 @@ of_upstream_new (of_upstream_pool_t *pool, json_t *backend, const of_upstream_fn
     snprintf (self->host, sizeof self->host, "%s", host ? host : "");
     self->port = (int) json_integer_value (json_object_get (backend, "Port"));
     self->ssl = json_is_true (json_object_get (backend, "Ssl"));
-    snprintf (self->key, sizeof self->key, "%s:%d", self->host, self->port);
+    snprintf (self->key, sizeof self->key, "%s:%d%s", self->host, self->port,
+              self->ssl ? " tls" : "");
     self->backend = json_incref (backend);
     self->fn = *fn;
     self->arg = arg;
@@ -394,6 +465,7 @@ s_send (of_upstream_t *self, enum evhttp_cmd_type method, const char *uri, const
         struct timeval timeout = {connect_ms / 1000, (connect_ms % 1000) * 1000};
         evhttp_connection_set_timeout_tv (self->connection, &timeout);
         evhttp_connection_set_retries (self->connection, 0);
+        evhttp_connection_set_closecb (self->connection, s_on_close, self);
         self->output = bufferevent_get_output (evhttp_connection_get_bufferevent (self->connection));
         self->output_cb = evbuffer_add_cb (self->output, s_on_output, self);
         if (evhttp_make_request (self->connection, self->request, method, uri) == 0)
@@ -489,7 +561,8 @@ s_test_fail (void *arg, of_upstream_fail_t fail, const char *reason)
 static void
 s_test_serve (struct evhttp_request *request, void *arg)
 {
-    (void) arg;
+    if (*(bool *) arg)
+        evhttp_add_header (evhttp_request_get_output_headers (request), "Connection", "close");
     struct evbuffer *body = evbuffer_new ();
     evbuffer_add_printf (body, "hello");
     evhttp_send_reply (request, 200, "OK", body);
@@ -510,6 +583,15 @@ s_test_get (of_upstream_pool_t *pool, struct event_base *base, int port, s_test_
         event_base_loop (base, EVLOOP_ONCE);
 }
 
+//  Runs the loop for ms
+static void
+s_test_pause (struct event_base *base, int ms)
+{
+    struct timeval pause = {0, ms * 1000};
+    event_base_loopexit (base, &pause);
+    event_base_dispatch (base);
+}
+
 void
 of_upstream_test (bool verbose)
 {
@@ -526,7 +608,8 @@ of_upstream_test (bool verbose)
     struct evhttp *server = evhttp_new (base);
     struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle (server, "127.0.0.1", 0);
     assert (bound);
-    evhttp_set_gencb (server, s_test_serve, NULL);
+    bool closing = false;           //  the backend's answers say Connection: close
+    evhttp_set_gencb (server, s_test_serve, &closing);
     struct sockaddr_in address;
     socklen_t length = sizeof address;
     getsockname (evhttp_bound_socket_get_fd (bound), (struct sockaddr *) &address, &length);
@@ -537,6 +620,51 @@ of_upstream_test (bool verbose)
     assert (of_upstream_pool_idle (pool) == 1);
     s_test_get (pool, base, port, &result);
     assert (result.done == 1 && of_upstream_pool_idle (pool) == 1);
+    uint64_t connects, reuses;
+    of_upstream_pool_counts (pool, &connects, &reuses);
+    assert (connects == 1 && reuses == 1);
+
+    //  The backend closes the idle connection (its own idle timeout, for
+    //  connections it accepts from now on): it leaves the pool at once, and
+    //  the next request makes a new one
+    struct timeval brief = {0, 100000};
+    evhttp_set_timeout_tv (server, &brief);
+    of_upstream_pool_destroy (&pool);
+    pool = of_upstream_pool_new (base, settings);
+    s_test_get (pool, base, port, &result);
+    assert (result.done == 1 && of_upstream_pool_idle (pool) == 1);
+    s_test_pause (base, 400);
+    assert (of_upstream_pool_idle (pool) == 0);
+    s_test_get (pool, base, port, &result);
+    assert (result.done == 1 && of_upstream_pool_idle (pool) == 1);
+    of_upstream_pool_counts (pool, &connects, &reuses);
+    assert (connects == 2 && reuses == 0);
+
+    //  An answer with Connection: close: its connection is not kept
+    closing = true;
+    s_test_get (pool, base, port, &result);
+    assert (result.done == 1 && result.bytes == 5 && of_upstream_pool_idle (pool) == 0);
+    closing = false;
+
+    //  Not used again within Upstream.IdleTimeoutMs: closed by the pool
+    struct timeval lasting = {60, 0};
+    evhttp_set_timeout_tv (server, &lasting);
+    of_upstream_pool_destroy (&pool);
+    pool = of_upstream_pool_new (base, settings);
+    int64_t idle_ms = settings->upstream_idle_ms;
+    settings->upstream_idle_ms = 100;
+    s_test_get (pool, base, port, &result);
+    assert (result.done == 1 && of_upstream_pool_idle (pool) == 1);
+    s_test_pause (base, 400);
+    assert (of_upstream_pool_idle (pool) == 0);
+    settings->upstream_idle_ms = idle_ms;
+
+    //  Upstream.IdlePerBackendMax 0: every connection closes after its request
+    int idle_max = settings->upstream_idle_max;
+    settings->upstream_idle_max = 0;
+    s_test_get (pool, base, port, &result);
+    assert (result.done == 1 && of_upstream_pool_idle (pool) == 0);
+    settings->upstream_idle_max = idle_max;
 
     //  Nothing listens any more: the request fails to connect
     evhttp_free (server);

@@ -8,9 +8,11 @@
     Querystring, the per-request extras) by of_upstream_prepare.
 
     libevent's evhttp client (docs/notes/libevhtp.md): one request at a time
-    per connection, so idle keep-alive connections are kept per backend
-    address and reused; hostnames resolve through evdns (never a blocking
-    lookup); HTTPS verifies the backend's certificate. The response streams
+    per connection, so idle keep-alive connections, HTTP and HTTPS alike, are
+    kept per backend address and reused, most recently used first, up to
+    Upstream.IdlePerBackendMax each and for Upstream.IdleTimeoutMs; one the
+    backend closed or that broke is never reused. Hostnames resolve through
+    evdns (never a blocking lookup); HTTPS verifies the backend's certificate. The response streams
     back piece by piece as it arrives, and reading can be paused while the
     client is slow. Every request ends with exactly one of on_done or on_fail,
     unless the owner cancels it first.
