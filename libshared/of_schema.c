@@ -403,10 +403,19 @@ of_schema_time_parse (const char *text)
     const char *rest = text ? strptime (text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
     if (!rest)
         return -1;
-    long micros = 0;
-    if (*rest == '.')
-        micros = strtol (rest + 1, NULL, 10);
-    return (int64_t) timegm (&tm) * 1000 + micros / 1000;
+    //  The fraction as milliseconds, from its first three digits: ".5" is 500 ms and
+    //  ".6666666666666666666600" 666 (read whole, it overflowed into a date
+    //  thousands of years ahead: fuzz_schema)
+    int64_t ms = 0;
+    if (*rest == '.') {
+        int digits = 0;
+        for (const char *c = rest + 1; isdigit ((unsigned char) *c); c++, digits++)
+            if (digits < 3)
+                ms = ms * 10 + (*c - '0');
+        for (; digits < 3; digits++)
+            ms *= 10;
+    }
+    return (int64_t) timegm (&tm) * 1000 + ms;
 }
 
 //  Checks one value against its field; may replace *value. 0 or -1 with reason.
@@ -786,6 +795,9 @@ of_schema_test (bool verbose)
     of_schema_time (1700000000123, stamp, sizeof stamp);
     assert (strcmp (stamp, "2023-11-14T22:13:20.123000Z") == 0);
     assert (of_schema_time_parse (stamp) == 1700000000123);
+    assert (of_schema_time_parse ("2023-11-14T22:13:20.5Z") == 1700000000500);
+    assert (of_schema_time_parse ("2023-11-14T22:13:20.6666666666666666666600Z")
+            == 1700000000666);
     assert (of_schema_time_parse ("yesterday") == -1);
     assert (of_schema_time_parse (NULL) == -1);
     printf ("OK\n");
