@@ -8,6 +8,8 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 //  Once the request is written, evhttp's own timeout steps aside: the
 //  caller's first-byte and idle timers take over (a cold model load can take minutes)
@@ -251,6 +253,13 @@ s_connection_give_back (of_upstream_t *self)
         s_connection_free_later (pool, connection);
         return;
     }
+    //  Nagle's algorithm off for the requests to come: TLS writes a request's
+    //  headers and body as records of their own, and the second would wait
+    //  for the backend's delayed acknowledgement of the first (40 ms)
+    evutil_socket_t fd = bufferevent_getfd (evhttp_connection_get_bufferevent (connection));
+    int on = 1;
+    if (fd >= 0)
+        setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     s_idle_t *idle = (s_idle_t *) zmalloc (sizeof (s_idle_t));
     idle->pool = pool;
     idle->connection = connection;
@@ -618,6 +627,13 @@ of_upstream_test (bool verbose)
     s_test_get (pool, base, port, &result);
     assert (result.done == 1 && result.status == 200 && result.bytes == 5);
     assert (of_upstream_pool_idle (pool) == 1);
+    //  The kept connection sends without Nagle's delay
+    s_idle_t *kept = (s_idle_t *) zlistx_first ((zlistx_t *) zhashx_first (pool->idle));
+    int nodelay = 0;
+    socklen_t nodelay_size = sizeof nodelay;
+    getsockopt (bufferevent_getfd (evhttp_connection_get_bufferevent (kept->connection)),
+                IPPROTO_TCP, TCP_NODELAY, &nodelay, &nodelay_size);
+    assert (nodelay == 1);
     s_test_get (pool, base, port, &result);
     assert (result.done == 1 && of_upstream_pool_idle (pool) == 1);
     uint64_t connects, reuses;
