@@ -31,7 +31,8 @@ export function random(seed) {
   };
 }
 
-const pick = (r, choices) => {
+//  A value chosen by weight: choices are [value, weight] pairs whose weights sum to 1
+export const pick = (r, choices) => {
   let x = r();
   for (const [value, weight] of choices) {
     if (x < weight) return value;

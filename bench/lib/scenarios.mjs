@@ -2,18 +2,10 @@
 // rate each runs at. Every workload is a pure function of its seed, so every system of a run sees
 // the same arrivals, and so does the next run. Times here are unscaled (simulated) seconds; the
 // fleet's time_scale runs them faster, and the suite scales the figures back.
-import { schedFleet, random, PROMPT_WORDS, OUTPUT_TOKENS } from './fleet.mjs';
+import { schedFleet, random, pick, PROMPT_WORDS, OUTPUT_TOKENS } from './fleet.mjs';
 
 const between = (r, lo, hi) => lo + Math.floor(r() * (hi - lo + 1));
 const exponential = (r, mean) => -Math.log(1 - r()) * mean;
-const pick = (r, choices) => {
-  let x = r();
-  for (const [value, weight] of choices) {
-    if (x < weight) return value;
-    x -= weight;
-  }
-  return choices[choices.length - 1][0];
-};
 // Words no other request shares (tag makes them unique), so that only what a scenario means to
 // share can hit a prompt cache
 const words = (r, count, tag) => Array.from({ length: count }, (_, i) => `${tag}w${i}x${Math.floor(r() * 1e6)}`).join(' ');
