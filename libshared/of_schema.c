@@ -23,7 +23,7 @@
 #define S_INT32_MAX      2147483647
 
 static const char *const s_balancing [] = {"RoundRobin", "Random", "LeastOutstanding",
-                                           "LeastLatency", NULL};
+                                           "LeastLatency", "PredictedLatency", NULL};
 static const char *const s_api_formats [] = {"Ollama", "OpenAI", NULL};
 static const char *const s_methods [] = {"GET", "HEAD", NULL};
 static const char *const s_priorities [] = {"High", "Normal", "Low", NULL};
@@ -204,7 +204,7 @@ static const of_field_t s_frontend [] = {
     {"TimeoutMs", OF_FIELD_INT, "60000", 0, 86400000, NULL, 0, NULL,
      "0 (no limit) to 86400000 ms: longest wait for a backend's first byte"},
     {"LoadBalancing", OF_FIELD_ENUM, "\"RoundRobin\"", 0, 0, s_balancing, 0, NULL,
-     "RoundRobin, Random, LeastOutstanding or LeastLatency"},
+     "RoundRobin, Random, LeastOutstanding, LeastLatency or PredictedLatency"},
     {"BlockHttp10", OF_FIELD_BOOL, "true", 0, 0, NULL, 0, NULL, "true or false"},
     {"MaxRequestBodySize", OF_FIELD_INT, "536870912", 1, S_INT32_MAX, NULL, 0, NULL,
      "1 to 2147483647 bytes"},
@@ -711,6 +711,13 @@ of_schema_test (bool verbose)
     assert (strcmp (json_string_value (json_object_get (frontend, "LoadBalancing")),
                     "LeastLatency") == 0);
     json_decref (frontend);
+    input = json_pack ("{s:s, s:s}", "Identifier", "f3", "LoadBalancing", "predictedlatency");
+    frontend = of_schema_normalize (OF_KIND_FRONTEND, input, error, sizeof error);
+    json_decref (input);
+    assert (frontend);
+    assert (strcmp (json_string_value (json_object_get (frontend, "LoadBalancing")),
+                    "PredictedLatency") == 0);
+    json_decref (frontend);
 
     //  Every refusal names the field and the rule
     s_expect_refused (OF_KIND_BACKEND, "{}", "Identifier: is required", verbose);
@@ -742,8 +749,8 @@ of_schema_test (bool verbose)
     s_expect_refused (OF_KIND_FRONTEND, "{\"Identifier\": \"f\", \"Backends\": [\"a\", \"a\"]}",
                       "Backends: 'a' is listed twice", verbose);
     s_expect_refused (OF_KIND_FRONTEND, "{\"Identifier\": \"f\", \"LoadBalancing\": \"Fastest\"}",
-                      "LoadBalancing: must be RoundRobin, Random, LeastOutstanding or LeastLatency",
-                      verbose);
+                      "LoadBalancing: must be RoundRobin, Random, LeastOutstanding, LeastLatency "
+                      "or PredictedLatency", verbose);
     s_expect_refused (OF_KIND_FRONTEND, "{\"Identifier\": \"f\", \"Active\": \"yes\"}",
                       "Active: must be true or false", verbose);
     s_expect_refused (OF_KIND_FRONTEND,

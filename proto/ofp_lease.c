@@ -84,8 +84,51 @@ s_check_key_limits (json_t *body, char *error, size_t size)
     return 0;
 }
 
+//  A LEASE's prompt prefix chain, when present: "Prefix", 1-OFP_LEASE_PREFIX_MAX
+//  hashes of 16 lowercase hex digits, and "PrefixEnds", as many integers,
+//  strictly increasing, from 1 to OFP_LEASE_PREFIX_END_MAX
+static int
+s_check_prefix (json_t *body, char *error, size_t size)
+{
+    bool hashes = ofp_check_present (body, "Prefix");
+    if (!hashes && !ofp_check_present (body, "PrefixEnds"))
+        return 0;
+    json_t *prefix = json_object_get (body, "Prefix");
+    json_t *ends = json_object_get (body, "PrefixEnds");
+    if (!hashes || !json_is_array (prefix) || json_array_size (prefix) == 0
+        || json_array_size (prefix) > OFP_LEASE_PREFIX_MAX) {
+        snprintf (error, size, "Prefix: must be an array of 1 to %d hashes, with PrefixEnds",
+                  OFP_LEASE_PREFIX_MAX);
+        return -1;
+    }
+    if (!json_is_array (ends) || json_array_size (ends) != json_array_size (prefix)) {
+        snprintf (error, size, "PrefixEnds: must be an array as long as Prefix");
+        return -1;
+    }
+    json_int_t last = 0;
+    for (size_t index = 0; index < json_array_size (prefix); index++) {
+        const char *hash = json_string_value (json_array_get (prefix, index));
+        bool hex = hash && strlen (hash) == 16;
+        for (const char *digit = hash; hex && *digit; digit++)
+            hex = (*digit >= '0' && *digit <= '9') || (*digit >= 'a' && *digit <= 'f');
+        if (!hex) {
+            snprintf (error, size, "Prefix[%zu]: must be 16 lowercase hex digits", index);
+            return -1;
+        }
+        json_t *end = json_array_get (ends, index);
+        if (!json_is_integer (end) || json_integer_value (end) <= last
+            || json_integer_value (end) > OFP_LEASE_PREFIX_END_MAX) {
+            snprintf (error, size, "PrefixEnds[%zu]: must be an integer above the one before, "
+                      "at most %d", index, OFP_LEASE_PREFIX_END_MAX);
+            return -1;
+        }
+        last = json_integer_value (end);
+    }
+    return 0;
+}
+
 //  {"Frontend", "Kind", "Route"?, "Model", "Labels", "StickyKey"?, "Key"?, "KeyLimits"?,
-//   "Exclude", "DeadlineMs", "RequestId"?}
+//   "Exclude", "DeadlineMs", "RequestId"?, "Prefix"?, "PrefixEnds"?}
 static int
 s_check_lease (json_t *body, char *error, size_t size)
 {
@@ -105,6 +148,8 @@ s_check_lease (json_t *body, char *error, size_t size)
         return -1;
     if (ofp_check_present (body, "RequestId")
         && ofp_check_string (body, "RequestId", 1, OFP_LEASE_REQUEST_ID_MAX, error, size) != 0)
+        return -1;
+    if (s_check_prefix (body, error, size) != 0)
         return -1;
     return s_check_key_limits (body, error, size);
 }
@@ -158,8 +203,37 @@ s_check_cancel (json_t *body, char *error, size_t size)
     return 0;
 }
 
+//  An optional integer member within [min, max]
+static int
+s_check_optional (json_t *body, const char *name, int64_t min, int64_t max, char *error,
+                  size_t size)
+{
+    return ofp_check_present (body, name) ? ofp_check_int (body, name, min, max, error, size) : 0;
+}
+
+//  What the response said of itself: {"CachedTokens"?, "LoadUs"?, "PrefillUs"?, "DecodeUs"?},
+//  cached tokens no more than the prompt's
+static int
+s_check_figures (json_t *body, char *error, size_t size)
+{
+    if (s_check_optional (body, "CachedTokens", 0, INT64_MAX, error, size) != 0
+        || s_check_optional (body, "LoadUs", 0, OFP_LEASE_MICROS_MAX, error, size) != 0
+        || s_check_optional (body, "PrefillUs", 0, OFP_LEASE_MICROS_MAX, error, size) != 0
+        || s_check_optional (body, "DecodeUs", 0, OFP_LEASE_MICROS_MAX, error, size) != 0)
+        return -1;
+    json_t *cached = json_object_get (body, "CachedTokens");
+    json_t *prompt = json_object_get (body, "PromptTokens");
+    if (json_is_integer (cached) && json_is_integer (prompt)
+        && json_integer_value (cached) > json_integer_value (prompt)) {
+        snprintf (error, size, "CachedTokens: more than PromptTokens");
+        return -1;
+    }
+    return 0;
+}
+
 //  {"Lease", "Epoch", "Backend", "Outcome", "DurationMs", "TtfbMs"?, "Status"?,
-//   "PromptTokens"?, "CompletionTokens"?}
+//   "PromptTokens"?, "CompletionTokens"?, "CachedTokens"?, "LoadUs"?, "PrefillUs"?,
+//   "DecodeUs"?}
 static int
 s_check_release (json_t *body, char *error, size_t size)
 {
@@ -178,7 +252,7 @@ s_check_release (json_t *body, char *error, size_t size)
         || (ofp_check_present (body, "CompletionTokens")
             && ofp_check_int (body, "CompletionTokens", 0, INT64_MAX, error, size) != 0))
         return -1;
-    return 0;
+    return s_check_figures (body, error, size);
 }
 
 //  One lease held across a restart: {"Lease", "Epoch", "Backend", "Frontend", "StickyKey"?,
@@ -424,6 +498,12 @@ ofp_lease_test (bool verbose)
                              "Epoch", S_EPOCH, "Backend", "b1", "Outcome", "ok", "DurationMs",
                              5120, "TtfbMs", 180, "Status", 200, "PromptTokens", 31,
                              "CompletionTokens"), verbose);
+    s_round_trip ("RELEASE", NULL,
+                  json_pack ("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I}", "Lease",
+                             "43", "Epoch", S_EPOCH, "Backend", "b1", "Outcome", "ok",
+                             "DurationMs", 900, "PromptTokens", 310, "CompletionTokens", 12,
+                             "CachedTokens", 300, "LoadUs", (json_int_t) 0, "PrefillUs",
+                             (json_int_t) 5000, "DecodeUs", (json_int_t) 200000), verbose);
     s_round_trip ("PONG", NULL,
                   json_pack ("{s:s, s:b, s:i}", "Epoch", S_EPOCH, "Registered", 1, "Leases", 3),
                   verbose);
@@ -484,6 +564,43 @@ ofp_lease_test (bool verbose)
     snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
               "\"RequestId\":\"\"%s", lease_tail);
     s_expect ("LEASE", true, body, "RequestId", verbose);
+    //  The prefix chain: hashes and their ends, as many of each, in order
+    const struct {
+        const char *fields;
+        const char *fragment;
+    } chains [] = {
+        {"\"Prefix\":[\"0123456789abcdef\",\"fedcba9876543210\"],\"PrefixEnds\":[15,22]", NULL},
+        {"\"Prefix\":null,\"PrefixEnds\":null", NULL},
+        {"\"Prefix\":[\"0123456789abcdef\"]", "PrefixEnds"},
+        {"\"PrefixEnds\":[1]", "Prefix"},
+        {"\"Prefix\":[],\"PrefixEnds\":[]", "Prefix"},
+        {"\"Prefix\":\"0123456789abcdef\",\"PrefixEnds\":[1]", "Prefix"},
+        {"\"Prefix\":[\"0123456789ABCDEF\"],\"PrefixEnds\":[1]", "Prefix[0]"},
+        {"\"Prefix\":[\"0123456789abcde\"],\"PrefixEnds\":[1]", "Prefix[0]"},
+        {"\"Prefix\":[7],\"PrefixEnds\":[1]", "Prefix[0]"},
+        {"\"Prefix\":[\"0123456789abcdef\",\"0123456789abcdef\"],\"PrefixEnds\":[5,5]",
+         "PrefixEnds[1]"},
+        {"\"Prefix\":[\"0123456789abcdef\"],\"PrefixEnds\":[0]", "PrefixEnds[0]"},
+        {"\"Prefix\":[\"0123456789abcdef\"],\"PrefixEnds\":[1073741825]", "PrefixEnds[0]"},
+        {"\"Prefix\":[\"0123456789abcdef\"],\"PrefixEnds\":[1,2]", "PrefixEnds"},
+    };
+    for (size_t index = 0; index < sizeof chains / sizeof chains [0]; index++) {
+        snprintf (body, sizeof body, "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"\","
+                  "%s%s", chains [index].fields, lease_tail);
+        s_expect ("LEASE", true, body, chains [index].fragment, verbose);
+    }
+    //  Too many hashes
+    json_t *chain = json_pack ("{s:s, s:s, s:s, s:[], s:[], s:i, s:[], s:[]}", "Frontend", "f1",
+                               "Kind", "other", "Model", "", "Labels", "Exclude", "DeadlineMs", 0,
+                               "Prefix", "PrefixEnds");
+    for (int index = 0; index <= OFP_LEASE_PREFIX_MAX; index++) {
+        json_array_append_new (json_object_get (chain, "Prefix"), json_string ("0123456789abcdef"));
+        json_array_append_new (json_object_get (chain, "PrefixEnds"), json_integer (index + 1));
+    }
+    char *chain_text = json_dumps (chain, JSON_COMPACT);
+    s_expect ("LEASE", true, chain_text, "Prefix: must be an array of 1 to 64", verbose);
+    free (chain_text);
+    json_decref (chain);
     s_expect ("LEASE", true,
               "{\"Frontend\":\"f1\",\"Kind\":\"other\",\"Model\":\"m\",\"Labels\":[\"a\",\"\"],"
               "\"Exclude\":[],\"DeadlineMs\":0}", "Labels[1]", verbose);
@@ -567,6 +684,30 @@ ofp_lease_test (bool verbose)
     s_expect ("RELEASE", false,
               "{\"Lease\":\"42\",\"Backend\":\"b1\",\"Outcome\":\"ok\",\"DurationMs\":1}",
               "Epoch", verbose);
+    //  The meter's figures: ranges, and no more cached tokens than prompt tokens
+    const char *release_head = "{\"Lease\":\"42\",\"Epoch\":\"" S_EPOCH "\",\"Backend\":\"b1\","
+                               "\"Outcome\":\"ok\",\"DurationMs\":1,\"PromptTokens\":10";
+    const struct {
+        const char *tail;
+        const char *fragment;
+    } figures [] = {
+        {",\"CachedTokens\":10,\"LoadUs\":0,\"PrefillUs\":5,\"DecodeUs\":86400000000}", NULL},
+        {",\"CachedTokens\":null,\"LoadUs\":null}", NULL},
+        {",\"CachedTokens\":11}", "CachedTokens: more than PromptTokens"},
+        {",\"CachedTokens\":-1}", "CachedTokens"},
+        {",\"CachedTokens\":\"3\"}", "CachedTokens"},
+        {",\"LoadUs\":-5}", "LoadUs"},
+        {",\"LoadUs\":1.5}", "LoadUs"},
+        {",\"PrefillUs\":86400000001}", "PrefillUs"},
+        {",\"DecodeUs\":true}", "DecodeUs"},
+    };
+    for (size_t index = 0; index < sizeof figures / sizeof figures [0]; index++) {
+        snprintf (body, sizeof body, "%s%s", release_head, figures [index].tail);
+        s_expect ("RELEASE", false, body, figures [index].fragment, verbose);
+    }
+    s_expect ("RELEASE", false,
+              "{\"Lease\":\"42\",\"Epoch\":\"" S_EPOCH "\",\"Backend\":\"b1\","
+              "\"Outcome\":\"ok\",\"DurationMs\":1,\"CachedTokens\":99}", NULL, verbose);
 
     //  RESUME: the reason names the record in error
     s_expect ("RESUME", true,

@@ -31,6 +31,9 @@
 #define OFP_LEASE_HOSTNAME_MAX  253
 #define OFP_LEASE_MESSAGE_MAX   1024
 #define OFP_LEASE_RETRY_MAX     3600000
+#define OFP_LEASE_PREFIX_MAX    64          //  hashes in a LEASE's Prefix
+#define OFP_LEASE_PREFIX_END_MAX 1073741824 //  PrefixEnds: bytes of prompt
+#define OFP_LEASE_MICROS_MAX    86400000000LL   //  a RELEASE's durations in µs: 24 h
 
 extern const ofp_protocol_t ofp_lease_protocol;
 

@@ -18,6 +18,7 @@
 #include "ingress_ops.h"
 #include "ingress_reqid.h"
 #include "ingress_validate.h"
+#include "ingress_prefix.h"
 #include <event2/keyvalq_struct.h>
 
 //  Backpressure: stop reading the backend above this much unsent client
@@ -62,10 +63,10 @@ s_release (s_call_t *self, const char *outcome)
 {
     if (!self->lease)
         return;
-    //  The tokens the response reported, as the meter read them (ended by
-    //  s_finish's report; -1 before): a key's TokensPerMinute is charged with them
-    ingress_outcome_t report = {outcome, self->status, self->ttfb_ms,
-                                self->report.meter.tokens_in, self->report.meter.tokens_out};
+    //  The tokens and durations the response reported, as the meter read them
+    //  (ended by s_finish's report): a key's TokensPerMinute is charged with
+    //  them, the scheduler learns from them
+    ingress_outcome_t report = {outcome, self->status, self->ttfb_ms, &self->report.meter};
     ingress_link_release (self->ctx->link, &self->lease, &report);
 }
 
@@ -704,6 +705,8 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
                            route_name, "Model", model ? model : "", "Labels", labels,
                            "StickyKey", client, "Exclude", "DeadlineMs",
                            (json_int_t) ctx->settings->queue_timeout_ms, "RequestId", id);
+    //  The prompt's prefix chain: where its cache probably is
+    ingress_prefix_add (ingress_route_kind (route), body, model, self->ask);
     //  The scheduler applies the key's limits and priority across every replica
     if (key) {
         json_object_set_new (self->ask, "Key", json_string (self->key));

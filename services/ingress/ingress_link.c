@@ -235,11 +235,29 @@ s_send_release (ingress_link_t *self, const char *epoch, const char *lease, cons
         json_object_set_new (body, "TtfbMs", json_integer (outcome->ttfb_ms));
     if (outcome->status >= 100 && outcome->status <= 599)
         json_object_set_new (body, "Status", json_integer (outcome->status));
-    if (outcome->prompt_tokens >= 0)
-        json_object_set_new (body, "PromptTokens", json_integer (outcome->prompt_tokens));
-    if (outcome->completion_tokens >= 0)
-        json_object_set_new (body, "CompletionTokens",
-                             json_integer (outcome->completion_tokens));
+    //  The meter's figures, each when the response said it
+    const ingress_meter_t *meter = outcome->meter;
+    if (meter) {
+        const struct {
+            const char *name;
+            int64_t value;
+            int64_t max;
+        } figures [] = {
+            {"PromptTokens", meter->tokens_in, INT64_MAX},
+            {"CompletionTokens", meter->tokens_out, INT64_MAX},
+            //  A server's cached count above its prompt count is not sent (the
+            //  codec refuses it)
+            {"CachedTokens", meter->tokens_in >= 0 && meter->tokens_cached > meter->tokens_in
+                                 ? -1 : meter->tokens_cached, INT64_MAX},
+            {"LoadUs", meter->load_us, OFP_LEASE_MICROS_MAX},
+            {"PrefillUs", meter->prefill_us, OFP_LEASE_MICROS_MAX},
+            {"DecodeUs", meter->decode_us, OFP_LEASE_MICROS_MAX}
+        };
+        for (size_t index = 0; index < sizeof figures / sizeof figures [0]; index++)
+            if (figures [index].value >= 0 && figures [index].value <= figures [index].max)
+                json_object_set_new (body, figures [index].name,
+                                     json_integer (figures [index].value));
+    }
     ofp_msg_t *release = ofp_msg_new (&ofp_lease_protocol, "RELEASE", NULL, &body);
     s_send (self, &release);
 }
@@ -353,7 +371,7 @@ s_on_answer (ingress_link_t *self, ofp_msg_t *msg)
     if (ofp_msg_is (msg, "GRANT")) {
         if (!ask) {
             //  A grant for an ask abandoned meanwhile: give the slot back at once
-            ingress_outcome_t outcome = {"client_gone", 0, -1, -1, -1};
+            ingress_outcome_t outcome = {"client_gone", 0, -1, NULL};
             s_send_release (self, json_string_value (json_object_get (body, "Epoch")),
                             json_string_value (json_object_get (body, "Lease")),
                             json_string_value (json_object_get (body, "Backend")), &outcome, 0);

@@ -16,6 +16,7 @@
 
 #include "of_classes.h"
 #include <event2/event.h>
+#include "ingress_meter.h"
 
 typedef struct _ingress_link_t ingress_link_t;
 typedef struct _ingress_ask_t ingress_ask_t;
@@ -74,8 +75,9 @@ typedef struct {
     const char *outcome;        //  ok, backend_error, connect_failure, client_gone, timeout, rejected
     int status;                 //  the backend's HTTP status, or 0
     int64_t ttfb_ms;            //  -1 when no byte came
-    int64_t prompt_tokens;      //  -1 when unknown
-    int64_t completion_tokens;  //  -1 when unknown
+    //  What the response said of itself (tokens, durations), read once the
+    //  meter ended; NULL when no response came
+    const ingress_meter_t *meter;
 } ingress_outcome_t;
 
 //  Releases a lease and frees it; sets *lease_p to NULL.

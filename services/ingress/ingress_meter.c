@@ -5,6 +5,7 @@
 
 #include "ingress_meter.h"
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ ingress_meter_start (ingress_meter_t *self)
     self->ended_us = -1;
     self->bytes = 0;
     self->tokens_in = self->tokens_out = self->tokens_cached = -1;
+    self->load_us = self->prefill_us = self->decode_us = -1;
     self->tail_size = 0;
     self->capture = NULL;
     self->capture_max = 0;
@@ -108,9 +110,12 @@ ingress_meter_feed_buffer (ingress_meter_t *self, struct evbuffer *buffer)
     evbuffer_copyout_from (buffer, &from, s_tail_room (self, take), take);
 }
 
-//  The integer after the last "key": in the tail, or -1
+//  The number after the last "key" in the tail, times scale, rounded: -1 when
+//  the key is absent, or its value is not a number ending inside the tail (a
+//  response cut in the middle of a number, or a tail cut inside the key's
+//  name), is negative or is too large
 static int64_t
-s_member (const ingress_meter_t *self, const char *key)
+s_member (const ingress_meter_t *self, const char *key, double scale)
 {
     size_t length = strlen (key);
     const char *found = NULL;
@@ -128,19 +133,44 @@ s_member (const ingress_meter_t *self, const char *key)
     const char *digit = found + length;
     while (digit < end && (*digit == ' ' || *digit == ':'))
         digit++;
-    int64_t value = 0;
+    //  A JSON number without sign: digits, fraction, exponent; short enough
+    //  for a copy (timings are doubles, Ollama's durations integers)
     const char *start = digit;
-    while (digit < end && *digit >= '0' && *digit <= '9' && value < INT64_MAX / 10)
-        value = value * 10 + (*digit++ - '0');
-    return digit > start ? value : -1;
+    while (digit < end && digit - start < 32
+           && ((*digit >= '0' && *digit <= '9') || *digit == '.' || *digit == 'e'
+               || *digit == 'E' || *digit == '+' || *digit == '-'))
+        digit++;
+    if (digit == start || digit == end || digit - start >= 32 || *start < '0' || *start > '9')
+        return -1;
+    if (*digit != ',' && *digit != '}' && *digit != ']' && *digit != ' ' && *digit != '\n'
+        && *digit != '\r' && *digit != '\t')
+        return -1;
+    char number [32];
+    memcpy (number, start, (size_t) (digit - start));
+    number [digit - start] = 0;
+    char *stop;
+    double value = strtod (number, &stop) * scale;
+    if (*stop || !(value >= 0) || value > 9e15)
+        return -1;
+    return (int64_t) (value + 0.5);
 }
 
-//  The first of two members that is present (Ollama's name, then OpenAI's)
+//  The first of the members named that is present (Ollama's name, then
+//  OpenAI's, then llama.cpp's timings), each with its scale; NULL ends
 static int64_t
-s_either (const ingress_meter_t *self, const char *ollama, const char *openai)
+s_first (const ingress_meter_t *self, const char *key, double scale, ...)
 {
-    int64_t value = s_member (self, ollama);
-    return value >= 0 ? value : s_member (self, openai);
+    va_list args;
+    va_start (args, scale);
+    int64_t value = -1;
+    while (key && value < 0) {
+        value = s_member (self, key, scale);
+        key = va_arg (args, const char *);
+        if (key)
+            scale = va_arg (args, double);
+    }
+    va_end (args);
+    return value;
 }
 
 void
@@ -149,9 +179,23 @@ ingress_meter_end (ingress_meter_t *self)
     if (self->ended_us >= 0)
         return;
     self->ended_us = ingress_meter_now ();
-    self->tokens_in = s_either (self, "\"prompt_eval_count\"", "\"prompt_tokens\"");
-    self->tokens_out = s_either (self, "\"eval_count\"", "\"completion_tokens\"");
-    self->tokens_cached = s_either (self, "\"prompt_eval_cached_count\"", "\"cached_tokens\"");
+    self->tokens_in = s_first (self, "\"prompt_eval_count\"", 1.0, "\"prompt_tokens\"", 1.0,
+                               NULL);
+    self->tokens_out = s_first (self, "\"eval_count\"", 1.0, "\"completion_tokens\"", 1.0,
+                                "\"predicted_n\"", 1.0, NULL);
+    self->tokens_cached = s_first (self, "\"prompt_eval_cached_count\"", 1.0,
+                                   "\"cached_tokens\"", 1.0, "\"cache_n\"", 1.0, NULL);
+    if (self->tokens_in < 0) {
+        //  llama.cpp's timings alone: prompt_n counts the tokens evaluated
+        int64_t evaluated = s_member (self, "\"prompt_n\"", 1.0);
+        if (evaluated >= 0)
+            self->tokens_in = evaluated + (self->tokens_cached > 0 ? self->tokens_cached : 0);
+    }
+    //  Ollama's durations are nanoseconds, llama.cpp's milliseconds
+    self->load_us = s_first (self, "\"load_duration\"", 1e-3, NULL);
+    self->prefill_us = s_first (self, "\"prompt_eval_duration\"", 1e-3, "\"prompt_ms\"", 1e3,
+                                NULL);
+    self->decode_us = s_first (self, "\"eval_duration\"", 1e-3, "\"predicted_ms\"", 1e3, NULL);
 }
 
 int64_t
@@ -185,7 +229,9 @@ ingress_meter_test (bool verbose)
     while (size < 6000)
         size += snprintf (last + size, sizeof last - (size_t) size, "12345,");
     size += snprintf (last + size, sizeof last - (size_t) size,
-                      "1],\"prompt_eval_count\":31,\"eval_count\": 7,"
+                      "1],\"total_duration\":912000000,\"load_duration\":250000000,"
+                      "\"prompt_eval_count\":31,\"prompt_eval_duration\":13500000,"
+                      "\"eval_count\": 7,\"eval_duration\":116666667,"
                       "\"prompt_eval_cached_count\":4}\n");
     struct evbuffer *buffer = evbuffer_new ();
     evbuffer_add (buffer, last, (size_t) size);
@@ -194,6 +240,8 @@ ingress_meter_test (bool verbose)
     evbuffer_free (buffer);
     ingress_meter_end (&meter);
     assert (meter.tokens_in == 31 && meter.tokens_out == 7 && meter.tokens_cached == 4);
+    //  Ollama's nanoseconds, in microseconds
+    assert (meter.load_us == 250000 && meter.prefill_us == 13500 && meter.decode_us == 116667);
     assert (meter.bytes == strlen (line) + (size_t) size);
     assert (ingress_meter_total_us (&meter) >= ingress_meter_ttfb_us (&meter));
 
@@ -210,6 +258,48 @@ ingress_meter_test (bool verbose)
     }
     ingress_meter_end (&meter);
     assert (meter.tokens_in == 12 && meter.tokens_out == 5 && meter.tokens_cached == 0);
+    assert (meter.load_us == -1 && meter.prefill_us == -1 && meter.decode_us == -1);
+
+    //  llama-server's OpenAI answer (not streamed): usage, then its timings in
+    //  milliseconds with decimals (an exponent too)
+    ingress_meter_start (&meter);
+    const char *llama = "{\"choices\":[{\"message\":{\"content\":\"ok\"}}],"
+                        "\"usage\":{\"completion_tokens\":16,\"prompt_tokens\":120,"
+                        "\"total_tokens\":136,\"prompt_tokens_details\":{\"cached_tokens\":100}},"
+                        "\"timings\":{\"cache_n\":100,\"prompt_n\":20,\"prompt_ms\":10.2506,"
+                        "\"prompt_per_token_ms\":0.5,\"predicted_n\":16,"
+                        "\"predicted_ms\":2.5e2,\"predicted_per_second\":64.0}}";
+    ingress_meter_feed (&meter, llama, strlen (llama));
+    ingress_meter_end (&meter);
+    assert (meter.tokens_in == 120 && meter.tokens_out == 16 && meter.tokens_cached == 100);
+    assert (meter.load_us == -1 && meter.prefill_us == 10251 && meter.decode_us == 250000);
+    //  llama-server's own /completion: timings alone
+    ingress_meter_start (&meter);
+    const char *native = "{\"content\":\"ok\",\"stop\":true,\"timings\":{\"cache_n\":7,"
+                         "\"prompt_n\":3,\"prompt_ms\":1.5,\"predicted_n\":2,"
+                         "\"predicted_ms\":40}}";
+    ingress_meter_feed (&meter, native, strlen (native));
+    ingress_meter_end (&meter);
+    assert (meter.tokens_in == 10 && meter.tokens_out == 2 && meter.tokens_cached == 7);
+    assert (meter.prefill_us == 1500 && meter.decode_us == 40000);
+
+    //  A stream cut in the middle of its final chunk: what ended inside the
+    //  tail is read, the number cut short and what never came are unknown
+    ingress_meter_start (&meter);
+    const char *cut = "{\"done\":true,\"load_duration\":5000,\"prompt_eval_count\":12,"
+                      "\"prompt_eval_duration\":4000";
+    ingress_meter_feed (&meter, cut, strlen (cut));
+    ingress_meter_end (&meter);
+    assert (meter.load_us == 5 && meter.tokens_in == 12);
+    assert (meter.prefill_us == -1 && meter.tokens_out == -1 && meter.decode_us == -1);
+    //  Not numbers: a string, a negative, a huge one
+    ingress_meter_start (&meter);
+    const char *odd = "{\"load_duration\":\"5\",\"eval_count\":-3,"
+                      "\"eval_duration\":1e300,\"prompt_eval_count\":1.5.5}";
+    ingress_meter_feed (&meter, odd, strlen (odd));
+    ingress_meter_end (&meter);
+    assert (meter.load_us == -1 && meter.tokens_out == -1 && meter.decode_us == -1);
+    assert (meter.tokens_in == -1);
 
     //  No usage at all: unknown, not zero; a feed larger than the tail
     ingress_meter_start (&meter);

@@ -4,10 +4,16 @@
     Fed every piece of a response body as it goes to the client (after any
     translation, so it sees what the client sees): it notes when the first
     byte left, counts the bytes, and keeps the last bytes only, from which it
-    reads the tokens once the response ends. Ollama's final chunk (or whole
-    answer) ends with prompt_eval_count, eval_count (and, on newer servers,
-    prompt_eval_cached_count); OpenAI's ends with usage.prompt_tokens,
-    completion_tokens and prompt_tokens_details.cached_tokens. Those members
+    reads the tokens and durations once the response ends. Ollama's final
+    chunk (or whole answer) ends with load_duration, prompt_eval_count,
+    prompt_eval_duration, eval_count, eval_duration (nanoseconds; and, on
+    newer servers, prompt_eval_cached_count); OpenAI's ends with
+    usage.prompt_tokens, completion_tokens and
+    prompt_tokens_details.cached_tokens; llama.cpp's llama-server adds
+    timings {cache_n, prompt_n, prompt_ms, predicted_n, predicted_ms}
+    (milliseconds, with decimals). A number is read only when it ends inside
+    the tail, so a response cut in the middle of one reads as unknown, never
+    as a smaller number. Those members
     come last in every server's output, after the long parts (a generate's
     context, an embedding's vectors), so a fixed tail always holds them and
     the meter never parses a body or allocates: a feed is a copy of at most
@@ -37,6 +43,9 @@ typedef struct {
     int64_t tokens_in;          //  prompt tokens, -1 when not said
     int64_t tokens_out;         //  completion tokens, -1 when not said
     int64_t tokens_cached;      //  prompt tokens served from a cache, -1 when not said
+    int64_t load_us;            //  the model's load time, -1 when not said
+    int64_t prefill_us;         //  evaluating the uncached prompt tokens, -1 when not said
+    int64_t decode_us;          //  generating the completion tokens, -1 when not said
     size_t tail_size;
     char tail [INGRESS_METER_TAIL];     //  the last bytes sent
     struct evbuffer *capture;   //  the whole body, up to capture_max, or NULL (not asked)
@@ -68,7 +77,8 @@ void
 void
     ingress_meter_feed_buffer (ingress_meter_t *self, struct evbuffer *buffer);
 
-//  The response is over: notes the time and reads the tokens from the tail.
+//  The response is over: notes the time and reads the tokens and durations
+//  from the tail.
 void
     ingress_meter_end (ingress_meter_t *self);
 

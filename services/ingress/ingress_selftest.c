@@ -12,6 +12,7 @@
 #include "ingress_listing.h"
 #include "ingress_match.h"
 #include "ingress_meter.h"
+#include "ingress_prefix.h"
 #include "ingress_metrics.h"
 #include "ingress_models.h"
 #include "ingress_progress.h"
@@ -41,6 +42,7 @@ static const of_selftest_t s_tests [] = {
     {"ingress_answer", ingress_answer_test},
     {"ingress_reqid", ingress_reqid_test},
     {"ingress_meter", ingress_meter_test},
+    {"ingress_prefix", ingress_prefix_test},
     {"ingress_metrics", ingress_metrics_test},
     {"ingress_access", ingress_access_test},
     {"ingress_validate", ingress_validate_test},

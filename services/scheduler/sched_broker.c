@@ -22,6 +22,8 @@ struct _sched_broker_t {
     sched_pick_env_t *env;
     sched_queue_t *queue;
     sched_speed_t *speed;           //  what releases taught of each backend
+    sched_cost_t *cost;             //  ...and of each of its models
+    sched_prefix_t *prefix;         //  the prompt prefixes sent to each backend
     size_t max_queue;
     uint64_t lease_ids;             //  the last lease id given
     int64_t duration_ms;            //  moving average of lease durations
@@ -42,8 +44,12 @@ sched_broker_new (zloop_t *loop, zsock_t *router, zsock_t *tap, const char *epoc
     self->env = env;
     self->queue = sched_queue_new ();
     self->speed = sched_speed_new ();
+    self->cost = sched_cost_new ();
+    self->prefix = sched_prefix_new ();
     env->queue = self->queue;
     env->speed = self->speed;
+    env->cost = self->cost;
+    env->prefix = self->prefix;
     self->max_queue = max_queue;
     self->duration_ms = S_DURATION_GUESS_MS;
     self->deadline_timer = S_NO_TIMER;
@@ -63,8 +69,14 @@ sched_broker_destroy (sched_broker_t **self_p)
         self->env->queue = NULL;
     if (self->env->speed == self->speed)
         self->env->speed = NULL;
+    if (self->env->cost == self->cost)
+        self->env->cost = NULL;
+    if (self->env->prefix == self->prefix)
+        self->env->prefix = NULL;
     sched_queue_destroy (&self->queue);
     sched_speed_destroy (&self->speed);
+    sched_cost_destroy (&self->cost);
+    sched_prefix_destroy (&self->prefix);
     free (self);
     *self_p = NULL;
 }
@@ -113,8 +125,20 @@ s_grant (sched_broker_t *self, sched_ask_t *ask, sched_pick_t *pick)
         s_deny (self, ask, 503, "NoHealthyBackend", "the scheduler's lease table is full", -1);
         return;
     }
-    sched_table_set_key (self->env->table, sched_table_lookup (self->env->table, self->epoch,
-                                                               lease), ask->key);
+    sched_lease_t *counted = sched_table_lookup (self->env->table, self->epoch, lease);
+    sched_table_set_key (self->env->table, counted, ask->key);
+    //  The model is (about to be) resident where it was granted
+    if (*ask->model) {
+        char model [OFP_MODELS_KEY_MAX];
+        sched_cost_key (ask->model, model);
+        bool cold = sched_cost_note_grant (self->cost, self->env->health, self->env->table,
+                                           backend->id, ask->model);
+        sched_table_set_model (self->env->table, counted, model, cold, ask->prompt_bytes);
+    }
+    //  The prompt's prefix will be in that backend's cache
+    if (ask->prefix)
+        sched_prefix_note (self->prefix, backend->id, ask->prefix,
+                           (size_t) backend->max_parallel * SCHED_PREFIX_CHAINS_PER_SLOT);
     if (frontend->sticky && ask->sticky_key)
         sched_sessions_pin (self->env->sessions, frontend->id, ask->sticky_key, backend->id, now,
                             frontend->sticky_ms);
@@ -342,6 +366,14 @@ sched_broker_note_speed (sched_broker_t *self, const char *backend, int64_t ttfb
 {
     assert (self && backend);
     sched_speed_note (self->speed, backend, ttfb_ms, duration_ms, zclock_mono ());
+}
+
+void
+sched_broker_note_cost (sched_broker_t *self, const sched_lease_t *lease,
+                        const sched_cost_figures_t *figures)
+{
+    assert (self && lease && figures);
+    sched_cost_note_release (self->cost, lease->backend, lease->model, lease->cold, figures);
 }
 
 void

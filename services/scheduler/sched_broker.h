@@ -63,6 +63,12 @@ void
     sched_broker_note_speed (sched_broker_t *self, const char *backend, int64_t ttfb_ms,
                              int64_t duration_ms);
 
+//  Learns what a lease's release said of its model on its backend (outcome
+//  ok), before the lease is removed.
+void
+    sched_broker_note_cost (sched_broker_t *self, const sched_lease_t *lease,
+                            const sched_cost_figures_t *figures);
+
 //  Notes a lease of the backend that ended without an answer to learn from
 //  (the exploration rule stops trying a backend that only fails).
 void

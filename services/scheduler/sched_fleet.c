@@ -107,6 +107,8 @@ s_policy (const char *name)
         return SCHED_POLICY_LEAST_OUTSTANDING;
     if (streq (name, "LeastLatency"))
         return SCHED_POLICY_LEAST_LATENCY;
+    if (streq (name, "PredictedLatency"))
+        return SCHED_POLICY_PREDICTED_LATENCY;
     return SCHED_POLICY_ROUND_ROBIN;
 }
 

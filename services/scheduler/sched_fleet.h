@@ -20,7 +20,8 @@ typedef enum {
     SCHED_POLICY_ROUND_ROBIN,
     SCHED_POLICY_RANDOM,
     SCHED_POLICY_LEAST_OUTSTANDING,
-    SCHED_POLICY_LEAST_LATENCY
+    SCHED_POLICY_LEAST_LATENCY,
+    SCHED_POLICY_PREDICTED_LATENCY
 } sched_policy_t;
 
 //  One backend (read-only for callers)

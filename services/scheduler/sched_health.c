@@ -294,6 +294,21 @@ sched_health_loaded (sched_health_t *self, const char *backend, const char *mode
     return *model && loaded && zhashx_lookup (loaded, key) != NULL;
 }
 
+size_t
+sched_health_loaded_models (sched_health_t *self, const char *backend, const char **models,
+                            size_t max)
+{
+    assert (self && backend);
+    zhashx_t *loaded = (zhashx_t *) zhashx_lookup (self->loaded, backend);
+    if (!loaded)
+        return 0;
+    size_t count = 0;
+    for (void *item = zhashx_first (loaded); item; item = zhashx_next (loaded), count++)
+        if (count < max)
+            models [count] = (const char *) zhashx_cursor (loaded);
+    return count;
+}
+
 bool
 sched_health_pulling (sched_health_t *self, const char *backend, const char *model)
 {
@@ -424,6 +439,10 @@ sched_health_test (bool verbose)
     assert (sched_health_has_model (health, "b1", "registry:5000/x/qwen:latest"));
     assert (sched_health_loaded (health, "b1", "registry:5000/x/qwen"));
     assert (!sched_health_loaded (health, "b1", "llama3") && !sched_health_loaded (health, "b2", ""));
+    const char *listed [2];
+    assert (sched_health_loaded_models (health, "b1", listed, 2) == 1);
+    assert (sched_health_loaded (health, "b1", listed [0]));
+    assert (sched_health_loaded_models (health, "b9", listed, 2) == 0);
 
     //  Pulls: a PULL starts or ends one; STATE replaces them all
     const char *pulling = "{\"Epoch\":\"" S_EPOCH "\",\"Sequence\":4,\"Backend\":\"b2\","

@@ -58,6 +58,12 @@ bool
 bool
     sched_health_loaded (sched_health_t *self, const char *backend, const char *model);
 
+//  How many models the backend's last inventory lists as loaded; their keys
+//  (borrowed, valid until the next message applied) fill models, up to max.
+size_t
+    sched_health_loaded_models (sched_health_t *self, const char *backend, const char **models,
+                                size_t max);
+
 //  True if modelsync pulls the model onto the backend now.
 bool
     sched_health_pulling (sched_health_t *self, const char *backend, const char *model);

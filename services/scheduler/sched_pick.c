@@ -10,6 +10,8 @@
 //  only while the expected wait fits in half of what is left of DeadlineMs
 #define S_HOLD_GAIN_PERCENT 10
 #define S_HOLD_DEADLINE_SHARE 2
+//  A lease's duration before one is learned (PredictedLatency's eviction wait)
+#define S_DURATION_GUESS_MS 1000
 
 static const char *const s_kind_names [SCHED_KIND_COUNT] = {"completions", "embeddings", "other"};
 
@@ -133,12 +135,58 @@ s_explore (sched_pick_env_t *env, sched_frontend_t *frontend, const char *model,
     return count;
 }
 
+static int64_t s_wait (sched_pick_env_t *env, const sched_ask_t *ask,
+                       const sched_backend_t *backend);
+
+//  PredictedLatency's estimate of the ask's time to first token on the
+//  backend, in µs: the wait for a slot (when full: s_wait), the model's load
+//  when it is not resident (and, when every model the backend holds is
+//  busy, half a lease for one of them to go idle first), the prefill of the
+//  prompt's tokens the backend probably does not hold, and one token. The
+//  rates are the backend's learned ones (sched_cost), the held prefix the
+//  index's (sched_prefix); -1 when a full backend's wait is unknown
+static int64_t
+s_predict (sched_pick_env_t *env, const sched_ask_t *ask, const sched_backend_t *backend)
+{
+    int64_t total = 0;
+    if (!s_has_room (env, backend)) {
+        int64_t wait = s_wait (env, ask, backend);
+        if (wait < 0)
+            return -1;
+        total += wait * 1000;
+    }
+    if (!env->cost)
+        return total;
+    bool resident = sched_cost_resident (env->cost, env->health, env->table, backend->id,
+                                         ask->model);
+    if (!resident) {
+        total += sched_cost_load_us (env->cost, backend->id, ask->model);
+        if (sched_cost_full (env->cost, env->health, env->table, backend->id)) {
+            int64_t duration = env->speed ? sched_speed_duration (env->speed, backend->id,
+                                                                  env->now) : -1;
+            total += (duration > 0 ? duration : S_DURATION_GUESS_MS) * 1000 / 2;
+        }
+    }
+    if (ask->prompt_bytes > 0) {
+        //  A cache belongs to the model's runner: none when it is not loaded
+        size_t matched = resident && env->prefix
+                       ? sched_prefix_match (env->prefix, backend->id, ask->prefix) : 0;
+        int64_t held = matched ? json_integer_value (json_array_get (ask->prefix_ends,
+                                                                     matched - 1)) : 0;
+        double tokens = (double) (ask->prompt_bytes - held)
+                      * sched_cost_tokens_per_byte (env->cost);
+        total += (int64_t) (tokens * sched_cost_prefill_us (env->cost, backend->id, ask->model));
+    }
+    return total + (int64_t) sched_cost_decode_us (env->cost, backend->id, ask->model);
+}
+
 //  Picks among free candidates (positions in the frontend, ascending) by the
 //  frontend's policy, and moves the rotation past the one picked
 static sched_backend_t *
-s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const char *model,
+s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
                const size_t *free, size_t count)
 {
+    const char *model = ask->model;
     assert (count > 0);
     //  The rotation: the first free candidate at or after the cursor
     size_t start = 0;
@@ -150,11 +198,29 @@ s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const char *mo
         chosen = (size_t) randof ((int) count);
     else
     if (frontend->policy == SCHED_POLICY_LEAST_OUTSTANDING
-    ||  frontend->policy == SCHED_POLICY_LEAST_LATENCY) {
+    ||  frontend->policy == SCHED_POLICY_LEAST_LATENCY
+    ||  frontend->policy == SCHED_POLICY_PREDICTED_LATENCY) {
         bool by_latency = frontend->policy == SCHED_POLICY_LEAST_LATENCY;
         size_t explore = s_explore (env, frontend, model, free, count, start);
         if (explore < count)
             chosen = explore;
+        else
+        if (frontend->policy == SCHED_POLICY_PREDICTED_LATENCY) {
+            //  The lowest predicted time to first token; ties to the least
+            //  loaded, then in rotation order
+            int64_t best = s_predict (env, ask, frontend->backends [free [chosen]]);
+            for (size_t step = 1; step < count; step++) {
+                size_t index = (start + step) % count;
+                sched_backend_t *backend = frontend->backends [free [index]];
+                int64_t predicted = s_predict (env, ask, backend);
+                if (predicted < best
+                ||  (predicted == best
+                     && s_less_loaded (env, backend, frontend->backends [free [chosen]]))) {
+                    best = predicted;
+                    chosen = index;
+                }
+            }
+        }
         else {
             //  Ties go to the first in rotation order, so an idle fleet is spread too
             for (size_t step = 1; step < count; step++) {
@@ -212,6 +278,39 @@ s_hold (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *as
             continue;
         int64_t expected = wait + s_first_token (env, backend);
         if (expected * 100 < picked_ms * (100 - S_HOLD_GAIN_PERCENT))
+            return true;
+    }
+    return false;
+}
+
+//  PredictedLatency: true if the ask had better wait for a full candidate
+//  than start on the free one picked, as s_hold decides for LeastLatency but
+//  on the predicted times (a resident model and a held prefix count), and
+//  with a bound on the imbalance: an ask waits by choice for a backend only
+//  while fewer asks wait for it than it has slots, so a hot model or prefix
+//  spills over to the other backends instead of queueing on its own.
+static bool
+s_hold_predicted (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
+                  const size_t *candidates, size_t count, sched_backend_t *picked)
+{
+    if (ask->deadline_ms == 0 || !env->speed || sched_speed_samples (env->speed, picked->id) == 0)
+        return false;
+    int64_t picked_us = s_predict (env, ask, picked);
+    int64_t left = ask->deadline - env->now;
+    for (size_t index = 0; index < count; index++) {
+        sched_backend_t *backend = frontend->backends [candidates [index]];
+        if (s_has_room (env, backend))
+            continue;
+        size_t waiting = env->queue ? sched_queue_waiting (env->queue, backend->id) : 0;
+        if (waiting && ask->arrival_handle)
+            waiting--;
+        if (waiting >= backend->max_parallel)
+            continue;
+        int64_t wait = s_wait (env, ask, backend);
+        if (wait < 0 || wait * S_HOLD_DEADLINE_SHARE > left)
+            continue;
+        int64_t expected = s_predict (env, ask, backend);
+        if (expected >= 0 && expected * 100 < picked_us * (100 - S_HOLD_GAIN_PERCENT))
             return true;
     }
     return false;
@@ -345,9 +444,11 @@ sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *
     sched_backend_t *picked = NULL;
     if (free_count) {
         size_t cursor = frontend->cursor;
-        picked = s_policy_pick (env, frontend, ask->model, free, free_count);
-        if (frontend->policy == SCHED_POLICY_LEAST_LATENCY
-        &&  s_hold (env, frontend, ask, candidates, count, picked)) {
+        picked = s_policy_pick (env, frontend, ask, free, free_count);
+        if ((frontend->policy == SCHED_POLICY_LEAST_LATENCY
+             && s_hold (env, frontend, ask, candidates, count, picked))
+        ||  (frontend->policy == SCHED_POLICY_PREDICTED_LATENCY
+             && s_hold_predicted (env, frontend, ask, candidates, count, picked))) {
             frontend->cursor = cursor;
             pick->fallback = picked;
             picked = NULL;
@@ -419,6 +520,19 @@ s_test_decide (s_test_t *test, const char *lease, sched_pick_t *pick)
         if (pick->frontend->sticky && ask->sticky_key)
             sched_sessions_pin (test->env.sessions, ask->frontend, ask->sticky_key,
                                 pick->backend->id, test->env.now, pick->frontend->sticky_ms);
+        //  What the broker notes of a grant
+        if (test->env.cost && *ask->model) {
+            char model [OFP_MODELS_KEY_MAX];
+            sched_cost_key (ask->model, model);
+            bool cold = sched_cost_note_grant (test->env.cost, test->env.health, test->env.table,
+                                               pick->backend->id, ask->model);
+            sched_table_set_model (test->env.table,
+                                   sched_table_lookup (test->env.table, "0123456789abcdef",
+                                                       lease_id), model, cold, 0);
+        }
+        if (test->env.prefix && ask->prefix)
+            sched_prefix_note (test->env.prefix, pick->backend->id, ask->prefix,
+                               pick->backend->max_parallel * SCHED_PREFIX_CHAINS_PER_SLOT);
     }
     sched_ask_destroy (&ask);
 }
@@ -483,7 +597,9 @@ sched_pick_test (bool verbose)
         "{\"Identifier\":\"ex\",\"Backends\":[\"b1\",\"b2\",\"b3\"],"
         "\"LoadBalancing\":\"LeastLatency\"},"
         "{\"Identifier\":\"exo\",\"Backends\":[\"b1\",\"b2\",\"b3\"],"
-        "\"LoadBalancing\":\"LeastOutstanding\"}]");
+        "\"LoadBalancing\":\"LeastOutstanding\"},"
+        "{\"Identifier\":\"pl\",\"Backends\":[\"b1\",\"b2\",\"b3\"],"
+        "\"LoadBalancing\":\"PredictedLatency\",\"UseStickySessions\":true}]");
     s_test_rebuild (&test);
 
     //  Round robin, stable when a backend is out of the rotation
@@ -753,6 +869,92 @@ sched_pick_test (bool verbose)
     s_test_release_all (&test);
     sched_speed_destroy (&test.env.speed);
     sched_queue_destroy (&test.env.queue);
+
+    //  PredictedLatency: every backend known (nothing to explore), llama3
+    //  loaded on b2 and b3, not on b1
+    s_test_release_all (&test);
+    test.env.speed = sched_speed_new ();
+    test.env.queue = sched_queue_new ();
+    test.env.cost = sched_cost_new ();
+    test.env.prefix = sched_prefix_new ();
+    for (int round = 0; round < 4; round++) {
+        sched_speed_note (test.env.speed, "b1", 100, 1000, test.env.now);
+        sched_speed_note (test.env.speed, "b2", 100, 1000, test.env.now);
+        sched_speed_note (test.env.speed, "b3", 100, 1000, test.env.now);
+    }
+    //  The model where it is resident while that has room, never the free cold b1...
+    const char *resident = "{\"Frontend\":\"pl\",\"Model\":\"llama3\"}";
+    for (int round = 0; round < 4; round++)
+        assert (!streq (s_test_verdict (&test, resident), "b1"));
+    //  ...then waiting for a warm slot (500 ms) beats a cold load (5 s guessed)
+    s_test_decide (&test, resident, &pick);
+    assert (pick.verdict == SCHED_PICK_WAIT && pick.fallback && streq (pick.fallback->id, "b1"));
+    //  With as many asks waiting for b2 and b3 as they have slots, the hot
+    //  model spills over to b1 (the bound on imbalance)
+    json_t *hot_body = json_pack ("{s:s, s:s, s:s, s:[], s:[], s:i}", "Frontend", "pl", "Kind",
+                                  "completions", "Model", "llama3", "Labels", "Exclude",
+                                  "DeadlineMs", 1000);
+    const char *warm [] = {"b2", "b3"};
+    for (int round = 0; round < 2; round++) {
+        char id [8];
+        snprintf (id, sizeof id, "h%d", round);
+        sched_ask_t *waiting = sched_ask_new ("i1", id, hot_body, test.env.now);
+        sched_queue_push (test.env.queue, &waiting, warm, 2);
+    }
+    json_decref (hot_body);
+    assert (streq (s_test_verdict (&test, resident), "b1"));
+    //  b1 took llama3 (a grant: about to be resident), so the next goes there too
+    assert (streq (s_test_verdict (&test, resident), "b1"));
+    sched_queue_destroy (&test.env.queue);
+    test.env.queue = sched_queue_new ();
+    s_test_release_all (&test);
+
+    //  A conversation goes back to the backend holding its history while it
+    //  has room (4000 bytes held against 4200 to prefill elsewhere)
+    const char *turn1 = "{\"Frontend\":\"pl\",\"Prefix\":[\"00000000000000a1\","
+                        "\"00000000000000a2\"],\"PrefixEnds\":[4000,4100]}";
+    const char *turn2 = "{\"Frontend\":\"pl\",\"Prefix\":[\"00000000000000a1\","
+                        "\"00000000000000a2\",\"00000000000000a3\"],\"PrefixEnds\":[4000,4100,4200]}";
+    char holder [16];
+    snprintf (holder, sizeof holder, "%s", s_test_verdict (&test, turn1));
+    s_test_release_all (&test);
+    assert (streq (s_test_verdict (&test, turn2), holder));
+    assert (streq (s_test_verdict (&test, turn2), holder));
+    //  Full: an ask that may not wait goes elsewhere (and then that backend
+    //  holds its prefix too); one that may waits for the holder
+    assert (!streq (s_test_verdict (&test,
+                    "{\"Frontend\":\"pl\",\"DeadlineMs\":0,\"Prefix\":[\"00000000000000a1\","
+                    "\"00000000000000c2\"],\"PrefixEnds\":[4000,4300]}"), holder));
+    assert (!streq (s_test_verdict (&test,
+                    "{\"Frontend\":\"pl\",\"Prefix\":[\"00000000000000a1\","
+                    "\"00000000000000c2\",\"00000000000000c3\"],\"PrefixEnds\":[4000,4300,4400]}"),
+                    holder));
+
+    s_test_decide (&test, turn2, &pick);
+    assert (pick.verdict == SCHED_PICK_WAIT && pick.fallback);
+    //  A sticky session still wins over the prefix
+    s_test_release_all (&test);
+    const char *erin = "{\"Frontend\":\"pl\",\"StickyKey\":\"erin\"}";
+    char pinned [16];
+    snprintf (pinned, sizeof pinned, "%s", s_test_verdict (&test, erin));
+    if (streq (pinned, holder)) {
+        s_test_release_all (&test);
+        sched_sessions_pin (test.env.sessions, "pl", "erin", streq (holder, "b1") ? "b2" : "b1",
+                            test.env.now, 60000);
+        snprintf (pinned, sizeof pinned, "%s", streq (holder, "b1") ? "b2" : "b1");
+    }
+    s_test_release_all (&test);
+    char erin_turn [256];
+    snprintf (erin_turn, sizeof erin_turn, "{\"Frontend\":\"pl\",\"StickyKey\":\"erin\","
+              "\"Prefix\":[\"00000000000000a1\"],\"PrefixEnds\":[4000]}");
+    char expected [20];
+    snprintf (expected, sizeof expected, "%s*", pinned);
+    assert (streq (s_test_verdict (&test, erin_turn), expected));
+    s_test_release_all (&test);
+    sched_speed_destroy (&test.env.speed);
+    sched_queue_destroy (&test.env.queue);
+    sched_cost_destroy (&test.env.cost);
+    sched_prefix_destroy (&test.env.prefix);
 
     //  Random picks only candidates with room
     json_object_set_new (json_object_get (test.frontends, "f1"), "LoadBalancing",

@@ -27,9 +27,11 @@
 #define SCHED_PICK_H_INCLUDED
 
 #include "of_classes.h"
+#include "sched_cost.h"
 #include "sched_fleet.h"
 #include "sched_health.h"
 #include "sched_keys.h"
+#include "sched_prefix.h"
 #include "sched_queue.h"
 #include "sched_sessions.h"
 #include "sched_speed.h"
@@ -53,6 +55,8 @@ typedef struct {
     sched_health_t *health;     //  model inventories
     int64_t now;                //  zclock_mono
     sched_speed_t *speed;       //  LeastLatency's estimates; NULL: nothing learned
+    sched_cost_t *cost;         //  residency and rates per model; NULL: nothing learned
+    sched_prefix_t *prefix;     //  prompt prefixes sent to each backend; NULL: none
     sched_queue_t *queue;       //  the asks waiting; NULL: none
     sched_keys_t *keys;         //  client API keys' limits; NULL: none
 } sched_pick_env_t;

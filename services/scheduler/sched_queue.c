@@ -77,6 +77,12 @@ sched_ask_new (const char *ingress, const char *id, json_t *body, int64_t now)
     self->key = json_string_value (json_object_get (body, "Key"));
     self->key_limits = json_object_get (body, "KeyLimits");
     self->ollama_only = s_ollama_route (json_string_value (json_object_get (body, "Route")));
+    self->prefix = json_object_get (body, "Prefix");
+    self->prefix_ends = json_object_get (body, "PrefixEnds");
+    if (!json_is_array (self->prefix) || !json_is_array (self->prefix_ends))
+        self->prefix = self->prefix_ends = NULL;
+    self->prompt_bytes = json_integer_value (
+        json_array_get (self->prefix_ends, json_array_size (self->prefix_ends) - 1));
     self->deadline_ms = json_integer_value (json_object_get (body, "DeadlineMs"));
     self->arrived_at = now;
     self->rank = now;

@@ -36,6 +36,9 @@ typedef struct {
     const char *key;            //  the client API key, or NULL
     json_t *key_limits;         //  its limits and priority (KeyLimits), or NULL
     bool ollama_only;           //  its Route is Ollama's own API (/api/...): Ollama backends only
+    json_t *prefix;             //  its prompt's prefix chain (Prefix), or NULL
+    json_t *prefix_ends;        //  the bytes of prompt each hash covers (PrefixEnds), or NULL
+    int64_t prompt_bytes;       //  the last of those: the prompt's size; 0 when not said
     int64_t deadline_ms;        //  how long it may wait (0: not at all)
     int64_t arrived_at;         //  zclock_mono
     int64_t rank;               //  order in the queue, lowest first (arrived_at by default)

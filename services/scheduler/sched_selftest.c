@@ -9,6 +9,8 @@
 #include "sched_queue.h"
 #include "sched_sessions.h"
 #include "sched_speed.h"
+#include "sched_cost.h"
+#include "sched_prefix.h"
 #include "sched_table.h"
 #include "of_selftest_main.h"
 
@@ -19,6 +21,8 @@ static const of_selftest_t s_tests [] = {
     {"sched_health", sched_health_test},
     {"sched_fleet", sched_fleet_test},
     {"sched_speed", sched_speed_test},
+    {"sched_cost", sched_cost_test},
+    {"sched_prefix", sched_prefix_test},
     {"sched_pick", sched_pick_test},
     {"sched_broker", sched_broker_test},
     {"sched_keys", sched_keys_test},

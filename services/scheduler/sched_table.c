@@ -20,7 +20,28 @@ struct _sched_table_t {
     zhashx_t *ingresses;        //  id -> s_ingress_t
     zhashx_t *backends;         //  backend -> leases held (sched_tally)
     zhashx_t *keys;             //  client API key -> leases held (sched_tally)
+    zhashx_t *models;           //  backend, model -> leases held (sched_tally)
+    zhashx_t *running;          //  backend -> models with leases held (sched_tally)
 };
+
+//  The key of a (backend, model) pair in models
+static void
+s_pair (char *dest, size_t size, const char *backend, const char *model)
+{
+    snprintf (dest, size, "%s\t%s", backend, model);
+}
+
+//  Counts a lease of the backend's model in or out
+static void
+s_count_model (sched_table_t *self, const char *backend, const char *model, int delta)
+{
+    char pair [OF_IDENTIFIER_MAX + OFP_MODELS_KEY_MAX + 2];
+    s_pair (pair, sizeof pair, backend, model);
+    size_t before = sched_tally_get (self->models, pair);
+    sched_tally_add (self->models, pair, delta);
+    if ((before == 0) != (sched_tally_get (self->models, pair) == 0))
+        sched_tally_add (self->running, backend, delta);
+}
 
 static void
 s_key (char *dest, const char *epoch, const char *lease)
@@ -58,6 +79,8 @@ sched_table_new (void)
     zhashx_set_destructor (self->ingresses, s_ingress_destroy);
     self->backends = zhashx_new ();
     self->keys = zhashx_new ();
+    self->models = zhashx_new ();
+    self->running = zhashx_new ();
     return self;
 }
 
@@ -79,6 +102,8 @@ sched_table_destroy (sched_table_t **self_p)
     zhashx_destroy (&self->ingresses);
     zhashx_destroy (&self->backends);
     zhashx_destroy (&self->keys);
+    zhashx_destroy (&self->models);
+    zhashx_destroy (&self->running);
     free (self);
     *self_p = NULL;
 }
@@ -199,7 +224,10 @@ sched_table_remove (sched_table_t *self, sched_lease_t *lease)
     sched_tally_add (self->backends, lease->backend, -1);
     if (lease->key)
         sched_tally_add (self->keys, lease->key, -1);
+    if (lease->model)
+        s_count_model (self, lease->backend, lease->model, -1);
     free (lease->key);
+    free (lease->model);
     free (lease->epoch);
     free (lease->lease);
     free (lease->ingress);
@@ -217,6 +245,35 @@ sched_table_set_key (sched_table_t *self, sched_lease_t *lease, const char *key)
         return;
     lease->key = strdup (key);
     sched_tally_add (self->keys, key, 1);
+}
+
+void
+sched_table_set_model (sched_table_t *self, sched_lease_t *lease, const char *model, bool cold,
+                       int64_t prompt_bytes)
+{
+    assert (self && lease && !lease->model);
+    lease->cold = cold;
+    lease->prompt_bytes = prompt_bytes;
+    if (!model || !*model)
+        return;
+    lease->model = strdup (model);
+    s_count_model (self, lease->backend, model, 1);
+}
+
+size_t
+sched_table_model_leases (sched_table_t *self, const char *backend, const char *model)
+{
+    assert (self && backend && model);
+    char pair [OF_IDENTIFIER_MAX + OFP_MODELS_KEY_MAX + 2];
+    s_pair (pair, sizeof pair, backend, model);
+    return sched_tally_get (self->models, pair);
+}
+
+size_t
+sched_table_models_running (sched_table_t *self, const char *backend)
+{
+    assert (self && backend);
+    return sched_tally_get (self->running, backend);
 }
 
 size_t
@@ -302,8 +359,25 @@ sched_table_test (bool verbose)
     assert (sched_table_lookup (table, S_EPOCH_A, "2") == NULL);
     assert (sched_table_leases (table, "b1") == 1);
 
+    //  Leases per model of a backend, and the models running there
+    lease = sched_table_lookup (table, S_EPOCH_A, "1");
+    sched_table_set_model (table, lease, "m1:latest", true, 100);
+    assert (lease->cold && streq (lease->model, "m1:latest"));
+    assert (sched_table_add (table, S_EPOCH_A, "5", "i1", "b1", "f1", NULL) == 0);
+    sched_table_set_model (table, sched_table_lookup (table, S_EPOCH_A, "5"), "m2:latest", false, 0);
+    assert (sched_table_add (table, S_EPOCH_A, "6", "i1", "b1", "f1", NULL) == 0);
+    sched_table_set_model (table, sched_table_lookup (table, S_EPOCH_A, "6"), "m2:latest", false, 0);
+    assert (sched_table_model_leases (table, "b1", "m2:latest") == 2);
+    assert (sched_table_models_running (table, "b1") == 2);
+    sched_table_remove (table, sched_table_lookup (table, S_EPOCH_A, "6"));
+    assert (sched_table_models_running (table, "b1") == 2);
+    sched_table_remove (table, sched_table_lookup (table, S_EPOCH_A, "5"));
+    assert (sched_table_models_running (table, "b1") == 1);
+    assert (sched_table_model_leases (table, "b1", "m2:latest") == 0);
+
     //  HELLO again frees the ingress's leases
     assert (sched_table_register (table, "i1", now) == 1);
+    assert (sched_table_models_running (table, "b1") == 0);
     assert (sched_table_leases (table, "b1") == 0);
     assert (sched_table_registered (table, "i1"));
 

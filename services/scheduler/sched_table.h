@@ -30,6 +30,9 @@ typedef struct {
     char *frontend;
     char *sticky_key;           //  or NULL
     char *key;                  //  the client API key, or NULL (sched_table_set_key)
+    char *model;                //  the model's key (ofp_models_key), or NULL (sched_table_set_model)
+    bool cold;                  //  its grant found the model not resident (sched_cost)
+    int64_t prompt_bytes;       //  its prompt's size as the LEASE said it, 0 when not
 } sched_lease_t;
 
 //  Creates an empty table.
@@ -71,6 +74,20 @@ int
 //  that the key's leases are counted.
 void
     sched_table_set_key (sched_table_t *self, sched_lease_t *lease, const char *key);
+
+//  Says which model a lease serves (its key, once, after sched_table_add) and
+//  whether its grant found the model resident, and its prompt's size, so
+//  that the backend's leases are counted per model.
+void
+    sched_table_set_model (sched_table_t *self, sched_lease_t *lease, const char *model,
+                           bool cold, int64_t prompt_bytes);
+
+//  Leases of a model running on a backend, and how many models have leases
+//  running on it.
+size_t
+    sched_table_model_leases (sched_table_t *self, const char *backend, const char *model);
+size_t
+    sched_table_models_running (sched_table_t *self, const char *backend);
 
 //  Leases held for a client API key.
 size_t

@@ -464,7 +464,8 @@ sched_world_lease (sched_world_t *self, sched_ingress_t *ingress, const char *fi
 }
 
 void
-sched_world_release (sched_world_t *self, sched_ingress_t *ingress, sched_held_t *held)
+sched_world_release_with (sched_world_t *self, sched_ingress_t *ingress, sched_held_t *held,
+                          const char *fields)
 {
     if (!held)
         held = (sched_held_t *) zlistx_first (ingress->held);
@@ -472,7 +473,21 @@ sched_world_release (sched_world_t *self, sched_ingress_t *ingress, sched_held_t
     json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:i, s:i, s:i}", "Lease", held->lease,
                               "Epoch", held->epoch, "Backend", held->backend, "Outcome", "ok",
                               "DurationMs", 100, "TtfbMs", 10, "Status", 200);
+    if (fields) {
+        json_t *extra = json_loads (fields, 0, NULL);
+        IT_ASSERT (extra, "not JSON: %s", fields);
+        json_object_update (body, extra);
+        json_decref (extra);
+    }
     sched_world_send (self, ingress, "RELEASE", body);
+}
+
+void
+sched_world_release (sched_world_t *self, sched_ingress_t *ingress, sched_held_t *held)
+{
+    if (!held)
+        held = (sched_held_t *) zlistx_first (ingress->held);
+    sched_world_release_with (self, ingress, held, NULL);
     zlistx_delete (ingress->held, zlistx_find (ingress->held, held));
 }
 

@@ -127,6 +127,13 @@ const char *
 void
     sched_world_release (sched_world_t *self, sched_ingress_t *ingress, sched_held_t *held);
 
+//  Sends a RELEASE of a held lease (NULL: the oldest) as sched_world_release
+//  does, with the members of fields (JSON text) added or replaced, and keeps
+//  it held (the scheduler may refuse it).
+void
+    sched_world_release_with (sched_world_t *self, sched_ingress_t *ingress, sched_held_t *held,
+                              const char *fields);
+
 //  Releases every lease the ingress holds.
 void
     sched_world_release_all (sched_world_t *self, sched_ingress_t *ingress);

@@ -260,6 +260,20 @@ s_on_release (s_scheduler_t *self, ofp_msg_t *request, const char *ingress)
         bool failed = streq (ended, "backend_error") || streq (ended, "timeout")
                       || streq (ended, "rejected")
                       || json_integer_value (json_object_get (body, "Status")) >= 400;
+        //  What the response said of itself: the model's load, prefill and
+        //  decode rates on this backend
+        if (streq (ended, "ok")) {
+            const char *names [] = {"PromptTokens", "CachedTokens", "CompletionTokens",
+                                    "LoadUs", "PrefillUs", "DecodeUs"};
+            int64_t values [6];
+            for (size_t index = 0; index < 6; index++) {
+                json_t *value = json_object_get (body, names [index]);
+                values [index] = json_is_integer (value) ? json_integer_value (value) : -1;
+            }
+            sched_cost_figures_t figures = {values [0], values [1], values [2], values [3],
+                                            values [4], values [5], lease->prompt_bytes};
+            sched_broker_note_cost (self->broker, lease, &figures);
+        }
         sched_keys_charge (self->env.keys, lease->key,
                            json_integer_value (json_object_get (body, "PromptTokens")),
                            json_integer_value (json_object_get (body, "CompletionTokens")),

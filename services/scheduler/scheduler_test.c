@@ -320,6 +320,42 @@ s_test_hello_again (sched_world_t *world)
                                  "\"Status\":200,\"Ingress\":\"ingress-w\",\"Frontend\":\"solo\"");
 }
 
+//  RELEASE carries the response meter's figures into OUTCOME; a RELEASE
+//  whose figures are malformed is refused (dropped: it frees nothing)
+static void
+s_test_figures (sched_world_t *world)
+{
+    printf (" * RELEASE figures\n");
+    sched_ingress_t *f = sched_world_ingress (world, "ingress-f", true);
+    s_expect (sched_world_lease (world, f, "{\"Frontend\": \"solo\"}"), "d1");
+    s_expect (sched_world_lease (world, f, "{\"Frontend\": \"solo\"}"), "d1");
+    sched_held_t *held = (sched_held_t *) zlistx_first (f->held);
+    const char *malformed [] = {
+        "{\"PromptTokens\": 10, \"CachedTokens\": 11}",
+        "{\"LoadUs\": -1}",
+        "{\"PrefillUs\": 86400000001}",
+        "{\"DecodeUs\": \"fast\"}",
+        NULL
+    };
+    const char *now = "{\"Frontend\": \"solo\", \"DeadlineMs\": 0}";
+    for (const char **figures = malformed; *figures; figures++) {
+        sched_world_release_with (world, f, held, *figures);
+        //  Refused: d1 is still full
+        s_expect (sched_world_lease (world, f, now), "DENY 503 DeadlineExceeded");
+    }
+    sched_world_release_with (world, f, held,
+                    "{\"PromptTokens\": 1200, \"CompletionTokens\": 40, \"CachedTokens\": 1100,"
+                    " \"LoadUs\": 2500000, \"PrefillUs\": 66667, \"DecodeUs\": 666667}");
+    zlistx_delete (f->held, zlistx_find (f->held, held));
+    sched_world_await_published (world, "OUTCOME",
+                                 "\"PromptTokens\":1200,\"CompletionTokens\":40,"
+                                 "\"CachedTokens\":1100,\"LoadUs\":2500000,"
+                                 "\"PrefillUs\":66667,\"DecodeUs\":666667,"
+                                 "\"Ingress\":\"ingress-f\",\"Frontend\":\"solo\"");
+    s_expect (sched_world_lease (world, f, now), "d1");
+    sched_world_release_all (world, f);
+}
+
 //  A new epoch: RESUME counts the leases still held, the cap holds
 static void
 s_test_restart (sched_world_t *world)
@@ -616,6 +652,7 @@ main (int argc, char *argv [])
         s_test_silence (world);
         s_test_malformed (world);
         s_test_hello_again (world);
+        s_test_figures (world);
         s_test_sticky (world);
         s_test_sessions (world);
         s_test_queued (world, ingresses [0]);
