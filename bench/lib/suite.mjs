@@ -7,7 +7,7 @@ import { startSim, startOllamaflow, startNginx, startHaproxy } from './systems.m
 import { SCENARIOS } from './scenarios.mjs';
 import { sleep } from './procs.mjs';
 
-export const POLICIES = ['RoundRobin', 'Random', 'LeastOutstanding', 'LeastLatency'];
+export const POLICIES = ['RoundRobin', 'Random', 'LeastOutstanding', 'LeastLatency', 'PredictedLatency'];
 // Every system, in the order of the tables; haproxy (leastconn) is the reference of the ratios
 export const SYSTEMS = [...POLICIES, 'RoundRobin+sticky', 'nginx', 'haproxy', 'haproxy-hdr'];
 export const REFERENCE = 'haproxy';
