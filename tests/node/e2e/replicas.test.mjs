@@ -31,7 +31,14 @@ before(async () => {
     backends: (sim) => [{ Identifier: 'a', Hostname: '127.0.0.1', Port: sim.port('a'), HealthyThreshold: 1 }],
     frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['a'] }],
   });
-  await waitFor(async () => (await once()).status === 200, { what: 'a healthy backend' });
+  // Each replica learns health and links to the scheduler on its own: one replica's 200 says
+  // nothing of the other's, so wait until both have served (the kernel picks the replica)
+  const ready = new Set();
+  await waitFor(async () => {
+    const { status, replica } = await once();
+    if (status === 200) ready.add(replica);
+    return ready.size === 2;
+  }, { what: 'both replicas serving' });
 });
 
 after(async () => {
