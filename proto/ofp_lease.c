@@ -27,14 +27,29 @@ s_check_ingress (json_t *body, char *error, size_t size)
     return ofp_check_token (body, "Ingress", OFP_LEASE_INGRESS_MAX, error, size);
 }
 
-//  {"Ingress", "Pid", "Version"}
+//  "Peers"? (ingress ids) and "PeersTruncated"? (bool) of a HELLO or a PONG
+static int
+s_check_peers (json_t *body, char *error, size_t size)
+{
+    if (ofp_check_present (body, "Peers")
+        && ofp_check_strings (body, "Peers", OFP_LEASE_PEERS_MAX, 1, OFP_LEASE_INGRESS_MAX, error,
+                              size) != 0)
+        return -1;
+    if (ofp_check_present (body, "PeersTruncated")
+        && ofp_check_bool (body, "PeersTruncated", error, size) != 0)
+        return -1;
+    return 0;
+}
+
+//  {"Ingress", "Pid", "Version", "Peers"?, "PeersTruncated"?}
 static int
 s_check_hello (json_t *body, char *error, size_t size)
 {
     if (s_check_ingress (body, error, size) != 0
-        || ofp_check_int (body, "Pid", 1, INT32_MAX, error, size) != 0)
+        || ofp_check_int (body, "Pid", 1, INT32_MAX, error, size) != 0
+        || ofp_check_string (body, "Version", 1, 64, error, size) != 0)
         return -1;
-    return ofp_check_string (body, "Version", 1, 64, error, size);
+    return s_check_peers (body, error, size);
 }
 
 //  {"Epoch", "HeartbeatMs", "LivenessMs"}
@@ -271,12 +286,14 @@ s_check_held (json_t *lease, char *error, size_t size)
     return s_check_key (lease, error, size);
 }
 
-//  {"Ingress", "Epoch", "Leases": [held...]}
+//  {"Ingress", "Epoch", "Leases": [held...], "Last"?}
 static int
 s_check_resume (json_t *body, char *error, size_t size)
 {
     if (s_check_ingress (body, error, size) != 0
         || ofp_check_epoch (body, "Epoch", error, size) != 0)
+        return -1;
+    if (ofp_check_present (body, "Last") && ofp_check_bool (body, "Last", error, size) != 0)
         return -1;
     return ofp_check_each (body, "Leases", OFP_LEASE_RESUME_MAX, s_check_held, error, size);
 }
@@ -301,14 +318,15 @@ s_check_heartbeat (json_t *body, char *error, size_t size)
     return s_check_count (body, "Asks", error, size);
 }
 
-//  {"Epoch", "Registered", "Leases"}
+//  {"Epoch", "Registered", "Leases", "Peers"?, "PeersTruncated"?}
 static int
 s_check_pong (json_t *body, char *error, size_t size)
 {
     if (ofp_check_epoch (body, "Epoch", error, size) != 0
-        || ofp_check_bool (body, "Registered", error, size) != 0)
+        || ofp_check_bool (body, "Registered", error, size) != 0
+        || s_check_count (body, "Leases", error, size) != 0)
         return -1;
-    return s_check_count (body, "Leases", error, size);
+    return s_check_peers (body, error, size);
 }
 
 //  {"Backend", "Leases", "MaxParallelRequests", "Queued", "Sessions"}
@@ -507,6 +525,16 @@ ofp_lease_test (bool verbose)
     s_round_trip ("PONG", NULL,
                   json_pack ("{s:s, s:b, s:i}", "Epoch", S_EPOCH, "Registered", 1, "Leases", 3),
                   verbose);
+    s_round_trip ("PONG", NULL,
+                  json_pack ("{s:s, s:b, s:i, s:[s, s]}", "Epoch", S_EPOCH, "Registered", 1,
+                             "Leases", 3, "Peers", "host-a-4242", "host-b-17"), verbose);
+    s_round_trip ("HELLO", "hello-2",
+                  json_pack ("{s:s, s:i, s:s, s:[s], s:b}", "Ingress", "host-a-4242", "Pid", 4242,
+                             "Version", "0.1.0", "Peers", "host-b-17", "PeersTruncated", 0),
+                  verbose);
+    s_round_trip ("RESUME", "resume-0",
+                  json_pack ("{s:s, s:s, s:[], s:b}", "Ingress", "a", "Epoch", S_EPOCH, "Leases",
+                             "Last", 1), verbose);
     s_round_trip ("STATE", NULL,
                   json_pack ("{s:s, s:i, s:i, s:i, s:i, s:[{s:s, s:i, s:i, s:i, s:i}], s:[{s:s, "
                              "s:i, s:i}]}", "Epoch", S_EPOCH, "Sequence", 1, "Ingresses", 2,
@@ -519,6 +547,11 @@ ofp_lease_test (bool verbose)
               verbose);
     s_expect ("HELLO", true, "{\"Ingress\":\"a\",\"Pid\":0,\"Version\":\"1\"}", "Pid", verbose);
     s_expect ("HELLO", true, "{\"Ingress\":\"a\",\"Pid\":1}", "Version", verbose);
+    s_expect ("HELLO", true, "{\"Ingress\":\"a\",\"Pid\":1,\"Version\":\"1\",\"Peers\":[3]}",
+              "Peers", verbose);
+    s_expect ("HELLO", true,
+              "{\"Ingress\":\"a\",\"Pid\":1,\"Version\":\"1\",\"PeersTruncated\":\"yes\"}",
+              "PeersTruncated", verbose);
     s_expect ("WELCOME", true,
               "{\"Epoch\":\"" S_EPOCH "\",\"HeartbeatMs\":1000,\"LivenessMs\":1000}",
               "LivenessMs", verbose);
@@ -721,6 +754,9 @@ ofp_lease_test (bool verbose)
               "Leases[1].Frontend", verbose);
     s_expect ("RESUME", true, "{\"Ingress\":\"a\",\"Epoch\":\"" S_EPOCH "\",\"Leases\":[3]}",
               "Leases[0]", verbose);
+    s_expect ("RESUME", true,
+              "{\"Ingress\":\"a\",\"Epoch\":\"" S_EPOCH "\",\"Leases\":[],\"Last\":1}",
+              "Last", verbose);
     s_expect ("RESUMED", true, "{\"Epoch\":\"" S_EPOCH "\",\"Leases\":-1}", "Leases", verbose);
 
     //  HEARTBEAT, PONG, STATE, OUTCOME
@@ -731,6 +767,9 @@ ofp_lease_test (bool verbose)
               "Epoch", verbose);
     s_expect ("PONG", false, "{\"Epoch\":\"" S_EPOCH "\",\"Registered\":1,\"Leases\":0}",
               "Registered", verbose);
+    s_expect ("PONG", false,
+              "{\"Epoch\":\"" S_EPOCH "\",\"Registered\":true,\"Leases\":0,\"Peers\":[\"\"]}",
+              "Peers", verbose);
     s_expect ("STATE", false,
               "{\"Epoch\":\"" S_EPOCH "\",\"Sequence\":1,\"Ingresses\":0,\"Leases\":0,"
               "\"Asks\":0,\"Backends\":[{\"Backend\":\"b1\",\"Leases\":0,"

@@ -28,6 +28,7 @@
 #define OFP_LEASE_RESUME_MAX    10000       //  leases in one RESUME
 #define OFP_LEASE_COUNT_MAX     1000000     //  leases, asks, queue positions
 #define OFP_LEASE_RECORDS_MAX   10000       //  records in each STATE list
+#define OFP_LEASE_PEERS_MAX     256         //  ingress ids in a PONG's or a HELLO's Peers
 #define OFP_LEASE_HOSTNAME_MAX  253
 #define OFP_LEASE_MESSAGE_MAX   1024
 #define OFP_LEASE_RETRY_MAX     3600000

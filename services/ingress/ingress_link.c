@@ -31,6 +31,8 @@ struct _ingress_link_t {
     uint64_t asks_made;
     zhashx_t *asks;             //  request id -> ingress_ask_t, open asks
     zhashx_t *leases;           //  "epoch/lease" -> ingress_lease_t, leases held
+    json_t *peers;              //  the last PONG's Peers: named in the next HELLO
+    bool peers_truncated;       //  ...or that there were too many to name
     uint64_t malformed;
     zlistx_t *outbox;           //  zmsg_t, encoded, in order: sent together at the end of the turn
     struct event *flush;        //  active while the outbox holds messages
@@ -78,6 +80,12 @@ s_hello (ingress_link_t *self)
     snprintf (id, sizeof id, "hello-%llu", (unsigned long long) ++self->hellos);
     json_t *body = json_pack ("{s:s, s:i, s:s}", "Ingress", self->settings->ingress_id, "Pid",
                               (int) getpid (), "Version", OF_VERSION);
+    //  The ingresses registered with the scheduler before: a restarted one
+    //  waits for their leases before it grants any (proto/lease.md, RESUME)
+    if (self->peers)
+        json_object_set (body, "Peers", self->peers);
+    if (self->peers_truncated)
+        json_object_set_new (body, "PeersTruncated", json_true ());
     ofp_msg_t *hello = ofp_msg_new (&ofp_lease_protocol, "HELLO", id, &body);
     self->hello_at = zclock_mono ();
     s_send (self, &hello);
@@ -309,8 +317,6 @@ s_lease_from_grant (json_t *grant, json_t *ask_body)
 static void
 s_resume (ingress_link_t *self)
 {
-    if (zhashx_size (self->leases) == 0)
-        return;
     json_t *held = json_array ();
     for (ingress_lease_t *lease = (ingress_lease_t *) zhashx_first (self->leases); lease;
          lease = (ingress_lease_t *) zhashx_next (self->leases)) {
@@ -324,20 +330,24 @@ s_resume (ingress_link_t *self)
             json_object_set_new (record, "Key", json_string (lease->key));
         json_array_append_new (held, record);
     }
-    //  In batches: each RESUME adds to what the scheduler holds
+    //  In batches: each RESUME adds to what the scheduler holds. At least
+    //  one, and the last says so: a restarted scheduler grants nothing
+    //  until the leases from before it are declared (sched_settle)
     size_t total = json_array_size (held);
-    for (size_t start = 0; start < total; start += OFP_LEASE_RESUME_MAX) {
+    for (size_t start = 0; start == 0 || start < total; start += OFP_LEASE_RESUME_MAX) {
         json_t *batch = json_array ();
         for (size_t i = start; i < total && i < start + OFP_LEASE_RESUME_MAX; i++)
             json_array_append (batch, json_array_get (held, i));
-        json_t *body = json_pack ("{s:s, s:s, s:o}", "Ingress", self->settings->ingress_id,
-                                  "Epoch", self->epoch, "Leases", batch);
+        json_t *body = json_pack ("{s:s, s:s, s:o, s:b}", "Ingress", self->settings->ingress_id,
+                                  "Epoch", self->epoch, "Leases", batch, "Last",
+                                  start + OFP_LEASE_RESUME_MAX >= total);
         char id [32];
         snprintf (id, sizeof id, "resume-%zu", start);
         ofp_msg_t *resume = ofp_msg_new (&ofp_lease_protocol, "RESUME", id, &body);
         s_send (self, &resume);
     }
-    of_log_info ("declared %zu leases held to the scheduler (epoch %s)", total, self->epoch);
+    if (total)
+        of_log_info ("declared %zu leases held to the scheduler (epoch %s)", total, self->epoch);
     json_decref (held);
 }
 
@@ -437,6 +447,13 @@ s_on_message (zsock_t *dealer, void *arg)
             s_on_welcome (self, body);
         else if (ofp_msg_is (msg, "PONG")) {
             const char *epoch = json_string_value (json_object_get (body, "Epoch"));
+            //  Who was registered in the epoch this ingress knows
+            if (streq (self->epoch, epoch)
+                && json_is_true (json_object_get (body, "Registered"))) {
+                json_decref (self->peers);
+                self->peers = json_incref (json_object_get (body, "Peers"));
+                self->peers_truncated = json_is_true (json_object_get (body, "PeersTruncated"));
+            }
             if (!streq (self->epoch, epoch)
                 || !json_is_true (json_object_get (body, "Registered"))) {
                 of_log_info ("the scheduler restarted or forgot this ingress; registering again");
@@ -538,6 +555,7 @@ ingress_link_destroy (ingress_link_t **self_p)
          lease = (ingress_lease_t *) zhashx_next (self->leases))
         s_lease_free (&lease);
     zhashx_destroy (&self->leases);
+    json_decref (self->peers);
     zsock_destroy (&self->dealer);
     free (self);
     *self_p = NULL;

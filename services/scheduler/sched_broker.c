@@ -29,6 +29,7 @@ struct _sched_broker_t {
     int64_t duration_ms;            //  moving average of lease durations
     int deadline_timer;             //  the zloop timer of the earliest deadline
     int64_t deadline_armed;         //  when it fires
+    bool held;                      //  no grant until released (sched_broker_hold)
 };
 
 sched_broker_t *
@@ -217,6 +218,9 @@ s_on_deadline (zloop_t *loop, int timer_id, void *arg)
         //  takes a free one rather than fail
         sched_pick_t pick;
         sched_pick_decide (self->env, ask, &pick);
+        if (self->held)
+            ;                   //  no grant, not even a fallback: the ask fails
+        else
         if (pick.verdict == SCHED_PICK_GRANT || (pick.verdict == SCHED_PICK_WAIT && pick.fallback)) {
             if (pick.verdict == SCHED_PICK_WAIT)
                 pick.backend = pick.fallback;
@@ -260,6 +264,15 @@ sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p)
     }
     sched_pick_t pick;
     sched_pick_decide (self->env, ask, &pick);
+    //  Held: what would be granted waits, for the backend it would get
+    if (self->held && (pick.verdict == SCHED_PICK_GRANT || pick.fallback)) {
+        if (pick.verdict == SCHED_PICK_GRANT && pick.usable_count == 0) {
+            pick.usable [0] = pick.backend->id;
+            pick.usable_count = 1;
+        }
+        pick.verdict = SCHED_PICK_WAIT;
+        pick.fallback = NULL;
+    }
     //  An ask that chose to wait for a faster backend but may not wait takes
     //  the free one
     if (pick.verdict == SCHED_PICK_WAIT && pick.fallback
@@ -275,8 +288,9 @@ sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p)
         s_deny (self, ask, pick.status, pick.error, pick.message, -1);
     else
     if (ask->deadline_ms == 0)
-        s_deny (self, ask, 503, "DeadlineExceeded", "every backend is full and DeadlineMs is 0",
-                s_retry_after (self, &pick));
+        s_deny (self, ask, 503, "DeadlineExceeded", self->held
+                ? "the scheduler is taking back the leases of its restart and DeadlineMs is 0"
+                : "every backend is full and DeadlineMs is 0", s_retry_after (self, &pick));
     else
     if (sched_queue_size (self->queue) >= self->max_queue)
         s_deny (self, ask, 429, "QueueFull", "the scheduler's queue is full",
@@ -300,6 +314,8 @@ void
 sched_broker_drain (sched_broker_t *self, const char *backend_id)
 {
     assert (self);
+    if (self->held)
+        return;
     self->env->now = zclock_mono ();
     sched_fleet_t *fleet = self->env->fleet;
     sched_backend_t *backend = backend_id && fleet ? sched_fleet_backend (fleet, backend_id) : NULL;
@@ -325,6 +341,24 @@ sched_broker_drain (sched_broker_t *self, const char *backend_id)
             s_deny (self, ask, pick.status, pick.error, pick.message, -1);
         sched_ask_destroy (&ask);
     }
+}
+
+void
+sched_broker_hold (sched_broker_t *self, bool held)
+{
+    assert (self);
+    if (self->held == held)
+        return;
+    self->held = held;
+    if (!held)
+        sched_broker_drain (self, NULL);
+}
+
+bool
+sched_broker_held (sched_broker_t *self)
+{
+    assert (self);
+    return self->held;
 }
 
 bool
@@ -582,6 +616,21 @@ sched_broker_test (bool verbose)
     sched_broker_drain (broker, "b1");
     s_test_expect (dealer, "GRANT", "2", 0);
     assert (sched_queue_size (sched_broker_queue (broker)) == 0);
+
+    //  Held (a new epoch taking back its leases): a free slot is not granted
+    //  until the hold ends, and DeadlineMs 0 is refused at once
+    sched_table_remove (env->table, sched_table_lookup (env->table, S_TEST_EPOCH, "2"));
+    sched_broker_hold (broker, true);
+    assert (sched_broker_held (broker));
+    s_test_serve (broker, "h1", 5000);
+    s_test_expect (dealer, "QUEUED", "h1", 0);
+    s_test_serve (broker, "h2", 0);
+    s_test_expect (dealer, "DENY", "h2", 503);
+    sched_broker_drain (broker, "b1");
+    assert (sched_broker_waits (broker, "i1", "h1"));
+    sched_broker_hold (broker, false);
+    s_test_expect (dealer, "GRANT", "h1", 0);
+    assert (!sched_broker_held (broker));
 
     //  A deadline passes while the loop runs
     s_test_serve (broker, "5", 50);

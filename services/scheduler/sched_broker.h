@@ -41,6 +41,16 @@ void
 void
     sched_broker_drain (sched_broker_t *self, const char *backend);
 
+//  Holds every grant (held true): new asks wait in the queue, and their
+//  deadlines refuse them; on false, decides the waiting asks again. For a new
+//  epoch, until the leases running before it are declared (sched_settle).
+void
+    sched_broker_hold (sched_broker_t *self, bool held);
+
+//  True while grants are held.
+bool
+    sched_broker_held (sched_broker_t *self);
+
 //  True if an ask of the ingress with the request id waits.
 bool
     sched_broker_waits (sched_broker_t *self, const char *ingress, const char *id);

@@ -11,6 +11,7 @@
 #include "sched_speed.h"
 #include "sched_cost.h"
 #include "sched_prefix.h"
+#include "sched_settle.h"
 #include "sched_table.h"
 #include "of_selftest_main.h"
 
@@ -26,6 +27,7 @@ static const of_selftest_t s_tests [] = {
     {"sched_pick", sched_pick_test},
     {"sched_broker", sched_broker_test},
     {"sched_keys", sched_keys_test},
+    {"sched_settle", sched_settle_test},
     {NULL, NULL}
 };
 

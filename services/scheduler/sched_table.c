@@ -313,6 +313,19 @@ sched_table_ingresses (sched_table_t *self)
     return zhashx_size (self->ingresses);
 }
 
+json_t *
+sched_table_ingress_ids (sched_table_t *self, size_t max)
+{
+    assert (self);
+    if (zhashx_size (self->ingresses) > max)
+        return NULL;
+    json_t *ids = json_array ();
+    for (s_ingress_t *ingress = (s_ingress_t *) zhashx_first (self->ingresses); ingress;
+         ingress = (s_ingress_t *) zhashx_next (self->ingresses))
+        json_array_append_new (ids, json_string (ingress->id));
+    return ids;
+}
+
 //  --------------------------------------------------------------------------
 //  Self test
 
@@ -335,6 +348,13 @@ sched_table_test (bool verbose)
     assert (sched_table_register (table, "i1", now) == 0);
     assert (sched_table_register (table, "i2", now) == 0);
     assert (sched_table_ingresses (table) == 2);
+    //  Their ids, for a PONG's Peers; none beyond the bound
+    json_t *ids = sched_table_ingress_ids (table, 2);
+    assert (json_array_size (ids) == 2);
+    const char *first = json_string_value (json_array_get (ids, 0));
+    assert (streq (first, "i1") || streq (first, "i2"));
+    json_decref (ids);
+    assert (sched_table_ingress_ids (table, 1) == NULL);
     assert (sched_table_add (table, S_EPOCH_A, "1", "i1", "b1", "f1", NULL) == 0);
     assert (sched_table_add (table, S_EPOCH_A, "2", "i1", "b1", "f1", "alice") == 0);
     assert (sched_table_add (table, S_EPOCH_A, "3", "i2", "b2", "f1", NULL) == 0);

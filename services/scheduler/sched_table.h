@@ -113,6 +113,11 @@ size_t
 size_t
     sched_table_ingresses (sched_table_t *self);
 
+//  The ids of the ingresses registered, as a new JSON array, if there are at
+//  most max of them; else NULL.
+json_t *
+    sched_table_ingress_ids (sched_table_t *self, size_t max);
+
 //  Self test
 void
     sched_table_test (bool verbose);

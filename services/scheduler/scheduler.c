@@ -18,6 +18,7 @@
 #include "of_service.h"
 #include "sched_broker.h"
 #include "sched_admin.h"
+#include "sched_settle.h"
 
 #define S_MALFORMED_LOGGED  10
 //  Requests handled per wake of the loop: under load many wait, and taking
@@ -35,6 +36,7 @@ typedef struct {
     sched_pick_env_t env;           //  fleet (NULL until the config is known),
                                     //  table, sessions, health: owned here
     sched_broker_t *broker;
+    sched_settle_t *settle;         //  the epoch's first LivenessMs: leases taken back
     char epoch [OFP_EPOCH_LENGTH + 1];
     int64_t sequence;               //  messages published in this epoch
     uint64_t malformed;
@@ -171,6 +173,34 @@ s_publish_state (s_scheduler_t *self)
                                          keys));
 }
 
+//  Holds grants while an ingress expected to hold leases from before this
+//  epoch has not declared them (sched_settle), and releases them after
+static void
+s_settle (s_scheduler_t *self, int64_t now)
+{
+    bool holding = sched_settle_holding (self->settle, now);
+    if (holding == sched_broker_held (self->broker))
+        return;
+    if (holding)
+        of_log_info ("grants wait until %zu ingresses declare the leases they hold "
+                     "(at most %lld ms)", sched_settle_pending (self->settle),
+                     (long long) (sched_settle_ends (self->settle) - now));
+    else
+        of_log_info ("grants resume: %s", sched_settle_pending (self->settle)
+                     ? "the leases of a restart are taken back, or their holders are gone"
+                     : "every expected ingress declared its leases");
+    sched_broker_hold (self->broker, holding);
+}
+
+static int
+s_on_settle_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_settle ((s_scheduler_t *) arg, zclock_mono ());
+    return 0;
+}
+
 //  Every heartbeat: forget silent ingresses, expire sessions, publish STATE
 static int
 s_on_state_timer (zloop_t *loop, int timer_id, void *arg)
@@ -185,7 +215,9 @@ s_on_state_timer (zloop_t *loop, int timer_id, void *arg)
         size_t asks = sched_broker_drop_ingress (self->broker, id);
         of_log_warning ("ingress %s went silent; forgetting it, its leases and %zu asks", id,
                         asks);
+        sched_settle_forget (self->settle, id);
     }
+    s_settle (self, now);
     if (silent)
         sched_broker_drain (self->broker, NULL);
     zlistx_destroy (&silent);
@@ -219,6 +251,10 @@ s_on_hello (s_scheduler_t *self, ofp_msg_t *request, const char *ingress, int64_
         of_log_info ("ingress %s registered (pid %lld, version %s)", ingress,
                      (long long) json_integer_value (json_object_get (body, "Pid")),
                      json_string_value (json_object_get (body, "Version")));
+    //  The ingress and the peers it names may hold leases from before this epoch
+    sched_settle_hello (self->settle, ingress, json_object_get (body, "Peers"),
+                        json_is_true (json_object_get (body, "PeersTruncated")), now);
+    s_settle (self, now);
     json_t *welcome = json_pack ("{s:s, s:I, s:I}", "Epoch", self->epoch, "HeartbeatMs",
                                  (json_int_t) self->settings->heartbeat_ms, "LivenessMs",
                                  (json_int_t) self->settings->liveness_ms);
@@ -336,6 +372,10 @@ s_on_resume (s_scheduler_t *self, ofp_msg_t *request, const char *ingress, int64
                                 frontend->sticky_ms);
     }
     of_log_info ("ingress %s resumed %zu leases", ingress, adopted);
+    //  An older ingress sends no Last: each of its RESUMEs may be its last
+    sched_settle_resumed (self->settle, ingress,
+                          !json_is_false (json_object_get (body, "Last")));
+    s_settle (self, now);
     json_t *resumed = json_pack ("{s:s, s:I}", "Epoch", self->epoch, "Leases",
                                  (json_int_t) adopted);
     ofp_msg_t *reply = ofp_msg_reply (request, "RESUMED", &resumed);
@@ -391,6 +431,16 @@ s_handle_request (s_scheduler_t *self, ofp_msg_t *request)
         json_t *pong = json_pack ("{s:s, s:b, s:I}", "Epoch", self->epoch, "Registered",
                                   registered, "Leases",
                                   (json_int_t) sched_table_ingress_leases (self->env.table, ingress));
+        //  Who else is registered: after a restart of the scheduler, this
+        //  ingress names them in its HELLO, so that the new epoch waits for
+        //  their leases (sched_settle)
+        json_t *peers = registered ? sched_table_ingress_ids (self->env.table,
+                                                              OFP_LEASE_PEERS_MAX) : NULL;
+        if (peers)
+            json_object_set_new (pong, "Peers", peers);
+        else
+        if (registered)
+            json_object_set_new (pong, "PeersTruncated", json_true ());
         ofp_msg_t *reply = ofp_msg_reply (request, "PONG", &pong);
         s_send (self, &reply);
     }
@@ -455,6 +505,7 @@ s_destroy (s_scheduler_t *self)
 {
     //  The broker ends its timer in the loop: before the loop goes
     sched_broker_destroy (&self->broker);
+    sched_settle_destroy (&self->settle);
     zloop_destroy (&self->loop);
     sched_table_destroy (&self->env.table);
     sched_keys_destroy (&self->env.keys);
@@ -503,6 +554,7 @@ scheduler_actor (zsock_t *pipe, void *args)
     self.loop = zloop_new ();
     self.broker = sched_broker_new (self.loop, self.router, self.tap, self.epoch, &self.env,
                                     (size_t) settings->max_queue);
+    self.settle = sched_settle_new (zclock_mono (), settings->liveness_ms);
     of_clone_set_handler (self.clone, s_on_config, &self);
     of_log_info ("epoch %s; leases on %s, state on %s", self.epoch, settings->scheduler_router,
                  settings->scheduler_publisher);
@@ -515,6 +567,7 @@ scheduler_actor (zsock_t *pipe, void *args)
     zloop_reader (self.loop, sched_health_models_socket (self.env.health), s_on_monitor, &self);
     of_clone_attach (self.clone, self.loop);
     zloop_timer (self.loop, (size_t) settings->heartbeat_ms, 0, s_on_state_timer, &self);
+    zloop_timer (self.loop, (size_t) settings->liveness_ms, 1, s_on_settle_timer, &self);
     s_publish_state (&self);
     zloop_start (self.loop);
     s_destroy (&self);
