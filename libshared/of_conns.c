@@ -56,7 +56,7 @@ struct _of_conns_t {
     node_t *head;
     size_t size;
     size_t max;                 //  0: no limit
-    size_t refused, shed, expired, answered;
+    size_t refused, shed, expired;
     evhtp_post_accept_cb accept;
     void *accept_arg;
     int64_t header_ms, body_ms, keepalive_ms;
@@ -196,7 +196,6 @@ s_take_over (of_conns_t *self, evhtp_connection_t *connection, const char *respo
     struct bufferevent *bev = evhtp_connection_take_ownership (connection);
     if (!bev)
         return;
-    self->answered++;
     linger_t *linger = (linger_t *) calloc (1, sizeof (linger_t));
     assert (linger);
     linger->owner = self;
@@ -472,10 +471,4 @@ size_t
 of_conns_expired (of_conns_t *self)
 {
     return self->expired;
-}
-
-size_t
-of_conns_answered (of_conns_t *self)
-{
-    return self->answered;
 }

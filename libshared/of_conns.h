@@ -116,8 +116,4 @@ size_t
 size_t
     of_conns_expired (of_conns_t *self);
 
-//  Connections answered and closed by of_conns_refuse or for a parse error
-size_t
-    of_conns_answered (of_conns_t *self);
-
 #endif

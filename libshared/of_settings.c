@@ -99,7 +99,8 @@ static const s_setting_t s_settings [] = {
      S_WIDTH (queue_timeout_ms), "60000", 0, 86400000,
      "longest wait in the scheduler's queue for a free backend slot"},
     {"Ingress.MaxConnections", "OLLAMAFLOW_MAX_CONNECTIONS", S_INT, S_FIELD (max_connections),
-     S_WIDTH (max_connections), "20000", 16, 1000000, "client connections one replica accepts"},
+     S_WIDTH (max_connections), "0", 0, 1000000, "client connections one replica accepts (0: "
+     "as many as its open-files limit allows, less 256)"},
     {"Ingress.TrustedProxies", "OLLAMAFLOW_TRUSTED_PROXIES", S_LIST, S_FIELD (trusted_proxies), 0,
      "", 0, 0, "addresses whose X-Forwarded-For names the client (comma-separated)"},
     //  Hardening: slow clients and the HTTP wire (ingress)

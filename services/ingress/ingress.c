@@ -29,6 +29,7 @@
 #define S_LISTEN_BACKLOG 1024
 //  Descriptors kept besides client connections: backends, the bus, logs
 #define S_RESERVED_FILES 256
+#define S_CONNECTIONS_MAX 1000000      //  Ingress.MaxConnections's own bound
 //  evhtp's own body limit: a reset, not a 413 (docs/notes/libevhtp.md), so it sits just
 //  above the largest MaxRequestBodySize a frontend may set, which ingress_call
 //  answers with a proper 413
@@ -68,18 +69,28 @@ s_on_accept (evhtp_connection_t *connection, void *arg)
 }
 
 //  Each client connection is a descriptor: the soft limit is raised to the
-//  hard one, and a limit below Ingress.MaxConnections is said at start (past
-//  it, accept fails and new clients wait instead of being served)
+//  hard one; Ingress.MaxConnections 0 (the default) is what that leaves, and
+//  a limit below a MaxConnections set by hand is said at start (past it,
+//  accept fails and new clients wait instead of being served)
 static void
 s_raise_file_limit (of_settings_t *settings)
 {
     struct rlimit limit;
     if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
-        return;
+        limit.rlim_cur = limit.rlim_max = 1024;
     if (limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
         setrlimit (RLIMIT_NOFILE, &limit);
         getrlimit (RLIMIT_NOFILE, &limit);
+    }
+    if (settings->max_connections == 0) {
+        rlim_t room = limit.rlim_cur == RLIM_INFINITY ? S_CONNECTIONS_MAX
+                      : limit.rlim_cur > S_RESERVED_FILES + 16 ? limit.rlim_cur - S_RESERVED_FILES
+                                                               : 16;
+        settings->max_connections = (int) (room < S_CONNECTIONS_MAX ? room : S_CONNECTIONS_MAX);
+        of_log_info ("accepting up to %d client connections (Ingress.MaxConnections 0: the "
+                     "open-files limit less %d)", settings->max_connections, S_RESERVED_FILES);
+        return;
     }
     if (limit.rlim_cur != RLIM_INFINITY
         && limit.rlim_cur < (rlim_t) settings->max_connections + S_RESERVED_FILES)

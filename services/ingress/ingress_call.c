@@ -759,7 +759,7 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
         ingress_reply_home (exchange);
     else if (route->action == INGRESS_PROXY) {
         s_start (ctx, exchange, route, id);
-        ingress_ops_refused (ctx, route->kind, exchange);
+        ingress_ops_refused (ctx, route, id, exchange);
     }
     else if (route->action == INGRESS_REFUSE)
         //  They change one server's models, and a frontend is many servers

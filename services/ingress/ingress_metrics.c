@@ -23,14 +23,16 @@ static const char *const s_outcomes [] = {
 #define S_OUTCOME_QUEUE_FULL 2
 
 //  Why ollamaflow refused a request: the scheduler's DENY errors, then the
-//  ingress's own answers by status
+//  ingress's own answers by status, then those of the HTTP layer (before any
+//  route: ingress_wire)
 static const char *const s_reasons [] = {
     "not_found", "kind_not_allowed", "queue_full", "no_healthy_backend", "deadline_exceeded",
     "invalid_request", "not_allowed", "too_large", "not_ready", "http_version",
-    "backend_unavailable", "other"
+    "backend_unavailable", "headers_too_large", "uri_too_long", "malformed", "other"
 };
-#define S_REASONS 12
-#define S_REASON_OTHER 11
+#define S_REASONS 15
+#define S_REASON_MALFORMED 13
+#define S_REASON_OTHER 14
 
 static const char *const s_token_types [] = {"prompt", "completion", "cached"};
 
@@ -200,18 +202,27 @@ s_reason (const char *error)
     return S_REASON_OTHER;
 }
 
-//  A refusal the ingress wrote itself, by its status
+//  A refusal the ingress wrote itself, by its status (wire: by the HTTP
+//  layer, where a 400 is a malformed request, not an invalid body)
 static int
-s_reason_status (int status)
+s_reason_status (int status, bool wire)
 {
-    return status == 400   ? 5
+    return status == 400   ? (wire ? S_REASON_MALFORMED : 5)
            : status == 403 ? 6
            : status == 404 ? 0
            : status == 413 ? 7
            : status == 503 ? 8
            : status == 505 ? 9
            : status == 502 ? 10
+           : status == 431 ? 11
+           : status == 414 ? 12
                            : S_REASON_OTHER;
+}
+
+const char *
+ingress_metrics_reason (int status, bool wire)
+{
+    return s_reasons [s_reason_status (status, wire)];
 }
 
 static int
@@ -232,7 +243,7 @@ ingress_metrics_record (ingress_metrics_t *self, const ingress_report_t *report)
     int reason = *report->reason ? s_reason (report->reason) : -1;
     int outcome = s_outcome (report->outcome, reason);
     if (outcome == S_OUTCOME_REFUSED || outcome == S_OUTCOME_QUEUE_FULL)
-        self->refused [kind][reason >= 0 ? reason : s_reason_status (report->status)]++;
+        self->refused [kind][reason >= 0 ? reason : s_reason_status (report->status, false)]++;
     const ingress_meter_t *meter = &report->meter;
     int64_t tokens [3] = {meter->tokens_in, meter->tokens_out, meter->tokens_cached};
     if (report->frontend >= 0) {
@@ -258,10 +269,10 @@ ingress_metrics_record (ingress_metrics_t *self, const ingress_report_t *report)
 }
 
 void
-ingress_metrics_refused (ingress_metrics_t *self, const char *kind, int status)
+ingress_metrics_refused (ingress_metrics_t *self, const char *kind, int status, bool wire)
 {
     if (status >= 400)
-        self->refused [s_kind (kind)][s_reason_status (status)]++;
+        self->refused [s_kind (kind)][s_reason_status (status, wire)]++;
 }
 
 //  --------------------------------------------------------------------------
@@ -443,7 +454,14 @@ ingress_metrics_test (bool verbose)
     snprintf (report.reason, sizeof report.reason, "QueueFull");
     report.backend = -1;
     ingress_metrics_record (self, &report);
-    ingress_metrics_refused (self, "embeddings", 413);
+    ingress_metrics_refused (self, "embeddings", 413, false);
+    ingress_metrics_refused (self, "other", 400, true);
+    ingress_metrics_refused (self, "completions", 400, false);
+    ingress_metrics_refused (self, "completions", 431, true);
+    assert (streq (ingress_metrics_reason (400, true), "malformed"));
+    assert (streq (ingress_metrics_reason (400, false), "invalid_request"));
+    assert (streq (ingress_metrics_reason (414, true), "uri_too_long"));
+    assert (streq (ingress_metrics_reason (418, false), "other"));
 
     struct evbuffer *out = evbuffer_new ();
     ingress_metrics_write (self, out);
@@ -457,6 +475,12 @@ ingress_metrics_test (bool verbose)
                           "reason=\"queue_full\"} 1\n"));
     assert (strstr (text, "ollamaflow_ingress_refused_total{kind=\"embeddings\","
                           "reason=\"too_large\"} 1\n"));
+    assert (strstr (text, "ollamaflow_ingress_refused_total{kind=\"other\","
+                          "reason=\"malformed\"} 1\n"));
+    assert (strstr (text, "ollamaflow_ingress_refused_total{kind=\"completions\","
+                          "reason=\"invalid_request\"} 1\n"));
+    assert (strstr (text, "ollamaflow_ingress_refused_total{kind=\"completions\","
+                          "reason=\"headers_too_large\"} 1\n"));
     assert (strstr (text, "ollamaflow_ingress_backend_tokens_total{backend=\"gpu\\\"1\","
                           "type=\"completion\"} 5\n"));
     assert (strstr (text, "ollamaflow_ingress_tokens_total{frontend=\"main\",type=\"prompt\"} 6\n"));

@@ -83,9 +83,14 @@ const char *
 void
     ingress_metrics_record (ingress_metrics_t *self, const ingress_report_t *report);
 
-//  Records a request refused before it became a call (its status says why).
+//  Records a request refused before it became a call (its status says why;
+//  wire: refused by the HTTP layer, before any route was read).
 void
-    ingress_metrics_refused (ingress_metrics_t *self, const char *kind, int status);
+    ingress_metrics_refused (ingress_metrics_t *self, const char *kind, int status, bool wire);
+
+//  The reason label of such a refusal (static text).
+const char *
+    ingress_metrics_reason (int status, bool wire);
 
 //  Appends the traffic series in the text exposition format 0.0.4.
 void

@@ -10,6 +10,7 @@
 #include "ingress_dashboard.h"
 #include "ingress_admin_auth.h"
 #include "ingress_reply.h"
+#include "ingress_match.h"
 #include "of_conns.h"
 
 #define S_WHY_MAX 1024
@@ -111,6 +112,9 @@ s_write_ingress (ingress_ctx_t *ctx, struct evbuffer *out)
              ingress_ops_ready (ctx, why, sizeof why));
     s_gauge (out, "ollamaflow_ingress_connections", "Open client connections",
              (double) of_conns_size (ctx->conns));
+    s_gauge (out, "ollamaflow_ingress_connections_max", "Client connections this ingress accepts "
+             "(Ingress.MaxConnections, or what the open-files limit allows)",
+             (double) ctx->settings->max_connections);
     s_counter (out, "ollamaflow_ingress_connections_refused_total",
                "Client connections closed at once because Ingress.MaxConnections were open "
                "and none was slow or idle", of_conns_refused (ctx->conns));
@@ -120,9 +124,6 @@ s_write_ingress (ingress_ctx_t *ctx, struct evbuffer *out)
     s_counter (out, "ollamaflow_ingress_connections_timed_out_total",
                "Client connections closed past the header, body or keep-alive timeout",
                of_conns_expired (ctx->conns));
-    s_counter (out, "ollamaflow_ingress_requests_malformed_total",
-               "Requests refused before any route (431, 414, 505, 413, 400) and their "
-               "connections closed", of_conns_answered (ctx->conns));
     s_gauge (out, "ollamaflow_ingress_calls", "Proxied requests in progress (asking, sending or "
              "streaming)", (double) ctx->calls);
     s_gauge (out, "ollamaflow_ingress_leases", "Leases this ingress holds",
@@ -205,11 +206,49 @@ ingress_ops_report (ingress_ctx_t *ctx, ingress_report_t *report)
     ingress_meter_release (&report->meter);
 }
 
-void
-ingress_ops_refused (ingress_ctx_t *ctx, const char *kind, of_exchange_t *exchange)
+//  A refusal counted and, when sampled, logged: a line of its own, with no
+//  backend, model or tokens, its reason the /metrics reason label
+static void
+s_refusal (ingress_ctx_t *ctx, const char *id, const char *route, const char *kind,
+           const char *frontend, int status, bool wire)
 {
-    if (ctx->metrics && of_exchange_finished (exchange))
-        ingress_metrics_refused (ctx->metrics, kind, of_exchange_request (exchange)->status);
+    if (status < 400)
+        return;
+    if (ctx->metrics)
+        ingress_metrics_refused (ctx->metrics, kind, status, wire);
+    if (!ingress_access_wanted (ctx->access))
+        return;
+    ingress_report_t report = {
+        .id = id, .route = route, .kind = kind, .frontend = -1, .backend = -1,
+        .outcome = "rejected", .status = status, .queue_ms = -1
+    };
+    snprintf (report.reason, sizeof report.reason, "%s", ingress_metrics_reason (status, wire));
+    ingress_meter_start (&report.meter);
+    ingress_meter_end (&report.meter);
+    ingress_access_write (ctx->access, &report, frontend ? frontend : "", "");
+}
+
+void
+ingress_ops_refused (ingress_ctx_t *ctx, const ingress_route_t *route, const char *id,
+                     of_exchange_t *exchange)
+{
+    if (!of_exchange_finished (exchange))
+        return;
+    evhtp_request_t *request = of_exchange_request (exchange);
+    json_t *frontend = of_clone_ready (ctx->clone)
+        ? ingress_match_frontend (of_clone_objects (ctx->clone, OF_KIND_FRONTEND),
+                                  evhtp_header_find (request->headers_in, "Host"))
+        : NULL;
+    s_refusal (ctx, id, route->path, route->kind,
+               json_string_value (json_object_get (frontend, "Identifier")), request->status,
+               false);
+}
+
+void
+ingress_ops_wire_refused (ingress_ctx_t *ctx, const ingress_route_t *route, int status)
+{
+    s_refusal (ctx, NULL, route ? route->path : NULL, route ? route->kind : "other", NULL, status,
+               true);
 }
 
 bool

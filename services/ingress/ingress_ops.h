@@ -25,6 +25,7 @@
 
 #include "ingress_call.h"
 #include "ingress_metrics.h"
+#include "ingress_route.h"
 
 //  Answers the request if its path is an operator route; false otherwise
 //  (the exchange is untouched).
@@ -51,8 +52,16 @@ void
     ingress_ops_report (ingress_ctx_t *ctx, ingress_report_t *report);
 
 //  A proxied route's request was answered before it became a call (an
-//  error with that status, or a local answer below 400, not counted).
+//  error with that status, or a local answer below 400, neither counted nor
+//  logged): counted in /metrics and written to the access log, sampled.
 void
-    ingress_ops_refused (ingress_ctx_t *ctx, const char *kind, of_exchange_t *exchange);
+    ingress_ops_refused (ingress_ctx_t *ctx, const ingress_route_t *route, const char *id,
+                         of_exchange_t *exchange);
+
+//  A request refused by the HTTP layer (ingress_wire: 431, 414, 505, 413,
+//  400) before a route or a request id: counted and logged the same way;
+//  route is the one its path names, or NULL.
+void
+    ingress_ops_wire_refused (ingress_ctx_t *ctx, const ingress_route_t *route, int status);
 
 #endif

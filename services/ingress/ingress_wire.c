@@ -8,7 +8,7 @@
 #include "ingress_match.h"
 #include "ingress_reply.h"
 #include "ingress_route.h"
-#include "ingress_metrics.h"
+#include "ingress_ops.h"
 #include <stdarg.h>
 
 //  "HTTP/1.1" and the spaces and line end around the method and target
@@ -71,6 +71,19 @@ s_path (evhtp_request_t *request)
                ? request->uri->path->full : NULL;
 }
 
+//  A refusal of the HTTP layer, counted and logged under the route its
+//  path names (if any)
+static void
+s_account (ingress_wire_t *self, evhtp_request_t *request, int status)
+{
+    bool known;
+    const char *path = s_path (request);
+    const ingress_route_t *route = path ? ingress_route_find (evhtp_request_get_method (request),
+                                                             path, &known)
+                                        : NULL;
+    ingress_ops_wire_refused (self->ctx, route, status);
+}
+
 //  Answers the request with an error and closes its connection; the hook
 //  returns what this returns
 static evhtp_res
@@ -88,15 +101,7 @@ s_refuse (ingress_wire_t *self, evhtp_request_t *request, int status, const char
     va_end (args);
     of_conns_refuse (self->conns, evhtp_request_get_connection (request), response, size);
     zstr_free (&response);
-    if (self->ctx->metrics) {
-        //  Counted as a refusal of its route's kind, as the calls' own are
-        bool known;
-        const char *path = s_path (request);
-        const ingress_route_t *route = path ? ingress_route_find (
-                                                  evhtp_request_get_method (request), path, &known)
-                                            : NULL;
-        ingress_metrics_refused (self->ctx->metrics, route ? route->kind : "other", status);
-    }
+    s_account (self, request, status);
     return EVHTP_RES_ERROR;
 }
 
@@ -178,13 +183,17 @@ s_on_malformed (evhtp_connection_t *connection, htpparse_error error, void *arg,
     ingress_wire_t *self = (ingress_wire_t *) arg;
     evhtp_request_t *request = connection->request;
     const char *path = s_path (request);
-    if (error == htparse_error_too_big && !(request && request->uri && request->uri->path))
+    if (error == htparse_error_too_big && !(request && request->uri && request->uri->path)) {
+        s_account (self, request, 414);
         return s_answer (path, 414, "uri_too_long", size_p,
                          "request line over %d bytes (Ingress.MaxRequestLineBytes)",
                          self->ctx->settings->max_request_line_bytes);
-    if (error == htparse_error_too_big)
+    }
+    if (error == htparse_error_too_big) {
+        s_account (self, request, 431);
         return s_answer (path, 431, "headers_too_large", size_p,
                          "a request header line over 8192 bytes");
+    }
     const char *what = error == htparse_error_inval_method ? "an invalid method"
                        : error == htparse_error_inval_reqline ? "an invalid request line"
                        : error == htparse_error_inval_schema ? "an invalid URI scheme"
@@ -195,6 +204,7 @@ s_on_malformed (evhtp_connection_t *connection, htpparse_error error, void *arg,
                        : error == htparse_error_inval_chunk ? "an invalid chunk"
                        : error == htparse_error_user ? "an invalid header line or target"
                        : "a framing error";
+    s_account (self, request, 400);
     return s_answer (path, 400, "malformed_request", size_p, "malformed HTTP request: %s", what);
 }
 

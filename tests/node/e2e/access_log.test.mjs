@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +87,38 @@ test('a refusal is logged with its status, outcome and reason', async () => {
   assert.equal(line.Reason, 'NotFound');
   assert.equal(line.Backend, null);
   assert.equal(line.QueueMs, null);
+});
+
+// Raw bytes to the ingress; resolves when it closes the connection
+const rawRequest = (bytes) => new Promise((resolve) => {
+  const socket = net.connect(flow.port(), '127.0.0.1', () => socket.end(bytes));
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  socket.on('close', resolve);
+});
+
+test('refusals before any call are logged too: the HTTP layer\'s (no request id) and a bad body\'s', async () => {
+  const before = lines().length;
+  const filler = Array.from({ length: 120 }, (_, i) => `X-F-${i}: v\r\n`).join('');
+  await rawRequest(`POST /api/chat HTTP/1.1\r\nHost: x\r\n${filler}Content-Length: 2\r\n\r\n{}`);
+  await rawRequest('HELLO THERE\r\n\r\n');
+  const invalid = await fetch(`${flow.url()}/api/chat`, { method: 'POST', headers: { 'x-request-id': 'access-4' },
+    body: JSON.stringify({ model: 5, messages: [] }) });
+  assert.equal(invalid.status, 400);
+  await invalid.text();
+  const line = await lineOf('access-4');
+  assert.deepEqual([line.Status, line.Outcome, line.Reason, line.Frontend, line.Route, line.Kind, line.Backend],
+    [400, 'rejected', 'invalid_request', 'main', '/api/chat', 'completions', null]);
+  const wire = await waitFor(() => {
+    const now = lines().slice(before).filter((l) => l.RequestId === null);
+    return now.length >= 2 && now;
+  }, { what: 'the lines of the two wire refusals' });
+  assert.equal(wire.length, 2, JSON.stringify(wire));
+  const [headers, garbage] = wire;
+  assert.deepEqual([headers.Status, headers.Outcome, headers.Reason, headers.Route, headers.Kind, headers.Frontend],
+    [431, 'rejected', 'headers_too_large', '/api/chat', 'completions', null]);
+  assert.deepEqual([garbage.Status, garbage.Reason, garbage.Route, garbage.Kind], [400, 'malformed', null, 'other']);
+  assert.equal(headers.Ingress, 'replica-0');
 });
 
 // Another ingress on the same bus, its standard output read

@@ -229,10 +229,10 @@ export async function proxiedRequests(flow, name = 'a') {
   return PROXIED_ROUTES.reduce((sum, route) => sum + (routes[route] ?? 0), 0);
 }
 
-// One counter or gauge of an ingress's /metrics (without labels), or undefined; asked on a
-// connection of its own that the ingress closes after the answer (none left behind idle)
-export async function metric(flow, name, { replica = 0 } = {}) {
-  const text = await new Promise((resolve, reject) => {
+// An ingress's /metrics text, asked on a connection of its own that the ingress closes after
+// the answer (none left behind idle)
+function scrapeMetrics(flow, replica) {
+  return new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port: flow.port(replica), path: '/metrics', agent: false,
       headers: { connection: 'close' } }, (response) => {
       let data = '';
@@ -240,6 +240,20 @@ export async function metric(flow, name, { replica = 0 } = {}) {
       response.on('end', () => resolve(data));
     }).on('error', reject);
   });
+}
+
+// One counter or gauge of an ingress's /metrics (without labels), or undefined
+export async function metric(flow, name, { replica = 0 } = {}) {
+  const text = await scrapeMetrics(flow, replica);
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
+// The sum of a labelled series' samples whose labels include every label="value" of labels
+export async function metricSum(flow, name, labels = {}, { replica = 0 } = {}) {
+  const text = await scrapeMetrics(flow, replica);
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  return text.split('\n').filter((l) => l.startsWith(`${name}{`))
+    .filter((l) => wanted.every((w) => l.slice(0, l.indexOf('}')).includes(w)))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }

@@ -96,6 +96,11 @@ test('a scrape under load passes promtool check metrics, and the counts are exac
     sample(after.text, 'ollamaflow_ingress_ttfb_seconds_bucket{frontend="main",le="+Inf"}'));
   assert.ok(sample(after.text, 'ollamaflow_ingress_response_bytes_total{frontend="main"}') > 0);
   assert.ok(sample(after.text, 'ollamaflow_ingress_upstream_reuses_total') > 0);
+  // Ingress.MaxConnections 0 (the default): the open-files hard limit (the ingress raises its
+  // soft one to it) less the 256 descriptors kept for backends and the bus
+  const hard = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim();
+  if (hard !== 'unlimited')
+    assert.equal(sample(after.text, 'ollamaflow_ingress_connections_max'), Math.min(Number(hard) - 256, 1000000));
   assert.equal(sample(after.text, 'ollamaflow_ingress_calls'), 0);
 });
 

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startOneBackend, proxiedRequests, metric, waitHealthy, assertCleanStop } from './flow.mjs';
+import { startOneBackend, proxiedRequests, metricSum, waitHealthy, assertCleanStop } from './flow.mjs';
 
 const MODEL = 'llama3.2';
 const MAX_HEADERS = 100;
@@ -96,7 +96,13 @@ const REFUSALS = [
 test(`${REFUSALS.length} hostile requests: each refused with its status in the route's dialect, the connection `
   + 'closed after the answer, nothing sent to the backend', async () => {
   const before = await backendRequests();
-  const counted = await metric(flow, 'ollamaflow_ingress_requests_malformed_total');
+  // Each refusal is counted once, under the reason its status names
+  const REASONS = { 400: 'malformed', 413: 'too_large', 414: 'uri_too_long', 431: 'headers_too_large',
+    505: 'http_version' };
+  const refused = (labels = {}) => metricSum(flow, 'ollamaflow_ingress_refused_total', labels);
+  const counted = {};
+  for (const reason of [undefined, ...Object.values(REASONS)])
+    counted[reason] = await refused(reason ? { reason } : {});
   for (const [what, bytes, status, message] of REFUSALS) {
     const result = await raw(bytes);
     assert.equal(result.error, null, `${what}: the client saw ${result.error}, not the answer`);
@@ -110,7 +116,10 @@ test(`${REFUSALS.length} hostile requests: each refused with its status in the r
     assert.match(text, message, what);
   }
   assert.equal(await backendRequests(), before, 'a refused request reached the backend');
-  assert.equal(await metric(flow, 'ollamaflow_ingress_requests_malformed_total'), counted + REFUSALS.length);
+  assert.equal(await refused(), counted[undefined] + REFUSALS.length, 'each refusal counted once');
+  for (const [status, reason] of Object.entries(REASONS))
+    assert.equal(await refused({ reason }) - counted[reason],
+      REFUSALS.filter(([, , s]) => s === Number(status)).length, `reason ${reason}`);
 });
 
 test('at the limits, requests are served; keep-alive and pipelining go on', async () => {
