@@ -77,10 +77,13 @@ void
 sched_settle_resumed (sched_settle_t *self, const char *ingress, bool last)
 {
     assert (self && ingress);
-    if (!last || !zhashx_lookup (self->pending, ingress))
+    if (!last)
         return;
+    //  Declared whether it was expected or not: a HELLO that names it later
+    //  (a peer that heard of it in the epoch before) must not wait for it
     zhashx_delete (self->pending, ingress);
-    zhashx_insert (self->declared, ingress, (void *) "");
+    if (zhashx_size (self->declared) < SCHED_SETTLE_EXPECTED_MAX)
+        zhashx_insert (self->declared, ingress, (void *) "");
 }
 
 void
@@ -170,6 +173,17 @@ sched_settle_test (bool verbose)
     assert (!sched_settle_holding (settle, 3000));
     sched_settle_forget (settle, "b");
     assert (!sched_settle_holding (settle, 10));
+    sched_settle_destroy (&settle);
+
+    //  b declares before anyone names it (its own HELLO had no peers); a's
+    //  HELLO naming it later does not wait for it
+    settle = sched_settle_new (0, 3000);
+    sched_settle_hello (settle, "b", NULL, false, 10);
+    sched_settle_resumed (settle, "b", true);
+    sched_settle_hello (settle, "a", peers, false, 20);
+    assert (sched_settle_pending (settle) == 1);       //  a itself
+    sched_settle_resumed (settle, "a", true);
+    assert (!sched_settle_holding (settle, 30));
     sched_settle_destroy (&settle);
 
     //  A truncated list: the whole window
