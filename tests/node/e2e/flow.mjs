@@ -108,6 +108,10 @@ export async function startFlow({ fleet, backends, frontends, replicas = 1, sett
       entry.child.kill(signal);
       return entry.exited;
     },
+    // Sends a signal to a service without waiting (SIGSTOP, SIGCONT)
+    signal(name, signal) {
+      processes.get(name).child.kill(signal);
+    },
     restart(name) {
       const replica = name.startsWith('ingress') ? Number(name.slice(7)) : -1;
       return start(name, replica >= 0
