@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include "ofp_classes.h"
 #include "of_log.h"
+#include "of_claim.h"
 #include "of_settings.h"
 #include "of_schema.h"
 #include "of_service.h"
@@ -19,6 +20,7 @@
 //  Self tests in the order they should run, used by of_selftest
 #define OF_SELFTESTS \
     {"of_log", of_log_test}, \
+    {"of_claim", of_claim_test}, \
     {"of_settings", of_settings_test}, \
     {"of_schema", of_schema_test}, \
     {"of_clone", of_clone_test}, \

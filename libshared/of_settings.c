@@ -4,6 +4,7 @@
 */
 
 #include "of_settings.h"
+#include "of_claim.h"
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +85,9 @@ static const s_setting_t s_settings [] = {
      S_WIDTH (heartbeat_ms), "1000", 50, 60000, "how often services send heartbeats"},
     {"Bus.LivenessMs", "OLLAMAFLOW_LIVENESS_MS", S_INT, S_FIELD (liveness_ms),
      S_WIDTH (liveness_ms), "3000", 100, 600000, "silence after which a peer counts as gone"},
+    {"Ingress.Deployment", "OLLAMAFLOW_DEPLOYMENT", S_STRING, S_FIELD (deployment), 0, "", 0, 0,
+     "a name the ingresses of one deployment share: those with the same name share "
+     "Webserver.Port (SO_REUSEPORT); empty: the port is this ingress's alone"},
     {"Ingress.Id", "OLLAMAFLOW_INGRESS_ID", S_STRING, S_FIELD (ingress_id), 0, "", 0, 0,
      "id of this ingress replica (default: hostname-pid)"},
     {"Ingress.ConnectTimeoutMs", "OLLAMAFLOW_CONNECT_TIMEOUT_MS", S_INT,
@@ -448,6 +452,11 @@ of_settings_load (const char *path, char *error, size_t size)
         snprintf (id, sizeof id, "%s-%d", host, (int) getpid ());
         free (self->ingress_id);
         self->ingress_id = strdup (id);
+    }
+    if (!of_claim_name_valid (self->deployment)) {
+        snprintf (error, size, "Ingress.Deployment '%.80s': at most %d of A-Z a-z 0-9 . _ -",
+                  self->deployment, OF_CLAIM_NAME_MAX);
+        goto failed;
     }
     if (self->liveness_ms <= self->heartbeat_ms) {
         snprintf (error, size, "Bus.LivenessMs (%lld) must be longer than Bus.HeartbeatMs (%lld)",

@@ -43,6 +43,7 @@ typedef struct {
     of_settings_t *settings;
     evhtp_t *htp;
     int port;                           //  the port bound (Webserver.Port may be 0)
+    int claim;                          //  this deployment's claim on it (of_claim), or -1
     evhtp_t *ops;                       //  the Metrics.Port listener, or NULL
     of_conns_t *ops_conns;              //  its connections, freed at the end
     int ops_port;                       //  the port it bound
@@ -158,6 +159,42 @@ s_listen (s_ingress_t *self, evhtp_t *htp, int port, bool reuse, int *bound_p, c
     return 0;
 }
 
+//  Webserver.Port: shared (SO_REUSEPORT) with the ingresses of this
+//  Ingress.Deployment, never with another's (of_claim); with no deployment,
+//  this ingress's alone
+static int
+s_listen_main (s_ingress_t *self, char *error, size_t size)
+{
+    const char *deployment = self->settings->deployment;
+    int port = self->settings->http_port;
+    bool shared = *deployment && port != 0;
+    char rival [OF_CLAIM_NAME_MAX + 1];
+    if (shared && of_claim_rival (deployment, port, rival, sizeof rival)) {
+        snprintf (error, size, "port %d is shared by the ingresses of deployment '%s', and "
+                  "this one is '%s' (Ingress.Deployment): give one of them another "
+                  "Webserver.Port", port, rival, deployment);
+        return -1;
+    }
+    if (shared && (self->claim = of_claim_take (deployment, port, error, size)) < 0)
+        return -1;
+    if (s_listen (self, self->htp, port, shared, &self->port, error, size) != 0) {
+        size_t used = strlen (error);
+        if (strstr (error, strerror (EADDRINUSE)) && used < size)
+            snprintf (error + used, size - used, shared
+                      ? " (by a program that does not share it)"
+                      : " (ingresses meant to share a port need one Ingress.Deployment)");
+        return -1;
+    }
+    //  Two deployments that bound at the same moment: each sees the other now
+    if (shared && of_claim_rival (deployment, port, rival, sizeof rival)) {
+        snprintf (error, size, "port %d was taken at the same moment by deployment '%s', and "
+                  "this one is '%s' (Ingress.Deployment): neither shares it", port, rival,
+                  deployment);
+        return -1;
+    }
+    return 0;
+}
+
 static void
 s_on_ops_request (evhtp_request_t *request, void *arg)
 {
@@ -197,6 +234,7 @@ s_destroy (s_ingress_t *self)
         of_conns_destroy (&self->conns);
         evhtp_free (self->htp);
     }
+    of_claim_release (&self->claim);
     ingress_wire_destroy (&self->wire);
     ingress_tls_destroy (&self->tls);
     ingress_metrics_destroy (&self->ctx.metrics);
@@ -238,7 +276,7 @@ void
 ingress_actor (zsock_t *pipe, void *args)
 {
     zsock_signal (pipe, 0);
-    s_ingress_t self = {.settings = (of_settings_t *) args};
+    s_ingress_t self = {.settings = (of_settings_t *) args, .claim = -1};
     of_settings_t *settings = self.settings;
     self.ctx.settings = settings;
     char error [256];
@@ -271,7 +309,7 @@ ingress_actor (zsock_t *pipe, void *args)
         of_service_failed (pipe, "%s", error);
         return;
     }
-    if (s_listen (&self, self.htp, settings->http_port, true, &self.port, error, sizeof error) != 0
+    if (s_listen_main (&self, error, sizeof error) != 0
         || s_listen_ops (&self, error, sizeof error) != 0) {
         s_destroy (&self);
         of_service_failed (pipe, "%s", error);

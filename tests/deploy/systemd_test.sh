@@ -147,7 +147,10 @@ for name in "${services[@]}" ingress@; do
         s_section "$unit_dir/$unit" Unit | grep -q '^After=.*ollamaflow-configd\.service' \
             || fail "$unit: not ordered After=ollamaflow-configd.service"
     fi
-    [ "${name%@}" = ingress ] && s_expect "$unit" Service LimitNOFILE=65536
+    if [ "${name%@}" = ingress ]; then
+        s_expect "$unit" Service LimitNOFILE=65536
+        s_expect "$unit" Service Environment=OLLAMAFLOW_DEPLOYMENT=ollamaflow
+    fi
     [ "$failures" -eq "$before" ] && echo "ok: $unit carries the required directives"
 done
 

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import http from 'node:http';
@@ -70,6 +70,8 @@ export async function startFlow({ fleet, backends, frontends, replicas = 1, sett
       ModelsRouter: endpoint('models-router'), HeartbeatMs: 200, LivenessMs: 1000,
     },
     Health: { IntervalMs: 200 },
+    //  Replicas that share a port are one deployment (a name of this stack's own)
+    ...(sharedPort ? { Ingress: { Deployment: `e2e-${basename(dir)}` } } : {}),
     Backends: backends(sim),
     Frontends: frontends,
   };

@@ -23,7 +23,9 @@ before(async () => {
     frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['a', 'b'], LoadBalancing: 'RoundRobin' },
       { Identifier: 'noembed', Hostname: 'noembed.local', Backends: ['a'], AllowEmbeddings: false },
       { Identifier: 'small', Hostname: 'small.local', Backends: ['a'], MaxRequestBodySize: 100 }],
-    settings: { AdminBearerTokens: [TOKEN], Models: { IntervalMs: 300 } },
+    // A deployment name of this test's own: the Metrics.Port case shares replica 0's port
+    settings: { AdminBearerTokens: [TOKEN], Models: { IntervalMs: 300 },
+      Ingress: { Deployment: `e2e-metrics-${process.pid}` } },
   });
   await waitServing(flow, '/api/generate', { model: MODEL, prompt: 'w', stream: false, options: { num_predict: 1 } }, 2);
 });
