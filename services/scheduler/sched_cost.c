@@ -27,6 +27,7 @@ typedef struct {
     char pushed [SCHED_COST_RECENT_MAX][OFP_MODELS_KEY_MAX];
     size_t pushed_count;
     size_t capacity;            //  the most models seen loaded at once, at least 1
+    bool blind;                 //  grants noted before the backend's inventory was known
 } s_backend_t;
 
 struct _sched_cost_t {
@@ -134,24 +135,51 @@ s_capacity (const s_backend_t *record)
     return record->capacity < SCHED_COST_RECENT_MAX ? record->capacity : SCHED_COST_RECENT_MAX;
 }
 
-//  Residency of a model key (see the header)
-static bool
-s_resident (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
-            const char *backend, const char *key)
+//  The backend's record, without what grants noted before its inventory
+//  was known: such a grant may name a model the backend does not have (the
+//  ask is filtered by model only once the inventory is in: its answer is a
+//  404), which would push out the models it has loaded. From the first
+//  inventory on, that is the truth and the grants after it count.
+static s_backend_t *
+s_current (sched_cost_t *self, sched_health_t *health, const char *backend, bool create)
+{
+    s_backend_t *record = s_backend (self, backend, create);
+    if (record && record->blind && health && sched_health_known (health, backend)) {
+        record->recent_count = 0;
+        record->pushed_count = 0;
+        record->blind = false;
+    }
+    return record;
+}
+
+//  Residency of a model key (see the header): 1 resident, 0 not, -1 not
+//  known (no inventory and no grant says)
+static int
+s_residency (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+             const char *backend, const char *key)
 {
     if (!*key)
-        return true;
+        return 1;
     if (table && sched_table_model_leases (table, backend, key) > 0)
-        return true;
-    s_backend_t *record = s_backend (self, backend, false);
+        return 1;
+    s_backend_t *record = s_current (self, health, backend, false);
     if (record) {
         size_t at = s_find (record->recent, record->recent_count, key);
         if (at < record->recent_count)
             return at < s_capacity (record);
         if (s_find (record->pushed, record->pushed_count, key) < record->pushed_count)
-            return false;
+            return 0;
     }
-    return health && sched_health_loaded (health, backend, key);
+    if (!health || !sched_health_known (health, backend))
+        return -1;
+    return sched_health_loaded (health, backend, key);
+}
+
+static bool
+s_resident (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+            const char *backend, const char *key)
+{
+    return s_residency (self, health, table, backend, key) == 1;
 }
 
 bool
@@ -188,10 +216,15 @@ sched_cost_note_grant (sched_cost_t *self, sched_health_t *health, sched_table_t
         return false;
     char key [OFP_MODELS_KEY_MAX];
     sched_cost_key (model, key);
-    bool cold = !s_resident (self, health, table, backend, key);
-    s_backend_t *record = s_backend (self, backend, true);
+    //  Cold only when known not to be resident: a load time is learned
+    //  only from a lease that did load (else a warm answer's LoadUs of a
+    //  few µs would teach that loads cost nothing)
+    bool cold = s_residency (self, health, table, backend, key) == 0;
+    s_backend_t *record = s_current (self, health, backend, true);
     if (!record)
         return cold;
+    if (health && !sched_health_known (health, backend))
+        record->blind = true;
     size_t at = s_find (record->recent, record->recent_count, key);
     if (at == 0 && record->recent_count)
         return cold;
@@ -348,7 +381,8 @@ sched_cost_tokens_per_byte (sched_cost_t *self)
 //  Self test
 
 static void
-s_test_inventory (sched_health_t *health, const char *backend, const char *loaded)
+s_test_inventory (sched_health_t *health, const char *backend, const char *loaded,
+                  const char *also)
 {
     json_t *inventory = json_pack ("{s:s, s:i, s:s, s:s, s:[{s:s, s:s, s:{}}, {s:s, s:s, s:{}}],"
                                    " s:[], s:s}", "Epoch", "0123456789abcdef", "Sequence", 1,
@@ -359,6 +393,9 @@ s_test_inventory (sched_health_t *health, const char *backend, const char *loade
     if (loaded)
         json_array_append_new (json_object_get (inventory, "Loaded"),
                                json_pack ("{s:s}", "Name", loaded));
+    if (also)
+        json_array_append_new (json_object_get (inventory, "Loaded"),
+                               json_pack ("{s:s}", "Name", also));
     ofp_msg_t *msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &inventory);
     sched_health_apply (health, msg);
     ofp_msg_destroy (&msg);
@@ -403,7 +440,7 @@ sched_cost_test (bool verbose)
     //  Residency: the inventory, then the grants
     assert (sched_cost_resident (cost, health, table, "b1", ""));
     assert (!sched_cost_resident (cost, health, table, "b1", "a"));
-    s_test_inventory (health, "b1", "a:latest");
+    s_test_inventory (health, "b1", "a:latest", NULL);
     assert (sched_cost_resident (cost, health, table, "b1", "a"));
     //  b1 holds one model: a grant of b pushes a out, whatever the inventory says
     assert (sched_cost_note_grant (cost, health, table, "b1", "b"));
@@ -426,7 +463,7 @@ sched_cost_test (bool verbose)
     sched_table_remove (table, lease);
     assert (!sched_cost_full (cost, health, table, "b1"));
     //  A backend seen holding two models at once holds two
-    s_test_inventory (health, "b2", "a:latest");
+    s_test_inventory (health, "b2", "a:latest", NULL);
     json_t *both = json_pack ("{s:s, s:i, s:s, s:s, s:[{s:s, s:s, s:{}}, {s:s, s:s, s:{}}],"
                               " s:[{s:s}, {s:s}], s:s}", "Epoch", "0123456789abcdef", "Sequence",
                               2, "Backend", "b2", "ApiFormat", "Ollama", "Models", "Name",
@@ -441,6 +478,17 @@ sched_cost_test (bool verbose)
     //  c and one of a, b: one of the two listed went
     assert (sched_cost_resident (cost, health, table, "b2", "a")
             != sched_cost_resident (cost, health, table, "b2", "b"));
+    //  A grant before the backend's inventory is known may name a model it
+    //  lacks (its answer a 404): not cold, since nothing is known, and once
+    //  the inventory is in, what it lists loaded is not pushed out by it
+    assert (!sched_cost_note_grant (cost, health, table, "b4", "x"));
+    assert (sched_cost_resident (cost, health, table, "b4", "x"));
+    s_test_inventory (health, "b4", "a:latest", "b:latest");
+    assert (!sched_cost_resident (cost, health, table, "b4", "x"));
+    assert (!sched_cost_note_grant (cost, health, table, "b4", "b"));
+    assert (sched_cost_resident (cost, health, table, "b4", "a")
+            && sched_cost_resident (cost, health, table, "b4", "b"));
+    assert (sched_cost_note_grant (cost, health, table, "b4", "x"));
     //  Bounded: many models on one backend
     for (int index = 0; index < 3 * SCHED_COST_RECENT_MAX; index++) {
         char name [16];

@@ -18,8 +18,11 @@
     inventory or by leases running), or while modelsync's inventory lists it
     loaded and no grant of other models pushed it out since. So a grant of M
     on B means M is (about to be) resident on B, before modelsync notices,
-    and the grants that follow it may evict it. The view is approximate by
-    design: the backend's own scheduler decides; this only has to rank.
+    and the grants that follow it may evict it. Grants noted before the
+    backend's first inventory are dropped when it comes (asks are filtered
+    by model only from then on: such a grant may name a model the backend
+    lacks). The view is approximate by design: the backend's own scheduler
+    decides; this only has to rank.
 
     Model names are ofp_models_key's ("llama3" is "llama3:latest"). Bounded:
     SCHED_COST_PAIRS_MAX pairs, SCHED_COST_RECENT_MAX models per backend.
@@ -69,8 +72,9 @@ void
 
 //  A grant of the model on the backend: it is (about to be) resident there.
 //  health gives the inventory's loaded models, which the grant may push
-//  out; table the leases running. Returns true if the model was not
-//  resident (the grant pays a load).
+//  out; table the leases running. Returns true if the model was known not
+//  to be resident (the grant pays a load); false when resident or when
+//  nothing says (no inventory yet, no grant of it).
 bool
     sched_cost_note_grant (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
                            const char *backend, const char *model);

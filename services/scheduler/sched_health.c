@@ -285,6 +285,13 @@ sched_health_has_model (sched_health_t *self, const char *backend, const char *m
 }
 
 bool
+sched_health_known (sched_health_t *self, const char *backend)
+{
+    assert (self && backend);
+    return zhashx_lookup (self->inventories, backend) != NULL;
+}
+
+bool
 sched_health_loaded (sched_health_t *self, const char *backend, const char *model)
 {
     assert (self && backend && model);
@@ -426,9 +433,11 @@ sched_health_test (bool verbose)
 
     //  Inventories: unknown means no filter; names without a tag are ":latest"
     assert (sched_health_has_model (health, "b1", "llama3"));
+    assert (!sched_health_known (health, "b1"));
     assert (!s_apply (health, s_inventory ("b1", "llama3:latest", false)));
     assert (sched_health_has_model (health, "b1", "mistral"));
     assert (s_apply (health, s_inventory ("b1", "llama3:latest", true)));
+    assert (sched_health_known (health, "b1") && !sched_health_known (health, "b2"));
     assert (sched_health_has_model (health, "b1", "llama3"));
     assert (sched_health_has_model (health, "b1", "llama3:latest"));
     assert (!sched_health_has_model (health, "b1", "llama3:8b"));

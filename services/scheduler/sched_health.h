@@ -54,6 +54,10 @@ bool
 bool
     sched_health_has_model (sched_health_t *self, const char *backend, const char *model);
 
+//  True if an inventory of the backend is held (modelsync fetched it).
+bool
+    sched_health_known (sched_health_t *self, const char *backend);
+
 //  True if the backend's last inventory lists the model as loaded.
 bool
     sched_health_loaded (sched_health_t *self, const char *backend, const char *model);
