@@ -264,7 +264,15 @@ sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p)
     }
     sched_pick_t pick;
     sched_pick_decide (self->env, ask, &pick);
-    //  Held: what would be granted waits, for the backend it would get
+    //  Held: what would be granted waits, for the backend it would get; and
+    //  what finds no healthy backend waits to be decided again, since the
+    //  health (or the config) may not be known yet
+    bool unknown = false;
+    if (self->held && pick.verdict == SCHED_PICK_DENY && pick.status == 503
+    &&  streq (pick.error, "NoHealthyBackend")) {
+        pick.verdict = SCHED_PICK_WAIT;
+        unknown = true;
+    }
     if (self->held && (pick.verdict == SCHED_PICK_GRANT || pick.fallback)) {
         if (pick.verdict == SCHED_PICK_GRANT && pick.usable_count == 0) {
             pick.usable [0] = pick.backend->id;
@@ -289,14 +297,15 @@ sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p)
     else
     if (ask->deadline_ms == 0)
         s_deny (self, ask, 503, "DeadlineExceeded", self->held
-                ? "the scheduler is taking back the leases of its restart and DeadlineMs is 0"
+                ? "the scheduler has just started (it takes back the leases running and "
+                  "learns the backends' health) and DeadlineMs is 0"
                 : "every backend is full and DeadlineMs is 0", s_retry_after (self, &pick));
     else
     if (sched_queue_size (self->queue) >= self->max_queue)
         s_deny (self, ask, 429, "QueueFull", "the scheduler's queue is full",
                 s_retry_after (self, &pick));
     else
-    if (!s_room_to_wait (self, &pick))
+    if (!unknown && !s_room_to_wait (self, &pick))
         s_deny (self, ask, 429, "QueueFull", "every backend that could serve has "
                 "RateLimitRequestsThreshold requests waiting", s_retry_after (self, &pick));
     else {
@@ -430,12 +439,24 @@ sched_broker_queue (sched_broker_t *self)
 #define S_TEST_ENDPOINT "inproc://sched-broker-test"
 #define S_TEST_EPOCH    "0123456789abcdef"
 
+//  Every backend is healthy unless a test says none is
+static bool s_test_none_healthy = false;
+
 static bool
 s_test_healthy (void *arg, const char *backend)
 {
     (void) arg;
     (void) backend;
-    return true;
+    return !s_test_none_healthy;
+}
+
+//  The fleet compiled again, as on a health change
+static void
+s_test_recompile (sched_pick_env_t *env, json_t *frontends, json_t *backends)
+{
+    sched_fleet_t *fleet = sched_fleet_new (frontends, backends, s_test_healthy, NULL, env->fleet);
+    sched_fleet_destroy (&env->fleet);
+    env->fleet = fleet;
 }
 
 static int
@@ -631,6 +652,34 @@ sched_broker_test (bool verbose)
     sched_broker_hold (broker, false);
     s_test_expect (dealer, "GRANT", "h1", 0);
     assert (!sched_broker_held (broker));
+
+    //  Held before the health is known (a restart, no STATE yet): an ask
+    //  that finds no healthy backend waits, and is decided when the hold ends
+    sched_table_remove (env->table, sched_table_lookup (env->table, S_TEST_EPOCH, "3"));
+    s_test_none_healthy = true;
+    s_test_recompile (env, test.frontends, test.backends);
+    s_test_serve (broker, "u0", 5000);
+    s_test_expect (dealer, "DENY", "u0", 503);
+    sched_broker_hold (broker, true);
+    s_test_serve (broker, "u1", 5000);
+    s_test_expect (dealer, "QUEUED", "u1", 0);
+    s_test_none_healthy = false;
+    s_test_recompile (env, test.frontends, test.backends);
+    sched_broker_hold (broker, false);
+    s_test_expect (dealer, "GRANT", "u1", 0);
+    sched_table_remove (env->table, sched_table_lookup (env->table, S_TEST_EPOCH, "4"));
+    //  Still none healthy when the hold ends: refused then
+    s_test_none_healthy = true;
+    s_test_recompile (env, test.frontends, test.backends);
+    sched_broker_hold (broker, true);
+    s_test_serve (broker, "u2", 5000);
+    s_test_expect (dealer, "QUEUED", "u2", 0);
+    sched_broker_hold (broker, false);
+    s_test_expect (dealer, "DENY", "u2", 503);
+    s_test_none_healthy = false;
+    s_test_recompile (env, test.frontends, test.backends);
+    s_test_serve (broker, "u3", 5000);
+    s_test_expect (dealer, "GRANT", "u3", 0);
 
     //  A deadline passes while the loop runs
     s_test_serve (broker, "5", 50);

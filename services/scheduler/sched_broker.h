@@ -43,7 +43,9 @@ void
 
 //  Holds every grant (held true): new asks wait in the queue, and their
 //  deadlines refuse them; on false, decides the waiting asks again. For a new
-//  epoch, until the leases running before it are declared (sched_settle).
+//  epoch, until the leases running before it are declared (sched_settle) and
+//  healthmon's first STATE has come: so while held, an ask refused for want
+//  of a healthy backend (or of the config) waits too, for any backend.
 void
     sched_broker_hold (sched_broker_t *self, bool held);
 

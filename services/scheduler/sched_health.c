@@ -15,6 +15,7 @@ struct _sched_health_t {
     zhashx_t *inventories;      //  backend -> set of model keys, for fetched inventories
     zhashx_t *loaded;           //  backend -> set of the model keys it has loaded
     zhashx_t *pulls;            //  "backend\nmodel key" of the pulls running (a set)
+    bool heard;                 //  a health STATE came: the healthy set is healthmon's
     uint64_t malformed;
 };
 
@@ -251,9 +252,12 @@ sched_health_apply (sched_health_t *self, ofp_msg_t *msg)
     }
     json_t *body = ofp_msg_body (msg);
     bool models = ofp_msg_protocol (msg) == &ofp_models_protocol;
-    if (ofp_msg_is (msg, "STATE"))
-        return models ? s_apply_models_state (self, body)
-                      : s_apply_health_state (&self->healthy, json_object_get (body, "Backends"));
+    if (ofp_msg_is (msg, "STATE") && models)
+        return s_apply_models_state (self, body);
+    if (ofp_msg_is (msg, "STATE")) {
+        self->heard = true;
+        return s_apply_health_state (&self->healthy, json_object_get (body, "Backends"));
+    }
     if (!models && ofp_msg_is (msg, "TRANSITION"))
         return s_apply_record (self->healthy, body);
     if (models && ofp_msg_is (msg, "INVENTORY"))
@@ -282,6 +286,13 @@ sched_health_has_model (sched_health_t *self, const char *backend, const char *m
     char key [OFP_MODELS_KEY_MAX];
     ofp_models_key (key, model);
     return zhashx_lookup (models, key) != NULL;
+}
+
+bool
+sched_health_heard (sched_health_t *self)
+{
+    assert (self);
+    return self->heard;
 }
 
 bool
@@ -420,8 +431,11 @@ sched_health_test (bool verbose)
     assert (health);
 
     //  Nobody is healthy until healthmon says so; Unknown is not healthy
-    assert (!sched_health_healthy (health, "b1"));
+    assert (!sched_health_healthy (health, "b1") && !sched_health_heard (health));
+    assert (!s_apply (health, s_health ("TRANSITION", "b9", "Unknown", NULL, NULL)));
+    assert (!sched_health_heard (health));
     assert (s_apply (health, s_health ("STATE", "b1", "Healthy", "b2", "Unknown")));
+    assert (sched_health_heard (health));
     assert (sched_health_healthy (health, "b1") && !sched_health_healthy (health, "b2"));
     assert (!s_apply (health, s_health ("STATE", "b1", "Healthy", "b2", "Unhealthy")));
     assert (s_apply (health, s_health ("TRANSITION", "b2", "Healthy", NULL, NULL)));

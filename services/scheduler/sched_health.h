@@ -49,6 +49,11 @@ bool
 bool
     sched_health_healthy (sched_health_t *self, const char *backend);
 
+//  True once a health STATE has come: before it, no backend is known to be
+//  Healthy, which after a restart says nothing about the fleet.
+bool
+    sched_health_heard (sched_health_t *self);
+
 //  True if the backend has the model, the model is "", or the backend's
 //  inventory is unknown. "llama3" and "llama3:latest" are the same model.
 bool

@@ -77,6 +77,8 @@ s_ingress_of (ofp_msg_t *request, char *dest)
 //  --------------------------------------------------------------------------
 //  Config and health
 
+static void s_settle (s_scheduler_t *self, int64_t now);
+
 static bool
 s_healthy (void *arg, const char *backend)
 {
@@ -121,6 +123,7 @@ s_on_monitor (zloop_t *loop, zsock_t *socket, void *arg)
     s_scheduler_t *self = (s_scheduler_t *) arg;
     if (sched_health_recv (self->env.health, socket))
         s_rebuild (self);
+    s_settle (self, zclock_mono ());
     return 0;
 }
 
@@ -174,21 +177,30 @@ s_publish_state (s_scheduler_t *self)
 }
 
 //  Holds grants while an ingress expected to hold leases from before this
-//  epoch has not declared them (sched_settle), and releases them after
+//  epoch has not declared them (sched_settle), and while healthmon's first
+//  STATE has not come within the same window (until then no backend is
+//  known to be healthy, and asks would be refused that a restart should not
+//  refuse); releases them after
 static void
 s_settle (s_scheduler_t *self, int64_t now)
 {
-    bool holding = sched_settle_holding (self->settle, now);
+    bool blind = !sched_health_heard (self->env.health)
+              && now < sched_settle_ends (self->settle);
+    bool holding = sched_settle_holding (self->settle, now) || blind;
     if (holding == sched_broker_held (self->broker))
         return;
     if (holding)
-        of_log_info ("grants wait until %zu ingresses declare the leases they hold "
+        of_log_info ("grants wait until %zu ingresses declare the leases they hold%s "
                      "(at most %lld ms)", sched_settle_pending (self->settle),
+                     blind ? " and healthmon's STATE comes" : "",
                      (long long) (sched_settle_ends (self->settle) - now));
+    else
+    if (!sched_health_heard (self->env.health))
+        of_log_info ("grants resume without healthmon's STATE: no backend is known healthy");
     else
         of_log_info ("grants resume: %s", sched_settle_pending (self->settle)
                      ? "the leases of a restart are taken back, or their holders are gone"
-                     : "every expected ingress declared its leases");
+                     : "the leases running are declared and the health is known");
     sched_broker_hold (self->broker, holding);
 }
 
@@ -555,6 +567,7 @@ scheduler_actor (zsock_t *pipe, void *args)
     self.broker = sched_broker_new (self.loop, self.router, self.tap, self.epoch, &self.env,
                                     (size_t) settings->max_queue);
     self.settle = sched_settle_new (zclock_mono (), settings->liveness_ms);
+    s_settle (&self, zclock_mono ());
     of_clone_set_handler (self.clone, s_on_config, &self);
     of_log_info ("epoch %s; leases on %s, state on %s", self.epoch, settings->scheduler_router,
                  settings->scheduler_publisher);
