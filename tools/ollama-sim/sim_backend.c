@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define LISTEN_BACKLOG   4096
@@ -67,6 +68,7 @@ struct _sim_backend_t {
     evhtp_t *htp;
     of_conns_t *conns;
     int port;
+    int holder;                         //  bound, never listening: keeps the port while down
     bool listening;
     bool loopback;
     bool flap_down;
@@ -86,6 +88,32 @@ struct _sim_backend_t {
     bool dropping;                      //  connections are being dropped on purpose
 };
 
+//  While the server is down (a refuse or flap fault) its port must stay
+//  ours: a freed port can be handed to any process asking for a free one (a
+//  test's next ingress), which would then answer in the backend's name. A
+//  second socket bound to the port with SO_REUSEPORT, never listening, holds
+//  it; connections to a port with no listener are refused, as when Ollama is
+//  down.
+static int
+s_hold_port (sim_backend_t *self)
+{
+    struct sockaddr_storage bound;
+    socklen_t length = sizeof bound;
+    evutil_socket_t fd = evconnlistener_get_fd (self->htp->server);
+    if (getsockname (fd, (struct sockaddr *) &bound, &length) != 0)
+        return -1;
+    self->holder = socket (bound.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (self->holder < 0
+        || setsockopt (self->holder, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0
+        || bind (self->holder, (struct sockaddr *) &bound, length) != 0)
+        return -1;
+    self->port = ntohs (bound.ss_family == AF_INET6
+                        ? ((struct sockaddr_in6 *) &bound)->sin6_port
+                        : ((struct sockaddr_in *) &bound)->sin_port);
+    return 0;
+}
+
 static int
 s_listen (sim_backend_t *self, bool on)
 {
@@ -101,15 +129,8 @@ s_listen (sim_backend_t *self, bool on)
               self->config->host);
     if (evhtp_bind_socket (self->htp, address, (uint16_t) self->port, LISTEN_BACKLOG))
         return -1;
-    struct sockaddr_storage bound;
-    socklen_t length = sizeof bound;
-    evutil_socket_t fd = evconnlistener_get_fd (self->htp->server);
-    if (getsockname (fd, (struct sockaddr *) &bound, &length) == 0)
-        self->port = ntohs (bound.ss_family == AF_INET6
-                            ? ((struct sockaddr_in6 *) &bound)->sin6_port
-                            : ((struct sockaddr_in *) &bound)->sin_port);
     self->listening = true;
-    return 0;
+    return self->holder < 0 ? s_hold_port (self) : 0;
 }
 
 static void
@@ -406,12 +427,13 @@ sim_backend_new (struct event_base *base, sim_backend_config_t *config, sim_flee
     self->fleet = fleet;
     self->base = base;
     self->port = config->port;
+    self->holder = -1;
     self->loopback = s_is_loopback (config->host);
     self->htp = evhtp_new (base, NULL);
     assert (self->htp);
     //  Go's net package (so Ollama) turns Nagle's algorithm off: a stream's small
     //  writes leave at once instead of waiting for the client's delayed ACK
-    evhtp_enable_flag (self->htp, EVHTP_FLAG_ENABLE_NODELAY);
+    evhtp_enable_flag (self->htp, EVHTP_FLAG_ENABLE_NODELAY | EVHTP_FLAG_ENABLE_REUSEPORT);
     evhtp_set_gencb (self->htp, s_on_request, self);
     evhtp_set_max_body_size (self->htp, MAX_BODY_BYTES);
     self->conns = of_conns_new (self->htp, 0, NULL, NULL);
@@ -438,6 +460,8 @@ sim_backend_destroy (sim_backend_t **self_p)
         event_free (self->flap_timer);
     if (self->listening)
         evhtp_unbind_socket (self->htp);
+    if (self->holder >= 0)
+        close (self->holder);
     //  Open connections go first: their paused requests give slots back
     of_conns_destroy (&self->conns);
     evhtp_free (self->htp);

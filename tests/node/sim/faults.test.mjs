@@ -3,6 +3,7 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
+import net from 'node:net';
 import { startSim, rawRequest, sleep } from './sim.mjs';
 
 const RUNNER_STOPPED = 'model runner has unexpectedly stopped, this may be due to resource limitations or an internal error, check ollama server logs for details';
@@ -19,6 +20,7 @@ before(async () => {
       backends: [
         { name: 'a', decode_rate: 200, prefill_rate: 0, load_ms: 0, pull_bandwidth: 500000000, models: ['llama3.2'] },
         { name: 'started-faulty', load_ms: 0, models: ['llama3.2'], faults: { http_500: true } },
+        { name: 'started-down', models: ['llama3.2'], faults: { refuse: true } },
       ],
     },
   });
@@ -173,6 +175,27 @@ test('slow pull: pull_bandwidth sets the pace of the progress', async () => {
   assert.ok(parts.filter((p) => p.completed !== undefined).length >= 4);
   assert.equal(parts.at(-1).status, 'success');
   await sim.configure('a', { pull_bandwidth: 500000000 });
+});
+
+// Resolves the error code of listening on port, or null when it could (then closes)
+function listenOn(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', (error) => resolve(error.code));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(null)));
+  });
+}
+
+// A server that is down keeps its port: freed, it could go to whoever asks next for a free
+// port (a test's next ingress), which would then answer health checks in the backend's name
+test('refuse: the port stays the backend\'s while it is down, from the start or switched', async () => {
+  const down = sim.port('started-down');
+  await assert.rejects(fetch(`${sim.url('started-down')}/`), (error) => error.cause?.code === 'ECONNREFUSED');
+  assert.equal(await listenOn(down), 'EADDRINUSE');
+  await sim.faults('a', { refuse: true });
+  assert.equal(await listenOn(sim.port('a')), 'EADDRINUSE');
+  await sim.faults('a', { refuse: false });
+  assert.equal(await (await fetch(`${sim.url('a')}/`)).text(), 'Ollama is running');
 });
 
 test('bad fault settings are refused by the control endpoint', async () => {
