@@ -280,6 +280,7 @@ sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p)
         }
         pick.verdict = SCHED_PICK_WAIT;
         pick.fallback = NULL;
+        pick.prefer = NULL;
     }
     //  An ask that chose to wait for a faster backend but may not wait takes
     //  the free one
@@ -312,6 +313,7 @@ sched_broker_serve (sched_broker_t *self, sched_ask_t **ask_p)
         if (self->env->keys)
             ask->rank = sched_keys_rank (self->env->keys, ask->key_limits, ask->arrived_at);
         size_t position = sched_queue_push (self->queue, ask_p, pick.usable, pick.usable_count);
+        sched_queue_set_prefer (self->queue, ask, pick.prefer ? pick.prefer->id : NULL);
         s_answer (self, ask, "QUEUED", json_pack ("{s:I}", "Position", (json_int_t) position));
         s_arm_deadline (self, self->env->now);
         return;
@@ -340,6 +342,7 @@ sched_broker_drain (sched_broker_t *self, const char *backend_id)
         sched_pick_decide (self->env, ask, &pick);
         if (pick.verdict == SCHED_PICK_WAIT) {
             sched_queue_set_usable (self->queue, ask, pick.usable, pick.usable_count);
+            sched_queue_set_prefer (self->queue, ask, pick.prefer ? pick.prefer->id : NULL);
             continue;
         }
         //  Removing the current ask keeps the walk going (see sched_queue_first)

@@ -27,6 +27,11 @@ typedef struct {
     char pushed [SCHED_COST_RECENT_MAX][OFP_MODELS_KEY_MAX];
     size_t pushed_count;
     size_t capacity;            //  the most models seen loaded at once, at least 1
+    //  The share of the grants here that went to each model, as a moving
+    //  average (each grant weighs 1/SCHED_COST_DEMAND_WEIGHT)
+    char demand_keys [SCHED_COST_RECENT_MAX][OFP_MODELS_KEY_MAX];
+    double demand [SCHED_COST_RECENT_MAX];
+    size_t demand_count;
     bool blind;                 //  grants noted before the backend's inventory was known
 } s_backend_t;
 
@@ -129,6 +134,62 @@ s_push_front (char (*names) [OFP_MODELS_KEY_MAX], size_t *count, const char *key
     (*count)++;
 }
 
+//  One more grant of key: every model's share fades by the grant's weight
+//  and key's grows by it; a full list forgets its smallest share
+static void
+s_note_demand (s_backend_t *record, const char *key)
+{
+    const double weight = 1.0 / SCHED_COST_DEMAND_WEIGHT;
+    for (size_t index = 0; index < record->demand_count; index++)
+        record->demand [index] *= 1 - weight;
+    size_t at = s_find (record->demand_keys, record->demand_count, key);
+    if (at == record->demand_count) {
+        if (at == SCHED_COST_RECENT_MAX) {
+            at = 0;
+            for (size_t index = 1; index < record->demand_count; index++)
+                if (record->demand [index] < record->demand [at])
+                    at = index;
+        }
+        else
+            record->demand_count++;
+        snprintf (record->demand_keys [at], OFP_MODELS_KEY_MAX, "%s", key);
+        record->demand [at] = 0;
+    }
+    record->demand [at] += weight;
+}
+
+static double
+s_demand (const s_backend_t *record, const char *key)
+{
+    for (size_t index = 0; index < record->demand_count; index++)
+        if (streq (record->demand_keys [index], key))
+            return record->demand [index];
+    return 0;
+}
+
+//  The model among recent [from, to) that a load pushes out, as Ollama
+//  chooses (its findRunnerToUnload): the first by name among those with no
+//  lease running (keep-alives taken as equal); when every one is busy, the
+//  first by name, which the load then waits for. to if the range is empty.
+static size_t
+s_victim (const s_backend_t *record, sched_table_t *table, const char *backend, size_t from,
+          size_t to, bool idle_only)
+{
+    size_t victim = to;
+    for (int pass = 0; pass < 2 && victim == to; pass++) {
+        if (pass == 1 && idle_only)
+            break;
+        for (size_t index = from; index < to; index++) {
+            if (pass == 0 && table
+                && sched_table_model_leases (table, backend, record->recent [index]) > 0)
+                continue;
+            if (victim == to || strcmp (record->recent [index], record->recent [victim]) < 0)
+                victim = index;
+        }
+    }
+    return victim;
+}
+
 static size_t
 s_capacity (const s_backend_t *record)
 {
@@ -207,6 +268,23 @@ sched_cost_full (sched_cost_t *self, sched_health_t *health, sched_table_t *tabl
     return table && sched_table_models_running (table, backend) >= capacity;
 }
 
+int64_t
+sched_cost_evict_us (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+                     const char *backend)
+{
+    assert (self && backend);
+    s_backend_t *record = s_current (self, health, backend, false);
+    if (!record || record->recent_count < s_capacity (record))
+        return 0;
+    size_t resident = s_capacity (record);
+    size_t victim = s_victim (record, table, backend, 0, resident, false);
+    if (victim == resident)
+        return 0;
+    double share = s_demand (record, record->recent [victim]);
+    return (int64_t) (share * (double) sched_cost_load_us (self, backend,
+                                                           record->recent [victim]));
+}
+
 bool
 sched_cost_note_grant (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
                        const char *backend, const char *model)
@@ -249,15 +327,13 @@ sched_cost_note_grant (sched_cost_t *self, sched_health_t *health, sched_table_t
     at = s_find (record->pushed, record->pushed_count, key);
     if (at < record->pushed_count)
         s_remove (record->pushed, &record->pushed_count, at);
-    //  Beyond the capacity, the least recent model with nothing running goes
+    s_note_demand (record, key);
+    //  Beyond the capacity, what Ollama unloads goes: never one with a
+    //  lease running (the backend waits for it to go idle; the grants that
+    //  follow will tell)
     size_t capacity = s_capacity (record);
     while (record->recent_count > capacity) {
-        size_t victim = record->recent_count;
-        for (size_t index = record->recent_count; index-- > capacity; )
-            if (!table || sched_table_model_leases (table, backend, record->recent [index]) == 0) {
-                victim = index;
-                break;
-            }
+        size_t victim = s_victim (record, table, backend, 1, record->recent_count, true);
         if (victim == record->recent_count)
             break;
         s_push_front (record->pushed, &record->pushed_count, record->recent [victim]);
@@ -475,9 +551,27 @@ sched_cost_test (bool verbose)
     ofp_msg_destroy (&msg);
     assert (sched_cost_note_grant (cost, health, table, "b2", "c"));
     assert (sched_cost_resident (cost, health, table, "b2", "c"));
-    //  c and one of a, b: one of the two listed went
-    assert (sched_cost_resident (cost, health, table, "b2", "a")
-            != sched_cost_resident (cost, health, table, "b2", "b"));
+    //  c and b: of the two listed, a went, as Ollama unloads (the first by
+    //  name among the idle; not the least recently used)
+    assert (!sched_cost_resident (cost, health, table, "b2", "a"));
+    assert (sched_cost_resident (cost, health, table, "b2", "b"));
+    //  What a load there costs the model it would push out (b, the first by
+    //  name): its load time times its share of b2's grants, none yet
+    assert (sched_cost_evict_us (cost, health, table, "b2") == 0);
+    assert (!sched_cost_note_grant (cost, health, table, "b2", "b"));
+    double share = 1.0 / SCHED_COST_DEMAND_WEIGHT;
+    assert (sched_cost_evict_us (cost, health, table, "b2")
+            == (int64_t) (share * (double) sched_cost_load_us (cost, "b2", "b")));
+    //  With b busy, c (idle) is the one to go, with its faded share
+    assert (sched_table_add (table, "0123456789abcdef", "2", "i1", "b2", "f1", NULL) == 0);
+    lease = sched_table_lookup (table, "0123456789abcdef", "2");
+    sched_table_set_model (table, lease, "b:latest", false, 0);
+    share = 1.0 / SCHED_COST_DEMAND_WEIGHT * (1 - 1.0 / SCHED_COST_DEMAND_WEIGHT);
+    assert (sched_cost_evict_us (cost, health, table, "b2")
+            == (int64_t) (share * (double) sched_cost_load_us (cost, "b2", "c")));
+    sched_table_remove (table, lease);
+    //  A backend below its capacity pushes nothing out
+    assert (sched_cost_evict_us (cost, health, table, "b9") == 0);
     //  A grant before the backend's inventory is known may name a model it
     //  lacks (its answer a 404): not cold, since nothing is known, and once
     //  the inventory is in, what it lists loaded is not pushed out by it

@@ -18,7 +18,9 @@
     inventory or by leases running), or while modelsync's inventory lists it
     loaded and no grant of other models pushed it out since. So a grant of M
     on B means M is (about to be) resident on B, before modelsync notices,
-    and the grants that follow it may evict it. Grants noted before the
+    and the grants that follow it may evict it, in Ollama's order (the
+    first by name among the models with no lease running; not the least
+    recently used). Grants noted before the
     backend's first inventory are dropped when it comes (asks are filtered
     by model only from then on: such a grant may name a model the backend
     lacks). The view is approximate by design: the backend's own scheduler
@@ -39,6 +41,7 @@
 #define SCHED_COST_WEIGHT          8        //  a new sample weighs 1/8
 #define SCHED_COST_PAIRS_MAX       100000   //  (backend, model) pairs learned
 #define SCHED_COST_RECENT_MAX      16       //  models remembered per backend
+#define SCHED_COST_DEMAND_WEIGHT   16       //  a grant weighs 1/16 in a model's share
 //  Guesses before anything is learned: a cold load, a prompt token, a token
 #define SCHED_COST_LOAD_GUESS_US   5000000
 #define SCHED_COST_PREFILL_GUESS_US 1000
@@ -96,6 +99,15 @@ bool
 bool
     sched_cost_full (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
                      const char *backend);
+
+//  What loading another model on the backend costs the model it would push
+//  out (Ollama's choice: the first by name among the idle ones), in µs: that
+//  model's load time there times its share of the backend's recent grants
+//  (the chance it is asked for there again); 0 while the backend holds
+//  fewer models than its capacity.
+int64_t
+    sched_cost_evict_us (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+                         const char *backend);
 
 //  The learned (or guessed) load time of the model on the backend, and
 //  prefill and decode times per token, in µs.

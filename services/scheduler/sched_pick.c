@@ -12,6 +12,8 @@
 #define S_HOLD_DEADLINE_SHARE 2
 //  A lease's duration before one is learned (PredictedLatency's eviction wait)
 #define S_DURATION_GUESS_MS 1000
+//  PredictedLatency: asks that may choose to wait for one backend, per slot
+#define S_HOLD_ROUNDS 2
 
 static const char *const s_kind_names [SCHED_KIND_COUNT] = {"completions", "embeddings", "other"};
 
@@ -139,28 +141,23 @@ static int64_t s_wait (sched_pick_env_t *env, const sched_ask_t *ask,
                        const sched_backend_t *backend);
 
 //  PredictedLatency's estimate of the ask's time to first token on the
-//  backend, in µs: the wait for a slot (when full: s_wait), the model's load
-//  when it is not resident (and, when every model the backend holds is
-//  busy, half a lease for one of them to go idle first), the prefill of the
-//  prompt's tokens the backend probably does not hold, and one token. The
-//  rates are the backend's learned ones (sched_cost), the held prefix the
-//  index's (sched_prefix); -1 when a full backend's wait is unknown
+//  backend once it has a slot, in µs: the model's load when it is not
+//  resident (and, when every model the backend holds is busy, half a lease
+//  for one of them to go idle first), the prefill of the prompt's tokens the
+//  backend probably does not hold, and one token. The rates are the
+//  backend's learned ones (sched_cost), the held prefix the index's
+//  (sched_prefix)
 static int64_t
-s_predict (sched_pick_env_t *env, const sched_ask_t *ask, const sched_backend_t *backend)
+s_predict_free (sched_pick_env_t *env, const sched_ask_t *ask, const sched_backend_t *backend)
 {
-    int64_t total = 0;
-    if (!s_has_room (env, backend)) {
-        int64_t wait = s_wait (env, ask, backend);
-        if (wait < 0)
-            return -1;
-        total += wait * 1000;
-    }
     if (!env->cost)
-        return total;
+        return 0;
+    int64_t total = 0;
     bool resident = sched_cost_resident (env->cost, env->health, env->table, backend->id,
                                          ask->model);
     if (!resident) {
-        total += sched_cost_load_us (env->cost, backend->id, ask->model);
+        total += sched_cost_load_us (env->cost, backend->id, ask->model)
+               + sched_cost_evict_us (env->cost, env->health, env->table, backend->id);
         if (sched_cost_full (env->cost, env->health, env->table, backend->id)) {
             int64_t duration = env->speed ? sched_speed_duration (env->speed, backend->id,
                                                                   env->now) : -1;
@@ -178,6 +175,20 @@ s_predict (sched_pick_env_t *env, const sched_ask_t *ask, const sched_backend_t 
         total += (int64_t) (tokens * sched_cost_prefill_us (env->cost, backend->id, ask->model));
     }
     return total + (int64_t) sched_cost_decode_us (env->cost, backend->id, ask->model);
+}
+
+//  The same with the wait for a slot first when the backend is full
+//  (s_wait); -1 when a full backend's wait is unknown
+static int64_t
+s_predict (sched_pick_env_t *env, const sched_ask_t *ask, const sched_backend_t *backend)
+{
+    int64_t wait = 0;
+    if (!s_has_room (env, backend)) {
+        wait = s_wait (env, ask, backend);
+        if (wait < 0)
+            return -1;
+    }
+    return wait * 1000 + s_predict_free (env, ask, backend);
 }
 
 //  Picks among free candidates (positions in the frontend, ascending) by the
@@ -283,37 +294,48 @@ s_hold (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *as
     return false;
 }
 
-//  PredictedLatency: true if the ask had better wait for a full candidate
-//  than start on the free one picked, as s_hold decides for LeastLatency but
-//  on the predicted times (a resident model and a held prefix count), and
-//  with a bound on the imbalance: an ask waits by choice for a backend only
-//  while fewer asks wait for it than it has slots, so a hot model or prefix
-//  spills over to the other backends instead of queueing on its own.
-static bool
+//  PredictedLatency: the full candidate the ask had better wait for than
+//  start on the free one picked, or NULL; as s_hold decides for LeastLatency
+//  but on the predicted times (a resident model and a held prefix count).
+//  The wait counts the asks that chose that backend before (its slots go to
+//  them first), not every ask that could use it: in a queue where every ask
+//  could use every backend that count is the whole queue, and no ask would
+//  ever wait for its model's backend. And the imbalance is bounded: an ask
+//  waits by choice for a backend only while fewer asks have chosen it than
+//  S_HOLD_ROUNDS times its slots, so a hot model or prefix spills over to
+//  the other backends instead of queueing on its own.
+static sched_backend_t *
 s_hold_predicted (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
                   const size_t *candidates, size_t count, sched_backend_t *picked)
 {
     if (ask->deadline_ms == 0 || !env->speed || sched_speed_samples (env->speed, picked->id) == 0)
-        return false;
+        return NULL;
     int64_t picked_us = s_predict (env, ask, picked);
     int64_t left = ask->deadline - env->now;
+    sched_backend_t *best = NULL;
+    int64_t best_us = picked_us * (100 - S_HOLD_GAIN_PERCENT) / 100;
     for (size_t index = 0; index < count; index++) {
         sched_backend_t *backend = frontend->backends [candidates [index]];
-        if (s_has_room (env, backend))
+        if (s_has_room (env, backend) || backend->max_parallel == 0)
             continue;
-        size_t waiting = env->queue ? sched_queue_waiting (env->queue, backend->id) : 0;
-        if (waiting && ask->arrival_handle)
-            waiting--;
-        if (waiting >= backend->max_parallel)
+        size_t chosen = env->queue ? sched_queue_preferring (env->queue, backend->id) : 0;
+        if (chosen && ask->prefer && streq (ask->prefer, backend->id))
+            chosen--;
+        if (chosen >= backend->max_parallel * S_HOLD_ROUNDS)
             continue;
-        int64_t wait = s_wait (env, ask, backend);
-        if (wait < 0 || wait * S_HOLD_DEADLINE_SHARE > left)
+        int64_t duration = sched_speed_duration (env->speed, backend->id, env->now);
+        if (duration < 0)
             continue;
-        int64_t expected = s_predict (env, ask, backend);
-        if (expected >= 0 && expected * 100 < picked_us * (100 - S_HOLD_GAIN_PERCENT))
-            return true;
+        int64_t wait = duration * (int64_t) (chosen + 1) / (int64_t) backend->max_parallel;
+        if (wait * S_HOLD_DEADLINE_SHARE > left)
+            continue;
+        int64_t expected = s_predict_free (env, ask, backend) + wait * 1000;
+        if (expected < best_us) {
+            best_us = expected;
+            best = backend;
+        }
     }
-    return false;
+    return best;
 }
 
 //  The frontend's candidates for the ask (positions, in the frontend's
@@ -413,6 +435,7 @@ sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *
     pick->sticky = false;
     pick->usable_count = 0;
     pick->fallback = NULL;
+    pick->prefer = NULL;
     pick->status = 0;
     pick->error = NULL;
     pick->message [0] = 0;
@@ -445,10 +468,11 @@ sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *
     if (free_count) {
         size_t cursor = frontend->cursor;
         picked = s_policy_pick (env, frontend, ask, free, free_count);
-        if ((frontend->policy == SCHED_POLICY_LEAST_LATENCY
-             && s_hold (env, frontend, ask, candidates, count, picked))
-        ||  (frontend->policy == SCHED_POLICY_PREDICTED_LATENCY
-             && s_hold_predicted (env, frontend, ask, candidates, count, picked))) {
+        if (frontend->policy == SCHED_POLICY_PREDICTED_LATENCY)
+            pick->prefer = s_hold_predicted (env, frontend, ask, candidates, count, picked);
+        if (pick->prefer
+        ||  (frontend->policy == SCHED_POLICY_LEAST_LATENCY
+             && s_hold (env, frontend, ask, candidates, count, picked))) {
             frontend->cursor = cursor;
             pick->fallback = picked;
             picked = NULL;
@@ -889,18 +913,35 @@ sched_pick_test (bool verbose)
     //  ...then waiting for a warm slot (500 ms) beats a cold load (5 s guessed)
     s_test_decide (&test, resident, &pick);
     assert (pick.verdict == SCHED_PICK_WAIT && pick.fallback && streq (pick.fallback->id, "b1"));
-    //  With as many asks waiting for b2 and b3 as they have slots, the hot
-    //  model spills over to b1 (the bound on imbalance)
+    assert (pick.prefer && !streq (pick.prefer->id, "b1"));
+    //  Asks that merely could use b2 and b3 do not count against the bound:
+    //  with a queue of them an ask still waits for its warm backend (with a
+    //  deadline long enough for two rounds of leases)
+    const char *patient = "{\"Frontend\":\"pl\",\"Model\":\"llama3\",\"DeadlineMs\":60000}";
     json_t *hot_body = json_pack ("{s:s, s:s, s:s, s:[], s:[], s:i}", "Frontend", "pl", "Kind",
                                   "completions", "Model", "llama3", "Labels", "Exclude",
-                                  "DeadlineMs", 1000);
+                                  "DeadlineMs", 60000);
     const char *warm [] = {"b2", "b3"};
-    for (int round = 0; round < 2; round++) {
+    sched_ask_t *queued [2 * 2 * S_HOLD_ROUNDS];
+    for (int index = 0; index < 2 * 2 * S_HOLD_ROUNDS; index++) {
         char id [8];
-        snprintf (id, sizeof id, "h%d", round);
+        snprintf (id, sizeof id, "h%d", index);
         sched_ask_t *waiting = sched_ask_new ("i1", id, hot_body, test.env.now);
+        queued [index] = waiting;
         sched_queue_push (test.env.queue, &waiting, warm, 2);
     }
+    s_test_decide (&test, patient, &pick);
+    assert (pick.verdict == SCHED_PICK_WAIT && pick.prefer);
+    //  With S_HOLD_ROUNDS rounds of asks having chosen each of b2 and b3,
+    //  the hot model spills over to b1 (the bound on imbalance)
+    for (int index = 0; index < 2 * 2 * S_HOLD_ROUNDS; index++) {
+        sched_queue_set_prefer (test.env.queue, queued [index], warm [index % 2]);
+        if (index < 2 * 2 * S_HOLD_ROUNDS - 1) {
+            s_test_decide (&test, patient, &pick);
+            assert (pick.verdict == SCHED_PICK_WAIT && pick.prefer);
+        }
+    }
+    resident = patient;
     json_decref (hot_body);
     assert (streq (s_test_verdict (&test, resident), "b1"));
     //  b1 took llama3 (a grant: about to be resident), so the next goes there too

@@ -73,6 +73,8 @@ typedef struct {
     //  WAIT by choice (LeastLatency): the free backend the ask would rather
     //  not use; the caller grants it if the ask cannot wait after all
     sched_backend_t *fallback;
+    //  WAIT by choice (PredictedLatency): the full backend it waits for
+    sched_backend_t *prefer;
     //  DENY: HTTP status, error name, message
     int status;
     const char *error;

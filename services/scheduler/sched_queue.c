@@ -30,6 +30,7 @@ struct _sched_queue_t {
     zlistx_t *deadlines;        //  every ask, earliest deadline first
     zhashx_t *frontends;        //  frontend -> asks queued (sched_tally)
     zhashx_t *waiting;          //  backend -> asks waiting for it (sched_tally)
+    zhashx_t *preferring;       //  backend -> asks that chose to wait for it
     zhashx_t *keys;             //  client API key -> asks queued (sched_tally)
 };
 
@@ -114,6 +115,7 @@ sched_ask_destroy (sched_ask_t **self_p)
         return;
     assert (!self->arrival_handle);
     s_usable_free (self);
+    free (self->prefer);
     json_decref (self->body);
     free (self->ingress);
     free (self->id);
@@ -144,6 +146,7 @@ sched_queue_new (void)
     zlistx_set_comparator (self->deadlines, s_compare_deadlines);
     self->frontends = zhashx_new ();
     self->waiting = zhashx_new ();
+    self->preferring = zhashx_new ();
     self->keys = zhashx_new ();
     return self;
 }
@@ -164,6 +167,7 @@ sched_queue_destroy (sched_queue_t **self_p)
     zlistx_destroy (&self->deadlines);
     zhashx_destroy (&self->frontends);
     zhashx_destroy (&self->waiting);
+    zhashx_destroy (&self->preferring);
     zhashx_destroy (&self->keys);
     free (self);
     *self_p = NULL;
@@ -207,6 +211,22 @@ sched_queue_set_usable (sched_queue_t *self, sched_ask_t *ask, const char *const
     ask->usable_count = count;
 }
 
+void
+sched_queue_set_prefer (sched_queue_t *self, sched_ask_t *ask, const char *backend)
+{
+    assert (self && ask && ask->arrival_handle);
+    if (ask->prefer && backend && streq (ask->prefer, backend))
+        return;
+    if (ask->prefer) {
+        sched_tally_add (self->preferring, ask->prefer, -1);
+        zstr_free (&ask->prefer);
+    }
+    if (backend) {
+        ask->prefer = strdup (backend);
+        sched_tally_add (self->preferring, backend, 1);
+    }
+}
+
 bool
 sched_queue_waits_for (sched_ask_t *ask, const char *backend)
 {
@@ -244,6 +264,10 @@ sched_queue_remove (sched_queue_t *self, sched_ask_t *ask)
     for (size_t index = 0; index < ask->usable_count; index++)
         sched_tally_add (self->waiting, ask->usable [index], -1);
     s_usable_free (ask);
+    if (ask->prefer) {
+        sched_tally_add (self->preferring, ask->prefer, -1);
+        zstr_free (&ask->prefer);
+    }
     return ask;
 }
 
@@ -301,6 +325,13 @@ sched_queue_waiting (sched_queue_t *self, const char *backend)
 {
     assert (self);
     return sched_tally_get (self->waiting, backend);
+}
+
+size_t
+sched_queue_preferring (sched_queue_t *self, const char *backend)
+{
+    assert (self);
+    return sched_tally_get (self->preferring, backend);
 }
 
 size_t
@@ -373,6 +404,16 @@ sched_queue_test (bool verbose)
     sched_queue_set_usable (queue, found, second, 1);
     assert (!sched_queue_waits_for (found, "b1"));
     assert (sched_queue_waiting (queue, "b1") == 1);
+    //  The backend an ask chose to wait for: counted once, moved, cleared
+    sched_queue_set_prefer (queue, found, "b2");
+    sched_queue_set_prefer (queue, found, "b2");
+    assert (sched_queue_preferring (queue, "b2") == 1);
+    sched_queue_set_prefer (queue, found, "b1");
+    assert (sched_queue_preferring (queue, "b2") == 0);
+    assert (sched_queue_preferring (queue, "b1") == 1);
+    sched_queue_set_prefer (queue, found, NULL);
+    assert (sched_queue_preferring (queue, "b1") == 0);
+    sched_queue_set_prefer (queue, found, "b2");
     size_t walked = 0;
     for (ask = sched_queue_first (queue); ask; ask = sched_queue_next (queue)) {
         walked++;
@@ -385,8 +426,9 @@ sched_queue_test (bool verbose)
     assert (sched_queue_size (queue) == 2);
     assert (streq (sched_queue_earliest (queue)->id, "2"));
 
-    //  An ingress's asks go with it
+    //  An ingress's asks go with it, and what they preferred
     assert (sched_queue_drop_ingress (queue, "i1") == 2);
+    assert (sched_queue_preferring (queue, "b2") == 0);
     assert (sched_queue_size (queue) == 0);
     assert (sched_queue_waiting (queue, "b2") == 0);
     assert (sched_queue_of_frontend (queue, "f1") == 0);

@@ -6,7 +6,9 @@
     their key's priority head start: sched_keys), which is FIFO within a rank
     and per frontend too, and in order of deadline, so that the earliest deadline is
     found at once. It counts, per backend, the asks that wait for it: the
-    RateLimitRequestsThreshold bound is checked against that count.
+    RateLimitRequestsThreshold bound is checked against that count; and the
+    asks that chose to wait for it while another backend was free, which
+    bounds how many more may (PredictedLatency's spill-over).
     =========================================================================
 */
 
@@ -46,6 +48,7 @@ typedef struct {
     //  Owned by the queue while the ask waits
     char **usable;              //  backends it waits for
     size_t usable_count;
+    char *prefer;               //  the one it chose to wait for while another is free, or NULL
     void *arrival_handle;
     void *deadline_handle;
 } sched_ask_t;
@@ -84,6 +87,11 @@ void
     sched_queue_set_usable (sched_queue_t *self, sched_ask_t *ask, const char *const *usable,
                             size_t count);
 
+//  Sets the backend a queued ask chose to wait for although another was free
+//  (PredictedLatency's hold), or none (NULL); copied.
+void
+    sched_queue_set_prefer (sched_queue_t *self, sched_ask_t *ask, const char *backend);
+
 //  True if a queued ask waits for the backend.
 bool
     sched_queue_waits_for (sched_ask_t *ask, const char *backend);
@@ -118,6 +126,9 @@ size_t
     sched_queue_of_frontend (sched_queue_t *self, const char *frontend);
 size_t
     sched_queue_waiting (sched_queue_t *self, const char *backend);
+//  Queued asks that chose to wait for one backend (sched_queue_set_prefer).
+size_t
+    sched_queue_preferring (sched_queue_t *self, const char *backend);
 //  Asks queued for a client API key.
 size_t
     sched_queue_of_key (sched_queue_t *self, const char *key);

@@ -3,7 +3,7 @@
 // sim's prompt cache says so) while that backend has a free slot, and elsewhere when it is full
 // and its queue costs more than a new prefill; a model goes where it is loaded rather than to a
 // free backend that would load it (4 s), even waiting for a warm slot; a hot model spills over
-// once its backend is full with a round of asks queued. Which backend served is what an
+// once its backend is full with asks queued for it. Which backend served is what an
 // operator sees: X-OllamaFlow-Backend, checked against the simulator's own counts.
 // Nothing here is timed: every check is about who served, the sim's counts, the scheduler's STATE.
 import { describe, test, before, after } from 'node:test';
@@ -193,14 +193,14 @@ describe('a model where it is loaded, and a hot model spilling over', () => {
     assert.equal((await flow.sim.stats('a')).peak_active, 2);
   });
 
-  test('a hot model spills over once its backend is full and a round waits; caps hold', async (t) => {
+  test('a hot model spills over once its backend is full and asks wait for it; caps hold', async (t) => {
     const { flow, tap } = stack;
     await drained(stack);
     await flow.sim.reset();
     const streams = Array.from({ length: 8 }, (_, i) => hold(flow, `hot ${i}`));
     t.after(() => streams.forEach((s) => s.stop()));
-    // a: 2 running, 2 waiting for it (the bound); the next two go to b and pay its load, the last
-    // two wait for either
+    // a: 2 running, and asks wait for it while their wait beats b's load, at most two rounds of
+    // its slots (the bound); b takes two and pays its load, and four wait
     assert.deepEqual(await settled(tap, 8), { asks: 4, a: 2, b: 2 });
     // What the clients see (b's answers start after its load)
     await waitFor(() => granted(streams, 'a') === 2 && granted(streams, 'b') === 2,
@@ -210,5 +210,89 @@ describe('a model where it is loaded, and a hot model spilling over', () => {
     const [a, b] = [await flow.sim.stats('a'), await flow.sim.stats('b')];
     assert.ok(a.peak_active <= 2 && b.peak_active <= 2, `peaks ${a.peak_active} and ${b.peak_active}`);
     assert.equal(b.models[`${MODEL}:latest`].loads, 1, 'the spill paid b its load');
+  });
+});
+
+describe('a full fleet: a freed slot goes to an ask whose model is loaded there', () => {
+  // One slot each, one model at a time: m1 loaded on a, m2 on b; either loads the other in 2 s
+  // (pushing its own out). Every backend busy and asks for both models queued, oldest first one
+  // for the model the freed backend lacks: it keeps waiting for the backend that has its model,
+  // and the next ask, whose model is there, takes the slot. No load anywhere. (Counting every
+  // queued ask as waiting for every backend, the oldest took the slot and paid a load.)
+  const M1 = 'm1', M2 = 'm2';
+  let flow, tap;
+  before(async () => {
+    flow = await startFlow({
+      fleet: { host: '127.0.0.1', seed: 7,
+        defaults: { parallel: 1, max_loaded_models: 1, prefill_rate: 40000, decode_rate: 40, load_ms: 2000 },
+        backends: [
+          { name: 'a', models: [{ name: M1, loaded: true }, { name: M2 }] },
+          { name: 'b', models: [{ name: M1 }, { name: M2, loaded: true }] },
+        ] },
+      backends: (sim) => ['a', 'b'].map((name) => ({ Identifier: name, Hostname: '127.0.0.1',
+        Port: sim.port(name), HealthyThreshold: 1, MaxParallelRequests: 1 })),
+      frontends: [{ Identifier: 'main', Hostname: '*', Backends: ['a', 'b'], LoadBalancing: POLICY }],
+      settings: { Ingress: { QueueTimeoutMs: 30000 } },
+    });
+    // Both inventories at the scheduler (an absent model is refused by it, no backend named),
+    // then each backend explored with the model it has loaded
+    await waitFor(async () => {
+      const response = await ask('absent');
+      return response.status === 404 && response.backend === null;
+    }, { what: 'both inventories at the scheduler' });
+    await waitFor(async () => {
+      await ask(M1);
+      await ask(M2);
+      return (await chats(flow, 'a')) > 0 && (await chats(flow, 'b')) > 0;
+    }, { what: 'both backends explored' });
+    await flow.sim.reset();
+    tap = startTap(flow, ['-s', 'scheduler', '-m', 'STATE']);
+  });
+  after(async () => {
+    await tap.stop();
+    assertCleanStop(assert, await flow.stop());
+  });
+
+  // A short chat; resolves { status, backend }
+  async function ask(model, content = 'w') {
+    const response = await fetch(`${flow.url()}/api/chat`, { method: 'POST', body: JSON.stringify(
+      { model, stream: false, messages: [{ role: 'user', content }], options: { num_predict: 2 } }) });
+    await response.text();
+    return { status: response.status, backend: response.headers.get('x-ollamaflow-backend') };
+  }
+
+  // A long stream of model that holds a slot until stopped
+  async function occupy(model) {
+    const controller = new AbortController();
+    const response = await fetch(`${flow.url()}/api/chat`, { method: 'POST', signal: controller.signal,
+      body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'long' }],
+        options: { num_predict: 5000 } }) });
+    const reader = response.body.getReader();
+    await reader.read();
+    return { backend: response.headers.get('x-ollamaflow-backend'), stop: () => controller.abort() };
+  }
+
+  test('the oldest ask, for m2, waits for b; the m1 ask behind it takes a; nothing loads', async () => {
+    const onA = await occupy(M1);
+    const onB = await occupy(M2);
+    assert.deepEqual([onA.backend, onB.backend], ['a', 'b']);
+    // Queued in this order while both are busy
+    const answers = [];
+    for (const [i, model] of [M2, M1, M2, M1].entries()) {
+      answers.push(ask(model, `q${i}`));
+      await settled(tap, 2 + i + 1);
+    }
+    // a frees: both m1 asks take it in turn, the m2 asks ahead of them keep waiting for b
+    onA.stop();
+    await Promise.all([answers[1], answers[3]]);
+    onB.stop();
+    const served = await Promise.all(answers);
+    assert.deepEqual(served.map((s) => s.status), [200, 200, 200, 200]);
+    assert.deepEqual(served.map((s) => s.backend), ['b', 'a', 'b', 'a']);
+    for (const name of ['a', 'b']) {
+      const stats = await flow.sim.stats(name);
+      assert.equal(stats.loads, 0, `${name} loaded a model`);
+      assert.ok(stats.peak_active <= 1, `${name} ran ${stats.peak_active} at once`);
+    }
   });
 });
