@@ -39,7 +39,8 @@ ingress_feed_apply (ingress_feed_t *self, ofp_msg_t *msg)
     json_t *sequence = json_object_get (body, "Sequence");
     self->heard_at = zclock_mono ();
     //  A gap means a lost update: the next STATE, one heartbeat away, heals it
-    if (epoch && streq (epoch, self->epoch) && json_integer_value (sequence) > self->sequence + 1)
+    if (epoch && streq (epoch, self->epoch) && json_integer_value (sequence) > self->sequence + 1
+        && !spec->ignore)
         self->gaps++;
     if (epoch)
         snprintf (self->epoch, sizeof self->epoch, "%s", epoch);
@@ -72,14 +73,30 @@ ingress_feed_apply (ingress_feed_t *self, ofp_msg_t *msg)
             self->handlers [i].fn (self->handlers [i].arg, msg);
 }
 
+//  True if the frames are [signature, command, ...] with this command (not
+//  checked further: a message dropped is never read)
+static bool
+s_is_command (zmsg_t *zmsg, const char *command)
+{
+    zframe_t *frame = zmsg_first (zmsg);
+    frame = frame ? zmsg_next (zmsg) : NULL;
+    size_t size = strlen (command);
+    return frame && zframe_size (frame) == size && memcmp (zframe_data (frame), command, size) == 0;
+}
+
 static void
 s_on_message (zsock_t *subscriber, void *arg)
 {
     ingress_feed_t *self = (ingress_feed_t *) arg;
     while (zsock_events (subscriber) & ZMQ_POLLIN) {
-        ofp_msg_t *msg = ofp_msg_recv (self->spec->protocol, subscriber);
-        if (!msg)
+        zmsg_t *zmsg = zmsg_recv (subscriber);
+        if (!zmsg)
             break;
+        if (self->spec->ignore && s_is_command (zmsg, self->spec->ignore)) {
+            zmsg_destroy (&zmsg);
+            continue;
+        }
+        ofp_msg_t *msg = ofp_msg_decode (self->spec->protocol, &zmsg, false);
         if (ofp_msg_error (msg)) {
             if (self->malformed++ == 0)
                 of_log_warning ("malformed message from %s: %s", self->spec->service,
@@ -244,7 +261,7 @@ ingress_feed_test (bool verbose)
     (void) verbose;
     printf (" * ingress_feed: ");
     static const ingress_feed_spec_t spec = {"modelsync", &ofp_models_protocol, "Inventories",
-                                             "INVENTORY", NULL, false};
+                                             "INVENTORY", NULL, false, NULL};
     struct event_base *base = event_base_new ();
     zsock_t *publisher = zsock_new_pub ("inproc://ingress_feed_test");
     assert (base && publisher);
@@ -308,10 +325,42 @@ ingress_feed_test (bool verbose)
     ingress_feed_destroy (&self);
     ingress_feed_destroy (&self);
 
+    //  A command the feed ignores is dropped before it is decoded: handlers
+    //  never see it, a malformed one is not counted, and the Sequence it
+    //  takes is no gap
+    static const ingress_feed_spec_t ignoring = {"modelsync", &ofp_models_protocol,
+                                                 "Inventories", "INVENTORY", NULL, false,
+                                                 "INVENTORY"};
+    self = ingress_feed_new (base, "inproc://ingress_feed_test", 300, &ignoring);
+    messages = 0;
+    ingress_feed_add_handler (self, s_test_count, &messages);
+    zclock_sleep (50);
+    s_test_publish (publisher, "STATE",
+                    "{\"Epoch\":\"00000000000000aa\",\"Sequence\":1,\"Inventories\":["
+                    "{\"Backend\":\"a\",\"ApiFormat\":\"Ollama\",\"Models\":[],\"Loaded\":[]}],"
+                    "\"Pulls\":[]}");
+    s_test_publish (publisher, "INVENTORY",
+                    "{\"Epoch\":\"00000000000000aa\",\"Sequence\":2,\"Backend\":\"b\","
+                    "\"ApiFormat\":\"Ollama\",\"Models\":[],\"Loaded\":[]}");
+    zmsg_t *broken = zmsg_new ();
+    zmsg_addstr (broken, ofp_models_protocol.signature);
+    zmsg_addstr (broken, "INVENTORY");
+    zmsg_addstr (broken, "");
+    zmsg_addstr (broken, "{not json");
+    zmsg_send (&broken, publisher);
+    s_test_publish (publisher, "STATE",
+                    "{\"Epoch\":\"00000000000000aa\",\"Sequence\":4,\"Inventories\":["
+                    "{\"Backend\":\"a\",\"ApiFormat\":\"Ollama\",\"Models\":[],\"Loaded\":[]}],"
+                    "\"Pulls\":[]}");
+    s_test_settle (base);
+    assert (messages == 2 && self->malformed == 0 && self->gaps == 0);
+    assert (ingress_feed_get (self, "a") && !ingress_feed_get (self, "b"));
+    ingress_feed_destroy (&self);
+
     //  The scheduler's OUTCOME carries its lease's epoch, not the publisher's;
     //  healthmon's TRANSITION loses Previous, which is not part of a record
     static const ingress_feed_spec_t health = {"healthmon", &ofp_health_protocol, "Backends",
-                                               "TRANSITION", "Previous", true};
+                                               "TRANSITION", "Previous", true, NULL};
     self = ingress_feed_new (base, "inproc://ingress_feed_test_none", 300, &health);
     status = ingress_feed_status (self);
     assert (!json_object_get (status, "Epoch"));

@@ -36,6 +36,10 @@ typedef struct {
     const char *transient;      //  a field of the update that is not the record's ("Previous"), or NULL
     bool state_epoch;           //  only STATE carries the publisher's Epoch (the scheduler's
                                 //  OUTCOME carries its lease's, maybe an older one)
+    const char *ignore;         //  a command not followed, dropped before it is decoded, or
+                                //  NULL: the scheduler's OUTCOME, one per request of every
+                                //  ingress, which no ingress reads. Gaps are then not counted
+                                //  (the Sequence counts the dropped messages too).
 } ingress_feed_spec_t;
 
 //  Called for every well-formed message, after the feed applied it (borrowed).

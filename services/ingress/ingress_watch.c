@@ -11,9 +11,9 @@
 typedef enum { S_SCHEDULER, S_HEALTHMON, S_MODELSYNC, S_FEEDS } s_feed_id_t;
 
 static const ingress_feed_spec_t s_specs [S_FEEDS] = {
-    {"scheduler", &ofp_lease_protocol, NULL, NULL, NULL, true},
-    {"healthmon", &ofp_health_protocol, "Backends", "TRANSITION", "Previous", false},
-    {"modelsync", &ofp_models_protocol, "Inventories", "INVENTORY", NULL, false},
+    {"scheduler", &ofp_lease_protocol, NULL, NULL, NULL, true, "OUTCOME"},
+    {"healthmon", &ofp_health_protocol, "Backends", "TRANSITION", "Previous", false, NULL},
+    {"modelsync", &ofp_models_protocol, "Inventories", "INVENTORY", NULL, false, NULL},
 };
 
 struct _ingress_watch_t {
