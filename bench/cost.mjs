@@ -6,11 +6,11 @@
 // ingress and of all its services, and the increase. Not a test.
 //   node bench/cost.mjs [--bin build/bin] [--seconds 5] [--runs 3]     (after a build)
 // CPU time on a shared machine is noisy (two identical systems differ by up to 13% here). With
-// --callgrind each ingress runs under valgrind's callgrind instead, and the figure is the
-// instructions it executes per request over a fixed number of requests (--requests, 16 at a
-// time, after a warm-up it does not count): the same for the same binary and inputs whatever
-// else the machine does.
-//   node bench/cost.mjs --callgrind [--bin build/bin] [--requests 2000]
+// --callgrind each ingress (or the service --service names) runs under valgrind's callgrind
+// instead, and the figure is the instructions it executes per request over a fixed number of
+// requests (--requests, 16 at a time, after a warm-up it does not count): the same for the same
+// binary and inputs whatever else the machine does.
+//   node bench/cost.mjs --callgrind [--bin build/bin] [--requests 2000] [--service scheduler]
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync,
          writeFileSync } from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
@@ -28,6 +28,7 @@ const seconds = Number(option('--seconds', 5));
 const runs = Number(option('--runs', 3));
 const callgrind = args.includes('--callgrind');
 const requests = Number(option('--requests', 2000));
+const service = option('--service', 'ingress');
 const work = mkdtempSync(join(tmpdir(), 'ollamaflow-cost-'));
 const BODY = { model: 'llama3.2', prompt: 'hello', stream: false, options: { num_predict: 1 } };
 
@@ -42,15 +43,16 @@ async function wrk(port) {
   return rps;
 }
 
-//  A bin directory where the ingress runs under callgrind, its instrumentation off until asked
+//  A bin directory where the service runs under callgrind, its instrumentation off until asked
 function callgrindBin() {
   const dir = join(work, 'cgbin');
+  const program = `ollamaflow-${service}`;
   mkdirSync(dir);
   for (const name of readdirSync(bin))
-    if (name !== 'ollamaflow-ingress') symlinkSync(join(bin, name), join(dir, name));
-  writeFileSync(join(dir, 'ollamaflow-ingress'), `#!/bin/sh\nexec valgrind --tool=callgrind `
+    if (name !== program) symlinkSync(join(bin, name), join(dir, name));
+  writeFileSync(join(dir, program), `#!/bin/sh\nexec valgrind --tool=callgrind `
     + `--instr-atstart=no --callgrind-out-file=${work}/callgrind.out.%p `
-    + `${join(bin, 'ollamaflow-ingress')} "$@"\n`, { mode: 0o755 });
+    + `${join(bin, program)} "$@"\n`, { mode: 0o755 });
   return dir;
 }
 
@@ -67,9 +69,9 @@ async function send(port, count, concurrency = 16) {
   await Promise.all(Array.from({ length: concurrency }, one));
 }
 
-//  Instructions the ingress executes per request, from a callgrind dump of just those requests
+//  Instructions the service executes per request, from a callgrind dump of just those requests
 async function instructionsPerRequest(system) {
-  const { pid } = system.procs.find((p) => p.name === 'ingress');
+  const { pid } = system.procs.find((p) => p.name === service);
   await send(system.port, 200);
   execFileSync('callgrind_control', ['-i', 'on', String(pid)], { stdio: 'ignore' });
   await send(system.port, requests);
@@ -105,11 +107,11 @@ async function main() {
     const ir = {};
     for (const name of Object.keys(variants)) {
       ir[name] = await instructionsPerRequest(systems[name]);
-      process.stdout.write(`${name}: ${ir[name].toFixed(0)} instructions per request in the ingress\n`);
+      process.stdout.write(`${name}: ${ir[name].toFixed(0)} instructions per request in the ${service}\n`);
     }
     const base = (ir.off + ir['off again']) / 2;
     const increase = (name) => `${(100 * (ir[name] / base - 1)).toFixed(1)}%`;
-    process.stdout.write(`instructions per request, the ingress (${requests} requests): off `
+    process.stdout.write(`instructions per request, the ${service} (${requests} requests): off `
       + `${ir.off.toFixed(0)} and ${ir['off again'].toFixed(0)}; metrics only `
       + `${ir.metrics.toFixed(0)} (${increase('metrics')}); metrics and access log `
       + `${ir.on.toFixed(0)} (${increase('on')})\n`);
