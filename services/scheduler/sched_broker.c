@@ -132,7 +132,7 @@ s_grant (sched_broker_t *self, sched_ask_t *ask, sched_pick_t *pick)
     if (*ask->model) {
         char model [OFP_MODELS_KEY_MAX];
         sched_cost_key (ask->model, model);
-        bool cold = sched_cost_note_grant (self->cost, self->env->health, self->env->table,
+        bool cold = sched_cost_note_grant (self->cost, self->env->models, self->env->table,
                                            backend->id, ask->model);
         sched_table_set_model (self->env->table, counted, model, cold, ask->prompt_bytes);
     }
@@ -523,7 +523,7 @@ s_test_fleet_start (s_test_fleet_t *test, const char *backends, const char *fron
     of_records_destroy (&records);
     test->env.table = sched_table_new ();
     test->env.sessions = sched_sessions_new (10);
-    test->env.health = sched_health_new (NULL, NULL);
+    test->env.models = sched_models_new (NULL);
     sched_table_register (test->env.table, "i1", zclock_mono ());
 }
 
@@ -533,7 +533,7 @@ s_test_fleet_stop (s_test_fleet_t *test)
     sched_fleet_destroy (&test->env.fleet);
     sched_table_destroy (&test->env.table);
     sched_sessions_destroy (&test->env.sessions);
-    sched_health_destroy (&test->env.health);
+    sched_models_destroy (&test->env.models);
     json_decref (test->frontends);
     json_decref (test->backends);
 }
