@@ -71,8 +71,8 @@ typedef struct {
     bool log_response_body;
     bool use_sticky_sessions;
     int64_t sticky_session_expiration_ms;
-    const json_t *pinned_embeddings;    //  PinnedEmbeddingsProperties, an object
-    const json_t *pinned_completions;   //  PinnedCompletionsProperties, an object
+    json_t *pinned_embeddings;          //  PinnedEmbeddingsProperties, an object (read only)
+    json_t *pinned_completions;         //  PinnedCompletionsProperties, an object (read only)
     bool allow_embeddings;
     bool allow_completions;
     bool allow_retries;
@@ -101,8 +101,8 @@ typedef struct {
     bool log_response_body;
     of_api_format_t api_format;
     of_strings_t labels;
-    const json_t *pinned_embeddings;
-    const json_t *pinned_completions;
+    json_t *pinned_embeddings;          //  read only
+    json_t *pinned_completions;         //  read only
     bool allow_embeddings;
     bool allow_completions;
     of_strings_t image_models;          //  ["*"]: every model

@@ -169,9 +169,9 @@ s_metrics (ingress_ctx_t *ctx, of_exchange_t *exchange)
 }
 
 void
-ingress_ops_start (ingress_ctx_t *ctx, ingress_report_t *report, json_t *frontend)
+ingress_ops_start (ingress_ctx_t *ctx, ingress_report_t *report, const of_frontend_t *frontend)
 {
-    report->frontend_name = json_string_value (json_object_get (frontend, "Identifier"));
+    report->frontend_name = frontend->identifier;
     report->frontend = ctx->metrics ? ingress_metrics_frontend (ctx->metrics,
                                                                 report->frontend_name)
                                     : -1;
@@ -179,9 +179,9 @@ ingress_ops_start (ingress_ctx_t *ctx, ingress_report_t *report, json_t *fronten
     report->queue_ms = -1;
     ingress_meter_start (&report->meter);
     report->logged = ingress_access_wanted (ctx->access);
-    if (report->logged && json_is_true (json_object_get (frontend, "LogResponseBody")))
+    if (report->logged && frontend->log_response_body)
         ingress_meter_capture (&report->meter, INGRESS_ACCESS_BODY_MAX);
-    if (!report->logged || !json_is_true (json_object_get (frontend, "LogRequestBody")))
+    if (!report->logged || !frontend->log_request_body)
         report->request_body = NULL;
 }
 
@@ -235,13 +235,12 @@ ingress_ops_refused (ingress_ctx_t *ctx, const ingress_route_t *route, const cha
     if (!of_exchange_finished (exchange))
         return;
     evhtp_request_t *request = of_exchange_request (exchange);
-    json_t *frontend = of_clone_ready (ctx->clone)
-        ? ingress_match_frontend (of_clone_objects (ctx->clone, OF_KIND_FRONTEND),
+    const of_frontend_t *frontend = of_clone_ready (ctx->clone)
+        ? ingress_match_frontend (of_clone_records (ctx->clone),
                                   evhtp_header_find (request->headers_in, "Host"))
         : NULL;
-    s_refusal (ctx, id, route->path, route->kind,
-               json_string_value (json_object_get (frontend, "Identifier")), request->status,
-               false);
+    s_refusal (ctx, id, route->path, route->kind, frontend ? frontend->identifier : NULL,
+               request->status, false);
 }
 
 void

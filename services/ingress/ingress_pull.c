@@ -462,8 +462,8 @@ s_on_written (void *arg, int status, const char *message)
 
 //  Checks what pull and delete share and starts the RequiredModels change
 static void
-s_begin (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend, json_t *body,
-         bool delete)
+s_begin (ingress_models_t *models, of_exchange_t *exchange, const of_frontend_t *frontend,
+         json_t *body, bool delete)
 {
     //  Ollama's deprecated "name" still works, and ollama-js sends it
     const char *model = json_string_value (json_object_get (body, "model"));
@@ -495,8 +495,7 @@ s_begin (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend, js
     self->models = models;
     self->exchange = exchange;
     self->delete = delete;
-    snprintf (self->frontend, sizeof self->frontend, "%s",
-              json_string_value (json_object_get (frontend, "Identifier")));
+    snprintf (self->frontend, sizeof self->frontend, "%s", frontend->identifier);
     self->model = strdup (model);
     self->stream = !json_is_false (json_object_get (body, "stream"));
     self->writing = ingress_required_change (models->required, self->frontend, model, !delete,
@@ -514,15 +513,15 @@ s_begin (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend, js
 }
 
 void
-ingress_pull_start (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend,
-                    json_t *body)
+ingress_pull_start (ingress_models_t *models, of_exchange_t *exchange,
+                    const of_frontend_t *frontend, json_t *body)
 {
     s_begin (models, exchange, frontend, body, false);
 }
 
 void
-ingress_pull_delete (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend,
-                     json_t *body)
+ingress_pull_delete (ingress_models_t *models, of_exchange_t *exchange,
+                     const of_frontend_t *frontend, json_t *body)
 {
     s_begin (models, exchange, frontend, body, true);
 }
