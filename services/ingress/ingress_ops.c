@@ -26,19 +26,16 @@ s_missing (char *why, size_t size, const char *line)
 
 //  True if the frontend is active and one of its active backends is Healthy
 static bool
-s_frontend_ready (ingress_ctx_t *ctx, json_t *frontend)
+s_frontend_ready (ingress_ctx_t *ctx, of_records_t *records, const of_frontend_t *frontend)
 {
-    if (!json_is_true (json_object_get (frontend, "Active")))
+    if (!frontend->active)
         return false;
-    size_t index;
-    json_t *id;
-    json_array_foreach (json_object_get (frontend, "Backends"), index, id) {
-        const char *name = json_string_value (id);
-        json_t *backend = name ? of_clone_get (ctx->clone, OF_KIND_BACKEND, name) : NULL;
+    for (size_t index = 0; index < frontend->backends.count; index++) {
+        const char *name = frontend->backends.items [index];
+        const of_backend_t *backend = of_records_backend (records, name);
         json_t *health = backend ? ingress_watch_health (ctx->watch, name) : NULL;
         const char *state = json_string_value (json_object_get (health, "State"));
-        if (json_is_true (json_object_get (backend, "Active")) && state
-            && streq (state, "Healthy"))
+        if (backend && backend->active && state && streq (state, "Healthy"))
             return true;
     }
     return false;
@@ -54,16 +51,12 @@ ingress_ops_ready (ingress_ctx_t *ctx, char *why, size_t size)
     if (!ingress_link_up (ctx->link))
         s_missing (why, size, "not linked to the scheduler: no WELCOME yet, or it went silent");
     if (config) {
-        json_t *frontends = of_clone_objects (ctx->clone, OF_KIND_FRONTEND);
+        of_records_t *records = of_clone_records (ctx->clone);
+        size_t count = of_records_frontend_count (records);
         bool any = false;
-        const char *name;
-        json_t *frontend;
-        json_object_foreach (frontends, name, frontend)
-            if (s_frontend_ready (ctx, frontend)) {
-                any = true;
-                break;
-            }
-        if (json_object_size (frontends) == 0)
+        for (size_t index = 0; index < count && !any; index++)
+            any = s_frontend_ready (ctx, records, of_records_frontend_at (records, index));
+        if (count == 0)
             s_missing (why, size, "no frontend is configured");
         else
         if (!any)

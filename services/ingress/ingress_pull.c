@@ -318,13 +318,13 @@ s_rejoin (s_call_t *self)
 static const char *
 s_skip_reason (ingress_models_t *models, const char *id)
 {
-    json_t *backend = of_clone_get (models->clone, OF_KIND_BACKEND, id);
+    const of_backend_t *backend = of_records_backend (of_clone_records (models->clone), id);
     json_t *health = ingress_feed_get (models->health, id);
     if (!backend)
         return "unknown";
-    if (strcasecmp (json_string_value (json_object_get (backend, "ApiFormat")), "OpenAI") == 0)
+    if (backend->api_format == OF_API_OPENAI)
         return "OpenAI format";
-    if (!json_is_true (json_object_get (backend, "Active")))
+    if (!backend->active)
         return "inactive";
     if (!streq (json_string_value (json_object_get (health, "State")), "Healthy"))
         return "unhealthy";
