@@ -10,6 +10,7 @@
 #include "of_claim.h"
 #include "of_settings.h"
 #include "of_schema.h"
+#include "of_records.h"
 #include "of_service.h"
 #include "of_clone.h"
 #include "of_evzmq.h"
@@ -23,6 +24,7 @@
     {"of_claim", of_claim_test}, \
     {"of_settings", of_settings_test}, \
     {"of_schema", of_schema_test}, \
+    {"of_records", of_records_test}, \
     {"of_clone", of_clone_test}, \
     {"of_evzmq", of_evzmq_test}, \
     {"of_merge", of_merge_test}, \

@@ -21,6 +21,7 @@ struct _of_clone_t {
     void *handler_arg;
 
     json_t *objects [OF_KIND_COUNT];    //  Identifier -> object
+    of_records_t *records;              //  compiled from objects after each change
     char epoch [OFP_EPOCH_LENGTH + 1];
     int64_t sequence;
     bool ready;
@@ -76,6 +77,7 @@ of_clone_new (const char *publisher, const char *router, int64_t liveness_ms)
     for (int kind = 0; kind < OF_KIND_COUNT; kind++)
         self->objects [kind] = json_object ();
     self->pending = json_array ();
+    self->records = of_records_new (NULL, NULL, NULL);
     self->heard_at = zclock_mono () - liveness_ms;
     s_request_snapshot (self);
     return self;
@@ -96,6 +98,7 @@ of_clone_destroy (of_clone_t **self_p)
     zsock_destroy (&self->requester);
     for (int kind = 0; kind < OF_KIND_COUNT; kind++)
         json_decref (self->objects [kind]);
+    of_records_destroy (&self->records);
     json_decref (self->pending);
     free (self);
     *self_p = NULL;
@@ -123,6 +126,16 @@ of_clone_requester (of_clone_t *self)
     return self->requester;
 }
 
+//  Compiles the records again; the ones of unchanged objects are shared
+static void
+s_compile (of_clone_t *self)
+{
+    of_records_t *records = of_records_new (self->objects [OF_KIND_FRONTEND],
+                                            self->objects [OF_KIND_BACKEND], self->records);
+    of_records_destroy (&self->records);
+    self->records = records;
+}
+
 //  Applies one UPDATE body that is known to be the next change
 static void
 s_apply (of_clone_t *self, json_t *body)
@@ -137,6 +150,8 @@ s_apply (of_clone_t *self, json_t *body)
     else
         json_object_del (self->objects [kind], identifier);
     self->sequence = json_integer_value (json_object_get (body, "Sequence"));
+    if (kind == OF_KIND_FRONTEND || kind == OF_KIND_BACKEND)
+        s_compile (self);
     if (self->handler)
         self->handler (self->handler_arg, kind, identifier,
                        json_is_object (object) ? object : NULL);
@@ -194,6 +209,7 @@ s_on_state (of_clone_t *self, json_t *body)
     self->awaiting = false;
     self->ready = true;
     self->snapshots++;
+    s_compile (self);
     if (self->handler)
         self->handler (self->handler_arg, OF_KIND_COUNT, NULL, NULL);
 
@@ -390,6 +406,13 @@ of_clone_get (of_clone_t *self, of_kind_t kind, const char *identifier)
     return json_object_get (self->objects [kind], identifier);
 }
 
+of_records_t *
+of_clone_records (of_clone_t *self)
+{
+    assert (self);
+    return self->records;
+}
+
 uint64_t
 of_clone_snapshots (of_clone_t *self)
 {
@@ -480,6 +503,11 @@ of_clone_test (bool verbose)
     assert (of_clone_get (clone, OF_KIND_BACKEND, "b1"));
     assert (of_clone_get (clone, OF_KIND_BACKEND, "b2"));
     assert (fake.changes == 2);        //  the reload, then b2
+    //  ...and compiled into records, the handler seeing them already
+    assert (of_records_backend_count (of_clone_records (clone)) == 2);
+    const of_backend_t *b1 = of_records_backend (of_clone_records (clone), "b1");
+    assert (b1 && b1->port == 11434 && b1->api_format == OF_API_OLLAMA);
+    of_records_t *held = of_records_ref (of_clone_records (clone));
 
     //  In order: applied; a duplicate: ignored; a deletion
     s_publish (&fake, "UPDATE", "{\"Epoch\":\"aaaaaaaaaaaaaaaa\",\"Sequence\":5,\"Kind\":"
@@ -490,6 +518,12 @@ of_clone_test (bool verbose)
     assert (of_clone_sequence (clone) == 5);
     assert (!of_clone_get (clone, OF_KIND_BACKEND, "b1"));
     assert (fake.changes == 3);
+    //  The records follow; a holder of the set before keeps b1 whole
+    assert (of_records_backend (of_clone_records (clone), "b1") == NULL);
+    assert (of_records_backend (of_clone_records (clone), "b2")
+            == of_records_backend (held, "b2"));
+    assert (of_records_backend (held, "b1") == b1 && streq (b1->hostname, "localhost"));
+    of_records_destroy (&held);
 
     //  Malformed messages are counted and change nothing
     zmsg_t *junk = zmsg_new ();
@@ -509,6 +543,8 @@ of_clone_test (bool verbose)
     s_settle (clone);
     assert (of_clone_sequence (clone) == 7 && of_clone_snapshots (clone) == 2);
     assert (of_clone_get (clone, OF_KIND_FRONTEND, "f"));
+    const of_frontend_t *f = of_records_frontend (of_clone_records (clone), "f");
+    assert (f && streq (f->hostname, "*") && of_records_refused (of_clone_records (clone)) == 0);
 
     //  A heartbeat from a new epoch (a new database) does too
     s_publish (&fake, "HEARTBEAT", "{\"Epoch\":\"bbbbbbbbbbbbbbbb\",\"Sequence\":1,\"Service\":"

@@ -21,6 +21,7 @@
 #include <czmq.h>
 #include <jansson.h>
 #include "of_schema.h"
+#include "of_records.h"
 #include <event2/event.h>
 
 typedef struct _of_clone_t of_clone_t;
@@ -96,6 +97,14 @@ json_t *
 //  One object, or NULL. Borrowed.
 json_t *
     of_clone_get (of_clone_t *self, of_kind_t kind, const char *identifier);
+
+//  The frontends and backends of the copy as typed records, compiled again
+//  on every snapshot and update (before the handler is called), so never
+//  older than the copy; an empty set until the first snapshot. Borrowed: it
+//  lasts until the next change, and whoever keeps it longer (a request in
+//  flight) takes a reference (of_records_ref) and keeps it whole.
+of_records_t *
+    of_clone_records (of_clone_t *self);
 
 //  How many snapshots were taken and how many messages were refused as malformed.
 uint64_t

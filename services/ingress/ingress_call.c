@@ -31,7 +31,9 @@ typedef struct {
     ingress_ctx_t *ctx;
     of_exchange_t *exchange;
     const ingress_route_t *route;
-    json_t *frontend;           //  the frontend's object when the call began
+    of_records_t *records;      //  the config when the call began (a reference): a change
+                                //  while the call runs does not change the call
+    const of_frontend_t *frontend;  //  its frontend, from records
     json_t *body;               //  the client's body with the frontend's pins
     json_t *ask;                //  the LEASE body; Exclude grows with each failed backend
     ingress_ask_t *asking;
@@ -84,7 +86,7 @@ s_finish (s_call_t *self, const char *outcome)
     s_release (self, outcome);
     if (self->timer)
         event_free (self->timer);
-    json_decref (self->frontend);
+    of_records_destroy (&self->records);
     json_decref (self->body);
     json_decref (self->ask);
     if (self->whole)
@@ -132,7 +134,7 @@ s_on_timer (evutil_socket_t fd, short what, void *arg)
     s_fail_reply (self, "timeout", 504, "timeout",
                   "backend '%s' sent nothing within the frontend's TimeoutMs (%lld ms)",
                   self->lease->backend,
-                  (long long) json_integer_value (json_object_get (self->frontend, "TimeoutMs")));
+                  (long long) self->frontend->timeout_ms);
 }
 
 static void
@@ -311,7 +313,7 @@ s_on_fail (void *arg, of_upstream_fail_t fail, const char *reason)
     }
     of_log_info ("backend %s (attempt %d): %s", self->lease->backend, self->attempts, reason);
     //  Nothing reached the client: another backend may answer instead
-    bool retry = json_is_true (json_object_get (self->frontend, "AllowRetries"))
+    bool retry = self->frontend->allow_retries
                  && self->attempts < self->ctx->settings->max_attempts
                  && json_array_size (json_object_get (self->ask, "Exclude")) < OFP_LEASE_EXCLUDE_MAX;
     char backend [OFP_IDENTIFIER_MAX + 1];
@@ -360,7 +362,7 @@ s_fill_headers (s_call_t *self, struct evkeyvalq *headers)
 //  True if an OpenAI-format backend takes images for the request's model
 //  (its ImageModels names it, or is ["*"]; "name" and "name:latest" are one)
 static bool
-s_takes_images (json_t *backend, json_t *body)
+s_takes_images (const of_backend_t *backend, json_t *body)
 {
     const char *model = json_string_value (json_object_get (body, "model"));
     if (!model)
@@ -368,12 +370,8 @@ s_takes_images (json_t *backend, json_t *body)
     size_t length = strlen (model);
     if (length > 7 && streq (model + length - 7, ":latest"))
         length -= 7;
-    size_t index;
-    json_t *name;
-    json_array_foreach (json_object_get (backend, "ImageModels"), index, name) {
-        const char *text = json_string_value (name);
-        if (!text)
-            continue;
+    for (size_t index = 0; index < backend->image_models.count; index++) {
+        const char *text = backend->image_models.items [index];
         size_t size = strlen (text);
         if (size > 7 && streq (text + size - 7, ":latest"))
             size -= 7;
@@ -387,12 +385,17 @@ static void
 s_send (s_call_t *self)
 {
     ingress_lease_t *lease = self->lease;
-    json_t *backend = of_clone_get (self->ctx->clone, OF_KIND_BACKEND, lease->backend);
+    //  The backend as configured now, not when the call began: the scheduler
+    //  granted it from its own current copy (it may be newer than the call).
+    //  of_upstream still takes the config's object.
+    const of_backend_t *backend = of_records_backend (of_clone_records (self->ctx->clone),
+                                                      lease->backend);
+    json_t *object = of_clone_get (self->ctx->clone, OF_KIND_BACKEND, lease->backend);
     //  An Ollama route goes to an OpenAI-format backend only when translated,
     //  and nowhere this replica has no config for. The scheduler filters by the
     //  route's API already: this only catches config copies that disagree.
     bool translated = lease->openai && !self->route->openai;
-    if (!backend || (translated && !ofp_lease_translated_path (self->route->path))) {
+    if (!backend || !object || (translated && !ofp_lease_translated_path (self->route->path))) {
         of_log_info ("lease on %s not usable for %s %s", lease->backend, "POST",
                      self->route->path);
         json_array_append_new (json_object_get (self->ask, "Exclude"),
@@ -408,9 +411,9 @@ s_send (s_call_t *self)
     }
     //  The backend's pins go over the frontend's, over the client's (on a
     //  copy: a retry on another backend starts from the frontend's again)
-    const char *pins = streq (self->route->kind, "embeddings") ? "PinnedEmbeddingsProperties"
-                                                               : "PinnedCompletionsProperties";
-    json_t *pinned = streq (self->route->kind, "other") ? NULL : json_object_get (backend, pins);
+    json_t *pinned = streq (self->route->kind, "other")      ? NULL
+                     : streq (self->route->kind, "embeddings") ? backend->pinned_embeddings
+                                                               : backend->pinned_completions;
     json_t *body = json_incref (self->body);
     if (json_object_size (pinned) > 0) {
         json_decref (body);
@@ -439,7 +442,7 @@ s_send (s_call_t *self)
     json_decref (body);
 
     static const of_upstream_fn_t callbacks = {s_on_head, s_on_data, s_on_done, s_on_fail};
-    self->upstream = of_upstream_new (self->ctx->pool, backend, &callbacks, self);
+    self->upstream = of_upstream_new (self->ctx->pool, object, &callbacks, self);
     s_fill_headers (self, of_upstream_headers (self->upstream));
     const char *chain = of_exchange_header (self->exchange, "X-Forwarded-For");
     char *forwarded = chain && *chain ? zsys_sprintf ("%s, %s", chain,
@@ -454,8 +457,8 @@ s_send (s_call_t *self)
     //  builder passes them only to a backend without credentials of its own).
     //  A frontend that checks client API keys never offers them, nor does a
     //  request that presented one: they are ollamaflow's, not the backend's.
-    if (json_is_true (json_object_get (self->frontend, "PassClientCredentials"))
-        && !json_is_true (json_object_get (self->frontend, "RequireApiKey")) && !*self->key) {
+    if (self->frontend->pass_client_credentials && !self->frontend->require_api_key
+        && !*self->key) {
         extra.authorization = of_exchange_header (self->exchange, "Authorization");
         extra.api_key = of_exchange_header (self->exchange, "x-api-key");
     }
@@ -465,7 +468,7 @@ s_send (s_call_t *self)
                       strlen (text));
     zstr_free (&forwarded);
     free (text);
-    s_arm_timer (self, json_integer_value (json_object_get (self->frontend, "TimeoutMs")), false);
+    s_arm_timer (self, self->frontend->timeout_ms, false);
 }
 
 //  --------------------------------------------------------------------------
@@ -528,7 +531,7 @@ ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request)
     }
 }
 
-json_t *
+const of_frontend_t *
 ingress_call_frontend (of_clone_t *clone, ingress_keys_t *keys, of_exchange_t *exchange,
                        json_t **key)
 {
@@ -539,29 +542,29 @@ ingress_call_frontend (of_clone_t *clone, ingress_keys_t *keys, of_exchange_t *e
         return NULL;
     }
     const char *host = of_exchange_header (exchange, "Host");
-    json_t *frontend = ingress_match_frontend (of_clone_objects (clone, OF_KIND_FRONTEND), host);
+    const of_frontend_t *frontend = ingress_match_frontend (of_clone_records (clone), host);
     if (!frontend) {
         ingress_reply_error (exchange, 404, "frontend_not_found", -1,
                              "no active frontend serves host '%s'", host ? host : "");
         return NULL;
     }
     if (evhtp_request_get_proto (of_exchange_request (exchange)) == EVHTP_PROTO_10
-        && json_is_true (json_object_get (frontend, "BlockHttp10"))) {
+        && frontend->block_http10) {
         ingress_reply_error (exchange, 505, "http_version_not_supported", -1,
                              "HTTP/1.0 is not accepted on frontend '%s' (BlockHttp10): use "
-                             "HTTP/1.1", json_string_value (json_object_get (frontend,
-                                                                             "Identifier")));
+                             "HTTP/1.1", frontend->identifier);
         return NULL;
     }
     return ingress_keys_admit (keys, exchange, frontend, key) ? frontend : NULL;
 }
 
 json_t *
-ingress_call_body (of_exchange_t *exchange, json_t *frontend, const ingress_route_t *route)
+ingress_call_body (of_exchange_t *exchange, const of_frontend_t *frontend,
+                   const ingress_route_t *route)
 {
     size_t size;
     const char *raw = of_exchange_body (exchange, &size);
-    json_int_t limit = json_integer_value (json_object_get (frontend, "MaxRequestBodySize"));
+    json_int_t limit = frontend->max_request_body_size;
     if ((json_int_t) size > limit) {
         ingress_reply_error (exchange, 413, "request_too_large", -1,
                              "request body of %zu bytes is over this frontend's limit of %lld "
@@ -596,14 +599,13 @@ ingress_call_body (of_exchange_t *exchange, json_t *frontend, const ingress_rout
 //  True if every backend of the frontend is OpenAI-format (none serves
 //  Ollama's own routes such as /api/show)
 static bool
-s_openai_only (ingress_ctx_t *ctx, json_t *frontend)
+s_openai_only (ingress_ctx_t *ctx, const of_frontend_t *frontend)
 {
-    size_t index;
-    json_t *id;
-    json_array_foreach (json_object_get (frontend, "Backends"), index, id) {
-        json_t *backend = of_clone_get (ctx->clone, OF_KIND_BACKEND, json_string_value (id));
-        const char *format = json_string_value (json_object_get (backend, "ApiFormat"));
-        if (backend && !(format && strcasecmp (format, "OpenAI") == 0))
+    of_records_t *records = of_clone_records (ctx->clone);
+    for (size_t index = 0; index < frontend->backends.count; index++) {
+        const of_backend_t *backend = of_records_backend (records,
+                                                          frontend->backends.items [index]);
+        if (backend && backend->api_format != OF_API_OPENAI)
             return false;
     }
     return true;
@@ -611,7 +613,8 @@ s_openai_only (ingress_ctx_t *ctx, json_t *frontend)
 
 //  /api/show on a frontend of OpenAI-format backends: what their listings say
 static void
-s_show (ingress_ctx_t *ctx, of_exchange_t *exchange, json_t *frontend, const char *model)
+s_show (ingress_ctx_t *ctx, of_exchange_t *exchange, const of_frontend_t *frontend,
+        const char *model)
 {
     json_t *inventories = ingress_models_inventories (ctx->models, frontend);
     json_t *shown = model ? ingress_listing_show (inventories, model) : NULL;
@@ -627,16 +630,15 @@ static void
 s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route, const char *id)
 {
     json_t *key;
-    json_t *frontend = ingress_call_frontend (ctx->clone, ctx->keys, exchange, &key);
+    const of_frontend_t *frontend = ingress_call_frontend (ctx->clone, ctx->keys, exchange, &key);
     if (!frontend)
         return;
-    const char *allow = streq (route->kind, "embeddings")    ? "AllowEmbeddings"
-                        : streq (route->kind, "completions") ? "AllowCompletions"
-                                                             : NULL;
-    if (allow && !json_is_true (json_object_get (frontend, allow))) {
+    bool embeddings = streq (route->kind, "embeddings");
+    bool pinned = embeddings || streq (route->kind, "completions");
+    if (pinned && !(embeddings ? frontend->allow_embeddings : frontend->allow_completions)) {
         ingress_reply_error (exchange, 403, "kind_not_allowed", -1,
                              "%s requests are not allowed on frontend '%s'", route->kind,
-                             json_string_value (json_object_get (frontend, "Identifier")));
+                             frontend->identifier);
         return;
     }
     json_t *body = ingress_call_body (exchange, frontend, route);
@@ -649,10 +651,9 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
         ingress_reply_error (exchange, 400, "invalid_request", -1, "%s", error);
         return;
     }
-    if (allow)
-        of_merge_pinned (body, json_object_get (frontend, streq (route->kind, "embeddings")
-                                                              ? "PinnedEmbeddingsProperties"
-                                                              : "PinnedCompletionsProperties"));
+    if (pinned)
+        of_merge_pinned (body, embeddings ? frontend->pinned_embeddings
+                                          : frontend->pinned_completions);
     //  The model the backend will get: after the pins
     const char *model = json_string_value (json_object_get (body, "model"));
     if (!model)
@@ -685,7 +686,9 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
     self->ctx = ctx;
     self->exchange = exchange;
     self->route = route;
-    self->frontend = json_incref (frontend);
+    //  The frontend matched is the current records': the call keeps them
+    self->records = of_records_ref (of_clone_records (ctx->clone));
+    self->frontend = frontend;
     self->body = body;
     self->ttfb_ms = -1;
     snprintf (self->id, sizeof self->id, "%s", id);
@@ -700,8 +703,8 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
         self->report.key = self->key;
     }
     self->timer = evtimer_new (ctx->base, s_on_timer, self);
-    self->ask = json_pack ("{s:O, s:s, s:s, s:s, s:o, s:s, s:[], s:I, s:s}", "Frontend",
-                           json_object_get (frontend, "Identifier"), "Kind", route->kind, "Route",
+    self->ask = json_pack ("{s:s, s:s, s:s, s:s, s:o, s:s, s:[], s:I, s:s}", "Frontend",
+                           frontend->identifier, "Kind", route->kind, "Route",
                            route_name, "Model", model ? model : "", "Labels", labels,
                            "StickyKey", client, "Exclude", "DeadlineMs",
                            (json_int_t) ctx->settings->queue_timeout_ms, "RequestId", id);

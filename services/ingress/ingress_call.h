@@ -55,12 +55,13 @@ void
 void
     ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request);
 
-//  The frontend serving the request's Host (borrowed), or NULL once the
-//  error is answered (503 before the first config, 404 when none serves it,
+//  The frontend serving the request's Host (borrowed from the clone's current
+//  records, of_clone_records: a caller that keeps it past this event takes a
+//  reference to those), or NULL once the error is answered (503 before the first config, 404 when none serves it,
 //  505 to an HTTP/1.0 client when the frontend has BlockHttp10, 401 or 403
 //  from the key check). *key is the client's API key (borrowed; NULL: none
 //  counts), from the one check of every request that names a frontend.
-json_t *
+const of_frontend_t *
     ingress_call_frontend (of_clone_t *clone, ingress_keys_t *keys, of_exchange_t *exchange,
                            json_t **key);
 
@@ -68,6 +69,7 @@ json_t *
 //  (413 over the frontend's MaxRequestBodySize, 400 when missing, not an
 //  object, or with a field of the wrong type: ingress_validate).
 json_t *
-    ingress_call_body (of_exchange_t *exchange, json_t *frontend, const ingress_route_t *route);
+    ingress_call_body (of_exchange_t *exchange, const of_frontend_t *frontend,
+                       const ingress_route_t *route);
 
 #endif

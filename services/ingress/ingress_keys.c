@@ -288,14 +288,14 @@ s_refuse_unknown (ingress_keys_t *self, of_exchange_t *exchange, const char *mes
 }
 
 bool
-ingress_keys_admit (ingress_keys_t *self, of_exchange_t *exchange, json_t *frontend,
-                    json_t **key)
+ingress_keys_admit (ingress_keys_t *self, of_exchange_t *exchange,
+                    const of_frontend_t *frontend, json_t **key)
 {
     assert (self && exchange && frontend && key);
     *key = NULL;
     s_index (self);
-    const char *frontend_id = json_string_value (json_object_get (frontend, "Identifier"));
-    bool required = json_is_true (json_object_get (frontend, "RequireApiKey"));
+    const char *frontend_id = frontend->identifier;
+    bool required = frontend->require_api_key;
     const char *candidates [S_CANDIDATES];
     size_t count = s_candidates (exchange, candidates);
     json_t *found = NULL;

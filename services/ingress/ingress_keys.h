@@ -62,8 +62,8 @@ void
 //  false then. Elsewhere a valid key allowed on the frontend counts, and
 //  anything else is ignored (clients such as openai's always send one).
 bool
-    ingress_keys_admit (ingress_keys_t *self, of_exchange_t *exchange, json_t *frontend,
-                        json_t **key);
+    ingress_keys_admit (ingress_keys_t *self, of_exchange_t *exchange,
+                        const of_frontend_t *frontend, json_t **key);
 
 //  True if key (NULL: none) may use model; else answers 403 and false.
 bool

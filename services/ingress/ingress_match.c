@@ -22,28 +22,24 @@ s_host_only (const char *host, char *dest, size_t size)
     snprintf (dest, size, "%.*s", (int) length, host);
 }
 
-json_t *
-ingress_match_frontend (json_t *frontends, const char *host)
+const of_frontend_t *
+ingress_match_frontend (of_records_t *records, const char *host)
 {
+    assert (records);
     char name [OF_SCHEMA_HOSTNAME_MAX + 1] = "";
     if (host)
         s_host_only (host, name, sizeof name);
-    json_t *wildcard = NULL;
-    const char *id;
-    json_t *frontend;
-    json_object_foreach (frontends, id, frontend) {
-        if (!json_is_true (json_object_get (frontend, "Active")))
+    const of_frontend_t *wildcard = NULL;
+    for (size_t index = 0; index < of_records_frontend_count (records); index++) {
+        const of_frontend_t *frontend = of_records_frontend_at (records, index);
+        if (!frontend->active)
             continue;
-        const char *hostname = json_string_value (json_object_get (frontend, "Hostname"));
-        if (!hostname)
-            continue;
-        if (streq (hostname, "*")) {
-            //  Several "*": the same one every time, whatever the hash order
-            if (!wildcard
-                || strcmp (id, json_string_value (json_object_get (wildcard, "Identifier"))) < 0)
+        if (streq (frontend->hostname, "*")) {
+            //  Several "*": the same one every time, whatever the config's order
+            if (!wildcard || strcmp (frontend->identifier, wildcard->identifier) < 0)
                 wildcard = frontend;
         }
-        else if (*name && strcasecmp (hostname, name) == 0)
+        else if (*name && strcasecmp (frontend->hostname, name) == 0)
             return frontend;
     }
     return wildcard;
@@ -146,20 +142,24 @@ ingress_match_test (bool verbose)
         "zzz", "Identifier", "zzz", "Hostname", "*", "Active", true,
         "api", "Identifier", "api", "Hostname", "api.example.com", "Active", true,
         "off", "Identifier", "off", "Hostname", "off.example.com", "Active", false);
-    json_t *match = ingress_match_frontend (frontends, "API.example.com:43411");
-    assert (match && streq (json_string_value (json_object_get (match, "Identifier")), "api"));
-    match = ingress_match_frontend (frontends, "other.example.com");
-    assert (match && streq (json_string_value (json_object_get (match, "Identifier")), "any"));
+    of_records_t *records = of_records_new (frontends, NULL, NULL);
+    const of_frontend_t *match = ingress_match_frontend (records, "API.example.com:43411");
+    assert (match && streq (match->identifier, "api"));
+    match = ingress_match_frontend (records, "other.example.com");
+    assert (match && streq (match->identifier, "any"));
     //  An inactive frontend does not match; "*" takes its traffic
-    match = ingress_match_frontend (frontends, "off.example.com");
-    assert (match && streq (json_string_value (json_object_get (match, "Identifier")), "any"));
-    match = ingress_match_frontend (frontends, NULL);
-    assert (match && streq (json_string_value (json_object_get (match, "Identifier")), "any"));
+    match = ingress_match_frontend (records, "off.example.com");
+    assert (match && streq (match->identifier, "any"));
+    match = ingress_match_frontend (records, NULL);
+    assert (match && streq (match->identifier, "any"));
+    of_records_destroy (&records);
     json_object_del (frontends, "any");
     json_object_del (frontends, "zzz");
-    assert (ingress_match_frontend (frontends, "nowhere") == NULL);
-    match = ingress_match_frontend (frontends, "[::1]:80");
+    records = of_records_new (frontends, NULL, NULL);
+    assert (ingress_match_frontend (records, "nowhere") == NULL);
+    match = ingress_match_frontend (records, "[::1]:80");
     assert (match == NULL);
+    of_records_destroy (&records);
     json_decref (frontends);
     char host [64];
     s_host_only ("[::1]:8080", host, sizeof host);

@@ -17,9 +17,9 @@
 
 //  The frontend serving a Host header: an active frontend whose Hostname
 //  equals the host (without port, ignoring case), else an active "*" one.
-//  frontends maps Identifier to object (of_clone_objects). Borrowed, or NULL.
-json_t *
-    ingress_match_frontend (json_t *frontends, const char *host);
+//  Borrowed from records (of_clone_records), or NULL.
+const of_frontend_t *
+    ingress_match_frontend (of_records_t *records, const char *host);
 
 //  The client's identity: the first present of the sticky headers, else the
 //  client's address (the first X-Forwarded-For address when the peer is a

@@ -57,18 +57,17 @@ ingress_models_destroy (ingress_models_t **self_p)
 }
 
 json_t *
-ingress_models_inventories (ingress_models_t *self, json_t *frontend)
+ingress_models_inventories (ingress_models_t *self, const of_frontend_t *frontend)
 {
     assert (self && frontend);
     json_t *inventories = json_array ();
-    size_t index;
-    json_t *id;
-    json_array_foreach (json_object_get (frontend, "Backends"), index, id) {
-        const char *name = json_string_value (id);
-        json_t *backend = of_clone_get (self->clone, OF_KIND_BACKEND, name);
+    of_records_t *records = of_clone_records (self->clone);
+    for (size_t index = 0; index < frontend->backends.count; index++) {
+        const char *name = frontend->backends.items [index];
+        const of_backend_t *backend = of_records_backend (records, name);
         json_t *health = ingress_feed_get (self->health, name);
         json_t *inventory = ingress_feed_get (self->inventory, name);
-        if (backend && json_is_true (json_object_get (backend, "Active")) && inventory
+        if (backend && backend->active && inventory
             && streq (json_string_value (json_object_get (health, "State")), "Healthy"))
             json_array_append (inventories, inventory);
     }
@@ -89,7 +88,7 @@ s_model_id (of_exchange_t *exchange)
 }
 
 static void
-s_listing (ingress_models_t *self, of_exchange_t *exchange, json_t *frontend)
+s_listing (ingress_models_t *self, of_exchange_t *exchange, const of_frontend_t *frontend)
 {
     if (!ingress_feed_ready (self->inventory) || !ingress_feed_ready (self->health)) {
         ingress_reply_error (exchange, 503, "not_ready", 1000,
@@ -135,7 +134,8 @@ ingress_models_handle (ingress_models_t *self, of_exchange_t *exchange,
         return;
     }
     json_t *key;
-    json_t *frontend = ingress_call_frontend (self->clone, self->keys, exchange, &key);
+    const of_frontend_t *frontend = ingress_call_frontend (self->clone, self->keys, exchange,
+                                                           &key);
     if (!frontend)
         return;
     if (route->action == INGRESS_LISTING) {
@@ -188,11 +188,14 @@ ingress_models_test (bool verbose)
     ofp_msg_t *msg = ofp_msg_new (&ofp_health_protocol, "STATE", NULL, &body);
     ingress_feed_apply (self->health, msg);
     ofp_msg_destroy (&msg);
-    json_t *frontend = json_pack ("{s:[s, s]}", "Backends", "a", "b");
-    json_t *inventories = ingress_models_inventories (self, frontend);
+    json_t *frontends = json_pack ("{s:{s:s, s:[s, s]}}", "f", "Identifier", "f", "Backends",
+                                   "a", "b");
+    of_records_t *records = of_records_new (frontends, NULL, NULL);
+    json_t *inventories = ingress_models_inventories (self, of_records_frontend (records, "f"));
     assert (json_array_size (inventories) == 0);        //  no config, no inventory
     json_decref (inventories);
-    json_decref (frontend);
+    of_records_destroy (&records);
+    json_decref (frontends);
     ingress_models_destroy (&self);
     ingress_models_destroy (&self);
     ingress_requester_destroy (&configd);

@@ -67,7 +67,7 @@ void
 //  The frontend's backends whose inventories count: active, Healthy (by
 //  healthmon), with an inventory. A new array of borrowed records.
 json_t *
-    ingress_models_inventories (ingress_models_t *self, json_t *frontend);
+    ingress_models_inventories (ingress_models_t *self, const of_frontend_t *frontend);
 
 //  Self test
 void

@@ -26,19 +26,16 @@ s_missing (char *why, size_t size, const char *line)
 
 //  True if the frontend is active and one of its active backends is Healthy
 static bool
-s_frontend_ready (ingress_ctx_t *ctx, json_t *frontend)
+s_frontend_ready (ingress_ctx_t *ctx, of_records_t *records, const of_frontend_t *frontend)
 {
-    if (!json_is_true (json_object_get (frontend, "Active")))
+    if (!frontend->active)
         return false;
-    size_t index;
-    json_t *id;
-    json_array_foreach (json_object_get (frontend, "Backends"), index, id) {
-        const char *name = json_string_value (id);
-        json_t *backend = name ? of_clone_get (ctx->clone, OF_KIND_BACKEND, name) : NULL;
+    for (size_t index = 0; index < frontend->backends.count; index++) {
+        const char *name = frontend->backends.items [index];
+        const of_backend_t *backend = of_records_backend (records, name);
         json_t *health = backend ? ingress_watch_health (ctx->watch, name) : NULL;
         const char *state = json_string_value (json_object_get (health, "State"));
-        if (json_is_true (json_object_get (backend, "Active")) && state
-            && streq (state, "Healthy"))
+        if (backend && backend->active && state && streq (state, "Healthy"))
             return true;
     }
     return false;
@@ -54,16 +51,12 @@ ingress_ops_ready (ingress_ctx_t *ctx, char *why, size_t size)
     if (!ingress_link_up (ctx->link))
         s_missing (why, size, "not linked to the scheduler: no WELCOME yet, or it went silent");
     if (config) {
-        json_t *frontends = of_clone_objects (ctx->clone, OF_KIND_FRONTEND);
+        of_records_t *records = of_clone_records (ctx->clone);
+        size_t count = of_records_frontend_count (records);
         bool any = false;
-        const char *name;
-        json_t *frontend;
-        json_object_foreach (frontends, name, frontend)
-            if (s_frontend_ready (ctx, frontend)) {
-                any = true;
-                break;
-            }
-        if (json_object_size (frontends) == 0)
+        for (size_t index = 0; index < count && !any; index++)
+            any = s_frontend_ready (ctx, records, of_records_frontend_at (records, index));
+        if (count == 0)
             s_missing (why, size, "no frontend is configured");
         else
         if (!any)
@@ -169,9 +162,9 @@ s_metrics (ingress_ctx_t *ctx, of_exchange_t *exchange)
 }
 
 void
-ingress_ops_start (ingress_ctx_t *ctx, ingress_report_t *report, json_t *frontend)
+ingress_ops_start (ingress_ctx_t *ctx, ingress_report_t *report, const of_frontend_t *frontend)
 {
-    report->frontend_name = json_string_value (json_object_get (frontend, "Identifier"));
+    report->frontend_name = frontend->identifier;
     report->frontend = ctx->metrics ? ingress_metrics_frontend (ctx->metrics,
                                                                 report->frontend_name)
                                     : -1;
@@ -179,9 +172,9 @@ ingress_ops_start (ingress_ctx_t *ctx, ingress_report_t *report, json_t *fronten
     report->queue_ms = -1;
     ingress_meter_start (&report->meter);
     report->logged = ingress_access_wanted (ctx->access);
-    if (report->logged && json_is_true (json_object_get (frontend, "LogResponseBody")))
+    if (report->logged && frontend->log_response_body)
         ingress_meter_capture (&report->meter, INGRESS_ACCESS_BODY_MAX);
-    if (!report->logged || !json_is_true (json_object_get (frontend, "LogRequestBody")))
+    if (!report->logged || !frontend->log_request_body)
         report->request_body = NULL;
 }
 
@@ -235,13 +228,12 @@ ingress_ops_refused (ingress_ctx_t *ctx, const ingress_route_t *route, const cha
     if (!of_exchange_finished (exchange))
         return;
     evhtp_request_t *request = of_exchange_request (exchange);
-    json_t *frontend = of_clone_ready (ctx->clone)
-        ? ingress_match_frontend (of_clone_objects (ctx->clone, OF_KIND_FRONTEND),
+    const of_frontend_t *frontend = of_clone_ready (ctx->clone)
+        ? ingress_match_frontend (of_clone_records (ctx->clone),
                                   evhtp_header_find (request->headers_in, "Host"))
         : NULL;
-    s_refusal (ctx, id, route->path, route->kind,
-               json_string_value (json_object_get (frontend, "Identifier")), request->status,
-               false);
+    s_refusal (ctx, id, route->path, route->kind, frontend ? frontend->identifier : NULL,
+               request->status, false);
 }
 
 void

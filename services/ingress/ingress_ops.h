@@ -43,9 +43,11 @@ bool
 
 //  A call starts: fills in what its report needs from the frontend (its
 //  index, whether the access log takes it and with which bodies) and starts
-//  its meter. The caller filled in id, route, kind, model and request_body.
+//  its meter. The caller filled in id, route, kind, model and request_body;
+//  the report borrows the frontend's name from its record.
 void
-    ingress_ops_start (ingress_ctx_t *ctx, ingress_report_t *report, json_t *frontend);
+    ingress_ops_start (ingress_ctx_t *ctx, ingress_report_t *report,
+                       const of_frontend_t *frontend);
 
 //  A call ended: ends its meter, counts it and writes its access log line.
 void

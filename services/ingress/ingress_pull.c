@@ -318,13 +318,13 @@ s_rejoin (s_call_t *self)
 static const char *
 s_skip_reason (ingress_models_t *models, const char *id)
 {
-    json_t *backend = of_clone_get (models->clone, OF_KIND_BACKEND, id);
+    const of_backend_t *backend = of_records_backend (of_clone_records (models->clone), id);
     json_t *health = ingress_feed_get (models->health, id);
     if (!backend)
         return "unknown";
-    if (strcasecmp (json_string_value (json_object_get (backend, "ApiFormat")), "OpenAI") == 0)
+    if (backend->api_format == OF_API_OPENAI)
         return "OpenAI format";
-    if (!json_is_true (json_object_get (backend, "Active")))
+    if (!backend->active)
         return "inactive";
     if (!streq (json_string_value (json_object_get (health, "State")), "Healthy"))
         return "unhealthy";
@@ -462,8 +462,8 @@ s_on_written (void *arg, int status, const char *message)
 
 //  Checks what pull and delete share and starts the RequiredModels change
 static void
-s_begin (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend, json_t *body,
-         bool delete)
+s_begin (ingress_models_t *models, of_exchange_t *exchange, const of_frontend_t *frontend,
+         json_t *body, bool delete)
 {
     //  Ollama's deprecated "name" still works, and ollama-js sends it
     const char *model = json_string_value (json_object_get (body, "model"));
@@ -495,8 +495,7 @@ s_begin (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend, js
     self->models = models;
     self->exchange = exchange;
     self->delete = delete;
-    snprintf (self->frontend, sizeof self->frontend, "%s",
-              json_string_value (json_object_get (frontend, "Identifier")));
+    snprintf (self->frontend, sizeof self->frontend, "%s", frontend->identifier);
     self->model = strdup (model);
     self->stream = !json_is_false (json_object_get (body, "stream"));
     self->writing = ingress_required_change (models->required, self->frontend, model, !delete,
@@ -514,15 +513,15 @@ s_begin (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend, js
 }
 
 void
-ingress_pull_start (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend,
-                    json_t *body)
+ingress_pull_start (ingress_models_t *models, of_exchange_t *exchange,
+                    const of_frontend_t *frontend, json_t *body)
 {
     s_begin (models, exchange, frontend, body, false);
 }
 
 void
-ingress_pull_delete (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend,
-                     json_t *body)
+ingress_pull_delete (ingress_models_t *models, of_exchange_t *exchange,
+                     const of_frontend_t *frontend, json_t *body)
 {
     s_begin (models, exchange, frontend, body, true);
 }

@@ -34,12 +34,12 @@ void
 
 //  POST /api/pull: body is the client's (borrowed), frontend the match.
 void
-    ingress_pull_start (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend,
-                        json_t *body);
+    ingress_pull_start (ingress_models_t *models, of_exchange_t *exchange,
+                        const of_frontend_t *frontend, json_t *body);
 
 //  DELETE /api/delete: the same arguments.
 void
-    ingress_pull_delete (ingress_models_t *models, of_exchange_t *exchange, json_t *frontend,
-                         json_t *body);
+    ingress_pull_delete (ingress_models_t *models, of_exchange_t *exchange,
+                         const of_frontend_t *frontend, json_t *body);
 
 #endif

@@ -159,12 +159,12 @@ s_on_headers (evhtp_request_t *request, evhtp_headers_t *headers, void *arg)
     if (major != 1 || minor > 1)
         return s_refuse (self, request, 505, "http_version_not_supported",
                          "HTTP/%d.%d is not supported: use HTTP/1.1 (or 1.0)", major, minor);
-    json_t *frontend = of_clone_ready (self->ctx->clone)
-        ? ingress_match_frontend (of_clone_objects (self->ctx->clone, OF_KIND_FRONTEND),
+    const of_frontend_t *frontend = of_clone_ready (self->ctx->clone)
+        ? ingress_match_frontend (of_clone_records (self->ctx->clone),
                                   evhtp_header_find (request->headers_in, "Host"))
         : NULL;
     const char *length = evhtp_header_find (request->headers_in, "Content-Length");
-    json_int_t limit = json_integer_value (json_object_get (frontend, "MaxRequestBodySize"));
+    json_int_t limit = frontend ? frontend->max_request_body_size : 0;
     if (frontend && length && atoll (length) > limit)
         //  Before the body is read (docs/notes/libevhtp.md, "Body size")
         return s_refuse (self, request, 413, "request_too_large",
@@ -172,7 +172,7 @@ s_on_headers (evhtp_request_t *request, evhtp_headers_t *headers, void *arg)
                          "(MaxRequestBodySize)", atoll (length), (long long) limit);
     ingress_call_check_headers (self->ctx, request);
     of_conns_body_begin (self->conns, evhtp_request_get_connection (request),
-                         json_integer_value (json_object_get (frontend, "TimeoutMs")));
+                         frontend ? frontend->timeout_ms : 0);
     return EVHTP_RES_OK;
 }
 

@@ -147,34 +147,20 @@ s_on_retry_timer (evutil_socket_t fd, short what, void *arg)
     modelsync_fleet_sync ((modelsync_ctx_t *) arg);
 }
 
-//  True if the frontend uses the backend
-static bool
-s_uses (json_t *frontend, const char *backend)
-{
-    size_t index;
-    json_t *member;
-    json_array_foreach (json_object_get (frontend, "Backends"), index, member)
-        if (streq (json_string_value (member), backend))
-            return true;
-    return false;
-}
-
 //  Wants every model the backend's frontends require and it lacks
 static void
-s_sync_backend (modelsync_ctx_t *ctx, modelsync_backend_t *backend, json_t *frontends,
+s_sync_backend (modelsync_ctx_t *ctx, modelsync_backend_t *backend, of_records_t *records,
                 int64_t now)
 {
     const char *id = modelsync_backend_id (backend);
-    const char *name;
-    json_t *frontend;
-    json_object_foreach (frontends, name, frontend) {
-        if (!json_is_true (json_object_get (frontend, "Active")) || !s_uses (frontend, id))
+    for (size_t at = 0; at < of_records_frontend_count (records); at++) {
+        const of_frontend_t *frontend = of_records_frontend_at (records, at);
+        if (!frontend->active || !of_strings_has (&frontend->backends, id))
             continue;
-        size_t index;
-        json_t *required;
-        json_array_foreach (json_object_get (frontend, "RequiredModels"), index, required) {
-            const char *model = json_string_value (required);
-            if (!model || !*model || strlen (model) > OFP_MODELS_NAME_MAX
+        const char *name = frontend->identifier;
+        for (size_t index = 0; index < frontend->required_models.count; index++) {
+            const char *model = frontend->required_models.items [index];
+            if (!*model || strlen (model) > OFP_MODELS_NAME_MAX
                 || modelsync_backend_has (backend, model)
                 || modelsync_pulls_pending (ctx->pulls, id, model, now))
                 continue;
@@ -191,13 +177,13 @@ void
 modelsync_fleet_sync (modelsync_ctx_t *ctx)
 {
     int64_t now = zclock_mono ();
-    json_t *frontends = of_clone_objects (ctx->clone, OF_KIND_FRONTEND);
+    of_records_t *records = of_clone_records (ctx->clone);
     //  Only what a good, fresh list says is missing: never pull on a guess
     for (modelsync_backend_t *backend = (modelsync_backend_t *) zhashx_first (ctx->backends);
          backend; backend = (modelsync_backend_t *) zhashx_next (ctx->backends))
         if (!modelsync_backend_openai (backend) && modelsync_backend_healthy (backend)
             && modelsync_backend_known (backend) && !modelsync_backend_failing (backend))
-            s_sync_backend (ctx, backend, frontends, now);
+            s_sync_backend (ctx, backend, records, now);
     modelsync_pulls_dispatch (ctx->pulls, now);
     int64_t next = modelsync_pulls_tick (ctx->pulls, now);
     evtimer_del (ctx->retry_timer);
@@ -253,12 +239,10 @@ modelsync_fleet_fetch_all (modelsync_ctx_t *ctx, bool all)
 void
 modelsync_fleet_fetch_frontend (modelsync_ctx_t *ctx, const char *frontend)
 {
-    json_t *object = of_clone_get (ctx->clone, OF_KIND_FRONTEND, frontend);
-    size_t index;
-    json_t *member;
-    json_array_foreach (json_object_get (object, "Backends"), index, member) {
+    const of_frontend_t *object = of_records_frontend (of_clone_records (ctx->clone), frontend);
+    for (size_t index = 0; object && index < object->backends.count; index++) {
         modelsync_backend_t *backend =
-            (modelsync_backend_t *) zhashx_lookup (ctx->backends, json_string_value (member));
+            (modelsync_backend_t *) zhashx_lookup (ctx->backends, object->backends.items [index]);
         if (backend && modelsync_backend_healthy (backend))
             modelsync_backend_fetch (backend);
     }

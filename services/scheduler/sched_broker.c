@@ -132,7 +132,7 @@ s_grant (sched_broker_t *self, sched_ask_t *ask, sched_pick_t *pick)
     if (*ask->model) {
         char model [OFP_MODELS_KEY_MAX];
         sched_cost_key (ask->model, model);
-        bool cold = sched_cost_note_grant (self->cost, self->env->health, self->env->table,
+        bool cold = sched_cost_note_grant (self->cost, self->env->models, self->env->table,
                                            backend->id, ask->model);
         sched_table_set_model (self->env->table, counted, model, cold, ask->prompt_bytes);
     }
@@ -145,8 +145,10 @@ s_grant (sched_broker_t *self, sched_ask_t *ask, sched_pick_t *pick)
                             frontend->sticky_ms);
     json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:i, s:b, s:s, s:b, s:I}", "Lease", lease,
                               "Epoch", self->epoch, "Backend", backend->id, "Hostname",
-                              backend->hostname, "Port", backend->port, "Ssl", backend->ssl,
-                              "ApiFormat", backend->api_format, "Sticky", pick->sticky,
+                              backend->record->hostname, "Port", backend->record->port,
+                              "Ssl", backend->record->ssl,
+                              "ApiFormat", of_api_format_name (backend->record->api_format),
+                              "Sticky", pick->sticky,
                               "QueuedMs", (json_int_t) (now - ask->arrived_at));
     s_answer (self, ask, "GRANT", body);
 }
@@ -457,7 +459,9 @@ s_test_healthy (void *arg, const char *backend)
 static void
 s_test_recompile (sched_pick_env_t *env, json_t *frontends, json_t *backends)
 {
-    sched_fleet_t *fleet = sched_fleet_new (frontends, backends, s_test_healthy, NULL, env->fleet);
+    of_records_t *records = of_records_new (frontends, backends, NULL);
+    sched_fleet_t *fleet = sched_fleet_new (records, s_test_healthy, NULL, env->fleet);
+    of_records_destroy (&records);
     sched_fleet_destroy (&env->fleet);
     env->fleet = fleet;
 }
@@ -517,10 +521,12 @@ s_test_fleet_start (s_test_fleet_t *test, const char *backends, const char *fron
     memset (test, 0, sizeof *test);
     test->backends = sched_fleet_objects (OF_KIND_BACKEND, backends);
     test->frontends = sched_fleet_objects (OF_KIND_FRONTEND, frontends);
-    test->env.fleet = sched_fleet_new (test->frontends, test->backends, s_test_healthy, NULL, NULL);
+    of_records_t *records = of_records_new (test->frontends, test->backends, NULL);
+    test->env.fleet = sched_fleet_new (records, s_test_healthy, NULL, NULL);
+    of_records_destroy (&records);
     test->env.table = sched_table_new ();
     test->env.sessions = sched_sessions_new (10);
-    test->env.health = sched_health_new (NULL, NULL);
+    test->env.models = sched_models_new (NULL);
     sched_table_register (test->env.table, "i1", zclock_mono ());
 }
 
@@ -530,7 +536,7 @@ s_test_fleet_stop (s_test_fleet_t *test)
     sched_fleet_destroy (&test->env.fleet);
     sched_table_destroy (&test->env.table);
     sched_sessions_destroy (&test->env.sessions);
-    sched_health_destroy (&test->env.health);
+    sched_models_destroy (&test->env.models);
     json_decref (test->frontends);
     json_decref (test->backends);
 }

@@ -202,10 +202,10 @@ s_capacity (const s_backend_t *record)
 //  404), which would push out the models it has loaded. From the first
 //  inventory on, that is the truth and the grants after it count.
 static s_backend_t *
-s_current (sched_cost_t *self, sched_health_t *health, const char *backend, bool create)
+s_current (sched_cost_t *self, sched_models_t *models, const char *backend, bool create)
 {
     s_backend_t *record = s_backend (self, backend, create);
-    if (record && record->blind && health && sched_health_known (health, backend)) {
+    if (record && record->blind && models && sched_models_known (models, backend)) {
         record->recent_count = 0;
         record->pushed_count = 0;
         record->blind = false;
@@ -216,14 +216,14 @@ s_current (sched_cost_t *self, sched_health_t *health, const char *backend, bool
 //  Residency of a model key (see the header): 1 resident, 0 not, -1 not
 //  known (no inventory and no grant says)
 static int
-s_residency (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+s_residency (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
              const char *backend, const char *key)
 {
     if (!*key)
         return 1;
     if (table && sched_table_model_leases (table, backend, key) > 0)
         return 1;
-    s_backend_t *record = s_current (self, health, backend, false);
+    s_backend_t *record = s_current (self, models, backend, false);
     if (record) {
         size_t at = s_find (record->recent, record->recent_count, key);
         if (at < record->recent_count)
@@ -231,37 +231,37 @@ s_residency (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
         if (s_find (record->pushed, record->pushed_count, key) < record->pushed_count)
             return 0;
     }
-    if (!health || !sched_health_known (health, backend))
+    if (!models || !sched_models_known (models, backend))
         return -1;
-    return sched_health_loaded (health, backend, key);
+    return sched_models_loaded (models, backend, key);
 }
 
 static bool
-s_resident (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+s_resident (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
             const char *backend, const char *key)
 {
-    return s_residency (self, health, table, backend, key) == 1;
+    return s_residency (self, models, table, backend, key) == 1;
 }
 
 bool
-sched_cost_resident (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+sched_cost_resident (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
                      const char *backend, const char *model)
 {
     assert (self && backend && model);
     char key [OFP_MODELS_KEY_MAX];
     sched_cost_key (model, key);
-    return s_resident (self, health, table, backend, *model ? key : "");
+    return s_resident (self, models, table, backend, *model ? key : "");
 }
 
 bool
-sched_cost_full (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+sched_cost_full (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
                  const char *backend)
 {
     assert (self && backend);
     s_backend_t *record = s_backend (self, backend, false);
     size_t capacity = record ? s_capacity (record) : 1;
-    if (health) {
-        size_t loaded = sched_health_loaded_models (health, backend, NULL, 0);
+    if (models) {
+        size_t loaded = sched_models_loaded_list (models, backend, NULL, 0);
         if (loaded > capacity)
             capacity = loaded;
     }
@@ -269,11 +269,11 @@ sched_cost_full (sched_cost_t *self, sched_health_t *health, sched_table_t *tabl
 }
 
 int64_t
-sched_cost_evict_us (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+sched_cost_evict_us (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
                      const char *backend)
 {
     assert (self && backend);
-    s_backend_t *record = s_current (self, health, backend, false);
+    s_backend_t *record = s_current (self, models, backend, false);
     if (!record || record->recent_count < s_capacity (record))
         return 0;
     size_t resident = s_capacity (record);
@@ -286,7 +286,7 @@ sched_cost_evict_us (sched_cost_t *self, sched_health_t *health, sched_table_t *
 }
 
 bool
-sched_cost_note_grant (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+sched_cost_note_grant (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
                        const char *backend, const char *model)
 {
     assert (self && backend && model);
@@ -297,11 +297,11 @@ sched_cost_note_grant (sched_cost_t *self, sched_health_t *health, sched_table_t
     //  Cold only when known not to be resident: a load time is learned
     //  only from a lease that did load (else a warm answer's LoadUs of a
     //  few µs would teach that loads cost nothing)
-    bool cold = s_residency (self, health, table, backend, key) == 0;
-    s_backend_t *record = s_current (self, health, backend, true);
+    bool cold = s_residency (self, models, table, backend, key) == 0;
+    s_backend_t *record = s_current (self, models, backend, true);
     if (!record)
         return cold;
-    if (health && !sched_health_known (health, backend))
+    if (models && !sched_models_known (models, backend))
         record->blind = true;
     size_t at = s_find (record->recent, record->recent_count, key);
     if (at == 0 && record->recent_count)
@@ -309,7 +309,7 @@ sched_cost_note_grant (sched_cost_t *self, sched_health_t *health, sched_table_t
     //  What the inventory lists loaded and the grants have not seen yet is
     //  older than any grant: at the tail
     const char *loaded [SCHED_COST_RECENT_MAX];
-    size_t listed = health ? sched_health_loaded_models (health, backend, loaded,
+    size_t listed = models ? sched_models_loaded_list (models, backend, loaded,
                                                          SCHED_COST_RECENT_MAX) : 0;
     if (listed > record->capacity)
         record->capacity = listed;
@@ -457,7 +457,7 @@ sched_cost_tokens_per_byte (sched_cost_t *self)
 //  Self test
 
 static void
-s_test_inventory (sched_health_t *health, const char *backend, const char *loaded,
+s_test_inventory (sched_models_t *models, const char *backend, const char *loaded,
                   const char *also)
 {
     json_t *inventory = json_pack ("{s:s, s:i, s:s, s:s, s:[{s:s, s:s, s:{}}, {s:s, s:s, s:{}}],"
@@ -473,7 +473,7 @@ s_test_inventory (sched_health_t *health, const char *backend, const char *loade
         json_array_append_new (json_object_get (inventory, "Loaded"),
                                json_pack ("{s:s}", "Name", also));
     ofp_msg_t *msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &inventory);
-    sched_health_apply (health, msg);
+    sched_models_apply (models, msg);
     ofp_msg_destroy (&msg);
 }
 
@@ -484,7 +484,7 @@ sched_cost_test (bool verbose)
     if (verbose)
         printf ("\n");
     sched_cost_t *cost = sched_cost_new ();
-    sched_health_t *health = sched_health_new (NULL, NULL);
+    sched_models_t *models = sched_models_new (NULL);
     sched_table_t *table = sched_table_new ();
     sched_table_register (table, "i1", 0);
 
@@ -514,32 +514,32 @@ sched_cost_test (bool verbose)
     assert (sched_cost_prefill_us (cost, "b3", "a") == 500);
 
     //  Residency: the inventory, then the grants
-    assert (sched_cost_resident (cost, health, table, "b1", ""));
-    assert (!sched_cost_resident (cost, health, table, "b1", "a"));
-    s_test_inventory (health, "b1", "a:latest", NULL);
-    assert (sched_cost_resident (cost, health, table, "b1", "a"));
+    assert (sched_cost_resident (cost, models, table, "b1", ""));
+    assert (!sched_cost_resident (cost, models, table, "b1", "a"));
+    s_test_inventory (models, "b1", "a:latest", NULL);
+    assert (sched_cost_resident (cost, models, table, "b1", "a"));
     //  b1 holds one model: a grant of b pushes a out, whatever the inventory says
-    assert (sched_cost_note_grant (cost, health, table, "b1", "b"));
-    assert (sched_cost_resident (cost, health, table, "b1", "b"));
-    assert (!sched_cost_resident (cost, health, table, "b1", "a"));
-    assert (!sched_cost_note_grant (cost, health, table, "b1", "b"));
+    assert (sched_cost_note_grant (cost, models, table, "b1", "b"));
+    assert (sched_cost_resident (cost, models, table, "b1", "b"));
+    assert (!sched_cost_resident (cost, models, table, "b1", "a"));
+    assert (!sched_cost_note_grant (cost, models, table, "b1", "b"));
     //  ...and a grant of a brings it back (a cold grant)
-    assert (sched_cost_note_grant (cost, health, table, "b1", "a"));
-    assert (sched_cost_resident (cost, health, table, "b1", "a"));
-    assert (!sched_cost_resident (cost, health, table, "b1", "b"));
+    assert (sched_cost_note_grant (cost, models, table, "b1", "a"));
+    assert (sched_cost_resident (cost, models, table, "b1", "a"));
+    assert (!sched_cost_resident (cost, models, table, "b1", "b"));
     //  A model with a lease running stays resident; with every resident model
     //  busy, a load must wait
     assert (sched_table_add (table, "0123456789abcdef", "1", "i1", "b1", "f1", NULL) == 0);
     sched_lease_t *lease = sched_table_lookup (table, "0123456789abcdef", "1");
     sched_table_set_model (table, lease, "a:latest", false, 0);
-    assert (sched_cost_full (cost, health, table, "b1"));
-    assert (!sched_cost_full (cost, health, table, "b2"));
-    assert (sched_cost_note_grant (cost, health, table, "b1", "b"));
-    assert (sched_cost_resident (cost, health, table, "b1", "a"));
+    assert (sched_cost_full (cost, models, table, "b1"));
+    assert (!sched_cost_full (cost, models, table, "b2"));
+    assert (sched_cost_note_grant (cost, models, table, "b1", "b"));
+    assert (sched_cost_resident (cost, models, table, "b1", "a"));
     sched_table_remove (table, lease);
-    assert (!sched_cost_full (cost, health, table, "b1"));
+    assert (!sched_cost_full (cost, models, table, "b1"));
     //  A backend seen holding two models at once holds two
-    s_test_inventory (health, "b2", "a:latest", NULL);
+    s_test_inventory (models, "b2", "a:latest", NULL);
     json_t *both = json_pack ("{s:s, s:i, s:s, s:s, s:[{s:s, s:s, s:{}}, {s:s, s:s, s:{}}],"
                               " s:[{s:s}, {s:s}], s:s}", "Epoch", "0123456789abcdef", "Sequence",
                               2, "Backend", "b2", "ApiFormat", "Ollama", "Models", "Name",
@@ -547,53 +547,53 @@ sched_cost_test (bool verbose)
                               "Model", "b:latest", "Details", "Loaded", "Name", "a:latest",
                               "Name", "b:latest", "FetchedUtc", "2025-01-01T00:00:00.000000Z");
     ofp_msg_t *msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &both);
-    sched_health_apply (health, msg);
+    sched_models_apply (models, msg);
     ofp_msg_destroy (&msg);
-    assert (sched_cost_note_grant (cost, health, table, "b2", "c"));
-    assert (sched_cost_resident (cost, health, table, "b2", "c"));
+    assert (sched_cost_note_grant (cost, models, table, "b2", "c"));
+    assert (sched_cost_resident (cost, models, table, "b2", "c"));
     //  c and b: of the two listed, a went, as Ollama unloads (the first by
     //  name among the idle; not the least recently used)
-    assert (!sched_cost_resident (cost, health, table, "b2", "a"));
-    assert (sched_cost_resident (cost, health, table, "b2", "b"));
+    assert (!sched_cost_resident (cost, models, table, "b2", "a"));
+    assert (sched_cost_resident (cost, models, table, "b2", "b"));
     //  What a load there costs the model it would push out (b, the first by
     //  name): its load time times its share of b2's grants, none yet
-    assert (sched_cost_evict_us (cost, health, table, "b2") == 0);
-    assert (!sched_cost_note_grant (cost, health, table, "b2", "b"));
+    assert (sched_cost_evict_us (cost, models, table, "b2") == 0);
+    assert (!sched_cost_note_grant (cost, models, table, "b2", "b"));
     double share = 1.0 / SCHED_COST_DEMAND_WEIGHT;
-    assert (sched_cost_evict_us (cost, health, table, "b2")
+    assert (sched_cost_evict_us (cost, models, table, "b2")
             == (int64_t) (share * (double) sched_cost_load_us (cost, "b2", "b")));
     //  With b busy, c (idle) is the one to go, with its faded share
     assert (sched_table_add (table, "0123456789abcdef", "2", "i1", "b2", "f1", NULL) == 0);
     lease = sched_table_lookup (table, "0123456789abcdef", "2");
     sched_table_set_model (table, lease, "b:latest", false, 0);
     share = 1.0 / SCHED_COST_DEMAND_WEIGHT * (1 - 1.0 / SCHED_COST_DEMAND_WEIGHT);
-    assert (sched_cost_evict_us (cost, health, table, "b2")
+    assert (sched_cost_evict_us (cost, models, table, "b2")
             == (int64_t) (share * (double) sched_cost_load_us (cost, "b2", "c")));
     sched_table_remove (table, lease);
     //  A backend below its capacity pushes nothing out
-    assert (sched_cost_evict_us (cost, health, table, "b9") == 0);
+    assert (sched_cost_evict_us (cost, models, table, "b9") == 0);
     //  A grant before the backend's inventory is known may name a model it
     //  lacks (its answer a 404): not cold, since nothing is known, and once
     //  the inventory is in, what it lists loaded is not pushed out by it
-    assert (!sched_cost_note_grant (cost, health, table, "b4", "x"));
-    assert (sched_cost_resident (cost, health, table, "b4", "x"));
-    s_test_inventory (health, "b4", "a:latest", "b:latest");
-    assert (!sched_cost_resident (cost, health, table, "b4", "x"));
-    assert (!sched_cost_note_grant (cost, health, table, "b4", "b"));
-    assert (sched_cost_resident (cost, health, table, "b4", "a")
-            && sched_cost_resident (cost, health, table, "b4", "b"));
-    assert (sched_cost_note_grant (cost, health, table, "b4", "x"));
+    assert (!sched_cost_note_grant (cost, models, table, "b4", "x"));
+    assert (sched_cost_resident (cost, models, table, "b4", "x"));
+    s_test_inventory (models, "b4", "a:latest", "b:latest");
+    assert (!sched_cost_resident (cost, models, table, "b4", "x"));
+    assert (!sched_cost_note_grant (cost, models, table, "b4", "b"));
+    assert (sched_cost_resident (cost, models, table, "b4", "a")
+            && sched_cost_resident (cost, models, table, "b4", "b"));
+    assert (sched_cost_note_grant (cost, models, table, "b4", "x"));
     //  Bounded: many models on one backend
     for (int index = 0; index < 3 * SCHED_COST_RECENT_MAX; index++) {
         char name [16];
         snprintf (name, sizeof name, "m%d", index);
-        sched_cost_note_grant (cost, health, table, "b3", name);
-        assert (sched_cost_resident (cost, health, table, "b3", name));
+        sched_cost_note_grant (cost, models, table, "b3", name);
+        assert (sched_cost_resident (cost, models, table, "b3", name));
     }
-    assert (!sched_cost_resident (cost, health, table, "b3", "m0"));
+    assert (!sched_cost_resident (cost, models, table, "b3", "m0"));
 
     sched_table_destroy (&table);
-    sched_health_destroy (&health);
+    sched_models_destroy (&models);
     sched_cost_destroy (&cost);
     sched_cost_destroy (&cost);
     printf ("OK\n");

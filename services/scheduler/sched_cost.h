@@ -35,7 +35,7 @@
 #define SCHED_COST_H_INCLUDED
 
 #include "of_classes.h"
-#include "sched_health.h"
+#include "sched_models.h"
 #include "sched_table.h"
 
 #define SCHED_COST_WEIGHT          8        //  a new sample weighs 1/8
@@ -74,12 +74,12 @@ void
     sched_cost_key (const char *model, char *key);
 
 //  A grant of the model on the backend: it is (about to be) resident there.
-//  health gives the inventory's loaded models, which the grant may push
+//  models gives the inventory's loaded models, which the grant may push
 //  out; table the leases running. Returns true if the model was known not
 //  to be resident (the grant pays a load); false when resident or when
 //  nothing says (no inventory yet, no grant of it).
 bool
-    sched_cost_note_grant (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+    sched_cost_note_grant (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
                            const char *backend, const char *model);
 
 //  Learns from a release of a lease of the model on the backend; cold: its
@@ -90,14 +90,14 @@ void
 
 //  True if the model is taken as resident on the backend (see above).
 bool
-    sched_cost_resident (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+    sched_cost_resident (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
                          const char *backend, const char *model);
 
 //  True if loading another model on the backend must wait for one of its
 //  resident models to go idle: it holds its capacity of models, each with a
 //  lease running.
 bool
-    sched_cost_full (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+    sched_cost_full (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
                      const char *backend);
 
 //  What loading another model on the backend costs the model it would push
@@ -106,7 +106,7 @@ bool
 //  (the chance it is asked for there again); 0 while the backend holds
 //  fewer models than its capacity.
 int64_t
-    sched_cost_evict_us (sched_cost_t *self, sched_health_t *health, sched_table_t *table,
+    sched_cost_evict_us (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
                          const char *backend);
 
 //  The learned (or guessed) load time of the model on the backend, and

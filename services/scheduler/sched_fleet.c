@@ -9,6 +9,7 @@
 #define S_MEMBER ((void *) 1)
 
 struct _sched_fleet_t {
+    of_records_t *records;      //  a reference: what the fleet's records point into
     zhashx_t *frontends;        //  id -> sched_frontend_t
     zhashx_t *backends;         //  id -> sched_backend_t, configured ones
     zhashx_t *ghosts;           //  id -> sched_backend_t, named but not configured
@@ -20,9 +21,6 @@ s_backend_destroy (void **item)
     sched_backend_t *backend = (sched_backend_t *) *item;
     if (backend) {
         zhashx_destroy (&backend->labels);
-        free (backend->id);
-        free (backend->hostname);
-        free (backend->api_format);
         free (backend);
         *item = NULL;
     }
@@ -35,101 +33,77 @@ s_frontend_destroy (void **item)
     if (frontend) {
         zhashx_destroy (&frontend->members);
         free (frontend->backends);
-        free (frontend->id);
         free (frontend);
         *item = NULL;
     }
 }
 
-static bool
-s_flag (json_t *object, const char *name)
-{
-    return json_is_true (json_object_get (object, name));
-}
-
-static int64_t
-s_int (json_t *object, const char *name)
-{
-    return json_integer_value (json_object_get (object, name));
-}
-
-static const char *
-s_string (json_t *object, const char *name)
-{
-    const char *value = json_string_value (json_object_get (object, name));
-    return value ? value : "";
-}
-
-//  Which kinds the Allow* flags of an object allow ("other" always)
+//  Which kinds the Allow* flags allow ("other" always)
 static void
-s_allows (bool *allows, json_t *object)
+s_allows (bool *allows, bool completions, bool embeddings)
 {
-    allows [SCHED_KIND_COMPLETIONS] = s_flag (object, "AllowCompletions");
-    allows [SCHED_KIND_EMBEDDINGS] = s_flag (object, "AllowEmbeddings");
+    allows [SCHED_KIND_COMPLETIONS] = completions;
+    allows [SCHED_KIND_EMBEDDINGS] = embeddings;
     allows [SCHED_KIND_OTHER] = true;
 }
 
+//  A backend from its record, or one a frontend names that the config lacks
+//  (record NULL; id is then borrowed from the frontend's record)
 static sched_backend_t *
-s_backend_new (const char *id, json_t *object, bool healthy)
+s_backend_new (const char *id, const of_backend_t *record, bool healthy)
 {
     sched_backend_t *backend = (sched_backend_t *) zmalloc (sizeof (sched_backend_t));
-    backend->id = strdup (id);
+    backend->id = id;
+    backend->record = record;
     backend->labels = zhashx_new ();
-    if (!object) {
-        backend->hostname = strdup ("");
-        backend->api_format = strdup ("");
+    if (!record)
         return backend;
-    }
     backend->configured = true;
-    backend->active = s_flag (object, "Active");
+    backend->active = record->active;
     backend->healthy = healthy;
-    s_allows (backend->allows, object);
-    size_t index;
-    json_t *label;
-    json_array_foreach (json_object_get (object, "Labels"), index, label)
-        zhashx_insert (backend->labels, json_string_value (label), S_MEMBER);
-    backend->max_parallel = (size_t) s_int (object, "MaxParallelRequests");
-    backend->queue_threshold = (size_t) s_int (object, "RateLimitRequestsThreshold");
-    backend->hostname = strdup (s_string (object, "Hostname"));
-    backend->port = (int) s_int (object, "Port");
-    backend->ssl = s_flag (object, "Ssl");
-    backend->api_format = strdup (s_string (object, "ApiFormat"));
-    backend->openai = streq (backend->api_format, "OpenAI");
+    s_allows (backend->allows, record->allow_completions, record->allow_embeddings);
+    for (size_t index = 0; index < record->labels.count; index++)
+        zhashx_insert (backend->labels, record->labels.items [index], S_MEMBER);
+    backend->max_parallel = (size_t) record->max_parallel_requests;
+    backend->queue_threshold = (size_t) record->rate_limit_requests_threshold;
+    backend->openai = record->api_format == OF_API_OPENAI;
     return backend;
 }
 
 static sched_policy_t
-s_policy (const char *name)
+s_policy (of_balancing_t balancing)
 {
-    if (streq (name, "Random"))
-        return SCHED_POLICY_RANDOM;
-    if (streq (name, "LeastOutstanding"))
-        return SCHED_POLICY_LEAST_OUTSTANDING;
-    if (streq (name, "LeastLatency"))
-        return SCHED_POLICY_LEAST_LATENCY;
-    if (streq (name, "PredictedLatency"))
-        return SCHED_POLICY_PREDICTED_LATENCY;
+    switch (balancing) {
+        case OF_BALANCING_RANDOM:
+            return SCHED_POLICY_RANDOM;
+        case OF_BALANCING_LEAST_OUTSTANDING:
+            return SCHED_POLICY_LEAST_OUTSTANDING;
+        case OF_BALANCING_LEAST_LATENCY:
+            return SCHED_POLICY_LEAST_LATENCY;
+        case OF_BALANCING_PREDICTED_LATENCY:
+            return SCHED_POLICY_PREDICTED_LATENCY;
+        case OF_BALANCING_ROUND_ROBIN:
+            break;
+    }
     return SCHED_POLICY_ROUND_ROBIN;
 }
 
 static sched_frontend_t *
-s_frontend_new (sched_fleet_t *self, const char *id, json_t *object)
+s_frontend_new (sched_fleet_t *self, const of_frontend_t *record)
 {
     sched_frontend_t *frontend = (sched_frontend_t *) zmalloc (sizeof (sched_frontend_t));
-    frontend->id = strdup (id);
-    frontend->active = s_flag (object, "Active");
-    s_allows (frontend->allows, object);
-    frontend->policy = s_policy (s_string (object, "LoadBalancing"));
-    frontend->sticky = s_flag (object, "UseStickySessions");
-    frontend->sticky_ms = s_int (object, "StickySessionExpirationMs");
-    json_t *names = json_object_get (object, "Backends");
-    frontend->backends = (sched_backend_t **) zmalloc ((json_array_size (names) + 1)
+    frontend->id = record->identifier;
+    frontend->record = record;
+    frontend->active = record->active;
+    s_allows (frontend->allows, record->allow_completions, record->allow_embeddings);
+    frontend->policy = s_policy (record->load_balancing);
+    frontend->sticky = record->use_sticky_sessions;
+    frontend->sticky_ms = record->sticky_session_expiration_ms;
+    frontend->backends = (sched_backend_t **) zmalloc ((record->backends.count + 1)
                                                        * sizeof (sched_backend_t *));
     frontend->members = zhashx_new ();
-    size_t index;
-    json_t *name;
-    json_array_foreach (names, index, name) {
-        const char *backend_id = json_string_value (name);
+    for (size_t index = 0; index < record->backends.count; index++) {
+        const char *backend_id = record->backends.items [index];
         sched_backend_t *backend = sched_fleet_backend (self, backend_id);
         if (!backend)
             backend = (sched_backend_t *) zhashx_lookup (self->ghosts, backend_id);
@@ -145,27 +119,32 @@ s_frontend_new (sched_fleet_t *self, const char *id, json_t *object)
 }
 
 sched_fleet_t *
-sched_fleet_new (json_t *frontends, json_t *backends, sched_fleet_healthy_fn *healthy,
-                 void *arg, sched_fleet_t *previous)
+sched_fleet_new (of_records_t *records, sched_fleet_healthy_fn *healthy, void *arg,
+                 sched_fleet_t *previous)
 {
-    assert (healthy);
+    assert (records && healthy);
     sched_fleet_t *self = (sched_fleet_t *) zmalloc (sizeof (sched_fleet_t));
+    self->records = of_records_ref (records);
     self->frontends = zhashx_new ();
     zhashx_set_destructor (self->frontends, s_frontend_destroy);
     self->backends = zhashx_new ();
     zhashx_set_destructor (self->backends, s_backend_destroy);
     self->ghosts = zhashx_new ();
     zhashx_set_destructor (self->ghosts, s_backend_destroy);
-    const char *id;
-    json_t *object;
-    json_object_foreach (backends, id, object)
-        zhashx_insert (self->backends, id, s_backend_new (id, object, healthy (arg, id)));
-    json_object_foreach (frontends, id, object) {
-        sched_frontend_t *frontend = s_frontend_new (self, id, object);
-        sched_frontend_t *before = previous ? sched_fleet_frontend (previous, id) : NULL;
+    for (size_t index = 0; index < of_records_backend_count (records); index++) {
+        const of_backend_t *record = of_records_backend_at (records, index);
+        zhashx_insert (self->backends, record->identifier,
+                       s_backend_new (record->identifier, record,
+                                      healthy (arg, record->identifier)));
+    }
+    for (size_t index = 0; index < of_records_frontend_count (records); index++) {
+        const of_frontend_t *record = of_records_frontend_at (records, index);
+        sched_frontend_t *frontend = s_frontend_new (self, record);
+        sched_frontend_t *before = previous ? sched_fleet_frontend (previous, frontend->id)
+                                            : NULL;
         if (before && frontend->count)
             frontend->cursor = before->cursor % frontend->count;
-        zhashx_insert (self->frontends, id, frontend);
+        zhashx_insert (self->frontends, frontend->id, frontend);
     }
     return self;
 }
@@ -180,6 +159,7 @@ sched_fleet_destroy (sched_fleet_t **self_p)
     zhashx_destroy (&self->frontends);
     zhashx_destroy (&self->backends);
     zhashx_destroy (&self->ghosts);
+    of_records_destroy (&self->records);
     free (self);
     *self_p = NULL;
 }
@@ -307,7 +287,9 @@ sched_fleet_test (bool verbose)
         "[{\"Identifier\":\"f1\",\"Backends\":[\"b3\",\"b1\",\"b2\"],"
         "\"LoadBalancing\":\"leastoutstanding\",\"UseStickySessions\":true}]");
 
-    sched_fleet_t *fleet = sched_fleet_new (frontends, backends, s_test_healthy, NULL, NULL);
+    of_records_t *records = of_records_new (frontends, backends, NULL);
+    sched_fleet_t *fleet = sched_fleet_new (records, s_test_healthy, NULL, NULL);
+    of_records_destroy (&records);
     sched_frontend_t *frontend = sched_fleet_frontend (fleet, "f1");
     assert (frontend && frontend->count == 3 && frontend->sticky && frontend->active);
     assert (frontend->policy == SCHED_POLICY_LEAST_OUTSTANDING);
@@ -316,7 +298,8 @@ sched_fleet_test (bool verbose)
     sched_backend_t *b1 = sched_fleet_backend (fleet, "b1");
     assert (b1 && b1->healthy && b1->max_parallel == 4 && b1->queue_threshold == 10);
     assert (zhashx_lookup (b1->labels, "eu") && !zhashx_lookup (b1->labels, "europe"));
-    assert (b1->port == 11434 && streq (b1->api_format, "Ollama") && streq (b1->hostname, "localhost"));
+    assert (b1->record == of_records_backend (fleet->records, "b1") && !b1->openai);
+    assert (b1->record->port == 11434 && streq (b1->record->hostname, "localhost"));
     sched_backend_t *b2 = sched_fleet_backend (fleet, "b2");
     assert (!b2->healthy && !sched_fleet_serves (b2));
     assert (!b2->allows [SCHED_KIND_EMBEDDINGS] && b2->allows [SCHED_KIND_OTHER]);
@@ -331,16 +314,21 @@ sched_fleet_test (bool verbose)
     //  b1 leaves the frontend, b9 (not configured) joins it: b1's sessions go
     json_object_set_new (json_object_get (frontends, "f1"), "Backends",
                          json_pack ("[s, s, s]", "b3", "b9", "b2"));
-    sched_fleet_t *next = sched_fleet_new (frontends, backends, s_test_healthy, NULL, fleet);
+    records = of_records_new (frontends, backends, NULL);
+    sched_fleet_t *next = sched_fleet_new (records, s_test_healthy, NULL, fleet);
+    of_records_destroy (&records);
     frontend = sched_fleet_frontend (next, "f1");
     assert (frontend->cursor == 2);
     assert (!frontend->backends [1]->configured && !sched_fleet_serves (frontend->backends [1]));
+    assert (frontend->backends [1]->record == NULL && streq (frontend->backends [1]->id, "b9"));
     char log [256] = "";
     sched_fleet_diff (next, fleet, s_test_lost, log);
     assert (streq (log, "f1/b1 f1/b2 "));
 
     //  The frontend is deleted: all its sessions go
-    sched_fleet_t *empty = sched_fleet_new (NULL, backends, s_test_healthy, NULL, next);
+    records = of_records_new (NULL, backends, NULL);
+    sched_fleet_t *empty = sched_fleet_new (records, s_test_healthy, NULL, next);
+    of_records_destroy (&records);
     *log = 0;
     sched_fleet_diff (empty, next, s_test_lost, log);
     assert (streq (log, "f1/* "));

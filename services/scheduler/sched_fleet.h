@@ -1,10 +1,11 @@
 /*  =========================================================================
     sched_fleet - the frontends and backends as the scheduler routes them
 
-    Compiled from the config copy and the health view whenever either
-    changes, so that deciding an ask reads plain records instead of JSON:
-    each frontend holds its backends in the order of its Backends list (the
-    round-robin order), each backend its flags, limits and label set. A fleet
+    Compiled from the config's records (of_records) and the health view
+    whenever either changes, so that deciding an ask reads what routing
+    needs at hand: each frontend holds its backends in the order of its
+    Backends list (the round-robin order), resolved, each backend its health,
+    flags, limits and label set, and both the record they come from. A fleet
     never changes once built; a new one replaces it, taking over the
     round-robin cursors of the old one.
     =========================================================================
@@ -26,7 +27,8 @@ typedef enum {
 
 //  One backend (read-only for callers)
 typedef struct {
-    char *id;
+    const char *id;
+    const of_backend_t *record; //  NULL when not configured (the fleet's records)
     bool configured;            //  false: a frontend names it, the config lacks it
     bool active;
     bool healthy;               //  per healthmon, when the fleet was built
@@ -34,16 +36,13 @@ typedef struct {
     zhashx_t *labels;           //  its Labels, as a set
     size_t max_parallel;        //  MaxParallelRequests
     size_t queue_threshold;     //  RateLimitRequestsThreshold: asks that may wait for it
-    char *hostname;
-    int port;
-    bool ssl;
-    char *api_format;
     bool openai;                //  ApiFormat OpenAI: serves /v1 routes only
 } sched_backend_t;
 
 //  One frontend (read-only for callers but for cursor)
 typedef struct {
-    char *id;
+    const char *id;
+    const of_frontend_t *record;//  the fleet's records
     bool active;
     bool allows [SCHED_KIND_COUNT];
     sched_policy_t policy;
@@ -64,12 +63,12 @@ typedef bool (sched_fleet_healthy_fn) (void *arg, const char *backend);
 //  is NULL for every backend of the frontend
 typedef void (sched_fleet_lost_fn) (void *arg, const char *frontend, const char *backend);
 
-//  Builds a fleet from the config's frontends and backends (JSON objects from
-//  Identifier to normalized object, as of_clone_objects gives them; borrowed)
-//  and the health. Cursors are taken over from previous (may be NULL).
+//  Builds a fleet from the config's records (as of_clone_records gives them;
+//  the fleet takes a reference, so they last as long as it) and the health.
+//  Cursors are taken over from previous (may be NULL).
 sched_fleet_t *
-    sched_fleet_new (json_t *frontends, json_t *backends, sched_fleet_healthy_fn *healthy,
-                     void *arg, sched_fleet_t *previous);
+    sched_fleet_new (of_records_t *records, sched_fleet_healthy_fn *healthy, void *arg,
+                     sched_fleet_t *previous);
 
 //  Destroys a fleet; accepts NULL.
 void
@@ -105,7 +104,8 @@ void
                       void *arg);
 
 //  Normalizes a JSON array of objects of a kind, given as text, into what
-//  of_clone_objects gives (Identifier to object). Caller owns. For tests.
+//  of_clone_objects gives (Identifier to object), for tests to compile into
+//  records (of_records_new) after changing them. Caller owns.
 json_t *
     sched_fleet_objects (of_kind_t kind, const char *text);
 

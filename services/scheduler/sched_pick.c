@@ -99,8 +99,8 @@ static bool
 s_better (sched_pick_env_t *env, const char *model, bool by_latency, const sched_backend_t *a,
           const sched_backend_t *b)
 {
-    bool loaded_a = sched_health_loaded (env->health, a->id, model);
-    bool loaded_b = sched_health_loaded (env->health, b->id, model);
+    bool loaded_a = sched_models_loaded (env->models, a->id, model);
+    bool loaded_b = sched_models_loaded (env->models, b->id, model);
     if (loaded_a != loaded_b)
         return loaded_a;
     bool known_a = by_latency && env->speed && sched_speed_samples (env->speed, a->id) > 0;
@@ -126,12 +126,12 @@ s_explore (sched_pick_env_t *env, sched_frontend_t *frontend, const char *model,
 {
     bool warm_room = false;
     for (size_t index = 0; index < count && !warm_room; index++)
-        warm_room = sched_health_loaded (env->health, frontend->backends [free [index]]->id, model);
+        warm_room = sched_models_loaded (env->models, frontend->backends [free [index]]->id, model);
     for (size_t step = 0; step < count; step++) {
         size_t index = (start + step) % count;
         sched_backend_t *backend = frontend->backends [free [index]];
         if (s_unexplored (env, backend) && sched_table_leases (env->table, backend->id) == 0
-        &&  (!warm_room || sched_health_loaded (env->health, backend->id, model)))
+        &&  (!warm_room || sched_models_loaded (env->models, backend->id, model)))
             return index;
     }
     return count;
@@ -153,12 +153,12 @@ s_predict_free (sched_pick_env_t *env, const sched_ask_t *ask, const sched_backe
     if (!env->cost)
         return 0;
     int64_t total = 0;
-    bool resident = sched_cost_resident (env->cost, env->health, env->table, backend->id,
+    bool resident = sched_cost_resident (env->cost, env->models, env->table, backend->id,
                                          ask->model);
     if (!resident) {
         total += sched_cost_load_us (env->cost, backend->id, ask->model)
-               + sched_cost_evict_us (env->cost, env->health, env->table, backend->id);
-        if (sched_cost_full (env->cost, env->health, env->table, backend->id)) {
+               + sched_cost_evict_us (env->cost, env->models, env->table, backend->id);
+        if (sched_cost_full (env->cost, env->models, env->table, backend->id)) {
             int64_t duration = env->speed ? sched_speed_duration (env->speed, backend->id,
                                                                   env->now) : -1;
             total += (duration > 0 ? duration : S_DURATION_GUESS_MS) * 1000 / 2;
@@ -359,9 +359,9 @@ s_candidates (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask
             continue;
         labelled++;
         bool usable = backend->healthy && !sched_ask_excludes (ask, backend->id);
-        if (!sched_health_has_model (env->health, backend->id, ask->model)) {
+        if (!sched_models_has (env->models, backend->id, ask->model)) {
             //  A model on its way: the ask may wait for it
-            if (usable && sched_health_pulling (env->health, backend->id, ask->model))
+            if (usable && sched_models_pulling (env->models, backend->id, ask->model))
                 pick->usable [pick->usable_count++] = backend->id;
             continue;
         }
@@ -429,7 +429,7 @@ s_sticky (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *
 void
 sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *pick)
 {
-    assert (env && env->table && env->sessions && env->health && ask && pick);
+    assert (env && env->table && env->sessions && env->models && ask && pick);
     pick->frontend = NULL;
     pick->backend = NULL;
     pick->sticky = false;
@@ -507,8 +507,9 @@ s_test_healthy (void *arg, const char *backend)
 static void
 s_test_rebuild (s_test_t *test)
 {
-    sched_fleet_t *fleet = sched_fleet_new (test->frontends, test->backends, s_test_healthy, test,
-                                            test->env.fleet);
+    of_records_t *records = of_records_new (test->frontends, test->backends, NULL);
+    sched_fleet_t *fleet = sched_fleet_new (records, s_test_healthy, test, test->env.fleet);
+    of_records_destroy (&records);
     sched_fleet_destroy (&test->env.fleet);
     test->env.fleet = fleet;
 }
@@ -548,7 +549,7 @@ s_test_decide (s_test_t *test, const char *lease, sched_pick_t *pick)
         if (test->env.cost && *ask->model) {
             char model [OFP_MODELS_KEY_MAX];
             sched_cost_key (ask->model, model);
-            bool cold = sched_cost_note_grant (test->env.cost, test->env.health, test->env.table,
+            bool cold = sched_cost_note_grant (test->env.cost, test->env.models, test->env.table,
                                                pick->backend->id, ask->model);
             sched_table_set_model (test->env.table,
                                    sched_table_lookup (test->env.table, "0123456789abcdef",
@@ -595,7 +596,7 @@ sched_pick_test (bool verbose)
     test.sick = zhashx_new ();
     test.env.table = sched_table_new ();
     test.env.sessions = sched_sessions_new (100);
-    test.env.health = sched_health_new (NULL, NULL);
+    test.env.models = sched_models_new (NULL);
     test.env.now = 1000;
     sched_table_register (test.env.table, "i1", test.env.now);
     const char *f1 = "{\"Frontend\":\"f1\"}";
@@ -691,7 +692,7 @@ sched_pick_test (bool verbose)
                                    "Model", "llama3:latest", "Details", "Loaded", "FetchedUtc",
                                    "2025-01-01T00:00:00.000000Z");
     ofp_msg_t *msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &inventory);
-    sched_health_apply (test.env.health, msg);
+    sched_models_apply (test.env.models, msg);
     ofp_msg_destroy (&msg);
     const char *llama = "{\"Frontend\":\"f1\",\"Model\":\"llama3\",\"Labels\":[\"eu\"]}";
     assert (streq (s_test_verdict (&test, llama), "b1"));
@@ -705,7 +706,7 @@ sched_pick_test (bool verbose)
                               "Sequence", 2, "Backend", "b1", "Model", "qwen:latest", "Status",
                               "pulling manifest", "Done", 0);
     msg = ofp_msg_new (&ofp_models_protocol, "PULL", NULL, &pull);
-    assert (sched_health_apply (test.env.health, msg));
+    assert (sched_models_apply (test.env.models, msg));
     ofp_msg_destroy (&msg);
     assert (streq (s_test_verdict (&test, qwen), "WAIT 1"));
     //  The only backend with the model is not healthy: a clear refusal
@@ -744,7 +745,7 @@ sched_pick_test (bool verbose)
                            "llama3:latest", "Details", "Loaded", "Name", "llama3:latest",
                            "FetchedUtc", "2025-01-01T00:00:00.000000Z");
     msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &inventory);
-    sched_health_apply (test.env.health, msg);
+    sched_models_apply (test.env.models, msg);
     ofp_msg_destroy (&msg);
     const char *loaded = "{\"Frontend\":\"f2\",\"Kind\":\"other\",\"Model\":\"llama3\"}";
     assert (streq (s_test_verdict (&test, loaded), "b3"));
@@ -833,7 +834,7 @@ sched_pick_test (bool verbose)
                            "llama3:latest", "Details", "Loaded", "Name", "llama3:latest",
                            "FetchedUtc", "2025-01-01T00:00:00.000000Z");
     msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &inventory);
-    assert (sched_health_apply (test.env.health, msg));
+    assert (sched_models_apply (test.env.models, msg));
     ofp_msg_destroy (&msg);
     test.env.speed = sched_speed_new ();
     sched_speed_note (test.env.speed, "b2", 50, 500, test.env.now);
@@ -1007,7 +1008,7 @@ sched_pick_test (bool verbose)
     assert (streq (s_test_verdict (&test, f1), "WAIT 3"));
 
     sched_fleet_destroy (&test.env.fleet);
-    sched_health_destroy (&test.env.health);
+    sched_models_destroy (&test.env.models);
     sched_sessions_destroy (&test.env.sessions);
     sched_table_destroy (&test.env.table);
     zhashx_destroy (&test.sick);

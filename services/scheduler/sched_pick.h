@@ -29,7 +29,7 @@
 #include "of_classes.h"
 #include "sched_cost.h"
 #include "sched_fleet.h"
-#include "sched_health.h"
+#include "sched_models.h"
 #include "sched_keys.h"
 #include "sched_prefix.h"
 #include "sched_queue.h"
@@ -52,7 +52,7 @@ typedef struct {
     sched_fleet_t *fleet;       //  NULL until the config is known
     sched_table_t *table;       //  leases per backend
     sched_sessions_t *sessions;
-    sched_health_t *health;     //  model inventories
+    sched_models_t *models;     //  model inventories
     int64_t now;                //  zclock_mono
     sched_speed_t *speed;       //  LeastLatency's estimates; NULL: nothing learned
     sched_cost_t *cost;         //  residency and rates per model; NULL: nothing learned

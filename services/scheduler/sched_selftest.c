@@ -4,6 +4,8 @@
 #include "sched_broker.h"
 #include "sched_fleet.h"
 #include "sched_health.h"
+#include "sched_models.h"
+#include "sched_view.h"
 #include "sched_keys.h"
 #include "sched_pick.h"
 #include "sched_queue.h"
@@ -19,7 +21,9 @@ static const of_selftest_t s_tests [] = {
     {"sched_sessions", sched_sessions_test},
     {"sched_table", sched_table_test},
     {"sched_queue", sched_queue_test},
+    {"sched_view", sched_view_test},
     {"sched_health", sched_health_test},
+    {"sched_models", sched_models_test},
     {"sched_fleet", sched_fleet_test},
     {"sched_speed", sched_speed_test},
     {"sched_cost", sched_cost_test},

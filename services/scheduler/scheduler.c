@@ -2,9 +2,9 @@
     scheduler - the lease service actor (proto/lease.md)
 
     Owns the sockets and the loop, and dispatches: ingress requests on the
-    ROUTER, health and model inventories from the monitors' PUBs
-    (sched_health), the config from configd (of_clone), and the heartbeat
-    timer (expiry of silent ingresses and sessions, STATE). The asks go to
+    ROUTER, health (sched_health) and model inventories (sched_models) from
+    the monitors' PUBs, the config from configd (of_clone), and the
+    heartbeat timer (expiry of silent ingresses and sessions, STATE). The asks go to
     sched_broker, which decides them with sched_pick over the fleet that is
     compiled again here whenever the config or the health changes.
 
@@ -18,6 +18,7 @@
 #include "of_service.h"
 #include "sched_broker.h"
 #include "sched_admin.h"
+#include "sched_health.h"
 #include "sched_settle.h"
 
 #define S_MALFORMED_LOGGED  10
@@ -34,7 +35,8 @@ typedef struct {
     zloop_t *loop;
     of_clone_t *clone;
     sched_pick_env_t env;           //  fleet (NULL until the config is known),
-                                    //  table, sessions, health: owned here
+                                    //  table, sessions, models: owned here
+    sched_health_t *health;         //  healthmon's word, compiled into the fleet
     sched_broker_t *broker;
     sched_settle_t *settle;         //  the epoch's first LivenessMs: leases taken back
     char epoch [OFP_EPOCH_LENGTH + 1];
@@ -82,7 +84,7 @@ static void s_settle (s_scheduler_t *self, int64_t now);
 static bool
 s_healthy (void *arg, const char *backend)
 {
-    return sched_health_healthy (((s_scheduler_t *) arg)->env.health, backend);
+    return sched_health_healthy (((s_scheduler_t *) arg)->health, backend);
 }
 
 static void
@@ -98,9 +100,8 @@ s_rebuild (s_scheduler_t *self)
 {
     if (!of_clone_ready (self->clone))
         return;
-    sched_fleet_t *fleet = sched_fleet_new (of_clone_objects (self->clone, OF_KIND_FRONTEND),
-                                            of_clone_objects (self->clone, OF_KIND_BACKEND),
-                                            s_healthy, self, self->env.fleet);
+    sched_fleet_t *fleet = sched_fleet_new (of_clone_records (self->clone), s_healthy, self,
+                                            self->env.fleet);
     sched_fleet_diff (fleet, self->env.fleet, s_lost, self);
     sched_fleet_destroy (&self->env.fleet);
     self->env.fleet = fleet;
@@ -111,9 +112,15 @@ static void
 s_on_config (void *arg, of_kind_t kind, const char *identifier, json_t *object)
 {
     (void) kind;
-    (void) identifier;
     (void) object;
-    s_rebuild ((s_scheduler_t *) arg);
+    s_scheduler_t *self = (s_scheduler_t *) arg;
+    //  configd writes only what the schema takes, so this is a newer configd's
+    //  object or a bug: routed as if absent, and said once per change
+    of_records_t *records = of_clone_records (self->clone);
+    if (of_records_refused (records))
+        of_log_warning ("config %s: %zu objects left out: %s", identifier ? identifier : "snapshot",
+                        of_records_refused (records), of_records_error (records));
+    s_rebuild (self);
 }
 
 static int
@@ -121,7 +128,9 @@ s_on_monitor (zloop_t *loop, zsock_t *socket, void *arg)
 {
     (void) loop;
     s_scheduler_t *self = (s_scheduler_t *) arg;
-    if (sched_health_recv (self->env.health, socket))
+    //  Health is compiled into the fleet; inventories are read as asks are decided
+    if (socket == sched_health_socket (self->health) ? sched_health_recv (self->health)
+                                                     : sched_models_recv (self->env.models))
         s_rebuild (self);
     s_settle (self, zclock_mono ());
     return 0;
@@ -184,7 +193,7 @@ s_publish_state (s_scheduler_t *self)
 static void
 s_settle (s_scheduler_t *self, int64_t now)
 {
-    bool blind = !sched_health_heard (self->env.health)
+    bool blind = !sched_health_heard (self->health)
               && now < sched_settle_ends (self->settle);
     bool holding = sched_settle_holding (self->settle, now) || blind;
     if (holding == sched_broker_held (self->broker))
@@ -195,7 +204,7 @@ s_settle (s_scheduler_t *self, int64_t now)
                      blind ? " and healthmon's STATE comes" : "",
                      (long long) (sched_settle_ends (self->settle) - now));
     else
-    if (!sched_health_heard (self->env.health))
+    if (!sched_health_heard (self->health))
         of_log_info ("grants resume without healthmon's STATE: no backend is known healthy");
     else
         of_log_info ("grants resume: %s", sched_settle_pending (self->settle)
@@ -523,7 +532,8 @@ s_destroy (s_scheduler_t *self)
     sched_keys_destroy (&self->env.keys);
     sched_sessions_destroy (&self->env.sessions);
     sched_fleet_destroy (&self->env.fleet);
-    sched_health_destroy (&self->env.health);
+    sched_health_destroy (&self->health);
+    sched_models_destroy (&self->env.models);
     of_clone_destroy (&self->clone);
     zsock_destroy (&self->router);
     zsock_destroy (&self->publisher);
@@ -545,8 +555,9 @@ scheduler_actor (zsock_t *pipe, void *args)
     }
     self.clone = of_clone_new (settings->config_publisher, settings->config_router,
                                settings->liveness_ms);
-    self.env.health = sched_health_new (settings->health_publisher, settings->models_publisher);
-    if (!self.clone || !self.env.health) {
+    self.health = sched_health_new (settings->health_publisher);
+    self.env.models = sched_models_new (settings->models_publisher);
+    if (!self.clone || !self.health || !self.env.models) {
         of_service_failed (pipe, "cannot connect to configd (%s) or the monitors (%s, %s): %s",
                            settings->config_publisher, settings->health_publisher,
                            settings->models_publisher, strerror (errno));
@@ -576,8 +587,8 @@ scheduler_actor (zsock_t *pipe, void *args)
     zloop_set_nonstop (self.loop, true);
     zloop_reader (self.loop, pipe, of_service_on_pipe, NULL);
     zloop_reader (self.loop, self.router, s_on_request, &self);
-    zloop_reader (self.loop, sched_health_health_socket (self.env.health), s_on_monitor, &self);
-    zloop_reader (self.loop, sched_health_models_socket (self.env.health), s_on_monitor, &self);
+    zloop_reader (self.loop, sched_health_socket (self.health), s_on_monitor, &self);
+    zloop_reader (self.loop, sched_models_socket (self.env.models), s_on_monitor, &self);
     of_clone_attach (self.clone, self.loop);
     zloop_timer (self.loop, (size_t) settings->heartbeat_ms, 0, s_on_state_timer, &self);
     zloop_timer (self.loop, (size_t) settings->liveness_ms, 1, s_on_settle_timer, &self);
