@@ -13,6 +13,7 @@ struct _sched_models_t {
     zhashx_t *inventories;      //  backend -> set of model keys, for fetched inventories
     zhashx_t *loaded;           //  backend -> set of the model keys it has loaded
     zhashx_t *pulls;            //  "backend\nmodel key" of the pulls running (a set)
+    zhashx_t *reported;         //  backends with an inventory record, fetched or not (a set)
     uint64_t malformed;
 };
 
@@ -32,6 +33,7 @@ sched_models_new (const char *publisher)
     self->inventories = s_map_new ();
     self->loaded = s_map_new ();
     self->pulls = zhashx_new ();
+    self->reported = zhashx_new ();
     if (publisher) {
         self->socket = sched_view_subscriber (publisher, OFP_MODELS_SIGNATURE);
         if (!self->socket)
@@ -51,6 +53,7 @@ sched_models_destroy (sched_models_t **self_p)
     zhashx_destroy (&self->inventories);
     zhashx_destroy (&self->loaded);
     zhashx_destroy (&self->pulls);
+    zhashx_destroy (&self->reported);
     free (self);
     *self_p = NULL;
 }
@@ -95,12 +98,18 @@ s_inventory_keys (json_t *inventory, const char *list)
 //  Replaces one backend's inventory (and loaded models) in the maps; true
 //  if that changed its models
 static bool
-s_apply_inventory (zhashx_t *inventories, zhashx_t *loaded, json_t *inventory)
+s_apply_inventory (zhashx_t *inventories, zhashx_t *loaded, zhashx_t *reported,
+                   json_t *inventory)
 {
     const char *backend = json_string_value (json_object_get (inventory, "Backend"));
+    //  First word of a backend, even of a fetch that failed: from now on a
+    //  backend known to have a model is not preferred to it (sched_pick)
+    bool first = !zhashx_lookup (reported, backend);
+    if (first)
+        zhashx_insert (reported, backend, SCHED_VIEW_MEMBER);
     zhashx_t *models = s_inventory_keys (inventory, "Models");
     zhashx_t *before = (zhashx_t *) zhashx_lookup (inventories, backend);
-    bool changed = (models == NULL) != (before == NULL)
+    bool changed = first || (models == NULL) != (before == NULL)
                    || (models && !sched_view_sets_equal (models, before));
     if (models)
         zhashx_update (inventories, backend, models);
@@ -146,15 +155,17 @@ s_apply_state (sched_models_t *self, json_t *body)
     zhashx_t *inventories = s_map_new ();
     zhashx_t *loaded = s_map_new ();
     zhashx_t *pulls = zhashx_new ();
+    zhashx_t *reported = zhashx_new ();
     size_t index;
     json_t *record;
     json_array_foreach (json_object_get (body, "Inventories"), index, record)
-        s_apply_inventory (inventories, loaded, record);
+        s_apply_inventory (inventories, loaded, reported, record);
     json_array_foreach (json_object_get (body, "Pulls"), index, record)
         s_apply_pull (pulls, record);
     //  Applied to empty maps, every record "changed" them: compare with the old ones
     bool changed = zhashx_size (inventories) != zhashx_size (self->inventories)
-                   || !sched_view_sets_equal (pulls, self->pulls);
+                   || !sched_view_sets_equal (pulls, self->pulls)
+                   || !sched_view_sets_equal (reported, self->reported);
     for (zhashx_t *models = (zhashx_t *) zhashx_first (inventories); models && !changed;
          models = (zhashx_t *) zhashx_next (inventories)) {
         zhashx_t *before = (zhashx_t *) zhashx_lookup (self->inventories,
@@ -164,9 +175,11 @@ s_apply_state (sched_models_t *self, json_t *body)
     zhashx_destroy (&self->inventories);
     zhashx_destroy (&self->loaded);
     zhashx_destroy (&self->pulls);
+    zhashx_destroy (&self->reported);
     self->inventories = inventories;
     self->loaded = loaded;
     self->pulls = pulls;
+    self->reported = reported;
     return changed;
 }
 
@@ -182,7 +195,7 @@ sched_models_apply (sched_models_t *self, ofp_msg_t *msg)
     if (ofp_msg_is (msg, "STATE"))
         return s_apply_state (self, body);
     if (ofp_msg_is (msg, "INVENTORY"))
-        return s_apply_inventory (self->inventories, self->loaded, body);
+        return s_apply_inventory (self->inventories, self->loaded, self->reported, body);
     if (ofp_msg_is (msg, "PULL"))
         return s_apply_pull (self->pulls, body);
     return false;
@@ -200,6 +213,13 @@ sched_models_has (sched_models_t *self, const char *backend, const char *model)
     char key [OFP_MODELS_KEY_MAX];
     ofp_models_key (key, model);
     return zhashx_lookup (models, key) != NULL;
+}
+
+bool
+sched_models_reported (sched_models_t *self, const char *backend)
+{
+    assert (self && backend);
+    return zhashx_lookup (self->reported, backend) != NULL;
 }
 
 bool
@@ -303,9 +323,13 @@ sched_models_test (bool verbose)
 
     //  Inventories: unknown means no filter; names without a tag are ":latest"
     assert (sched_models_has (models, "b1", "llama3"));
-    assert (!sched_models_known (models, "b1"));
+    assert (!sched_models_known (models, "b1") && !sched_models_reported (models, "b1"));
+    //  A fetch that failed before any success: still unknown, but reported
+    //  (a change: it no longer yields to a backend known to have a model)
+    assert (s_test_apply (models, s_inventory ("b1", "llama3:latest", false)));
     assert (!s_test_apply (models, s_inventory ("b1", "llama3:latest", false)));
     assert (sched_models_has (models, "b1", "mistral"));
+    assert (!sched_models_known (models, "b1") && sched_models_reported (models, "b1"));
     assert (s_test_apply (models, s_inventory ("b1", "llama3:latest", true)));
     assert (sched_models_known (models, "b1") && !sched_models_known (models, "b2"));
     assert (sched_models_has (models, "b1", "llama3"));
@@ -339,8 +363,8 @@ sched_models_test (bool verbose)
                                             "\"Inventories\":[],\"Pulls\":[{\"Backend\":\"b2\","
                                             "\"Model\":\"m\",\"Status\":\"\",\"Done\":false}]}")));
     assert (sched_models_pulling (models, "b2", "m"));
-    //  That STATE listed no inventory: b1's is unknown again
-    assert (sched_models_has (models, "b1", "x"));
+    //  That STATE listed no inventory: b1's is unknown again, and not reported
+    assert (sched_models_has (models, "b1", "x") && !sched_models_reported (models, "b1"));
 
     //  Malformed messages are counted and change nothing
     ofp_msg_t *bad = s_models ("PULL", "{\"Epoch\":1}");

@@ -45,6 +45,11 @@ bool
 bool
     sched_models_has (sched_models_t *self, const char *backend, const char *model);
 
+//  True if modelsync has reported on the backend's inventory at all: fetched,
+//  or its fetch failed (a backend it could never list stays unfiltered).
+bool
+    sched_models_reported (sched_models_t *self, const char *backend);
+
 //  True if an inventory of the backend is held (modelsync fetched it).
 bool
     sched_models_known (sched_models_t *self, const char *backend);

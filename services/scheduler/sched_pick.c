@@ -369,6 +369,20 @@ s_candidates (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask
         if (usable)
             candidates [count++] = index;
     }
+    //  A backend modelsync has not reported on yet (just configured, or just
+    //  started) may lack the model, whose 404 would reach the client: it is a
+    //  candidate only while no backend is known to have the model
+    if (count && *ask->model) {
+        bool holder = false;
+        for (size_t index = 0; index < count && !holder; index++)
+            holder = sched_models_known (env->models, frontend->backends [candidates [index]]->id);
+        size_t kept = 0;
+        for (size_t index = 0; holder && index < count; index++)
+            if (sched_models_reported (env->models, frontend->backends [candidates [index]]->id))
+                candidates [kept++] = candidates [index];
+        if (holder)
+            count = kept;
+    }
     if (allowing == 0)
         s_deny (pick, 403, "KindNotAllowed", "no active backend of '%s' allows %s", frontend->id,
                 s_kind_names [ask->kind]);
@@ -716,6 +730,26 @@ sched_pick_test (bool verbose)
     assert (streq (pick.message, "no healthy backend of 'f1' has model 'llama3'"));
     assert (streq (s_test_verdict (&test, qwen), "404 NotFound"));
     s_test_sick (&test, "b1", false);
+    s_test_release_all (&test);
+    //  b2 and b3 not reported on yet: while b1 is known to have the model,
+    //  they are no candidates for it, even with b1 full (they may lack it)
+    const char *anywhere = "{\"Frontend\":\"f1\",\"Model\":\"llama3\"}";
+    assert (streq (s_test_verdict (&test, anywhere), "b1"));
+    assert (streq (s_test_verdict (&test, anywhere), "b1"));
+    assert (streq (s_test_verdict (&test, anywhere), "WAIT 1"));
+    //  A model no backend is known to have: the unreported ones may serve it
+    const char *mistral = "{\"Frontend\":\"f1\",\"Model\":\"mistral\"}";
+    char other [16];
+    snprintf (other, sizeof other, "%s", s_test_verdict (&test, mistral));
+    assert (streq (other, "b2") || streq (other, "b3"));
+    //  b2's listing failed (reported, never fetched): it is unfiltered again
+    inventory = json_pack ("{s:s, s:i, s:s, s:s, s:[], s:[], s:s}", "Epoch", "0123456789abcdef",
+                           "Sequence", 3, "Backend", "b2", "ApiFormat", "Ollama", "Models",
+                           "Loaded", "Error", "connect: connection refused");
+    msg = ofp_msg_new (&ofp_models_protocol, "INVENTORY", NULL, &inventory);
+    assert (sched_models_apply (test.env.models, msg));
+    ofp_msg_destroy (&msg);
+    assert (streq (s_test_verdict (&test, anywhere), "b2"));
     s_test_release_all (&test);
 
     //  Least outstanding, relative to MaxParallelRequests; sticky sessions
