@@ -248,9 +248,6 @@ main (int argc, char *argv [])
     sigaddset (&signals, SIGCHLD);
     sigprocmask (SIG_BLOCK, &signals, NULL);
 
-    //  The demo fleet, four services and at most 256 ingress workers
-    s_child_t *children = (s_child_t *) calloc (1 + 4 + 256, sizeof (s_child_t));
-    size_t child_count = 0;
     launcher_fleet_t fleet = {0};
     char token [LAUNCHER_TOKEN_SIZE] = "";
     if (access (config, F_OK) != 0) {
@@ -283,6 +280,9 @@ main (int argc, char *argv [])
                          "as workers share one port\n");
         workers = 1;
     }
+    //  The demo fleet, four services and at most 256 ingress workers
+    s_child_t *children = (s_child_t *) calloc (1 + 4 + 256, sizeof (s_child_t));
+    size_t child_count = 0;
     if (fleet.argv [0]) {
         s_child_t *child = &children [child_count++];
         snprintf (child->program, sizeof child->program, "%s", fleet.argv [0]);
