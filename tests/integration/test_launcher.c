@@ -399,13 +399,16 @@ s_concurrent_generations (int port, size_t count, const char ids [2][160], size_
     }
 }
 
-//  Two consecutive free ports
+//  Two consecutive free ports, clear of the ingress's and the demo fleet's
 static int
-s_two_ports (void)
+s_two_ports (int taken, int demo_port)
 {
     for (int attempt = 0; attempt < 100; attempt++) {
         int port = it_free_port ();
-        if (port + 1 < 65536 && s_port_free (port + 1))
+        bool clear = true;
+        for (int p = port; p <= port + 1; p++)
+            clear = clear && p != taken && (p < demo_port || p > demo_port + 2);
+        if (port + 1 < 65536 && clear && s_port_free (port + 1))
             return port;
     }
     IT_ASSERT (false, "no two free ports in a row");
@@ -446,7 +449,7 @@ s_check_workers (it_env_t *env, int port, int demo_port)
 {
     char log [400];
     snprintf (log, sizeof log, "%s/workers.log", env->dir);
-    int metrics = s_two_ports ();
+    int metrics = s_two_ports (port, demo_port);
     char metrics_port [64];
     snprintf (metrics_port, sizeof metrics_port, "OLLAMAFLOW_METRICS_PORT=%d", metrics);
     const char *extra [] = {"OLLAMAFLOW_INGRESS_WORKERS=2", metrics_port, NULL};

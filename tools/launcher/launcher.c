@@ -316,9 +316,11 @@ main (int argc, char *argv [])
     }
     for (size_t i = 0; i < child_count; i++)
         s_spawn (&children [i]);
-    if (workers > 1)
+    if (workers > 1) {
         printf ("ollamaflow: %d ingress workers on port %d, Ingress.Deployment '%s'\n", workers,
                 settings->http_port, deployment);
+        fflush (stdout);
+    }
 
     const char *host = settings->http_hostname;
     const char *scheme = settings->ssl_enable ? "https" : "http";
