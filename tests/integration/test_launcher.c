@@ -196,6 +196,15 @@ s_launch (it_env_t *env, int port, int demo_port, const char *log, const char *c
     return pid;
 }
 
+//  Under the sanitizers, no service under the launcher reported an error or
+//  a leak into its log (the launcher's own exit status says nothing of theirs)
+static void
+s_check_clean (const char *log)
+{
+    IT_ASSERT (!it_file_contains (log, "Sanitizer:", 0) && !it_file_contains (log, "runtime error:", 0),
+               "a sanitizer report in %s", log);
+}
+
 //  How many times the file holds text
 static size_t
 s_count (const char *path, const char *text)
@@ -555,6 +564,7 @@ s_check_workers (it_env_t *env, int port, int demo_port)
     char mark [600];
     snprintf (mark, sizeof mark, "%s/ollamaflow-", env->bin);
     IT_ASSERT (s_processes_with (mark, pid, again, 4) == 0, "services outlived the launcher");
+    s_check_clean (log);
 }
 
 int
@@ -621,6 +631,7 @@ main (void)
     char simulator [600];
     snprintf (simulator, sizeof simulator, "%s/ollama-sim --fleet", env.bin);
     IT_ASSERT (s_processes_with (simulator, pid, pids, 300) == 0, "the demo fleet outlived the launcher");
+    s_check_clean (log);
 
     s_check_backoff (&env, port, demo_port);
     s_check_workers (&env, port, demo_port);
