@@ -1,7 +1,8 @@
 #  ollamaflow image: every binary (the five services, the launcher, the tap, ollamaflowctl, the
 #  simulator) on Debian 12. compose.yaml runs one service per container from it; on its own,
 #  `docker run -v $PWD/ollamaflow.json:/etc/ollamaflow/ollamaflow.json:ro -p 43411:43411 ollamaflow`
-#  starts all five in one container through the launcher. The runtime stage holds the shared
+#  starts all five in one container through the launcher, the ingress as one worker per online
+#  core (-e OLLAMAFLOW_INGRESS_WORKERS=N to match a CPU limit). The runtime stage holds the shared
 #  libraries and the binaries, no compiler; it runs as the unprivileged user ollamaflow.
 #  Without a registry, scripts/docker-base.sh makes the debian:bookworm-slim it starts from.
 

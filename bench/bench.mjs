@@ -225,6 +225,8 @@ function machine() {
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     host: hostname(), nproc: cpus().length, cpu, ramGiB: (totalmem() / 2 ** 30).toFixed(1),
+    //  startOllamaflow's default, as nginx's worker_processes auto and HAProxy's threads
+    ingressWorkers: cpus().length,
     nginx: version('nginx', ['-v']).replace('nginx version: ', ''),
     haproxy: version('haproxy', ['-v']).replace(/ - https.*/, ''),
     wrk: version('wrk', ['-v']).replace(/ Copyright.*/, ''),
@@ -245,7 +247,8 @@ function writeResults(results, table, info, failures) {
 - machine: ${info.nproc} CPUs (${info.cpu}), ${info.ramGiB} GiB RAM; load average ${info.loadBefore} before, ${info.loadAfter} after${info.loadMax ? `, at most ${info.loadMax} during the run` : ''}
 - command: \`${info.command}\`${quick ? ' (quick mode: tiny sizes, figures are meaningless)' : ''}
 - versions: ${info.nginx}, ${info.haproxy}, ${info.wrk}; ollamaflow from ${info.commit}
-- every system runs on this machine with the simulator and the load generator: they share ${info.nproc} cores
+- every system runs on this machine with the simulator and the load generator: they share ${info.nproc} cores${info.ingressWorkers ? `
+- ollamaflow runs ${info.ingressWorkers} ingress worker${info.ingressWorkers > 1 ? 's' : ''} on one port (one per core, as nginx's \`worker_processes auto\` and HAProxy's threads)` : ''}
 
 ${table.length ? renderTable(table) : ''}
 
@@ -255,8 +258,9 @@ Sections ran: ${info.sectionsRan.join(', ') || 'none'}${failures.length ? `; FAI
 
 How to read it (bench/README.md has the details): "direct" is ollama-sim without a proxy; ratios are
 ollamaflow's figure over nginx's and over direct's. Added times are the proxy's p50 (p99) minus
-direct's. Memory rows sum the RSS of every process of the system (ollamaflow: its five services;
-nginx: master and workers; HAProxy: its one process) while the streams are held; bytes per stream
+direct's. CPU per request and memory rows sum every process of the system (ollamaflow: configd, scheduler,
+healthmon, modelsync and every ingress worker; nginx: master and workers; HAProxy: its one
+process; memory: while the streams are held); bytes per stream
 subtract the idle RSS measured just before. The suite (section 4): each ollamaflow policy
 (MaxParallelRequests = slots), RoundRobin with sticky sessions on X-Conversation-Id, nginx
 least_conn (no queue: the simulator queues), HAProxy leastconn (maxconn = slots, its queue) and

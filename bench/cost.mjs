@@ -101,7 +101,8 @@ async function main() {
   const systemBin = callgrind ? callgrindBin() : bin;
   for (const [name, env] of Object.entries(variants)) {
     Object.assign(process.env, env);       //  the services inherit it
-    systems[name] = await startOllamaflow(work, systemBin, backends, { probe: BODY });
+    //  One ingress: the figure is one ingress's cost per request (callgrind follows one process)
+    systems[name] = await startOllamaflow(work, systemBin, backends, { probe: BODY, workers: 1 });
   }
   if (callgrind) {
     const ir = {};

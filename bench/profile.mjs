@@ -25,8 +25,9 @@ async function main() {
     defaults: { parallel: 100000, max_queue: 100000, prefill_rate: 0, decode_rate: 0, load_ms: 0 },
     backends: [{ name: 'sim', models: [{ name: 'llama3.2', loaded: true }] }],
   });
+  //  One ingress, so that perf records the one process every request goes through
   const flow = await startOllamaflow(work, bin, [{ name: 'sim', port: sim.backends[0].port, slots: 100000 }],
-    { probe: BODY });
+    { probe: BODY, workers: 1 });
   const services = Object.fromEntries(flow.procs.map((p) => [p.name, p.pid]));
   const before = Object.fromEntries(Object.entries(services).map(([n, pid]) => [n, cpuSeconds(pid)]));
   const data = join(out, 'perf.data');

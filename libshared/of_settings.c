@@ -88,6 +88,9 @@ static const s_setting_t s_settings [] = {
     {"Ingress.Deployment", "OLLAMAFLOW_DEPLOYMENT", S_STRING, S_FIELD (deployment), 0, "", 0, 0,
      "a name the ingresses of one deployment share: those with the same name share "
      "Webserver.Port (SO_REUSEPORT); empty: the port is this ingress's alone"},
+    {"Ingress.Workers", "OLLAMAFLOW_INGRESS_WORKERS", S_INT, S_FIELD (ingress_workers),
+     S_WIDTH (ingress_workers), "0", 0, 256,
+     "ingress processes `ollamaflow up` runs on Webserver.Port (0: one per online core)"},
     {"Ingress.Id", "OLLAMAFLOW_INGRESS_ID", S_STRING, S_FIELD (ingress_id), 0, "", 0, 0,
      "id of this ingress replica (default: hostname-pid)"},
     {"Ingress.ConnectTimeoutMs", "OLLAMAFLOW_CONNECT_TIMEOUT_MS", S_INT,
@@ -623,6 +626,19 @@ of_settings_test (bool verbose)
     assert (strcmp (settings->admin_tokens [1], "y") == 0 && !settings->admin_tokens [2]);
     of_settings_destroy (&settings);
     unsetenv ("OLLAMAFLOW_ADMIN_TOKENS");
+
+    //  Ingress.Workers: 0 (one per core) by default, 0 to 256
+    settings = of_settings_load (path, error, sizeof error);
+    assert (settings && settings->ingress_workers == 0);
+    of_settings_destroy (&settings);
+    setenv ("OLLAMAFLOW_INGRESS_WORKERS", "257", 1);
+    settings = of_settings_load (path, error, sizeof error);
+    assert (!settings && strstr (error, "OLLAMAFLOW_INGRESS_WORKERS"));
+    setenv ("OLLAMAFLOW_INGRESS_WORKERS", "4", 1);
+    settings = of_settings_load (path, error, sizeof error);
+    assert (settings && settings->ingress_workers == 4);
+    of_settings_destroy (&settings);
+    unsetenv ("OLLAMAFLOW_INGRESS_WORKERS");
 
     //  Bad values are refused with the key or variable named
     setenv ("OLLAMAFLOW_PORT", "70000", 1);

@@ -48,6 +48,7 @@ typedef struct {
     int64_t heartbeat_ms;           //  Bus.HeartbeatMs: how often services say they live
     int64_t liveness_ms;            //  Bus.LivenessMs: silence after which a peer is gone
     char *deployment;               //  Ingress.Deployment: who may share Webserver.Port
+    int ingress_workers;            //  Ingress.Workers: ingresses `ollamaflow up` runs (0: per core)
     char *ingress_id;               //  Ingress.Id (default: hostname-pid)
     int64_t connect_timeout_ms;     //  Ingress.ConnectTimeoutMs: connecting to a backend
     int64_t idle_timeout_ms;        //  Ingress.IdleTimeoutMs: silence between chunks

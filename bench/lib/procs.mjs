@@ -1,7 +1,7 @@
 // The processes of one bench run: started with their output in log files, stopped on exit
 // (normal, failure or signal), and their resident memory read from /proc.
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync, readlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 //  The end-to-end tests' helpers: free loopback ports, polling, sleeping
 export { freePort, waitFor, sleep } from '../../tests/node/e2e/flow.mjs';
@@ -78,6 +78,29 @@ export function children(pid) {
     } catch { /* gone */ }
   }
   return found;
+}
+
+// True if the process holds a TCP socket listening on port: a LISTEN line (st 0A) of its
+// /proc/PID/net/tcp or tcp6 whose inode is one of its descriptors (as the launcher tells that
+// every ingress worker listens: one that does answers connections for all)
+export function listening(pid, port) {
+  const inodes = new Set();
+  for (const table of ['tcp', 'tcp6']) {
+    let text = '';
+    try { text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === '0A' && parseInt(f[1].split(':').pop(), 16) === port) inodes.add(f[9]);
+    }
+  }
+  if (inodes.size === 0) return false;
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try { return inodes.has(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]); } catch { return false; }
+    });
+  } catch {
+    return false;
+  }
 }
 
 // CPU time a process has used (user + system), in seconds; 0 when it is gone

@@ -3,7 +3,8 @@
 // HAProxy (foreground processes with configs generated here, never the system services).
 import { writeFileSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, stop, stopAll, freePort, waitFor, sleep, children, tail } from './procs.mjs';
+import { cpus } from 'node:os';
+import { start, stop, stopAll, freePort, waitFor, sleep, children, tail, listening } from './procs.mjs';
 
 // File descriptors every process may use (bench/run.sh raises the limit as far as it can and says
 // how far in BENCH_NOFILE); a proxied stream needs two, one to the client and one to the backend
@@ -51,10 +52,14 @@ const HEALTH_INTERVAL_MS = 250;
 const BUS_SOCKETS = ['ConfigRouter', 'ConfigPublisher', 'SchedulerRouter', 'SchedulerPublisher',
   'HealthPublisher', 'ModelsPublisher', 'ModelsRouter'];
 
-// The whole ollamaflow: configd, scheduler, healthmon, modelsync and one ingress, on private ipc
+// The whole ollamaflow: configd, scheduler, healthmon, modelsync and the ingress, on private ipc
 // endpoints, with one frontend over the given backends ({name, port, slots}).
 // sticky: sticky sessions keyed on X-Conversation-Id (the header the load generator sends).
-export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin', probe, sticky = false }) {
+// workers: ingress processes on the one port, as `ollamaflow up` runs them (Ingress.Workers):
+// by default one per online core, as nginx's `worker_processes auto` and HAProxy's threads; each
+// is its own process named ingress-w<k> (one alone: ingress), with Ingress.Id bench-w<k>.
+export async function startOllamaflow(dir, bin, backends,
+  { policy = 'RoundRobin', probe, sticky = false, workers = cpus().length }) {
   //  short: ipc:// paths must fit in 107 bytes
   const home = join(dir, `of${++flows}`);
   mkdirSync(home, { recursive: true });
@@ -68,8 +73,9 @@ export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin
     Health: { IntervalMs: HEALTH_INTERVAL_MS },
     //  Residency (/api/ps) as fresh as the health: the scheduler orders loaded backends first
     Models: { IntervalMs: HEALTH_INTERVAL_MS },
+    //  The workers share the port: one deployment, a name of this run's own
     Ingress: { QueueTimeoutMs: LONG_TIMEOUT_S * 1000, IdleTimeoutMs: LONG_TIMEOUT_S * 1000,
-               MaxConnections: PROXY_MAX_CONNECTIONS },
+               MaxConnections: PROXY_MAX_CONNECTIONS, Deployment: `bench-${process.pid}-${flows}` },
     Scheduler: { MaxQueue: 1000000 },
     StickyHeaders: ['X-Conversation-Id'],
     Backends: backends.map((b) => ({
@@ -82,14 +88,24 @@ export async function startOllamaflow(dir, bin, backends, { policy = 'RoundRobin
   const file = join(home, 'ollamaflow.json');
   writeFileSync(file, JSON.stringify(settings, null, 2));
   const procs = [];
-  for (const service of ['configd', 'scheduler', 'healthmon', 'modelsync', 'ingress'])
+  for (const service of ['configd', 'scheduler', 'healthmon', 'modelsync'])
     procs.push(start(home, service, join(bin, `ollamaflow-${service}`), ['--config', file]));
+  const ingresses = [];
+  for (let k = 1; k <= workers; k++) {
+    const name = workers === 1 ? 'ingress' : `ingress-w${k}`;
+    ingresses.push(start(home, name, join(bin, 'ollamaflow-ingress'), ['--config', file],
+      { env: workers === 1 ? {} : { OLLAMAFLOW_INGRESS_ID: `bench-w${k}` } }));
+  }
+  procs.push(...ingresses);
   const system = {
-    name: 'ollamaflow', policy, sticky, port, procs,
+    name: 'ollamaflow', policy, sticky, port, procs, workers,
     pids: () => procs.map((p) => p.pid),
     stop: () => stopAll(procs),
   };
   try {
+    //  Every worker listens (the kernel spreads connections over those that do), and serves
+    await waitFor(() => ingresses.every((p) => listening(p.pid, port)),
+      { timeout: 20000, interval: 50, what: `all ${workers} ingress workers to listen` });
     await waitFor(async () => (await post(`http://127.0.0.1:${port}/api/generate`, probe)).status === 200,
       { timeout: 20000, interval: 100, what: 'ollamaflow to serve' });
   } catch (error) {
