@@ -25,6 +25,7 @@
     {"of_settings", of_settings_test}, \
     {"of_schema", of_schema_test}, \
     {"of_records", of_records_test}, \
+    {"of_service", of_service_test}, \
     {"of_clone", of_clone_test}, \
     {"of_evzmq", of_evzmq_test}, \
     {"of_merge", of_merge_test}, \
