@@ -31,6 +31,7 @@
     {"of_merge", of_merge_test}, \
     {"of_tls", of_tls_test}, \
     {"of_upstream_prepare", of_upstream_prepare_test}, \
-    {"of_upstream", of_upstream_test},
+    {"of_upstream", of_upstream_test}, \
+    {"of_exchange", of_exchange_test},
 
 #endif
