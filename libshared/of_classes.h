@@ -32,6 +32,7 @@
     {"of_tls", of_tls_test}, \
     {"of_upstream_prepare", of_upstream_prepare_test}, \
     {"of_upstream", of_upstream_test}, \
-    {"of_exchange", of_exchange_test},
+    {"of_exchange", of_exchange_test}, \
+    {"of_conns", of_conns_test},
 
 #endif
