@@ -25,11 +25,14 @@
     {"of_settings", of_settings_test}, \
     {"of_schema", of_schema_test}, \
     {"of_records", of_records_test}, \
+    {"of_service", of_service_test}, \
     {"of_clone", of_clone_test}, \
     {"of_evzmq", of_evzmq_test}, \
     {"of_merge", of_merge_test}, \
     {"of_tls", of_tls_test}, \
     {"of_upstream_prepare", of_upstream_prepare_test}, \
-    {"of_upstream", of_upstream_test},
+    {"of_upstream", of_upstream_test}, \
+    {"of_exchange", of_exchange_test}, \
+    {"of_conns", of_conns_test},
 
 #endif

@@ -472,3 +472,278 @@ of_conns_expired (of_conns_t *self)
 {
     return self->expired;
 }
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+#include "of_exchange.h"
+#include "of_testhttp.h"
+#include <stdio.h>
+#include <string.h>
+
+//  Client timeouts of the test's second server
+#define S_TEST_HEADER_MS    100
+#define S_TEST_BODY_MS      100
+#define S_TEST_KEEPALIVE_MS 150
+//  Requests the test holds (paused) at once, and the headers it allows
+#define S_TEST_HELD_MAX 8
+#define S_TEST_HEADERS_MAX 2
+#define S_TEST_REFUSAL "HTTP/1.1 431 Too Many\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+#define S_TEST_MALFORMED "HTTP/1.1 400 Bad\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+typedef struct {
+    struct event_base *base;
+    of_conns_t *conns;
+    of_exchange_t *held [S_TEST_HELD_MAX];
+    size_t holding, finis;          //  requests held, and those of them ended
+    bool refuse_accept;
+    size_t headers, header_bytes;   //  the last request's, as of_conns counts them
+    htpparse_error malformed;
+} s_test_t;
+
+static evhtp_res
+s_test_on_path (evhtp_request_t *request, evhtp_path_t *path, void *arg)
+{
+    (void) path;
+    s_test_t *test = (s_test_t *) arg;
+    of_conns_request_begin (test->conns, evhtp_request_get_connection (request));
+    return EVHTP_RES_OK;
+}
+
+static evhtp_res
+s_test_on_header (evhtp_request_t *request, evhtp_header_t *header, void *arg)
+{
+    s_test_t *test = (s_test_t *) arg;
+    evhtp_connection_t *connection = evhtp_request_get_connection (request);
+    of_conns_header_seen (test->conns, connection, header->klen + header->vlen, &test->headers,
+                          &test->header_bytes);
+    if (test->headers <= S_TEST_HEADERS_MAX)
+        return EVHTP_RES_OK;
+    of_conns_refuse (test->conns, connection, S_TEST_REFUSAL, strlen (S_TEST_REFUSAL));
+    return EVHTP_RES_ERROR;
+}
+
+static evhtp_res
+s_test_on_headers (evhtp_request_t *request, evhtp_headers_t *headers, void *arg)
+{
+    (void) headers;
+    s_test_t *test = (s_test_t *) arg;
+    of_conns_body_begin (test->conns, evhtp_request_get_connection (request), 0);
+    return EVHTP_RES_OK;
+}
+
+static evhtp_res
+s_test_accept (evhtp_connection_t *connection, void *arg)
+{
+    s_test_t *test = (s_test_t *) arg;
+    if (test->refuse_accept)
+        return EVHTP_RES_SERVUNAVAIL;
+    evhtp_connection_set_hook (connection, evhtp_hook_on_path, (evhtp_hook) s_test_on_path, test);
+    evhtp_connection_set_hook (connection, evhtp_hook_on_header, (evhtp_hook) s_test_on_header,
+                               test);
+    evhtp_connection_set_hook (connection, evhtp_hook_on_headers,
+                               (evhtp_hook) s_test_on_headers, test);
+    return EVHTP_RES_OK;
+}
+
+static char *
+s_test_malformed (evhtp_connection_t *connection, htpparse_error error, void *arg,
+                  size_t *size_p)
+{
+    (void) connection;
+    ((s_test_t *) arg)->malformed = error;
+    *size_p = strlen (S_TEST_MALFORMED);
+    return strdup (S_TEST_MALFORMED);
+}
+
+static void
+s_test_fini (of_exchange_t *exchange, void *arg)
+{
+    s_test_t *test = (s_test_t *) arg;
+    for (size_t index = 0; index < test->holding; index++)
+        if (test->held [index] == exchange) {
+            test->held [index] = NULL;
+            test->finis++;
+        }
+}
+
+//  /hold is held, paused (watched, as the ingress does), with its handler; anything else is answered at once
+static void
+s_test_request (evhtp_request_t *request, void *arg)
+{
+    s_test_t *test = (s_test_t *) arg;
+    of_conns_serving (test->conns, evhtp_request_get_connection (request));
+    of_exchange_t *exchange = of_exchange_new (request, test->base);
+    of_exchange_set_fini (exchange, s_test_fini, test);
+    if (strcmp (of_exchange_path (exchange), "/hold") == 0) {
+        assert (test->holding < S_TEST_HELD_MAX);
+        test->held [test->holding++] = exchange;
+        of_exchange_watch (exchange);
+    }
+    else
+        of_exchange_reply (exchange, 200, NULL, "now", 3);
+}
+
+static evhtp_t *
+s_test_server (s_test_t *test, size_t max, int *port_p)
+{
+    evhtp_t *htp = of_testhttp_server (test->base, s_test_request, test, port_p);
+    test->conns = of_conns_new (htp, max, s_test_accept, test);
+    of_conns_set_malformed (test->conns, s_test_malformed, test);
+    return htp;
+}
+
+static void
+s_test_server_destroy (s_test_t *test, evhtp_t **htp_p)
+{
+    evhtp_unbind_socket (*htp_p);
+    of_conns_destroy (&test->conns);
+    assert (!test->conns);
+    evhtp_free (*htp_p);
+    *htp_p = NULL;
+}
+
+//  The limit, shedding, refusals, the hooks' counts, answers for evhtp
+static void
+s_test_limits (s_test_t *test)
+{
+    int port;
+    evhtp_t *htp = s_test_server (test, 2, &port);
+    of_testhttp_client_t slow, busy, late, extra;
+    //  At the limit, the oldest connection still reading headers makes room
+    of_testhttp_connect (&slow, port, 0);
+    OF_TESTHTTP_UNTIL (test->base, NULL, of_conns_size (test->conns) == 1);
+    of_testhttp_connect (&busy, port, 0);
+    of_testhttp_send (&busy, "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n");
+    OF_TESTHTTP_UNTIL (test->base, &busy, test->holding == 1);
+    assert (of_conns_size (test->conns) == 2 && test->holding == 1);
+    of_testhttp_connect (&late, port, 0);
+    OF_TESTHTTP_UNTIL (test->base, &slow, slow.eof);
+    assert (slow.eof && of_conns_shed (test->conns) == 1 && of_conns_size (test->conns) == 2);
+    of_testhttp_close (&slow);
+    //  When every connection is with its handler, the new one is refused
+    of_testhttp_send (&late, "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n");
+    OF_TESTHTTP_UNTIL (test->base, &late, test->holding == 2);
+    of_testhttp_connect (&extra, port, 0);
+    OF_TESTHTTP_UNTIL (test->base, &extra, extra.eof);
+    assert (extra.eof && of_conns_refused (test->conns) == 1);
+    assert (of_conns_shed (test->conns) == 1 && of_conns_size (test->conns) == 2);
+    assert (!busy.eof && !late.eof);
+    of_testhttp_close (&extra);
+    //  A connection that goes leaves the registry
+    of_testhttp_close (&late);
+    OF_TESTHTTP_UNTIL (test->base, NULL, of_conns_size (test->conns) == 1);
+    assert (of_conns_size (test->conns) == 1 && test->finis == 1);
+
+    //  The accept callback's refusal closes the connection
+    test->refuse_accept = true;
+    of_testhttp_connect (&extra, port, 0);
+    OF_TESTHTTP_UNTIL (test->base, &extra, extra.eof);
+    assert (extra.eof && of_conns_size (test->conns) == 1 && of_conns_refused (test->conns) == 1);
+    of_testhttp_close (&extra);
+    test->refuse_accept = false;
+
+    //  Header counts per request, from zero for each on a kept-alive connection
+    of_testhttp_connect (&extra, port, 0);
+    of_testhttp_send (&extra, "GET /a HTTP/1.1\r\nA: b\r\nCc: dd\r\n\r\n");
+    OF_TESTHTTP_UNTIL (test->base, &extra, strstr (extra.text, "now"));
+    assert (test->headers == 2 && test->header_bytes == 6);
+    of_testhttp_send (&extra, "GET /a HTTP/1.1\r\nEee: f\r\n\r\n");
+    OF_TESTHTTP_UNTIL (test->base, &extra, strstr (extra.text, "now"));
+    assert (test->headers == 1 && test->header_bytes == 4 && !extra.eof);
+    //  A refusal from a hook: the client reads the answer, then the end (at
+    //  once, not after the lingering's bound)
+    of_testhttp_send (&extra, "GET /a HTTP/1.1\r\nA: b\r\nC: d\r\nE: f\r\n\r\n");
+    int64_t start = s_now_ms ();
+    OF_TESTHTTP_UNTIL (test->base, &extra, extra.eof);
+    assert (extra.eof && !strcmp (extra.text, S_TEST_REFUSAL));
+    assert (s_now_ms () - start < S_LINGER_MS / 2);
+    of_testhttp_close (&extra);
+    //  A request evhtp cannot parse gets the malformed callback's answer
+    of_testhttp_connect (&extra, port, 0);
+    of_testhttp_send (&extra, "GET / HTTP/1.1\r\nno colon here\r\n\r\n");
+    OF_TESTHTTP_UNTIL (test->base, &extra, extra.eof);
+    assert (extra.eof && !strcmp (extra.text, S_TEST_MALFORMED));
+    assert (test->malformed != htparse_error_none);
+    of_testhttp_close (&extra);
+    OF_TESTHTTP_UNTIL (test->base, NULL, of_conns_size (test->conns) == 1);
+    assert (of_conns_size (test->conns) == 1);
+
+    //  Dropping all: the held request ends (its fini), the client sees the close
+    of_conns_drop_all (test->conns);
+    assert (of_conns_size (test->conns) == 0 && test->finis == 2);
+    OF_TESTHTTP_UNTIL (test->base, &busy, busy.eof);
+    assert (busy.eof);
+    of_testhttp_close (&busy);
+
+    //  Destroy frees the connections still open, paused requests and all
+    of_testhttp_connect (&busy, port, 0);
+    of_testhttp_send (&busy, "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n");
+    OF_TESTHTTP_UNTIL (test->base, &busy, test->holding == 3);
+    assert (test->holding == 3);
+    s_test_server_destroy (test, &htp);
+    assert (test->finis == 3);
+    of_testhttp_close (&busy);
+}
+
+//  The client timeouts; a connection with its handler has none
+static void
+s_test_timeouts (s_test_t *test)
+{
+    int port;
+    evhtp_t *htp = s_test_server (test, 0, &port);
+    of_conns_set_timeouts (test->conns, test->base, S_TEST_HEADER_MS, S_TEST_BODY_MS,
+                           S_TEST_KEEPALIVE_MS);
+    of_testhttp_client_t quiet, body, held;
+    of_testhttp_connect (&quiet, port, 0);
+    of_testhttp_connect (&body, port, 0);
+    of_testhttp_send (&body, "POST /hold HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab");
+    of_testhttp_connect (&held, port, 0);
+    of_testhttp_send (&held, "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n");
+    int64_t start = s_now_ms ();
+    //  No headers in time; a body that stops coming
+    OF_TESTHTTP_UNTIL (test->base, &quiet, quiet.eof);
+    assert (quiet.eof && s_now_ms () - start >= S_TEST_HEADER_MS);
+    OF_TESTHTTP_UNTIL (test->base, &body, body.eof);
+    assert (body.eof && of_conns_expired (test->conns) == 2);
+    //  A body that keeps coming, in all for twice the body timeout but each
+    //  piece well within it, is not cut
+    of_testhttp_client_t trickle;
+    of_testhttp_connect (&trickle, port, 0);
+    of_testhttp_send (&trickle, "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\n\r\n");
+    for (int piece = 0; piece < 8; piece++) {
+        int64_t sent = s_now_ms ();
+        OF_TESTHTTP_UNTIL (test->base, &trickle, s_now_ms () - sent >= S_TEST_BODY_MS / 4);
+        of_testhttp_send (&trickle, "x");
+    }
+    OF_TESTHTTP_UNTIL (test->base, &trickle, strstr (trickle.text, "now"));
+    assert (strstr (trickle.text, "now") && of_conns_expired (test->conns) == 2);
+    of_testhttp_close (&trickle);
+    //  Held well past every timeout, then answered: then idle, and closed
+    OF_TESTHTTP_UNTIL (test->base, &held, s_now_ms () - start >= 3 * S_TEST_KEEPALIVE_MS);
+    assert (!held.eof && of_conns_expired (test->conns) == 2 && test->holding == 3 + 1);
+    of_exchange_reply (test->held [test->holding - 1], 200, NULL, "late", 4);
+    int64_t answered = s_now_ms ();
+    OF_TESTHTTP_UNTIL (test->base, &held, held.eof);
+    assert (held.eof && strstr (held.text, "late") && of_conns_expired (test->conns) == 3);
+    assert (s_now_ms () - answered >= S_TEST_KEEPALIVE_MS);
+    of_testhttp_close (&quiet);
+    of_testhttp_close (&body);
+    of_testhttp_close (&held);
+    s_test_server_destroy (test, &htp);
+}
+
+void
+of_conns_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * of_conns: ");
+    s_test_t test = {.base = event_base_new ()};
+    assert (test.base);
+    s_test_limits (&test);
+    s_test_timeouts (&test);
+    of_conns_t *none = NULL;
+    of_conns_destroy (&none);
+    event_base_free (test.base);
+    printf ("OK\n");
+}

@@ -31,6 +31,7 @@
 #define OF_CONNS_H_INCLUDED
 
 #include <evhtp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -115,5 +116,9 @@ size_t
 //  Connections closed past a client timeout
 size_t
     of_conns_expired (of_conns_t *self);
+
+//  Self test of this class
+void
+    of_conns_test (bool verbose);
 
 #endif

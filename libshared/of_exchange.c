@@ -404,3 +404,219 @@ of_exchange_set_watermarks (of_exchange_t *self, size_t high, size_t low,
     self->output = bufferevent_get_output (evhtp_request_get_bev (self->request));
     self->output_cb = evbuffer_add_cb (self->output, s_on_output, self);
 }
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+#include "of_conns.h"
+#include "of_testhttp.h"
+
+//  The watermark test: a small receive buffer, a high mark, and a piece
+//  far bigger than both and than what the sockets hold
+#define S_TEST_RCVBUF 65536
+#define S_TEST_HIGH   (256 * 1024)
+#define S_TEST_BULK   (16 * 1024 * 1024)
+
+typedef struct {
+    struct event_base *base;
+    of_exchange_t *exchange;        //  the last request's, until its fini
+    int requests, gone, fini;
+    int gone_at_fini;               //  gone callbacks before the last fini
+    int full, drained;
+} s_test_t;
+
+static void
+s_test_gone (of_exchange_t *exchange, void *arg)
+{
+    (void) exchange;
+    ((s_test_t *) arg)->gone++;
+}
+
+static void
+s_test_fini (of_exchange_t *exchange, void *arg)
+{
+    s_test_t *test = (s_test_t *) arg;
+    test->fini++;
+    test->gone_at_fini = test->gone;
+    if (test->exchange == exchange)
+        test->exchange = NULL;
+}
+
+static void
+s_test_full (of_exchange_t *exchange, bool full, void *arg)
+{
+    (void) exchange;
+    if (full)
+        ((s_test_t *) arg)->full++;
+    else
+        ((s_test_t *) arg)->drained++;
+}
+
+static void
+s_test_request (evhtp_request_t *request, void *arg)
+{
+    s_test_t *test = (s_test_t *) arg;
+    test->exchange = of_exchange_new (request, test->base);
+    of_exchange_set_owner (test->exchange, s_test_gone, test);
+    of_exchange_set_fini (test->exchange, s_test_fini, test);
+    test->requests++;
+}
+
+//  Sends a request and waits until the server has its exchange
+static of_exchange_t *
+s_test_ask (s_test_t *test, of_testhttp_client_t *client, const char *text)
+{
+    int requests = test->requests;
+    of_testhttp_send (client, text);
+    OF_TESTHTTP_UNTIL (test->base, client, test->requests > requests);
+    assert (test->requests == requests + 1 && test->exchange);
+    return test->exchange;
+}
+
+void
+of_exchange_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * of_exchange: ");
+    s_test_t test = {.base = event_base_new ()};
+    assert (test.base);
+    int port;
+    evhtp_t *htp = of_testhttp_server (test.base, s_test_request, &test, &port);
+    of_conns_t *conns = of_conns_new (htp, 0, NULL, NULL);
+    of_testhttp_client_t client;
+    of_testhttp_connect (&client, port, 0);
+
+    //  The request as the owner reads it
+    of_exchange_t *exchange = s_test_ask (&test, &client,
+        "POST /api/chat?stream=false HTTP/1.1\r\nHost: a\r\nX-Test: yes\r\n"
+        "Content-Length: 5\r\n\r\nhello");
+    assert (of_exchange_method (exchange) == htp_method_POST);
+    assert (!strcmp (of_exchange_path (exchange), "/api/chat"));
+    assert (!strcmp (of_exchange_query (exchange), "stream=false"));
+    assert (!strcmp (of_exchange_header (exchange, "x-test"), "yes"));
+    assert (!of_exchange_header (exchange, "X-Missing"));
+    size_t size;
+    const char *body = of_exchange_body (exchange, &size);
+    assert (size == 5 && memcmp (body, "hello", 5) == 0);
+    assert (!strcmp (of_exchange_peer (exchange), "127.0.0.1"));
+    assert (!of_exchange_streaming (exchange) && !of_exchange_finished (exchange));
+    //  Paused: nothing goes out until the owner replies
+    for (int turn = 0; turn < 10; turn++)
+        of_testhttp_turn (test.base, &client);
+    assert (client.total == 0 && test.fini == 0);
+
+    //  A whole reply; the exchange ends (fini, no gone) and the connection is kept
+    of_exchange_add_header (exchange, "X-Reply", "1");
+    of_exchange_reply (exchange, 201, "text/plain", "made", 4);
+    assert (of_exchange_finished (exchange));
+    OF_TESTHTTP_UNTIL (test.base, &client, test.fini == 1 && strstr (client.text, "made"));
+    assert (strncmp (client.text, "HTTP/1.1 201", 12) == 0);
+    assert (strstr (client.text, "X-Reply: 1\r\n"));
+    assert (strstr (client.text, "Content-Type: text/plain\r\n"));
+    assert (strstr (client.text, "Content-Length: 4\r\n"));
+    assert (test.fini == 1 && test.gone == 0 && !client.eof);
+
+    //  HEAD, on the same connection: the length of the body, not the body
+    exchange = s_test_ask (&test, &client, "HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n");
+    of_exchange_reply (exchange, 200, "text/plain", "12345", 5);
+    OF_TESTHTTP_UNTIL (test.base, &client, test.fini == 2);
+    for (int turn = 0; turn < 10; turn++)
+        of_testhttp_turn (test.base, &client);
+    assert (strstr (client.text, "Content-Length: 5\r\n"));
+    char *end = strstr (client.text, "\r\n\r\n");
+    assert (end && end [4] == 0 && !client.eof);
+
+    //  A stream to HTTP/1.1: chunks, from memory and from a buffer (emptied),
+    //  a last chunk, and the connection kept
+    exchange = s_test_ask (&test, &client, "GET /s HTTP/1.1\r\nHost: a\r\n\r\n");
+    of_exchange_stream_start (exchange, 200);
+    assert (of_exchange_streaming (exchange) && !of_exchange_finished (exchange));
+    of_exchange_stream_send (exchange, "abc", 3);
+    //  Once the output is empty, chunks go straight to the socket
+    OF_TESTHTTP_UNTIL (test.base, &client, strstr (client.text, "abc\r\n"));
+    struct evbuffer *piece = evbuffer_new ();
+    evbuffer_add (piece, "defg", 4);
+    of_exchange_stream_write (exchange, piece);
+    assert (evbuffer_get_length (piece) == 0);
+    evbuffer_free (piece);
+    of_exchange_stream_end (exchange);
+    assert (of_exchange_finished (exchange));
+    OF_TESTHTTP_UNTIL (test.base, &client, test.fini == 3 && strstr (client.text, "0\r\n\r\n"));
+    assert (strstr (client.text, "Transfer-Encoding: chunked\r\n"));
+    assert (strstr (client.text, "\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"));
+    assert (test.gone == 0 && !client.eof);
+    of_testhttp_close (&client);
+
+    //  A stream to HTTP/1.0 (which asked for keep-alive): no chunks, ended by closing
+    of_testhttp_connect (&client, port, 0);
+    exchange = s_test_ask (&test, &client,
+                           "GET /s HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n");
+    of_exchange_stream_start (exchange, 200);
+    of_exchange_stream_send (exchange, "abc", 3);
+    of_exchange_stream_end (exchange);
+    OF_TESTHTTP_UNTIL (test.base, &client, client.eof);
+    assert (client.eof && strstr (client.text, "Connection: close\r\n"));
+    assert (!strstr (client.text, "chunked"));
+    end = strstr (client.text, "\r\n\r\n");
+    assert (end && !strcmp (end + 4, "abc"));
+    OF_TESTHTTP_UNTIL (test.base, NULL, test.fini == 4);
+    assert (test.fini == 4 && test.gone == 0);
+    of_testhttp_close (&client);
+
+    //  Pipelined bytes are not a disconnect; the next request follows the reply
+    of_testhttp_connect (&client, port, 0);
+    exchange = s_test_ask (&test, &client, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    of_exchange_watch (exchange);
+    of_testhttp_send (&client, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+    for (int turn = 0; turn < 10; turn++)
+        of_testhttp_turn (test.base, &client);
+    assert (test.gone == 0 && test.requests == 5);
+    of_exchange_reply (exchange, 200, NULL, "a", 1);
+    OF_TESTHTTP_UNTIL (test.base, &client, test.requests == 6);
+    assert (test.requests == 6 && !strcmp (of_exchange_path (test.exchange), "/b"));
+
+    //  The client goes away while its exchange waits, watched: gone at once,
+    //  once, before the fini
+    exchange = test.exchange;
+    of_exchange_watch (exchange);
+    of_testhttp_close (&client);
+    OF_TESTHTTP_UNTIL (test.base, NULL, test.fini == 6);
+    assert (test.gone == 1 && test.fini == 6 && test.gone_at_fini == 1);
+
+    //  An abort: the client sees the stream cut (no last chunk) and no gone runs
+    of_testhttp_connect (&client, port, 0);
+    exchange = s_test_ask (&test, &client, "GET /s HTTP/1.1\r\nHost: a\r\n\r\n");
+    of_exchange_stream_start (exchange, 200);
+    of_exchange_stream_send (exchange, "abc", 3);
+    OF_TESTHTTP_UNTIL (test.base, &client, strstr (client.text, "abc"));
+    of_exchange_abort (exchange);
+    OF_TESTHTTP_UNTIL (test.base, &client, client.eof && test.fini == 7);
+    assert (client.eof && strstr (client.text, "3\r\nabc\r\n"));
+    assert (!strstr (client.text, "0\r\n\r\n"));
+    assert (test.fini == 7 && test.gone == 1);
+    of_testhttp_close (&client);
+
+    //  Watermarks: a client that does not read fills the output over high;
+    //  once it reads, the output drains under low
+    of_testhttp_connect (&client, port, S_TEST_RCVBUF);
+    exchange = s_test_ask (&test, &client, "GET /s HTTP/1.1\r\nHost: a\r\n\r\n");
+    of_exchange_stream_start (exchange, 200);
+    of_exchange_set_watermarks (exchange, S_TEST_HIGH, S_TEST_HIGH / 4, s_test_full, &test);
+    char *bulk = calloc (1, S_TEST_BULK);
+    assert (bulk);
+    of_exchange_stream_send (exchange, bulk, S_TEST_BULK);
+    free (bulk);
+    assert (test.full == 1 && test.drained == 0);
+    OF_TESTHTTP_UNTIL (test.base, &client, test.drained == 1);
+    assert (test.full == 1 && test.drained == 1);
+    of_exchange_stream_end (exchange);
+    OF_TESTHTTP_UNTIL (test.base, &client, test.fini == 8 && client.total > S_TEST_BULK + 5);
+    assert (test.fini == 8 && client.total > S_TEST_BULK + 5);
+    of_testhttp_close (&client);
+
+    evhtp_unbind_socket (htp);
+    of_conns_destroy (&conns);
+    evhtp_free (htp);
+    event_base_free (test.base);
+    printf ("OK\n");
+}

@@ -106,4 +106,8 @@ void
     of_exchange_set_watermarks (of_exchange_t *self, size_t high, size_t low,
                                 of_exchange_full_fn *full, void *arg);
 
+//  Self test of this class
+void
+    of_exchange_test (bool verbose);
+
 #endif

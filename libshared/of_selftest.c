@@ -3,6 +3,8 @@
 #include "of_classes.h"
 #include "of_selftest_main.h"
 #include "of_upstream.h"
+#include "of_exchange.h"
+#include "of_conns.h"
 
 static const of_selftest_t s_tests [] = {
     OF_SELFTESTS

@@ -197,3 +197,149 @@ of_service_epoch (char *dest)
         *c = (char) tolower ((unsigned char) *c);
     zuuid_destroy (&uuid);
 }
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+//  Test actors, one per way a service's start can go
+static void
+s_test_failing (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_signal (pipe, 0);
+    of_service_failed (pipe, "no %s", "database");
+}
+
+static void
+s_test_dying (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_signal (pipe, 0);
+    of_service_ready (pipe);
+}
+
+//  Ready, then stopped by a SIGTERM (raise delivers it on this thread, so
+//  zsys_interrupted is set before the end wakes the main)
+static void
+s_test_stopped (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_signal (pipe, 0);
+    of_service_ready (pipe);
+    raise (SIGTERM);
+}
+
+static int
+s_test_main (const char *config, const char *option, zactor_fn *actor)
+{
+    char *argv [] = {"test", (char *) "--config", (char *) config, (char *) option, NULL};
+    int argc = option ? 4 : 3;
+    optind = 0;                     //  getopt starts over
+    int code = of_service_main (argc, argv, "selftest", "A test.", actor);
+    zsys_interrupted = 0;
+    return code;
+}
+
+static void
+s_test_pipe_actor (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_signal (pipe, 0);
+    struct event_base *base = event_base_new ();
+    of_evzmq_t *watch = of_service_pipe_events (base, pipe);
+    assert (base && watch);
+    event_base_dispatch (base);
+    //  Only $TERM ends the loop: a command before it did not
+    zstr_send (pipe, "STOPPED");
+    of_evzmq_destroy (&watch);
+    event_base_free (base);
+}
+
+void
+of_service_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * of_service: ");
+    char path [] = "/tmp/of_service_test_XXXXXX";
+    int fd = mkstemp (path);
+    assert (fd >= 0 && write (fd, "{}", 2) == 2);
+    close (fd);
+
+    //  Arguments: usage errors, and the settings' own errors, are exit codes
+    assert (s_test_main (path, "--version", NULL) == OF_EXIT_OK);
+    assert (s_test_main (path, "--bogus", NULL) == OF_EXIT_USAGE);
+    assert (s_test_main (path, "extra", NULL) == OF_EXIT_USAGE);
+    assert (s_test_main ("/nonexistent/ollamaflow.json", NULL, NULL) == OF_EXIT_FAILURE);
+
+    //  The actor's start: FAILED, and an end nobody asked for, are failures;
+    //  a SIGTERM is a clean stop
+    assert (s_test_main (path, NULL, s_test_failing) == OF_EXIT_FAILURE);
+    assert (s_test_main (path, NULL, s_test_dying) == OF_EXIT_FAILURE);
+    assert (s_test_main (path, NULL, s_test_stopped) == OF_EXIT_OK);
+
+    //  The zloop pipe reader ends the loop on $TERM only
+    zsock_t *pair [2] = {zsock_new_pair ("@inproc://of_service_test"),
+                         zsock_new_pair (">inproc://of_service_test")};
+    assert (pair [0] && pair [1]);
+    zstr_send (pair [1], "OTHER");
+    assert (of_service_on_pipe (NULL, pair [0], NULL) == 0);
+    zstr_send (pair [1], "$TERM");
+    assert (of_service_on_pipe (NULL, pair [0], NULL) == -1);
+    zsock_destroy (&pair [0]);
+    zsock_destroy (&pair [1]);
+
+    //  The libevent pipe watch: a command goes by, $TERM breaks the loop
+    zactor_t *actor = zactor_new (s_test_pipe_actor, NULL);
+    zstr_send (actor, "OTHER");
+    zclock_sleep (50);
+    zsock_set_rcvtimeo (actor, 0);
+    char *reply = zstr_recv (actor);
+    assert (!reply);
+    zsock_set_rcvtimeo (actor, 5000);
+    zstr_send (actor, "$TERM");
+    reply = zstr_recv (actor);
+    assert (reply && streq (reply, "STOPPED"));
+    zstr_free (&reply);
+    zactor_destroy (&actor);
+
+    //  Binds: a port taken is an error that names the endpoint and the cause
+    char error [OF_SETTINGS_ERROR_MAX];
+    of_settings_t *settings = of_settings_load (path, error, sizeof error);
+    assert (settings && !settings->bind_any);
+    unlink (path);
+    zsock_t *first = of_service_bind (settings, ZMQ_PUB, "tcp://127.0.0.1:*", error, sizeof error);
+    assert (first);
+    char *taken = zsock_last_endpoint (first);
+    errno = 0;
+    zsock_t *second = of_service_bind (settings, ZMQ_PUB, taken, error, sizeof error);
+    assert (!second && errno == EADDRINUSE);
+    char expected [OF_SERVICE_BIND_ERROR_MAX];
+    snprintf (expected, sizeof expected, "cannot bind %s: Address already in use", taken);
+    assert (streq (error, expected));
+    //  A pair: the router first; the publisher's failure leaves it NULL
+    zsock_t *router = NULL, *publisher = NULL;
+    assert (of_service_bind_pair (settings, &router, "tcp://127.0.0.1:*", &publisher, taken,
+                                  error, sizeof error) == -1);
+    assert (router && !publisher && strstr (error, taken));
+    zsock_destroy (&router);
+    assert (of_service_bind_pair (settings, &router, taken, &publisher, "tcp://127.0.0.1:*",
+                                  error, sizeof error) == -1);
+    assert (!router && !publisher);
+    assert (of_service_bind_pair (settings, &router, "tcp://127.0.0.1:*", &publisher,
+                                  "tcp://127.0.0.1:*", error, sizeof error) == 0);
+    assert (router && publisher);
+    zsock_destroy (&router);
+    zsock_destroy (&publisher);
+    zstr_free (&taken);
+    zsock_destroy (&first);
+    of_settings_destroy (&settings);
+
+    //  Epochs: lower-case hex of the protocol's length, new each time
+    char epoch [OFP_EPOCH_LENGTH + 1], other [OFP_EPOCH_LENGTH + 1];
+    of_service_epoch (epoch);
+    of_service_epoch (other);
+    assert (strlen (epoch) == OFP_EPOCH_LENGTH && !streq (epoch, other));
+    for (char *c = epoch; *c; c++)
+        assert (isxdigit ((unsigned char) *c) && !isupper ((unsigned char) *c));
+    printf ("OK\n");
+}

@@ -68,4 +68,8 @@ int
 void
     of_service_epoch (char *dest);
 
+//  Self test of this class
+void
+    of_service_test (bool verbose);
+
 #endif

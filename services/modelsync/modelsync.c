@@ -15,7 +15,8 @@
 */
 
 #include "modelsync.h"
-#include "modelsync_ctx.h"
+#include "modelsync_fleet.h"
+#include "modelsync_jobs.h"
 #include <event2/event.h>
 #include <openssl/crypto.h>
 

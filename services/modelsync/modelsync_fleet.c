@@ -11,7 +11,8 @@
     =========================================================================
 */
 
-#include "modelsync_ctx.h"
+#include "modelsync_fleet.h"
+#include "modelsync.h"
 #include "modelsync_http.h"
 
 //  A pull's request in flight

@@ -11,7 +11,8 @@
     =========================================================================
 */
 
-#include "modelsync_ctx.h"
+#include "modelsync_jobs.h"
+#include "modelsync.h"
 #include "modelsync_http.h"
 
 #define S_MESSAGE_MAX 256
