@@ -115,7 +115,9 @@ const checkLoad = (what, r) => {
 async function startSingle(work) {
   const sim = await startSim(work, bin, {
     host: '127.0.0.1',
-    defaults: { parallel: 100000, max_queue: 100000, prefill_rate: 0, decode_rate: 0, load_ms: 0 },
+    //  stamp_chunks: OpenAI stream chunks carry "created_at" too, for their added delay
+    defaults: { parallel: 100000, max_queue: 100000, prefill_rate: 0, decode_rate: 0, load_ms: 0,
+                stamp_chunks: true },
     backends: [{ name: 'sim', models: [{ name: 'llama3.2', loaded: true }] }],
   });
   const backends = [{ name: 'sim', port: sim.backends[0].port, slots: 100000 }];

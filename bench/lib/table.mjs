@@ -94,7 +94,7 @@ export function buildTable(results, P, sections) {
       if (!v) continue;
       const label = `${route}, ${level} SSE streams of ${P.streamTokens} tokens at ${P.streamRate} tok/s`;
       const abs = (what, p) => each(OPENAI_SYSTEMS, v, (x) => x[what][p] ?? null);
-      //  (no delay rows: OpenAI's chunks carry no stamp finer than a second)
+      //  (the delay: from the simulator's stamp_chunks "created_at"; null without samples)
       const added = (what, p) => each(OPENAI_SYSTEMS, v, (x) => (x[what].n && v.direct[what].n
         ? x[what][p] - v.direct[what][p] : null));
       row(2, `time to first byte p50, ${label}`, 'ms', abs('ttfb', 'p50'));
@@ -102,6 +102,8 @@ export function buildTable(results, P, sections) {
       row(2, `added time to first byte p99, ${label}`, 'ms', added('ttfb', 'p99'), { ratios: false });
       row(2, `added gap between chunks p50, ${label}`, 'ms', added('gap', 'p50'), { ratios: false });
       row(2, `added gap between chunks p99, ${label}`, 'ms', added('gap', 'p99'), { ratios: false });
+      row(2, `added delay of each chunk p50, ${label}`, 'ms', added('delay', 'p50'), { ratios: false });
+      row(2, `added delay of each chunk p99, ${label}`, 'ms', added('delay', 'p99'), { ratios: false });
     }
   }
   if (sections.includes(3)) {
