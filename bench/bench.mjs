@@ -1,5 +1,6 @@
 // The benchmark (run it through bench/run.sh): the same workloads against ollama-sim
-// directly, ollamaflow, nginx and HAProxy, in one run on this machine. Prints one table and writes
+// directly, ollamaflow, nginx and HAProxy (and Portkey's gateway on the OpenAI route, when
+// bench/run.sh could install it: BENCH_PORTKEY), in one run on this machine. Prints one table and writes
 // it, with the machine and the command, to <out>/RESULTS.md (and the raw figures to results.json).
 //   node bench/bench.mjs [--quick] [--bin DIR] [--out DIR] [--sections 1,2,3,4] [--keep]
 //                        [--scenarios "uniform 70%,conversations"] [--systems haproxy,nginx] [--seeds N]
@@ -11,7 +12,7 @@ import { tmpdir, cpus, totalmem, loadavg, hostname } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killEverything, rssKb, sleep, cpuSeconds, track } from './lib/procs.mjs';
-import { startSim, startOllamaflow, startNginx, startHaproxy, NOFILE } from './lib/systems.mjs';
+import { startSim, startOllamaflow, startNginx, startHaproxy, startPortkey, NOFILE } from './lib/systems.mjs';
 import { buildTable, renderTable, SECTIONS } from './lib/table.mjs';
 import { runSuite } from './lib/suite.mjs';
 import { renderSuite } from './lib/suite_table.mjs';
@@ -53,6 +54,13 @@ if (P.memoryLevels.some((l) => l > MEMORY_MAX_STREAMS))
 P.memoryLevels = P.memoryLevels.map((l) => Math.min(l, MEMORY_MAX_STREAMS));
 
 const SMALL_BODY = { model: 'llama3.2', prompt: 'hello', stream: false, options: { num_predict: 1 } };
+//  The OpenAI route (POST /v1/chat/completions), where Portkey's gateway joins: the same prompt
+//  and tokens as the /api/generate workloads
+const OPENAI_PATH = '/v1/chat/completions';
+const openaiBody = (stream, tokens) => ({ model: 'llama3.2', messages: [{ role: 'user', content: 'hello' }],
+  stream, max_tokens: tokens });
+//  Portkey's start-server.js in the cache (bench/run.sh installs it); "" or unset: not installed
+const PORTKEY = process.env.BENCH_PORTKEY || '';
 const log = (...parts) => process.stderr.write(`bench: ${parts.join(' ')}\n`);
 
 // Runs bench-load; resolves with its JSON report (on 'close': all of its output has been read)
@@ -71,12 +79,18 @@ function load(port, loadArgs) {
   });
 }
 
+// bench-load's options for a system's route: the path, and the headers the system routes by
+// (Portkey's; none for the others)
+const routeArgs = (system, path) => (path === OPENAI_PATH
+  ? ['--path', path, ...Object.entries(system.headers || {}).flatMap(([k, v]) => ['--header', `${k}: ${v}`])] : []);
+
 // wrk at saturation; requests per second
-function wrk(port, body) {
+function wrk(port, body, path = '/api/generate', headers = {}) {
   return new Promise((resolvePromise, reject) => {
     const child = track(spawn('wrk', ['-t1', `-c${P.wrkConnections}`, `-d${P.wrkSeconds}s`, '--timeout', '10s',
-      '-s', join(HERE, 'load/post.lua'), `http://127.0.0.1:${port}/api/generate`],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_BODY: JSON.stringify(body) } }));
+      '-s', join(HERE, 'load/post.lua'), `http://127.0.0.1:${port}${path}`],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_BODY: JSON.stringify(body),
+        BENCH_HEADERS: Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n') } }));
     let stdout = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.once('error', reject);
@@ -101,7 +115,9 @@ const checkLoad = (what, r) => {
 async function startSingle(work) {
   const sim = await startSim(work, bin, {
     host: '127.0.0.1',
-    defaults: { parallel: 100000, max_queue: 100000, prefill_rate: 0, decode_rate: 0, load_ms: 0 },
+    //  stamp_chunks: OpenAI stream chunks carry "created_at" too, for their added delay
+    defaults: { parallel: 100000, max_queue: 100000, prefill_rate: 0, decode_rate: 0, load_ms: 0,
+                stamp_chunks: true },
     backends: [{ name: 'sim', models: [{ name: 'llama3.2', loaded: true }] }],
   });
   const backends = [{ name: 'sim', port: sim.backends[0].port, slots: 100000 }];
@@ -109,25 +125,36 @@ async function startSingle(work) {
   systems.ollamaflow = await startOllamaflow(work, bin, backends, { probe: SMALL_BODY });
   systems.nginx = await startNginx(work, backends);
   systems.haproxy = await startHaproxy(work, backends);
+  //  Portkey is optional: not installed, or failing to start, it is left out ("—" in the table)
+  if (PORTKEY) {
+    try {
+      systems.portkey = await startPortkey(work, PORTKEY, backends[0]);
+    } catch (error) {
+      log(`Portkey's gateway does not start, the bench runs without it: ${error.message}`);
+    }
+  } else log('Portkey\'s gateway is not installed: the bench runs without it');
   return { sim, systems };
 }
 
 const ORDER = ['direct', 'ollamaflow', 'nginx', 'haproxy'];
+//  The OpenAI route: the same four, and Portkey when it runs
+const openaiOrder = (systems) => [...ORDER, ...(systems.portkey ? ['portkey'] : [])];
 
-async function sectionSmall({ sim, systems }, results) {
-  await sim.control('/backends/sim', { decode_rate: 0 });
-  const runs = Object.fromEntries(ORDER.map((s) => [s, []]));
+// wrk at saturation through each system of order in turn, P.wrkRuns times interleaved: the median
+// requests per second and the CPU time per request summed over each system's processes
+async function saturate({ sim, systems }, order, body, path) {
+  const runs = Object.fromEntries(order.map((s) => [s, []]));
   //  CPU seconds each process of a system used per request: steadier than throughput on a shared
   //  machine, and it says where the time goes (ollamaflow: per service)
-  const cpu = Object.fromEntries(ORDER.map((s) => [s, { seconds: {}, requests: 0 }]));
+  const cpu = Object.fromEntries(order.map((s) => [s, { seconds: {}, requests: 0 }]));
   //  Interleaved, so that a noisy moment of the shared machine does not hit one system only
   for (let run = 0; run < P.wrkRuns; run++)
-    for (const name of ORDER) {
+    for (const name of order) {
       const system = systems[name];
       const pids = name === 'direct' ? [sim.pid] : system.pids();
       const label = (i) => (system.procs ? system.procs[i]?.name ?? `worker-${i}` : 'sim');
       const before = pids.map(cpuSeconds);
-      const rate = await wrk(system.port, SMALL_BODY);
+      const rate = await wrk(system.port, body, path, path === OPENAI_PATH ? system.headers : {});
       runs[name].push(rate);
       pids.forEach((pid, i) => {
         const key = label(i);
@@ -135,13 +162,20 @@ async function sectionSmall({ sim, systems }, results) {
       });
       cpu[name].requests += rate * P.wrkSeconds;
     }
-  const rps = Object.fromEntries(ORDER.map((s) => [s, median(runs[s])]));
-  for (const name of ORDER) {
+  const rps = Object.fromEntries(order.map((s) => [s, median(runs[s])]));
+  for (const name of order) {
     const total = Object.values(cpu[name].seconds).reduce((a, b) => a + b, 0);
     cpu[name].usPerRequest = total / cpu[name].requests * 1e6;
     cpu[name].usPerRequestBy = Object.fromEntries(Object.entries(cpu[name].seconds)
       .map(([k, v]) => [k, Number((v / cpu[name].requests * 1e6).toFixed(2))]));
   }
+  return { rps, runs, cpu };
+}
+
+async function sectionSmall(single, results) {
+  const { sim, systems } = single;
+  await sim.control('/backends/sim', { decode_rate: 0 });
+  const { rps, runs, cpu } = await saturate(single, ORDER, SMALL_BODY, '/api/generate');
   //  The issue's rate is half of nginx's maximum; when that is beyond ollamaflow's own maximum the
   //  figures only show its queue, so the latency is also taken at half of ollamaflow's maximum
   const at = async (rate) => {
@@ -158,8 +192,10 @@ async function sectionSmall({ sim, systems }, results) {
   const latency = await at(rate);
   const ownRate = Math.max(10, Math.round(rps.ollamaflow / 2));
   const ownLatency = await at(ownRate);
-  results.small = { rps, runs, rate, latency, ownRate, ownLatency, cpu };
-  log('small requests:', JSON.stringify(rps));
+  //  The OpenAI route, non-streamed, one token: every system, Portkey too
+  const openai = await saturate(single, openaiOrder(systems), openaiBody(false, 1), OPENAI_PATH);
+  results.small = { rps, runs, rate, latency, ownRate, ownLatency, cpu, openai };
+  log('small requests:', JSON.stringify(rps), 'OpenAI route:', JSON.stringify(openai.rps));
 }
 
 async function sectionStreams({ sim, systems }, results) {
@@ -169,35 +205,45 @@ async function sectionStreams({ sim, systems }, results) {
   //  The streams start spread over one stream's length, so that they arrive at a steady rate and
   //  their tokens fall at even phases instead of in one burst a second
   const streamMs = Math.round(P.streamTokens / P.streamRate * 1000);
-  for (const level of P.streamLevels) {
-    const byLevel = {};
-    for (const name of ORDER) {
-      const r = checkLoad(`${name} ${level} streams`, await load(systems[name].port, ['--body', JSON.stringify(body),
-        '--connections', level, '--ramp-ms', streamMs, '--duration', P.streamSeconds,
-        '--drain', 10, '--timeout', 30]));
-      if (r.errors || r.timeouts || r.status['2xx'] !== r.completed)
-        throw new Error(`${name} at ${level} streams: ${r.errors} errors, ${r.timeouts} timeouts`);
-      byLevel[name] = { ttfb: r.ttfb_ms, gap: r.gap_ms, delay: r.delay_ms, completed: r.completed };
+  //  The same streams on the OpenAI route (SSE), where Portkey joins
+  const routes = [{ key: 'streams', order: ORDER, body, path: '/api/generate' },
+    { key: 'openaiStreams', order: openaiOrder(systems), body: openaiBody(true, P.streamTokens), path: OPENAI_PATH }];
+  results.openaiStreams = {};
+  for (const route of routes)
+    for (const level of P.streamLevels) {
+      const byLevel = {};
+      for (const name of route.order) {
+        const r = checkLoad(`${name} ${level} streams`, await load(systems[name].port, ['--body', JSON.stringify(route.body),
+          '--connections', level, '--ramp-ms', streamMs, '--duration', P.streamSeconds,
+          '--drain', 10, '--timeout', 30, ...routeArgs(systems[name], route.path)]));
+        if (r.errors || r.timeouts || r.status['2xx'] !== r.completed)
+          throw new Error(`${name} at ${level} streams (${route.path}): ${r.errors} errors, ${r.timeouts} timeouts`);
+        byLevel[name] = { ttfb: r.ttfb_ms, gap: r.gap_ms, delay: r.delay_ms, completed: r.completed };
+      }
+      results[route.key][level] = byLevel;
+      log(`${level} streams (${route.path}): ttfb p50`, route.order.map((s) => `${s} ${byLevel[s].ttfb.p50}`).join(', '));
     }
-    results.streams[level] = byLevel;
-    log(`${level} streams: ttfb p50`, ORDER.map((s) => `${s} ${byLevel[s].ttfb.p50}`).join(', '));
-  }
 }
 
 async function sectionMemory({ sim, systems }, results) {
   //  Slow streams: one token a second, far longer than the run
   await sim.control('/backends/sim', { decode_rate: 1 });
   const body = { model: 'llama3.2', prompt: 'hello', stream: true, options: { num_predict: 100000 } };
+  //  The same on the OpenAI route, where Portkey joins (the simulator last, as on /api/generate)
+  const routes = [{ key: 'memory', order: ['ollamaflow', 'nginx', 'haproxy', 'direct'], body, path: '/api/generate' },
+    { key: 'openaiMemory', order: [...openaiOrder(systems).filter((n) => n !== 'direct'), 'direct'],
+      body: openaiBody(true, 100000), path: OPENAI_PATH }];
   results.memory = {};
-  for (const level of P.memoryLevels) {
+  results.openaiMemory = {};
+  for (const route of routes) for (const level of P.memoryLevels) {
     const byLevel = {};
-    for (const name of ['ollamaflow', 'nginx', 'haproxy', 'direct']) {
+    for (const name of route.order) {
       const pids = systems[name].pids();
       const idle = pids.reduce((sum, pid) => sum + rssKb(pid), 0);
       const ramp = Math.min(P.memoryRampMs, Math.max(100, level));
-      const r = await load(systems[name].port, ['--body', JSON.stringify(body), '--connections', level,
+      const r = await load(systems[name].port, ['--body', JSON.stringify(route.body), '--connections', level,
         '--once', '--ramp-ms', ramp, '--settle-ms', P.memorySettleMs, '--duration', P.memoryCapS,
-        '--rss-pids', pids.join(',')]);
+        '--rss-pids', pids.join(','), ...routeArgs(systems[name], route.path)]);
       //  (the simulator keeps what it grew to while it served the proxies: no idle figure for it)
       byLevel[name] = { idleKb: idle, rssKb: r.rss_sum_kb, ready: r.ready,
                         perStreamB: name === 'direct' ? null : (r.rss_sum_kb - idle) * 1024 / level };
@@ -205,8 +251,8 @@ async function sectionMemory({ sim, systems }, results) {
       //  the streams end with bench-load; let every system drop them before the next one
       await sleep(quick ? 200 : 2000);
     }
-    results.memory[level] = byLevel;
-    log(`${level} slow streams: RSS kB`, Object.entries(byLevel).map(([s, v]) => `${s} ${v.rssKb}`).join(', '));
+    results[route.key][level] = byLevel;
+    log(`${level} slow streams (${route.path}): RSS kB`, Object.entries(byLevel).map(([s, v]) => `${s} ${v.rssKb}`).join(', '));
   }
 }
 
@@ -214,6 +260,14 @@ async function sectionMemory({ sim, systems }, results) {
 
 const sectionSuite = (work, results) => runSuite({ work, bin, quick, load, log, results, only: scenarios,
   seedCount, ...(suiteSystems ? { systems: suiteSystems } : {}) });
+
+// Portkey's gateway's version, from the package it was started from ('' when not installed)
+function portkeyVersion() {
+  if (!PORTKEY) return '';
+  try {
+    return `Portkey gateway ${JSON.parse(readFileSync(join(dirname(PORTKEY), '../package.json'), 'utf8')).version}`;
+  } catch { return 'Portkey gateway (unknown version)'; }
+}
 
 function machine() {
   const cpu = cpus()[0]?.model?.trim() || 'unknown';
@@ -230,6 +284,7 @@ function machine() {
     nginx: version('nginx', ['-v']).replace('nginx version: ', ''),
     haproxy: version('haproxy', ['-v']).replace(/ - https.*/, ''),
     wrk: version('wrk', ['-v']).replace(/ Copyright.*/, ''),
+    portkey: portkeyVersion(),
   };
 }
 
@@ -246,7 +301,7 @@ function writeResults(results, table, info, failures) {
 - date: ${info.date}${info.rendered ? ` (table rendered again on ${info.rendered} from results.json)` : ''}
 - machine: ${info.nproc} CPUs (${info.cpu}), ${info.ramGiB} GiB RAM; load average ${info.loadBefore} before, ${info.loadAfter} after${info.loadMax ? `, at most ${info.loadMax} during the run` : ''}
 - command: \`${info.command}\`${quick ? ' (quick mode: tiny sizes, figures are meaningless)' : ''}
-- versions: ${info.nginx}, ${info.haproxy}, ${info.wrk}; ollamaflow from ${info.commit}
+- versions: ${info.nginx}, ${info.haproxy}, ${info.wrk}${info.portkey ? `, ${info.portkey} (Node ${process.versions.node})` : ', Portkey not installed'}; ollamaflow from ${info.commit}
 - every system runs on this machine with the simulator and the load generator: they share ${info.nproc} cores${info.ingressWorkers ? `
 - ollamaflow runs ${info.ingressWorkers} ingress worker${info.ingressWorkers > 1 ? 's' : ''} on one port (one per core, as nginx's \`worker_processes auto\` and HAProxy's threads)` : ''}
 
@@ -260,8 +315,10 @@ How to read it (bench/README.md has the details): "direct" is ollama-sim without
 ollamaflow's figure over nginx's and over direct's. Added times are the proxy's p50 (p99) minus
 direct's. CPU per request and memory rows sum every process of the system (ollamaflow: configd, scheduler,
 healthmon, modelsync and every ingress worker; nginx: master and workers; HAProxy: its one
-process; memory: while the streams are held); bytes per stream
-subtract the idle RSS measured just before. The suite (section 4): each ollamaflow policy
+process; Portkey: its one Node process; memory: while the streams are held); bytes per stream
+subtract the idle RSS measured just before. The OpenAI-route rows put the same prompt and tokens
+through POST /v1/chat/completions (SSE when streamed) for every system, Portkey's gateway
+included; "—" in its column on the other rows (it has no Ollama route). The suite (section 4): each ollamaflow policy
 (MaxParallelRequests = slots), RoundRobin with sticky sessions on X-Conversation-Id, nginx
 least_conn (no queue: the simulator queues), HAProxy leastconn (maxconn = slots, its queue) and
 HAProxy balance hdr(X-Conversation-Id), on the same arrivals for each seed; the simulator runs
@@ -310,7 +367,7 @@ async function main() {
       if (sections.includes(1)) await attempt(1, () => sectionSmall(single, results));
       if (sections.includes(2)) await attempt(2, () => sectionStreams(single, results));
       if (sections.includes(3)) await attempt(3, () => sectionMemory(single, results));
-      for (const name of ['ollamaflow', 'nginx', 'haproxy']) await single.systems[name].stop();
+      for (const name of ['ollamaflow', 'nginx', 'haproxy', 'portkey']) await single.systems[name]?.stop();
       await single.sim.stop();
     }
     if (sections.includes(4)) await attempt(4, () => sectionSuite(work, results));
@@ -333,6 +390,8 @@ async function main() {
 }
 
 const SECTION_KEYS = { 1: 'small', 2: 'streams', 3: 'memory', 4: 'suite' };
+//  What else a section writes (its OpenAI-route figures), carried over with it
+const SECTION_EXTRA = { 2: ['openaiStreams'], 3: ['openaiMemory'] };
 
 // Copies into results the sections this run did not run from out/results.json; returns every
 // section the file will show
@@ -355,6 +414,7 @@ function carryOver(results, info, ran) {
     const n = Number(section);
     if (ran.includes(n) || !saved.results?.[key]) continue;
     results[key] = saved.results[key];
+    for (const extra of SECTION_EXTRA[n] || []) if (saved.results[extra]) results[extra] = saved.results[extra];
     info.carried[n] = saved.info?.carried?.[n] || saved.info?.date || 'unknown';
     shown.push(n);
   }

@@ -42,9 +42,11 @@ if (main.length) {
         continue;
       }
       seen.set(c[0], (seen.get(c[0]) || 0) + 1);
-      const bad = c.slice(3, 9).find((value) => !/^(—|-?\d+(\.\d+)?)$/.test(value));
+      //  the systems' and the ratios' columns, then the target
+      const target = c[COLUMNS.length - 1];
+      const bad = c.slice(3, COLUMNS.length - 1).find((value) => !/^(—|-?\d+(\.\d+)?)$/.test(value));
       if (bad !== undefined) problems.push(`not a figure: "${bad}" in ${line}`);
-      if (c[9] && !/^(PASS|MISS) \(/.test(c[9])) problems.push(`bad target cell "${c[9]}"`);
+      if (target && !/^(PASS|MISS) \(/.test(target)) problems.push(`bad target cell "${target}"`);
     }
     for (const s of main) if (!seen.get(s)) problems.push(`no rows for section ${s}`);
     for (const s of seen.keys()) if (!sections.includes(s)) problems.push(`unexpected section ${s}`);

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The benchmark: the same workloads against ollama-sim directly, ollamaflow, nginx and
-# HAProxy, on this machine, in one run. Prints one table and writes bench/RESULTS.md.
+# The benchmark: the same workloads against ollama-sim directly, ollamaflow, nginx, HAProxy
+# and (on the OpenAI route) Portkey's gateway, on this machine, in one run. Prints one table
+# and writes bench/RESULTS.md.
 #   bench/run.sh                  the full run (about 15 minutes); writes bench/RESULTS.md
 #   bench/run.sh --quick          seconds and small numbers, to check that the harness works;
 #                                 writes $TMPDIR/ollamaflow-bench-quick/RESULTS.md unless --out
 #   options: --bin DIR (default build/bin, built if needed)  --out DIR  --sections 1,2,3,4  --keep (logs)
-# Installs nginx, haproxy and wrk with apt when they are missing; runs nginx and HAProxy as
+# Installs nginx, haproxy and wrk with apt when they are missing, Portkey's gateway with npm into
+# the cache (bench/portkey/install.sh; without it the bench goes on); runs nginx and HAProxy as
 # foreground processes with generated configs on free loopback ports, never as system services.
 # Every process it starts is stopped when it ends, on failure or on Ctrl-C too.
 set -euo pipefail
@@ -35,6 +37,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+#  Portkey's gateway (npm, into the cache outside the checkout): without it (offline, no npm) the
+#  bench runs the other systems and shows "—" in its column
+if BENCH_PORTKEY=$(bench/portkey/install.sh); then
+    export BENCH_PORTKEY
+else
+    echo "bench: Portkey's gateway cannot be installed: the bench runs without it" >&2
+    export BENCH_PORTKEY=""
 fi
 
 if [ -z "$bin" ]; then

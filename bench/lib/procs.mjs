@@ -18,11 +18,12 @@ export function track(child) {
   return child;
 }
 
-// Starts a program with stdout and stderr in <dir>/<name>.log; returns {name, child, pid, log, exited}
-export function start(dir, name, program, args, { env = {} } = {}) {
+// Starts a program with stdout and stderr in <dir>/<name>.log; returns {name, child, pid, log, exited}.
+// env is added to the bench's environment, or to replaceEnv when given
+export function start(dir, name, program, args, { env = {}, replaceEnv = process.env } = {}) {
   const log = join(dir, `${name}.log`);
   const fd = openSync(log, 'a');
-  const child = spawn(program, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  const child = spawn(program, args, { stdio: ['ignore', fd, fd], env: { ...replaceEnv, ...env } });
   closeSync(fd);
   const proc = { name, child, pid: child.pid, log };
   proc.exited = new Promise((resolve) => child.once('exit', (code, signal) => {

@@ -214,3 +214,32 @@ ${servers}
     stop: () => stop(proc),
   };
 }
+
+// Portkey's AI gateway (bench/portkey/install.sh put it in the cache; server: its
+// start-server.js), routing OpenAI's API to one backend by the headers it documents: provider
+// openai, custom host the simulator's /v1 (its loopback address is on Portkey's trusted list).
+// One Node process (its pids() adds any children, in case a version forks). The preload keeps it
+// on loopback and works around its streaming bug on Node 20 (bench/portkey/preload.mjs).
+export async function startPortkey(dir, server, backend, { name = 'portkey' } = {}) {
+  const home = join(dir, `${name}-${Date.now()}`);
+  mkdirSync(home, { recursive: true });
+  const port = await freePort();
+  const { HTTP_PROXY, HTTPS_PROXY, http_proxy, https_proxy, ...env } = process.env;
+  const proc = start(home, name, process.execPath,
+    ['--import', join(import.meta.dirname, '../portkey/preload.mjs'), server, `--port=${port}`, '--headless'],
+    { env: { NODE_ENV: 'production' }, replaceEnv: env });
+  const headers = {
+    'x-portkey-provider': 'openai',
+    'x-portkey-custom-host': `http://127.0.0.1:${backend.port}/v1`,
+    authorization: 'Bearer bench',
+  };
+  const probe = { model: 'llama3.2', messages: [{ role: 'user', content: 'hello' }], max_tokens: 1 };
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+    method: 'POST', body: JSON.stringify(probe), headers: { 'content-type': 'application/json', ...headers },
+  }).catch(() => ({ status: 0 }))).status === 200, { timeout: 20000, what: `portkey to serve (${tail(proc)})` });
+  return {
+    name: 'portkey', port, procs: [proc], headers,
+    pids: () => [proc.pid, ...children(proc.pid)],
+    stop: () => stop(proc),
+  };
+}

@@ -1,5 +1,7 @@
 // The one table of the bench: a row per figure, a column per system, ollamaflow's ratios to nginx
-// and to direct, and the issue's targets marked PASS or MISS (they never fail a build).
+// and to direct, and the issue's targets marked PASS or MISS (they never fail a build). Portkey's
+// gateway serves OpenAI's API only: its column has figures on the OpenAI-route rows (and "—"
+// when it is not installed), "—" on the /api/generate ones.
 
 export const SECTIONS = {
   1: '1 small requests: throughput at saturation, latency at half of nginx\'s maximum',
@@ -8,9 +10,15 @@ export const SECTIONS = {
   4: '4 scheduling suite: uniform, multi-model, conversations, bursts; every system, 5 seeds',
 };
 
-export const COLUMNS = ['#', 'figure', 'unit', 'direct', 'ollamaflow', 'nginx', 'haproxy',
+export const COLUMNS = ['#', 'figure', 'unit', 'direct', 'ollamaflow', 'nginx', 'haproxy', 'portkey',
   'ollamaflow / nginx', 'ollamaflow / direct', 'target'];
 const SYSTEMS = ['direct', 'ollamaflow', 'nginx', 'haproxy'];
+//  Every column of a system (the /api/generate rows leave Portkey's empty)
+const COLUMN_SYSTEMS = [...SYSTEMS, 'portkey'];
+//  The OpenAI-route rows: every system that ran (Portkey only when installed)
+const OPENAI_SYSTEMS = COLUMN_SYSTEMS;
+//  f of each system's figures, null ("—") for a system that did not run
+const each = (names, v, f) => Object.fromEntries(names.map((n) => [n, v[n] ? f(v[n], n) : null]));
 
 function number(x) {
   if (x === null) return '—';
@@ -32,7 +40,9 @@ export function buildTable(results, P, sections) {
   const row = (section, figure, unit, values, { ratios = true, target = '' } = {}) =>
     rows.push({ section, figure, unit, values, ratios, target });
   const failed = (section) => row(section, `${SECTIONS[section]}: section FAILED`, '',
-    { direct: undefined, ollamaflow: undefined, nginx: undefined, haproxy: undefined }, { ratios: false });
+    { direct: undefined, ollamaflow: undefined, nginx: undefined, haproxy: undefined, portkey: undefined },
+    { ratios: false });
+  const route = 'OpenAI route (POST /v1/chat/completions)';
 
   if (sections.includes(1)) {
     const s = results.small;
@@ -49,6 +59,11 @@ export function buildTable(results, P, sections) {
       for (const p of ['p50', 'p99'])
         row(1, `latency ${p} at ${s.ownRate} req/s (half of ollamaflow's maximum)`, 'ms',
           Object.fromEntries(SYSTEMS.map((n) => [n, s.ownLatency[n][p]])));
+      if (s.openai) {
+        row(1, `${route}: throughput, non-streamed, 1 token, ${P.wrkConnections} connections (wrk, median of ${P.wrkRuns})`,
+          'req/s', each(OPENAI_SYSTEMS, s.openai.rps, (x) => x));
+        row(1, `${route}: CPU time per request at saturation`, 'µs', each(OPENAI_SYSTEMS, s.openai.cpu, (x) => x.usPerRequest));
+      }
     }
   }
   if (sections.includes(2)) {
@@ -73,6 +88,23 @@ export function buildTable(results, P, sections) {
       row(2, `added delay of each chunk p50, ${label}`, 'ms', added('delay', 'p50'), { ratios: false });
       row(2, `added delay of each chunk p99, ${label}`, 'ms', added('delay', 'p99'), { ratios: false });
     }
+    const o = results.openaiStreams;
+    if (s && o) for (const level of P.streamLevels) {
+      const v = o[level];
+      if (!v) continue;
+      const label = `${route}, ${level} SSE streams of ${P.streamTokens} tokens at ${P.streamRate} tok/s`;
+      const abs = (what, p) => each(OPENAI_SYSTEMS, v, (x) => x[what][p] ?? null);
+      //  (the delay: from the simulator's stamp_chunks "created_at"; null without samples)
+      const added = (what, p) => each(OPENAI_SYSTEMS, v, (x) => (x[what].n && v.direct[what].n
+        ? x[what][p] - v.direct[what][p] : null));
+      row(2, `time to first byte p50, ${label}`, 'ms', abs('ttfb', 'p50'));
+      row(2, `added time to first byte p50, ${label}`, 'ms', added('ttfb', 'p50'), { ratios: false });
+      row(2, `added time to first byte p99, ${label}`, 'ms', added('ttfb', 'p99'), { ratios: false });
+      row(2, `added gap between chunks p50, ${label}`, 'ms', added('gap', 'p50'), { ratios: false });
+      row(2, `added gap between chunks p99, ${label}`, 'ms', added('gap', 'p99'), { ratios: false });
+      row(2, `added delay of each chunk p50, ${label}`, 'ms', added('delay', 'p50'), { ratios: false });
+      row(2, `added delay of each chunk p99, ${label}`, 'ms', added('delay', 'p99'), { ratios: false });
+    }
   }
   if (sections.includes(3)) {
     const s = results.memory;
@@ -94,6 +126,17 @@ export function buildTable(results, P, sections) {
         : (s[high][n].rssKb - s[low][n].rssKb) / (high - low));
       row(3, `RSS per stream, from ${low} to ${high} streams`, 'KB',
         Object.fromEntries(SYSTEMS.map((n) => [n, slope(n)])));
+      const o = results.openaiMemory;
+      if (o && o[low] && o[high]) {
+        for (const level of P.memoryLevels) {
+          row(3, `${route}: streams held open (of ${level})`, 'streams', each(OPENAI_SYSTEMS, o[level], (x) => x.ready),
+            { ratios: false });
+          row(3, `${route}: summed RSS with ${level} slow SSE streams`, 'MB', each(OPENAI_SYSTEMS, o[level], (x) => x.rssKb / 1024));
+        }
+        row(3, `${route}: RSS per stream, from ${low} to ${high} streams`, 'KB',
+          each(OPENAI_SYSTEMS, o[high], (x, n) => (n === 'direct' || high === low || !o[low][n] ? null
+            : (x.rssKb - o[low][n].rssKb) / (high - low))));
+      }
     }
   }
   return rows;
@@ -103,7 +146,7 @@ export function renderTable(rows) {
   const lines = [`| ${COLUMNS.join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`];
   for (const r of rows) {
     const v = r.values;
-    const cells = [r.section, r.figure, r.unit, ...SYSTEMS.map((n) => number(v[n])),
+    const cells = [r.section, r.figure, r.unit, ...COLUMN_SYSTEMS.map((n) => number(v[n] === undefined && n === 'portkey' ? null : v[n])),
       r.ratios ? ratio(v.ollamaflow, v.nginx) : '—', r.ratios ? ratio(v.ollamaflow, v.direct) : '—', r.target || ''];
     lines.push(`| ${cells.join(' | ')} |`);
   }

@@ -22,11 +22,14 @@
                   history; --time-scale divides the file's times
 
     Bodies: --body JSON, or --bodies FILE (one per line, used in turn);
+    --path (default /api/generate) and --header 'Name: value' (repeated;
+    a gateway's routing headers) shape their requests;
     --conversation-ids gives each request its own X-Conversation-Id.
     --slo-ms MS counts the good requests: 2xx with a first byte within MS.
     Prints one JSON object: counts, statuses, and the distributions of
     latency (request to last byte), ttfb (to the first body byte), gap
-    (between two consecutive body lines of one response) and delay (from a
+    (between two consecutive body lines of one response; the blank lines
+    that end SSE events are none) and delay (from a
     line's "created_at" stamp to its arrival), in milliseconds.
     Every run is bounded: --duration, then at most --drain seconds.
     =========================================================================
@@ -99,6 +102,7 @@ static struct {
     int port;
     const char *path;
     const char *host_header;
+    char *headers;              //  --header lines, each ending in CRLF ("" when none)
     int connections;
     double rate;
     bool poisson;
@@ -463,6 +467,13 @@ s_body_bytes (bl_conn_t *conn, const char *data, size_t len, int64_t now)
     const char *line = data;
     for (const char *p = memchr (data, '\n', len); p;
          p = memchr (p + 1, '\n', len - (size_t) (p + 1 - data))) {
+        //  SSE ends every event with a blank line: it is no chunk of its own
+        if (p == line) {
+            line = p + 1;
+            if ((size_t) (p + 1 - data) >= len)
+                break;
+            continue;
+        }
         if (conn->t_line)
             bl_samples_add (&self.gap, now - conn->t_line);
         conn->t_line = now;
@@ -746,15 +757,15 @@ static char *
 s_request (const char *body, long conversation)
 {
     size_t len = strlen (body);
-    size_t cap = len + 512 + strlen (self.path) + strlen (self.host_header);
+    size_t cap = len + 512 + strlen (self.path) + strlen (self.host_header) + strlen (self.headers);
     char *request = malloc (cap);
     char extra [64] = "";
     if (conversation > 0)
         snprintf (extra, sizeof extra, "X-Conversation-Id: r%ld\r\n", conversation);
     snprintf (request, cap,
               "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-              "Content-Length: %zu\r\nUser-Agent: bench-load\r\n%s\r\n%s",
-              self.path, self.host_header, len, extra, body);
+              "Content-Length: %zu\r\nUser-Agent: bench-load\r\n%s%s\r\n%s",
+              self.path, self.host_header, len, self.headers, extra, body);
     return request;
 }
 
@@ -788,11 +799,26 @@ s_load_bodies (const char *file)
     return self.request_count? 0: -1;
 }
 
+//  Adds a --header "Name: value" to every request; false if it is not one header line
+static bool
+s_add_header (const char *header)
+{
+    const char *colon = strchr (header, ':');
+    if (!colon || colon == header || strpbrk (header, "\r\n"))
+        return false;
+    size_t have = strlen (self.headers), add = strlen (header);
+    self.headers = realloc (self.headers, have + add + 3);
+    memcpy (self.headers + have, header, add);
+    memcpy (self.headers + have + add, "\r\n", 3);
+    return true;
+}
+
 static void
 s_usage (void)
 {
     fprintf (stderr,
         "usage: bench-load --port N [--host 127.0.0.1] [--path /api/generate] [--host-header H]\n"
+        "         [--header 'Name: value' ...  (every --body/--bodies request)]\n"
         "         (--body JSON | --bodies FILE) [--duration S] [--drain S] [--timeout S]\n"
         "         [--connections N [--ramp-ms MS] [--once --settle-ms MS --rss-pids P,P]]\n"
         "         [--rate R [--poisson] [--max-connections N] [--seed N]]\n"
@@ -804,6 +830,7 @@ main (int argc, char *argv [])
 {
     self.host = "127.0.0.1";
     self.path = "/api/generate";
+    self.headers = strdup ("");
     self.connections = 1;
     self.max_connections = 10000;
     self.duration = 5;
@@ -820,7 +847,7 @@ main (int argc, char *argv [])
         {"once", 0, NULL, 'o'}, {"ramp-ms", 1, NULL, 'R'}, {"settle-ms", 1, NULL, 's'},
         {"rss-pids", 1, NULL, 'x'}, {"timeout", 1, NULL, 't'}, {"seed", 1, NULL, 'S'},
         {"sessions", 1, NULL, 'C'}, {"time-scale", 1, NULL, 'T'}, {"slo-ms", 1, NULL, 'L'},
-        {"conversation-ids", 0, NULL, 'I'},
+        {"conversation-ids", 0, NULL, 'I'}, {"header", 1, NULL, 'A'},
         {NULL, 0, NULL, 0}
     };
     int opt;
@@ -848,6 +875,12 @@ main (int argc, char *argv [])
             case 'T': self.scale = atof (optarg); break;
             case 'L': self.slo_ms = atof (optarg); break;
             case 'I': self.conversation_ids = true; break;
+            case 'A':
+                if (!s_add_header (optarg)) {
+                    fprintf (stderr, "bench-load: --header wants 'Name: value', not '%s'\n", optarg);
+                    return 2;
+                }
+                break;
             default: s_usage (); return 2;
         }
     }

@@ -55,6 +55,7 @@ sim_control_config_json (const sim_backend_config_t *c)
     json_object_set_new (json, "cache_ram_tokens", json_integer (c->cache_ram_tokens));
     json_object_set_new (json, "cache_restore_rate", json_real (c->cache_restore_rate));
     json_object_set_new (json, "time_scale", json_real (c->time_scale));
+    json_object_set_new (json, "stamp_chunks", json_boolean (c->stamp_chunks));
     return json;
 }
 

@@ -338,6 +338,8 @@ s_apply_key (sim_backend_config_t *c, const char *key, json_t *value, char *erro
         return s_get_int (value, key, 0, SIM_TOKENS_MAX, &c->default_tokens, error, size);
     if (strcmp (key, "host_check") == 0)
         return s_get_bool (value, key, &c->host_check, error, size);
+    if (strcmp (key, "stamp_chunks") == 0)
+        return s_get_bool (value, key, &c->stamp_chunks, error, size);
     if (strcmp (key, "tls_cert") == 0)
         return s_get_string (value, key, c->tls_cert, sizeof c->tls_cert, error, size);
     if (strcmp (key, "tls_key") == 0)

@@ -111,6 +111,7 @@ typedef struct {
     int default_tokens;
     int max_loaded_models;      //  OLLAMA_MAX_LOADED_MODELS; 0 = no limit
     bool host_check;            //  Ollama's Host-header check on loopback binds
+    bool stamp_chunks;          //  OpenAI stream chunks carry "created_at" too (the bench's delay)
     char tls_cert [SIM_PATH_MAX];   //  PEM certificate (chain): serve HTTPS; "" for HTTP
     char tls_key [SIM_PATH_MAX];    //  its PEM private key
     uint64_t seed;

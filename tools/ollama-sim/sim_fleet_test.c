@@ -30,7 +30,8 @@ sim_fleet_test (void)
         "\"backends\":[{\"name\":\"a\",\"models\":[\"Llama3.2\",{\"name\":\"bge\","
         "\"embedding\":true,\"embedding_length\":1024,\"loaded\":true}],"
         "\"faults\":{\"drop_after_tokens\":3}},"
-        "{\"name\":\"b\",\"api\":\"openai\",\"parallel\":8,\"keep_alive\":\"10m\"}]}",
+        "{\"name\":\"b\",\"api\":\"openai\",\"parallel\":8,\"keep_alive\":\"10m\","
+        "\"stamp_chunks\":true}]}",
         error, sizeof error);
     assert (fleet);
     assert (sim_fleet_size (fleet) == 2);
@@ -44,6 +45,7 @@ sim_fleet_test (void)
     assert (a->faults.drop_after_tokens == 3 && a->faults.error_after_tokens == -1);
     assert (b->api == SIM_API_OPENAI && b->parallel == 8 && b->keep_alive_ms == 600000);
     assert (b->model_count == 0 && sim_fleet_backend (fleet, 2) == NULL);
+    assert (b->stamp_chunks && !a->stamp_chunks);
     assert (sim_fleet_registry_find (fleet, "qwen2.5:0.5b"));
     assert (sim_fleet_registry_find (fleet, "bge:latest"));
     assert (!sim_fleet_registry_find (fleet, "nothing:latest"));

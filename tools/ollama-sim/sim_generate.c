@@ -670,6 +670,7 @@ s_parse (job_t *job, json_t *body, char *error, size_t size)
     job->gen.id = sim_backend_next_id (job->backend);
     job->gen.created = sim_clock_wall_ns () / SIM_NS_PER_SEC;
     job->gen.new_sse = s_new_sse (config->version);
+    job->gen.stamp_chunks = config->stamp_chunks;
     job->gen.raw = json_is_true (json_object_get (body, "raw"));
 
     if (route == SIM_ROUTE_EMBED || route == SIM_ROUTE_EMBEDDINGS

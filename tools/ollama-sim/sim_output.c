@@ -66,6 +66,18 @@ s_v1_head (const sim_gen_t *gen, struct evbuffer *out, bool chunk)
                          (long long) gen->created, gen->model_json);
 }
 
+//  stamp_chunks: a token chunk's wall time as Ollama stamps its NDJSON lines, so that a
+//  client times each chunk's way through a proxy (OpenAI's "created" is in whole seconds)
+static void
+s_v1_stamp (const sim_gen_t *gen, struct evbuffer *out)
+{
+    if (!gen->stamp_chunks)
+        return;
+    char stamp [SIM_CLOCK_STAMP_MAX];
+    s_now (stamp);
+    evbuffer_add_printf (out, "\"created_at\":\"%s\",", stamp);
+}
+
 //  The cached prompt tokens show only when there are some (Go's omitempty)
 static void
 s_usage (const sim_gen_t *gen, struct evbuffer *out)
@@ -113,6 +125,7 @@ sim_output_token (const sim_gen_t *gen, struct evbuffer *out, uint32_t index)
         case SIM_ROUTE_V1_CHAT:
             evbuffer_add_printf (out, "data: ");
             s_v1_head (gen, out, true);
+            s_v1_stamp (gen, out);
             evbuffer_add_printf (out, "\"choices\":[{\"index\":0,\"delta\":{%s\"content\":\"%s\"},"
                                  "\"finish_reason\":null}]}\n\n",
                                  !gen->new_sse || index == 0? "\"role\":\"assistant\",": "", token);
@@ -120,6 +133,7 @@ sim_output_token (const sim_gen_t *gen, struct evbuffer *out, uint32_t index)
         case SIM_ROUTE_V1_COMPLETIONS:
             evbuffer_add_printf (out, "data: ");
             s_v1_head (gen, out, true);
+            s_v1_stamp (gen, out);
             evbuffer_add_printf (out, "\"choices\":[{\"text\":\"%s\",\"index\":0,"
                                  "\"finish_reason\":null}]}\n\n", token);
             break;

@@ -29,6 +29,7 @@ typedef struct {
     unsigned id;                            //  OpenAI "chatcmpl-<id>"
     int64_t created;                        //  OpenAI "created", Unix seconds
     bool new_sse;                           //  Ollama >= 0.32.6 SSE framing
+    bool stamp_chunks;                      //  "created_at" in OpenAI stream chunks too
     bool include_usage;                     //  stream_options.include_usage
     bool raw;                               //  no "context" in generate
     int prompt_tokens;                      //  all of the prompt
