@@ -175,19 +175,16 @@ static size_t
 s_victim (const s_backend_t *record, sched_table_t *table, const char *backend, size_t from,
           size_t to, bool idle_only)
 {
-    size_t victim = to;
-    for (int pass = 0; pass < 2 && victim == to; pass++) {
-        if (pass == 1 && idle_only)
-            break;
-        for (size_t index = from; index < to; index++) {
-            if (pass == 0 && table
-                && sched_table_model_leases (table, backend, record->recent [index]) > 0)
-                continue;
-            if (victim == to || strcmp (record->recent [index], record->recent [victim]) < 0)
-                victim = index;
-        }
+    size_t idle = to, first = to;
+    for (size_t index = from; index < to; index++) {
+        const char *name = record->recent [index];
+        if (first == to || strcmp (name, record->recent [first]) < 0)
+            first = index;
+        bool busy = table && sched_table_model_leases (table, backend, name) > 0;
+        if (!busy && (idle == to || strcmp (name, record->recent [idle]) < 0))
+            idle = index;
     }
-    return victim;
+    return idle < to || idle_only ? idle : first;
 }
 
 static size_t
