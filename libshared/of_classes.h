@@ -14,6 +14,7 @@
 #include "of_service.h"
 #include "of_clone.h"
 #include "of_evzmq.h"
+#include "of_loop.h"
 #include "of_merge.h"
 #include "of_tls.h"
 #include "of_upstream_prepare.h"
@@ -28,6 +29,7 @@
     {"of_service", of_service_test}, \
     {"of_clone", of_clone_test}, \
     {"of_evzmq", of_evzmq_test}, \
+    {"of_loop", of_loop_test}, \
     {"of_merge", of_merge_test}, \
     {"of_tls", of_tls_test}, \
     {"of_upstream_prepare", of_upstream_prepare_test}, \

@@ -478,6 +478,7 @@ of_conns_expired (of_conns_t *self)
 
 #include "of_exchange.h"
 #include "of_testhttp.h"
+#include "of_loop.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -744,6 +745,6 @@ of_conns_test (bool verbose)
     s_test_timeouts (&test);
     of_conns_t *none = NULL;
     of_conns_destroy (&none);
-    event_base_free (test.base);
+    of_loop_free (&test.base);
     printf ("OK\n");
 }

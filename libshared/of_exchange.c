@@ -410,6 +410,7 @@ of_exchange_set_watermarks (of_exchange_t *self, size_t high, size_t low,
 
 #include "of_conns.h"
 #include "of_testhttp.h"
+#include "of_loop.h"
 
 //  The watermark test: a small receive buffer, a high mark, and a piece
 //  far bigger than both and than what the sockets hold
@@ -617,6 +618,6 @@ of_exchange_test (bool verbose)
     evhtp_unbind_socket (htp);
     of_conns_destroy (&conns);
     evhtp_free (htp);
-    event_base_free (test.base);
+    of_loop_free (&test.base);
     printf ("OK\n");
 }

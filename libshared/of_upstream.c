@@ -4,6 +4,7 @@
 */
 
 #include "of_upstream.h"
+#include "of_loop.h"
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -709,7 +710,7 @@ of_upstream_test (bool verbose)
     json_decref (backend);
     of_upstream_pool_destroy (&pool);
     of_upstream_pool_destroy (&pool);
-    event_base_free (base);
+    of_loop_free (&base);
     of_settings_destroy (&settings);
     printf ("OK\n");
 }

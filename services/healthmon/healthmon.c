@@ -18,6 +18,7 @@
 #include "healthmon_probe.h"
 #include "healthmon_state.h"
 #include "of_service.h"
+#include "of_loop.h"
 #include <event2/dns.h>
 #include <openssl/crypto.h>
 
@@ -293,8 +294,7 @@ s_destroy (s_healthmon_t *self)
         SSL_CTX_free (self->tls);
     if (self->dns)
         evdns_base_free (self->dns, 0);
-    if (self->base)
-        event_base_free (self->base);
+    of_loop_free (&self->base);
     //  OpenSSL keeps per-thread state (its random generators): free it now,
     //  not in a thread-exit hook that may run after the process has ended
     OPENSSL_thread_stop ();

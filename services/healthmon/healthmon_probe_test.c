@@ -5,6 +5,7 @@
 */
 
 #include "healthmon_probe.h"
+#include "of_loop.h"
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -203,6 +204,6 @@ healthmon_probe_test (bool verbose)
     evhttp_free (server);
     SSL_CTX_free (tls);
     evdns_base_free (dns, 0);
-    event_base_free (test.base);
+    of_loop_free (&test.base);
     printf ("OK\n");
 }

@@ -21,6 +21,7 @@
 #include "ingress_ops.h"
 #include "of_service.h"
 #include "of_conns.h"
+#include "of_loop.h"
 #include <evhtp.h>
 #include <netdb.h>
 #include <sys/resource.h>
@@ -248,8 +249,7 @@ s_destroy (s_ingress_t *self)
     of_upstream_pool_destroy (&self->ctx.pool);
     of_evzmq_destroy (&self->pipe_watch);
     of_clone_destroy (&self->ctx.clone);
-    if (self->ctx.base)
-        event_base_free (self->ctx.base);
+    of_loop_free (&self->ctx.base);
     //  OpenSSL keeps per-thread state (its error queue, random generators):
     //  free it now, not in a thread-exit hook that may run after the process ends
     OPENSSL_thread_stop ();

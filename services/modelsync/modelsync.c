@@ -17,6 +17,7 @@
 #include "modelsync.h"
 #include "modelsync_fleet.h"
 #include "modelsync_jobs.h"
+#include "of_loop.h"
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
@@ -147,8 +148,7 @@ s_destroy (s_modelsync_t *self)
     zsock_destroy (&ctx->router);
     zsock_destroy (&ctx->publisher);
     of_upstream_pool_destroy (&ctx->pool);
-    if (ctx->base)
-        event_base_free (ctx->base);
+    of_loop_free (&ctx->base);
     //  OpenSSL keeps per-thread state: free it now (see healthmon)
     OPENSSL_thread_stop ();
 }

@@ -8,6 +8,7 @@
     The HTTP servers are libevent evhttp servers on a thread of the test. */
 
 #include "it_harness.h"
+#include "of_loop.h"
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -140,7 +141,7 @@ s_servers_stop (s_servers_t *servers)
         pthread_mutex_destroy (&servers->servers [index].lock);
     }
     event_free (servers->stop_check);
-    event_base_free (servers->base);
+    of_loop_free (&servers->base);
 }
 
 //  --------------------------------------------------------------------------

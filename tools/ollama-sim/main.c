@@ -12,6 +12,7 @@
 #include "sim_control.h"
 #include "sim_cli.h"
 #include "sim_fleet.h"
+#include "of_loop.h"
 #include <event2/event.h>
 #include <getopt.h>
 #include <signal.h>
@@ -117,7 +118,7 @@ cleanup:
     for (size_t i = 0; i < count; i++)
         sim_backend_destroy (&backends [i]);
     free (backends);
-    event_base_free (base);
+    of_loop_free (&base);
     return rc;
 }
 
