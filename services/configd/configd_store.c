@@ -9,8 +9,11 @@
 #define S_SQL_MAX        4096
 #define S_BUSY_TIMEOUT_MS 5000
 //  The layout of the file: 1 frontends and backends; 2 adds the keys table and
-//  the frontends' RequireApiKey (an older file is brought up to date on open)
-#define S_SCHEMA_VERSION 2
+//  the frontends' RequireApiKey; 3 the backends' ImageModels and the
+//  frontends' PredictedLatency. An older file is brought up to date on open; a
+//  newer one is refused, since writing it would drop what this configd does
+//  not know: bump it with every field or enum value added.
+#define S_SCHEMA_VERSION 3
 
 typedef struct {
     sqlite3_stmt *select_one;
@@ -191,6 +194,26 @@ s_load_meta (configd_store_t *self, char *error, size_t size)
     return 0;
 }
 
+//  Refuses a file made by a newer configd (its "schema" above ours)
+static int
+s_check_schema (configd_store_t *self, char *error, size_t size)
+{
+    sqlite3_stmt *stmt = s_prepare (self, "SELECT value FROM meta WHERE key = 'schema'", error,
+                                    size);
+    if (!stmt)
+        return -1;
+    int64_t schema = sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+    sqlite3_finalize (stmt);
+    if (schema > S_SCHEMA_VERSION) {
+        snprintf (error, size,
+                  "written by a newer ollamaflow (database schema %lld; this configd knows up "
+                  "to %d): not opened, so that nothing it holds is lost",
+                  (long long) schema, S_SCHEMA_VERSION);
+        return -1;
+    }
+    return 0;
+}
+
 //  Records the layout once the tables are brought up to date (in the open's
 //  transaction, so a file is never marked newer than it is)
 static int
@@ -223,6 +246,7 @@ configd_store_new (const char *path, char *error, size_t size)
         goto failed;
     }
     if (s_load_meta (self, reason, sizeof reason) != 0
+        || s_check_schema (self, reason, sizeof reason) != 0
         || s_create_table (self, OF_KIND_BACKEND, reason, sizeof reason) != 0
         || s_create_table (self, OF_KIND_FRONTEND, reason, sizeof reason) != 0
         || s_create_table (self, OF_KIND_KEY, reason, sizeof reason) != 0

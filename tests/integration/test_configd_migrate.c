@@ -1,13 +1,21 @@
-/*  test_configd_migrate - a database from before client API keys (schema 1,
-    fixtures/configd-schema1.sql, written by configd as it was then) opens in
-    today's configd with nothing lost: same epoch and sequence, every field of
-    every object, the frontends' new RequireApiKey false; keys can be written
-    to it, survive a restart, and the file is marked schema 2. */
+/*  test_configd_migrate - databases of older configds open in today's with
+    nothing lost, and one of a newer configd is refused untouched.
+    - Schema 1 (fixtures/configd-schema1.sql, before client API keys): same
+      epoch and sequence, the fields it had, the frontends' new RequireApiKey
+      false; keys can be written to it, survive a restart, and the file is
+      marked with today's schema.
+    - Schema 3 (fixtures/configd-schema3.sql, every field of every kind away
+      from its default): every field of every object as configd-schema3.json
+      (the snapshot that configd gave) says. When a later configd adds fields,
+      this is the file that shows it still reads today's.
+    - A newer schema: configd exits naming it, and the file is as it was. */
 
 #include "it_harness.h"
 #include <sqlite3.h>
 
 #define S_EPOCH "c297664991494c5e"
+//  What today's configd marks a file with (configd_store's S_SCHEMA_VERSION)
+#define S_SCHEMA_TODAY "3"
 
 static json_t *
 s_request (zsock_t *client, const char *command, json_t *body, const char *expected)
@@ -50,16 +58,14 @@ s_meta (const char *path, const char *key)
     return value;
 }
 
-int
-main (void)
+//  A new database at env's path from the SQL text of fixtures/<name>
+static void
+s_load_fixture (it_env_t *env, const char *name)
 {
-    it_env_t env;
-    it_env_init (&env, "migrate", NULL);
-    //  The old file, as that configd left it
     const char *fixture = getenv ("OF_FIXTURE_DIR");
     IT_ASSERT (fixture, "OF_FIXTURE_DIR is not set");
     char path [512];
-    snprintf (path, sizeof path, "%s/configd-schema1.sql", fixture);
+    snprintf (path, sizeof path, "%s/%s", fixture, name);
     char *sql = zsys_sprintf ("%s", "");
     FILE *file = fopen (path, "r");
     IT_ASSERT (file, "cannot read %s", path);
@@ -70,18 +76,26 @@ main (void)
         sql = more;
     }
     fclose (file);
+    unlink (env->database);
     sqlite3 *db = NULL;
-    IT_ASSERT (sqlite3_open (env.database, &db) == SQLITE_OK, "cannot create %s", env.database);
+    IT_ASSERT (sqlite3_open (env->database, &db) == SQLITE_OK, "cannot create %s", env->database);
     char *error = NULL;
-    IT_ASSERT (sqlite3_exec (db, sql, NULL, NULL, &error) == SQLITE_OK, "fixture: %s", error);
+    IT_ASSERT (sqlite3_exec (db, sql, NULL, NULL, &error) == SQLITE_OK, "%s: %s", name, error);
     sqlite3_close (db);
     zstr_free (&sql);
-    char *schema = s_meta (env.database, "schema");
+}
+
+static void
+s_test_schema1 (it_env_t *env)
+{
+    //  The old file, as that configd left it
+    s_load_fixture (env, "configd-schema1.sql");
+    char *schema = s_meta (env->database, "schema");
     IT_ASSERT (schema && streq (schema, "1"), "the fixture is schema %s", schema);
     free (schema);
 
-    zsock_t *client = it_config_client (&env);
-    pid_t configd = it_start (&env, "ollamaflow-configd", NULL);
+    zsock_t *client = it_config_client (env);
+    pid_t configd = it_start (env, "ollamaflow-configd", NULL);
     json_t *state = it_config_wait (client, "SNAPSHOT");
     IT_ASSERT (streq (json_string_value (json_object_get (state, "Epoch")), S_EPOCH),
                "the epoch changed: %s", json_string_value (json_object_get (state, "Epoch")));
@@ -129,11 +143,11 @@ main (void)
                             "OBJECT"));
     int status = it_stop (configd, SIGTERM);
     IT_ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0, "exit status %d", status);
-    schema = s_meta (env.database, "schema");
-    IT_ASSERT (schema && streq (schema, "2"), "the file is marked schema %s", schema);
+    schema = s_meta (env->database, "schema");
+    IT_ASSERT (schema && streq (schema, S_SCHEMA_TODAY), "the file is marked schema %s", schema);
     free (schema);
 
-    configd = it_start (&env, "ollamaflow-configd", NULL);
+    configd = it_start (env, "ollamaflow-configd", NULL);
     state = it_config_wait (client, "SNAPSHOT");
     IT_ASSERT (json_integer_value (json_object_get (state, "Sequence")) == 6, "sequence %lld",
                (long long) json_integer_value (json_object_get (state, "Sequence")));
@@ -147,7 +161,105 @@ main (void)
     status = it_stop (configd, SIGTERM);
     IT_ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0, "exit status %d", status);
     zsock_destroy (&client);
+}
+
+//  Every object of every kind in the snapshot is the one expected says, field
+//  by field (fields added after expected was written are not compared)
+static void
+s_expect_objects (json_t *state, json_t *expected, const char *kind)
+{
+    json_t *have = json_object_get (state, kind);
+    json_t *want = json_object_get (expected, kind);
+    IT_ASSERT (json_array_size (have) == json_array_size (want), "%zu %s, not %zu",
+               json_array_size (have), kind, json_array_size (want));
+    size_t index;
+    json_t *object;
+    json_array_foreach (want, index, object) {
+        const char *id = json_string_value (json_object_get (object, "Identifier"));
+        json_t *mine = s_find (have, id);
+        IT_ASSERT (mine, "%s: %s is missing", kind, id);
+        const char *field;
+        json_t *value;
+        json_object_foreach (object, field, value) {
+            char *text = json_dumps (json_object_get (mine, field), JSON_ENCODE_ANY | JSON_COMPACT);
+            IT_ASSERT (json_equal (json_object_get (mine, field), value), "%s %s: %s is %s",
+                       kind, id, field, text ? text : "missing");
+            free (text);
+        }
+    }
+}
+
+//  A file of today's layout, every field set, opens with every field as it was
+static void
+s_test_schema3 (it_env_t *env)
+{
+    s_load_fixture (env, "configd-schema3.sql");
+    const char *fixture = getenv ("OF_FIXTURE_DIR");
+    char path [512];
+    snprintf (path, sizeof path, "%s/configd-schema3.json", fixture);
+    json_error_t error;
+    json_t *expected = json_load_file (path, 0, &error);
+    IT_ASSERT (expected, "%s: %s", path, error.text);
+
+    zsock_t *client = it_config_client (env);
+    pid_t configd = it_start (env, "ollamaflow-configd", NULL);
+    json_t *state = it_config_wait (client, "SNAPSHOT");
+    IT_ASSERT (json_equal (json_object_get (state, "Epoch"), json_object_get (expected, "Epoch"))
+                   && json_equal (json_object_get (state, "Sequence"),
+                                  json_object_get (expected, "Sequence")),
+               "the epoch or the sequence changed");
+    s_expect_objects (state, expected, "Frontends");
+    s_expect_objects (state, expected, "Backends");
+    s_expect_objects (state, expected, "Keys");
+    json_decref (state);
+    json_decref (expected);
+    int status = it_stop (configd, SIGTERM);
+    IT_ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0, "exit status %d", status);
+    char *schema = s_meta (env->database, "schema");
+    IT_ASSERT (schema && streq (schema, S_SCHEMA_TODAY), "the file is marked schema %s", schema);
+    free (schema);
+    zsock_destroy (&client);
+}
+
+//  A file a newer configd wrote is not opened: configd says why and exits,
+//  and the file keeps its mark and its objects
+static void
+s_test_newer (it_env_t *env)
+{
+    s_load_fixture (env, "configd-schema3.sql");
+    sqlite3 *db = NULL;
+    IT_ASSERT (sqlite3_open (env->database, &db) == SQLITE_OK, "cannot open %s", env->database);
+    char *error = NULL;
+    IT_ASSERT (sqlite3_exec (db, "UPDATE meta SET value = '99' WHERE key = 'schema'", NULL, NULL,
+                             &error) == SQLITE_OK, "%s", error);
+    sqlite3_close (db);
+    char log [400];
+    snprintf (log, sizeof log, "%s/ollamaflow-configd.log", env->dir);
+    unlink (log);
+    pid_t configd = it_start (env, "ollamaflow-configd", NULL);
+    IT_ASSERT (it_file_contains (log, "database schema 99; this configd knows up to "
+                                      S_SCHEMA_TODAY, IT_TIMEOUT_MS),
+               "configd did not name the newer schema");
+    int status = it_stop (configd, 0);
+    IT_ASSERT (WIFEXITED (status) && WEXITSTATUS (status) != 0, "configd ran on: status %d",
+               status);
+    char *schema = s_meta (env->database, "schema");
+    IT_ASSERT (schema && streq (schema, "99"), "the file was marked schema %s", schema);
+    free (schema);
+    char *sequence = s_meta (env->database, "sequence");
+    IT_ASSERT (sequence && streq (sequence, "6"), "the sequence became %s", sequence);
+    free (sequence);
+}
+
+int
+main (void)
+{
+    it_env_t env;
+    it_env_init (&env, "migrate", NULL);
+    s_test_schema1 (&env);
+    s_test_schema3 (&env);
+    s_test_newer (&env);
     it_env_cleanup (&env);
-    printf ("a schema 1 database migrated to schema 2 with nothing lost\n");
+    printf ("schema 1 and 3 databases opened with nothing lost; a newer one refused untouched\n");
     return 0;
 }
