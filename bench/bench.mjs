@@ -15,6 +15,7 @@ import { killEverything, rssKb, sleep, cpuSeconds, track } from './lib/procs.mjs
 import { startSim, startOllamaflow, startNginx, startHaproxy, startPortkey, NOFILE } from './lib/systems.mjs';
 import { buildTable, renderTable, SECTIONS } from './lib/table.mjs';
 import { runSuite } from './lib/suite.mjs';
+import { makeCa } from '../tests/node/e2e/certs.mjs';
 import { renderSuite } from './lib/suite_table.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -38,11 +39,11 @@ const render = option('--render', null);
 //  Every size and duration of the run; --quick: seconds and small numbers, so a test can run it
 const P = quick ? {
   wrkConnections: 16, wrkSeconds: 1, wrkRuns: 1, rateSeconds: 0.5, rateConnections: 64,
-  streamLevels: [10, 50], streamTokens: 10, streamRate: 40, streamSeconds: 1,
+  streamLevels: [10, 50], streamTokens: 10, streamRate: 40, streamSeconds: 1, httpsWarmSeconds: 0.5,
   memoryLevels: [20, 50], memoryRampMs: 200, memorySettleMs: 200, memoryCapS: 15,
 } : {
   wrkConnections: 64, wrkSeconds: 5, wrkRuns: 3, rateSeconds: 10, rateConnections: 256,
-  streamLevels: [100, 1000], streamTokens: 20, streamRate: 20, streamSeconds: 10,
+  streamLevels: [100, 1000], streamTokens: 20, streamRate: 20, streamSeconds: 10, httpsWarmSeconds: 3,
   memoryLevels: [1000, 10000], memoryRampMs: 8000, memorySettleMs: 2000, memoryCapS: 60,
 };
 
@@ -113,14 +114,21 @@ const checkLoad = (what, r) => {
 // ---- sections 1-3: one simulated backend with unlimited slots behind every system ----
 
 async function startSingle(work) {
+  //  The same backend once more over HTTPS (section 2's HTTPS pass), its certificate signed by a CA
+  //  made for this run that every proxy is told to trust
+  const certs = join(work, 'certs');
+  mkdirSync(certs, { recursive: true });
+  const ca = makeCa(certs, 'bench');
+  const models = [{ name: 'llama3.2', loaded: true }];
   const sim = await startSim(work, bin, {
     host: '127.0.0.1',
     //  stamp_chunks: OpenAI stream chunks carry "created_at" too, for their added delay
     defaults: { parallel: 100000, max_queue: 100000, prefill_rate: 0, decode_rate: 0, load_ms: 0,
                 stamp_chunks: true },
-    backends: [{ name: 'sim', models: [{ name: 'llama3.2', loaded: true }] }],
+    backends: [{ name: 'sim', models }, { name: 'simtls', models, tls_cert: ca.cert, tls_key: ca.key }],
   });
   const backends = [{ name: 'sim', port: sim.backends[0].port, slots: 100000 }];
+  const tlsBackends = [{ name: 'simtls', port: sim.backends[1].port, slots: 100000, ssl: true }];
   const systems = { direct: { name: 'direct', port: backends[0].port, pids: () => [sim.pid] } };
   systems.ollamaflow = await startOllamaflow(work, bin, backends, { probe: SMALL_BODY });
   systems.nginx = await startNginx(work, backends);
@@ -133,7 +141,7 @@ async function startSingle(work) {
       log(`Portkey's gateway does not start, the bench runs without it: ${error.message}`);
     }
   } else log('Portkey\'s gateway is not installed: the bench runs without it');
-  return { sim, systems };
+  return { sim, systems, work, tls: { ca: ca.ca, backends: tlsBackends } };
 }
 
 const ORDER = ['direct', 'ollamaflow', 'nginx', 'haproxy'];
@@ -198,8 +206,10 @@ async function sectionSmall(single, results) {
   log('small requests:', JSON.stringify(rps), 'OpenAI route:', JSON.stringify(openai.rps));
 }
 
-async function sectionStreams({ sim, systems }, results) {
+async function sectionStreams(single, results) {
+  const { sim, systems } = single;
   await sim.control('/backends/sim', { decode_rate: P.streamRate });
+  await sim.control('/backends/simtls', { decode_rate: P.streamRate });
   const body = { model: 'llama3.2', prompt: 'hello', stream: true, options: { num_predict: P.streamTokens } };
   results.streams = {};
   //  The streams start spread over one stream's length, so that they arrive at a steady rate and
@@ -222,7 +232,45 @@ async function sectionStreams({ sim, systems }, results) {
       }
       results[route.key][level] = byLevel;
       log(`${level} streams (${route.path}): ttfb p50`, route.order.map((s) => `${s} ${byLevel[s].ttfb.p50}`).join(', '));
+    }  results.httpsStreams = await httpsStreams(single, body, streamMs);
+}
+
+//  HTTPS backends against plain ones, in one pass: ollamaflow, nginx and HAProxy each in front of
+//  the simulator's HTTPS listener (certificates verified) and, alternating with it, its plain
+//  listener; before each measured run the same load warms the system up (its pool of upstream
+//  connections, with their TLS sessions, fills), as the target asks for figures after warm-up
+async function httpsStreams(single, body, streamMs) {
+  const { systems, work, tls } = single;
+  const https = {
+    ollamaflow: await startOllamaflow(work, bin, tls.backends, { probe: SMALL_BODY, tlsCa: tls.ca }),
+    nginx: await startNginx(work, tls.backends, { name: 'nginx-https', tlsCa: tls.ca }),
+    haproxy: await startHaproxy(work, tls.backends, { name: 'haproxy-https', tlsCa: tls.ca }),
+  };
+  const out = {};
+  try {
+    for (const level of P.streamLevels) {
+      const run = async (system, seconds) => checkLoad(`${system.name} ${level} streams`, await load(system.port,
+        ['--body', JSON.stringify(body), '--connections', level, '--ramp-ms', streamMs, '--duration', seconds,
+          '--drain', 10, '--timeout', 30]));
+      const byLevel = { direct: {}, plain: {}, https: {} };
+      const direct = await run(systems.direct, P.streamSeconds);
+      byLevel.direct = { ttfb: direct.ttfb_ms };
+      for (const name of Object.keys(https))
+        for (const [kind, system] of [['plain', systems[name]], ['https', https[name]]]) {
+          await run(system, P.httpsWarmSeconds);
+          const r = await run(system, P.streamSeconds);
+          if (r.errors || r.timeouts || r.status['2xx'] !== r.completed)
+            throw new Error(`${name} (${kind}) at ${level} streams: ${r.errors} errors, ${r.timeouts} timeouts`);
+          byLevel[kind][name] = { ttfb: r.ttfb_ms, completed: r.completed };
+        }
+      out[level] = byLevel;
+      log(`${level} streams, HTTPS backends: ttfb p50`, Object.keys(https)
+        .map((n) => `${n} ${byLevel.plain[n].ttfb.p50} plain, ${byLevel.https[n].ttfb.p50} https`).join('; '));
     }
+  } finally {
+    for (const system of Object.values(https)) await system.stop();
+  }
+  return out;
 }
 
 async function sectionMemory({ sim, systems }, results) {
@@ -391,7 +439,7 @@ async function main() {
 
 const SECTION_KEYS = { 1: 'small', 2: 'streams', 3: 'memory', 4: 'suite' };
 //  What else a section writes (its OpenAI-route figures), carried over with it
-const SECTION_EXTRA = { 2: ['openaiStreams'], 3: ['openaiMemory'] };
+const SECTION_EXTRA = { 2: ['openaiStreams', 'httpsStreams'], 3: ['openaiMemory'] };
 
 // Copies into results the sections this run did not run from out/results.json; returns every
 // section the file will show

@@ -105,6 +105,25 @@ export function buildTable(results, P, sections) {
       row(2, `added delay of each chunk p50, ${label}`, 'ms', added('delay', 'p50'), { ratios: false });
       row(2, `added delay of each chunk p99, ${label}`, 'ms', added('delay', 'p99'), { ratios: false });
     }
+    //  HTTPS backends against plain ones, from the pass that runs both after a warm-up each
+    const h = results.httpsStreams;
+    if (s && h) for (const level of P.streamLevels) {
+      const v = h[level];
+      if (!v) continue;
+      const proxies = ['ollamaflow', 'nginx', 'haproxy'];
+      const added = (kind) => ({ direct: null, portkey: null, ...Object.fromEntries(proxies
+        .map((n) => [n, v[kind][n] ? v[kind][n].ttfb.p50 - v.direct.ttfb.p50 : null])) });
+      const plain = added('plain');
+      const https = added('https');
+      const label = `${level} streams after a ${P.httpsWarmSeconds} s warm-up`;
+      row(2, `added time to first byte p50, plain HTTP backend, ${label}`, 'ms', plain, { ratios: false });
+      const over = https.ollamaflow - plain.ollamaflow;
+      row(2, `added time to first byte p50, HTTPS backend (verified), ${label}`, 'ms', https, {
+        ratios: false,
+        target: verdict(https.ollamaflow <= plain.ollamaflow * 1.1,
+          `within 10% of plain: ${over >= 0 ? '+' : ''}${over.toFixed(3)} ms, ${ratio(https.ollamaflow, plain.ollamaflow)} x`),
+      });
+    }
   }
   if (sections.includes(3)) {
     const s = results.memory;
