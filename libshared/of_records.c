@@ -365,6 +365,23 @@ of_strings_has (const of_strings_t *list, const char *text)
     return false;
 }
 
+of_records_t *
+of_records_test_backend (json_t *object, const of_backend_t **backend_p)
+{
+    assert (json_is_object (object) && backend_p);
+    json_t *copy = json_deep_copy (object);
+    if (!json_object_get (copy, "Identifier"))
+        json_object_set_new (copy, "Identifier", json_string ("b"));
+    json_t *backends = json_object ();
+    json_object_set (backends, json_string_value (json_object_get (copy, "Identifier")), copy);
+    json_decref (copy);
+    of_records_t *self = of_records_new (NULL, backends, NULL);
+    json_decref (backends);
+    assert (of_records_backend_count (self) == 1);
+    *backend_p = of_records_backend_at (self, 0);
+    return self;
+}
+
 //  --------------------------------------------------------------------------
 //  Self test
 

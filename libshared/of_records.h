@@ -167,6 +167,13 @@ const char *
 bool
     of_strings_has (const of_strings_t *list, const char *text);
 
+//  For the self tests of the classes that read backends: a set of one
+//  backend, compiled from a Backend object (borrowed; Identifier "b" when it
+//  has none) that the schema must take. *backend_p is its record, borrowed
+//  from the set. Caller owns the set.
+of_records_t *
+    of_records_test_backend (json_t *object, const of_backend_t **backend_p);
+
 //  Self test
 void
     of_records_test (bool verbose);

@@ -60,7 +60,7 @@ struct _of_upstream_t {
     struct evbuffer *output;            //  the connection's output, while watched
     struct evbuffer_cb_entry *output_cb;
     struct event *deferred;             //  on_fail for a request that could not be queued
-    json_t *backend;                    //  until it is sent
+    const of_backend_t *backend;        //  borrowed, until it is sent
 };
 
 //  --------------------------------------------------------------------------
@@ -292,7 +292,6 @@ s_free (of_upstream_t *self)
     s_unwatch_output (self);
     if (self->deferred)
         event_free (self->deferred);
-    json_decref (self->backend);
     free (self);
 }
 
@@ -404,18 +403,18 @@ s_on_done (struct evhttp_request *request, void *arg)
 }
 
 of_upstream_t *
-of_upstream_new (of_upstream_pool_t *pool, json_t *backend, const of_upstream_fn_t *fn, void *arg)
+of_upstream_new (of_upstream_pool_t *pool, const of_backend_t *backend, const of_upstream_fn_t *fn,
+                 void *arg)
 {
     assert (pool && backend && fn && fn->on_head && fn->on_data && fn->on_done && fn->on_fail);
     of_upstream_t *self = (of_upstream_t *) zmalloc (sizeof (of_upstream_t));
     self->pool = pool;
-    const char *host = json_string_value (json_object_get (backend, "Hostname"));
-    snprintf (self->host, sizeof self->host, "%s", host ? host : "");
-    self->port = (int) json_integer_value (json_object_get (backend, "Port"));
-    self->ssl = json_is_true (json_object_get (backend, "Ssl"));
+    snprintf (self->host, sizeof self->host, "%s", backend->hostname);
+    self->port = backend->port;
+    self->ssl = backend->ssl;
     snprintf (self->key, sizeof self->key, "%s:%d%s", self->host, self->port,
               self->ssl ? " tls" : "");
-    self->backend = json_incref (backend);
+    self->backend = backend;
     self->fn = *fn;
     self->arg = arg;
     self->request = evhttp_request_new (s_on_done, self);
@@ -455,7 +454,6 @@ of_upstream_send (of_upstream_t *self, enum evhttp_cmd_type method, const char *
     assert (self && self->request && self->backend && path);
     char *uri = of_upstream_prepare (self->backend, path, extra,
                                      evhttp_request_get_output_headers (self->request));
-    json_decref (self->backend);
     self->backend = NULL;
     int rc = s_send (self, method, uri, body, size);
     zstr_free (&uri);
@@ -585,10 +583,14 @@ s_test_get (of_upstream_pool_t *pool, struct event_base *base, int port, s_test_
 {
     static const of_upstream_fn_t fn = {s_test_head, s_test_data, s_test_done, s_test_fail};
     *result = (s_test_t) {0};
-    json_t *backend = json_pack ("{s:s, s:i}", "Hostname", "127.0.0.1", "Port", port);
+    json_t *object = json_pack ("{s:s, s:i}", "Hostname", "127.0.0.1", "Port", port);
+    const of_backend_t *backend;
+    of_records_t *records = of_records_test_backend (object, &backend);
+    json_decref (object);
     of_upstream_t *upstream = of_upstream_new (pool, backend, &fn, result);
-    json_decref (backend);
     of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, NULL, 0);
+    //  The request no longer needs the record once it is sent
+    of_records_destroy (&records);
     while (!result->done && !result->failed)
         event_base_loop (base, EVLOOP_ONCE);
 }
@@ -693,7 +695,10 @@ of_upstream_test (bool verbose)
     //  A cancelled request runs no callback
     static const of_upstream_fn_t fn = {s_test_head, s_test_data, s_test_done, s_test_fail};
     result = (s_test_t) {0};
-    json_t *backend = json_pack ("{s:s, s:i}", "Hostname", "127.0.0.1", "Port", port);
+    json_t *object = json_pack ("{s:s, s:i}", "Hostname", "127.0.0.1", "Port", port);
+    const of_backend_t *backend;
+    of_records_t *records = of_records_test_backend (object, &backend);
+    json_decref (object);
     of_upstream_t *upstream = of_upstream_new (pool, backend, &fn, &result);
     of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, NULL, 0);
     of_upstream_cancel (&upstream);
@@ -707,7 +712,7 @@ of_upstream_test (bool verbose)
     upstream = of_upstream_new (pool, backend, &fn, &result);
     of_upstream_send (upstream, EVHTTP_REQ_GET, "/", NULL, NULL, 0);
     of_upstream_cancel (&upstream);
-    json_decref (backend);
+    of_records_destroy (&records);
     of_upstream_pool_destroy (&pool);
     of_upstream_pool_destroy (&pool);
     of_loop_free (&base);

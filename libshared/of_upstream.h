@@ -3,8 +3,8 @@
 
     Used by the ingress (proxied requests) and modelsync (inventories, pulls,
     deletes): an of_upstream_pool_t per event loop, an of_upstream_t per
-    request. Every request is made from a Backend object: its address, TLS
-    and SNI here, and what it carries (Host, credentials, Headers,
+    request. Every request is made from a backend's record (of_records): its
+    address, TLS and SNI here, and what it carries (Host, credentials, Headers,
     Querystring, the per-request extras) by of_upstream_prepare.
 
     libevent's evhttp client (docs/notes/libevhtp.md): one request at a time
@@ -66,12 +66,13 @@ void
 size_t
     of_upstream_pool_idle (of_upstream_pool_t *self);
 
-//  Starts a request to a backend (a normalized Backend object: Hostname,
-//  Port, Ssl; TLS checks the certificate and the name, which is also the
-//  SNI). The backend is held until the request is sent.
+//  Starts a request to a backend (Hostname, Port, Ssl: TLS checks the
+//  certificate and the name, which is also the SNI). The record is borrowed
+//  until of_upstream_send, which reads what the request carries from it:
+//  its set must last until then (callers send in the same event).
 of_upstream_t *
-    of_upstream_new (of_upstream_pool_t *pool, json_t *backend, const of_upstream_fn_t *fn,
-                     void *arg);
+    of_upstream_new (of_upstream_pool_t *pool, const of_backend_t *backend,
+                     const of_upstream_fn_t *fn, void *arg);
 
 //  The request's headers, for the caller's defaults before sending (the
 //  backend's Headers win over them; see of_upstream_prepare).

@@ -1,13 +1,13 @@
 /*  =========================================================================
     of_upstream_prepare - what every request to a backend carries
 
-    The one place that turns a Backend object into a request's headers and
-    target: Host, the backend's credentials (BearerToken, Headers),
+    The one place that turns a backend (its record, of_records) into a
+    request's headers and target: Host, the backend's credentials (BearerToken, Headers),
     Querystring, and the per-request extras a caller hands in
     (X-Forwarded-For, X-Request-Id, a client's credentials). The proxy,
     modelsync and healthmon all call it, so a backend sees the same request
-    whoever sends it. The address, TLS and SNI come from the same Backend
-    object (of_upstream_backend).
+    whoever sends it. The address, TLS and SNI come from the same record
+    (of_upstream).
 
     The credentials rule (README, "Backend credentials"):
     - BearerToken wins over a Headers.Authorization: it is the field made
@@ -24,8 +24,8 @@
 #define OF_UPSTREAM_PREPARE_H_INCLUDED
 
 #include <event2/http.h>
-#include <jansson.h>
 #include <stdbool.h>
+#include "of_records.h"
 
 //  What one request adds to the backend's own (each NULL when absent)
 typedef struct {
@@ -41,8 +41,8 @@ typedef struct {
 //  the target: path, then the client's query, then the backend's
 //  Querystring. Caller frees the target. extra may be NULL.
 char *
-    of_upstream_prepare (json_t *backend, const char *path, const of_upstream_extra_t *extra,
-                         struct evkeyvalq *headers);
+    of_upstream_prepare (const of_backend_t *backend, const char *path,
+                         const of_upstream_extra_t *extra, struct evkeyvalq *headers);
 
 //  True if a header carries a client's credentials (Authorization,
 //  x-api-key, Proxy-Authorization): never copied from a client to a backend.
@@ -51,7 +51,13 @@ bool
 
 //  True if the backend has credentials of its own.
 bool
-    of_upstream_prepare_own_credentials (json_t *backend);
+    of_upstream_prepare_own_credentials (const of_backend_t *backend);
+
+//  True if two backends get the same requests from it: the same address,
+//  TLS, Querystring, BearerToken and Headers (in any order). What else
+//  decides a caller's requests (a probe's URL, an API format) is the caller's.
+bool
+    of_upstream_prepare_same (const of_backend_t *backend, const of_backend_t *other);
 
 //  Self test
 void

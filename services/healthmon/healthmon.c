@@ -33,7 +33,8 @@ typedef struct _s_healthmon_t s_healthmon_t;
 typedef struct {
     s_healthmon_t *owner;
     char *id;
-    json_t *config;                 //  the Backend object it was set up from
+    of_records_t *records;          //  a reference to the set of its record
+    const of_backend_t *config;     //  its record, as last reconciled
     healthmon_state_t *state;
     healthmon_probe_t *probe;
     struct event *timer;            //  the next probe
@@ -157,35 +158,38 @@ s_backend_set_probe (s_backend_t *backend)
 {
     s_healthmon_t *self = backend->owner;
     healthmon_probe_destroy (&backend->probe);
-    backend->probe = healthmon_probe_new (self->base, self->dns, self->tls, backend->config,
-                                          s_on_result, backend);
+    backend->probe = healthmon_probe_new (self->base, self->dns, self->tls, backend->records,
+                                          backend->config, s_on_result, backend);
     s_probe_soon (backend);
 }
 
 //  --------------------------------------------------------------------------
 //  Watched backends
 
-static int
-s_threshold (json_t *config, const char *name)
+//  Takes the backend's record from records (a reference to the set)
+static void
+s_backend_set_config (s_backend_t *backend, of_records_t *records, const of_backend_t *config)
 {
-    json_t *value = json_object_get (config, name);
-    return json_is_integer (value) ? (int) json_integer_value (value) : 1;
+    records = of_records_ref (records);
+    of_records_destroy (&backend->records);
+    backend->records = records;
+    backend->config = config;
 }
 
 static s_backend_t *
-s_backend_new (s_healthmon_t *self, const char *id, json_t *config)
+s_backend_new (s_healthmon_t *self, of_records_t *records, const of_backend_t *config)
 {
     char now [OFP_TIMESTAMP_LENGTH + 1];
     of_schema_timestamp (now, sizeof now);
     s_backend_t *backend = (s_backend_t *) zmalloc (sizeof (s_backend_t));
     backend->owner = self;
-    backend->id = strdup (id);
-    backend->config = json_deep_copy (config);
-    backend->state = healthmon_state_new (s_threshold (config, "HealthyThreshold"),
-                                          s_threshold (config, "UnhealthyThreshold"), now);
+    backend->id = strdup (config->identifier);
+    s_backend_set_config (backend, records, config);
+    backend->state = healthmon_state_new (config->healthy_threshold,
+                                          config->unhealthy_threshold, now);
     backend->timer = evtimer_new (self->base, s_on_probe_timer, backend);
     s_backend_set_probe (backend);
-    of_log_info ("backend %s: watching", id);
+    of_log_info ("backend %s: watching", backend->id);
     return backend;
 }
 
@@ -199,7 +203,7 @@ s_backend_destroy (void **item_p)
         if (backend->timer)
             event_free (backend->timer);
         healthmon_state_destroy (&backend->state);
-        json_decref (backend->config);
+        of_records_destroy (&backend->records);
         free (backend->id);
         free (backend);
         *item_p = NULL;
@@ -209,15 +213,16 @@ s_backend_destroy (void **item_p)
 //  A changed config: a new address or probe starts over as Unknown, with a
 //  fresh probe (nothing of the old connection is reused) that runs soon
 static void
-s_backend_update (s_backend_t *backend, json_t *config)
+s_backend_update (s_backend_t *backend, of_records_t *records, const of_backend_t *config)
 {
     bool same_probe = healthmon_probe_same (backend->config, config);
-    json_decref (backend->config);
-    backend->config = json_deep_copy (config);
-    healthmon_state_set_thresholds (backend->state, s_threshold (config, "HealthyThreshold"),
-                                    s_threshold (config, "UnhealthyThreshold"));
-    if (same_probe)
+    s_backend_set_config (backend, records, config);
+    healthmon_state_set_thresholds (backend->state, config->healthy_threshold,
+                                    config->unhealthy_threshold);
+    if (same_probe) {
+        healthmon_probe_set_backend (backend->probe, records, config);
         return;
+    }
     of_log_info ("backend %s: address or probe changed", backend->id);
     s_backend_set_probe (backend);
     char now [OFP_TIMESTAMP_LENGTH + 1];
@@ -231,12 +236,12 @@ s_backend_update (s_backend_t *backend, json_t *config)
 static void
 s_reconcile (s_healthmon_t *self)
 {
-    json_t *objects = of_clone_objects (self->clone, OF_KIND_BACKEND);
+    of_records_t *records = of_clone_records (self->clone);
     zlist_t *gone = zlist_new ();
     for (s_backend_t *backend = (s_backend_t *) zhashx_first (self->backends); backend;
          backend = (s_backend_t *) zhashx_next (self->backends)) {
-        json_t *config = json_object_get (objects, backend->id);
-        if (!config || !json_is_true (json_object_get (config, "Active")))
+        const of_backend_t *config = of_records_backend (records, backend->id);
+        if (!config || !config->active)
             zlist_append (gone, backend->id);
     }
     for (char *id = (char *) zlist_first (gone); id; id = (char *) zlist_next (gone)) {
@@ -245,18 +250,19 @@ s_reconcile (s_healthmon_t *self)
     }
     zlist_destroy (&gone);
 
-    const char *id;
-    json_t *config;
-    json_object_foreach (objects, id, config) {
-        if (!json_is_true (json_object_get (config, "Active")))
+    for (size_t index = 0; index < of_records_backend_count (records); index++) {
+        const of_backend_t *config = of_records_backend_at (records, index);
+        if (!config->active)
             continue;
-        s_backend_t *backend = (s_backend_t *) zhashx_lookup (self->backends, id);
+        s_backend_t *backend = (s_backend_t *) zhashx_lookup (self->backends, config->identifier);
         if (backend) {
-            if (!json_equal (backend->config, config))
-                s_backend_update (backend, config);
+            //  An unchanged object keeps its record from one set to the next
+            if (backend->config != config)
+                s_backend_update (backend, records, config);
         }
         else if (zhashx_size (self->backends) < OFP_HEALTH_BACKENDS_MAX)
-            zhashx_insert (self->backends, id, s_backend_new (self, id, config));
+            zhashx_insert (self->backends, config->identifier,
+                           s_backend_new (self, records, config));
         else if (!self->over_limit_logged) {
             of_log_warning ("more than %d active backends: the rest are not watched",
                             OFP_HEALTH_BACKENDS_MAX);

@@ -37,25 +37,16 @@
 #define S_USER_AGENT       "ollamaflow-healthmon/" OF_VERSION
 #define S_STATUS_FAILURE   500                  //  from here on, a status is a failure
 
-//  The fields that decide how a backend is probed (healthmon_probe_same)
-static const char *const s_probe_fields [] = {
-    "Hostname", "Port", "Ssl", "HealthCheckMethod", "HealthCheckUrl", "Querystring",
-    "BearerToken", "Headers", NULL
-};
-
 struct _healthmon_probe_t {
     struct event_base *base;
     struct evdns_base *dns;
     SSL_CTX *tls;
     healthmon_probe_fn *handler;
     void *arg;
-    //  What to probe
-    char *hostname;
-    int port;
-    bool ssl;
-    bool head;                          //  HEAD, else GET
-    char *url;                          //  HealthCheckUrl
-    json_t *backend;                    //  what of_upstream_prepare reads: a copy
+    //  What to probe: the record, and a reference to its set, which the
+    //  probe keeps from one probe to the next
+    of_records_t *records;
+    const of_backend_t *backend;
     //  The probe in flight
     bool busy;
     int64_t started;                    //  zclock_mono
@@ -83,38 +74,33 @@ s_on_complete (evutil_socket_t fd, short what, void *arg);
 
 healthmon_probe_t *
 healthmon_probe_new (struct event_base *base, struct evdns_base *dns, SSL_CTX *tls,
-                     json_t *backend, healthmon_probe_fn *handler, void *arg)
+                     of_records_t *records, const of_backend_t *backend,
+                     healthmon_probe_fn *handler, void *arg)
 {
-    assert (base && dns && backend && handler);
+    assert (base && dns && records && backend && handler);
     healthmon_probe_t *self = (healthmon_probe_t *) zmalloc (sizeof (healthmon_probe_t));
     self->base = base;
     self->dns = dns;
     self->tls = tls;
     self->handler = handler;
     self->arg = arg;
-
-    const char *hostname = "localhost", *method = "GET", *url = "/";
-    int ssl = 0;
-    json_unpack (backend, "{s?s, s?i, s?b, s?s, s?s}", "Hostname", &hostname, "Port",
-                 &self->port, "Ssl", &ssl, "HealthCheckMethod", &method, "HealthCheckUrl", &url);
-    self->hostname = strdup (hostname);
-    self->ssl = ssl != 0;
-    self->head = strcasecmp (method, "HEAD") == 0;
-    self->url = strdup (url);
-    //  The fields that make the request (s_probe_fields), as every other
-    //  request to the backend gets them
-    self->backend = json_object ();
-    for (int index = 0; s_probe_fields [index]; index++) {
-        json_t *value = json_object_get (backend, s_probe_fields [index]);
-        if (value)
-            json_object_set_new (self->backend, s_probe_fields [index], json_deep_copy (value));
-    }
-    json_object_set_new (self->backend, "Hostname", json_string (hostname));
-    json_object_set_new (self->backend, "Port", json_integer (self->port));
-
+    healthmon_probe_set_backend (self, records, backend);
     self->timer = evtimer_new (base, s_on_timeout, self);
     self->complete = event_new (base, -1, 0, s_on_complete, self);
     return self;
+}
+
+void
+healthmon_probe_set_backend (healthmon_probe_t *self, of_records_t *records,
+                             const of_backend_t *backend)
+{
+    assert (self && records && backend);
+    assert (!self->backend || healthmon_probe_same (self->backend, backend));
+    //  The new set first: the old one may be the same
+    records = of_records_ref (records);
+    of_records_destroy (&self->records);
+    self->records = records;
+    self->backend = backend;
 }
 
 //  Drops the connection (and with it a request in flight: no callbacks)
@@ -144,9 +130,7 @@ healthmon_probe_destroy (healthmon_probe_t **self_p)
             event_free (self->timer);
         if (self->complete)
             event_free (self->complete);
-        json_decref (self->backend);
-        free (self->hostname);
-        free (self->url);
+        of_records_destroy (&self->records);
         free (self);
         *self_p = NULL;
     }
@@ -187,7 +171,7 @@ s_finish (healthmon_probe_t *self)
         result->latency_ms = -1;
     //  Keep a plain connection that just served a good answer; TLS
     //  connections cannot reconnect through evhttp, so they serve one probe
-    if (!(result->ok && self->completed && !self->ssl))
+    if (!(result->ok && self->completed && !self->backend->ssl))
         s_disconnect (self);
     self->request = NULL;
     self->busy = false;
@@ -221,7 +205,7 @@ s_on_timeout (evutil_socket_t fd, short what, void *arg)
     if (self->lookup)
         snprintf (self->result.reason, sizeof self->result.reason,
                   "timeout after %lld ms resolving %s", (long long) self->timeout_ms,
-                  self->hostname);
+                  self->backend->hostname);
     else if (!self->answered && !self->failed)
         snprintf (self->result.reason, sizeof self->result.reason, "timeout after %lld ms",
                   (long long) self->timeout_ms);
@@ -257,8 +241,9 @@ s_on_chunk (struct evhttp_request *request, void *arg)
 static struct bufferevent *
 s_tls_bev (healthmon_probe_t *self)
 {
-    return self->ssl && self->connection ? evhttp_connection_get_bufferevent (self->connection)
-                                         : NULL;
+    return self->backend->ssl && self->connection
+           ? evhttp_connection_get_bufferevent (self->connection)
+           : NULL;
 }
 
 //  True once the TLS handshake has finished
@@ -298,7 +283,7 @@ s_on_error (enum evhttp_request_error error, void *arg)
         self->retry = true;
         event_active (self->complete, 0, 1);
     }
-    else if (self->ssl && !s_tls_done (self))
+    else if (self->backend->ssl && !s_tls_done (self))
         s_fail (self, "tls: handshake failed");
     else if (error == EVREQ_HTTP_TIMEOUT)
         s_fail (self, "timeout after %lld ms", (long long) self->timeout_ms);
@@ -341,8 +326,8 @@ static int
 s_connect (healthmon_probe_t *self, const char *address)
 {
     struct bufferevent *bev = NULL;
-    if (self->ssl) {
-        SSL *ssl = self->tls ? of_tls_client_ssl (self->tls, self->hostname) : NULL;
+    if (self->backend->ssl) {
+        SSL *ssl = self->tls ? of_tls_client_ssl (self->tls, self->backend->hostname) : NULL;
         if (!ssl)
             return -1;
         bev = bufferevent_openssl_socket_new (self->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
@@ -354,8 +339,8 @@ s_connect (healthmon_probe_t *self, const char *address)
         bufferevent_openssl_set_allow_dirty_shutdown (bev, 1);
     }
     //  A numeric address and no evdns base: evhttp's own lookup cannot block
-    self->connection = evhttp_connection_base_bufferevent_new (self->base, NULL, bev, address,
-                                                              (unsigned short) self->port);
+    self->connection = evhttp_connection_base_bufferevent_new (
+        self->base, NULL, bev, address, (unsigned short) self->backend->port);
     if (!self->connection) {
         if (bev)
             bufferevent_free (bev);
@@ -384,14 +369,16 @@ s_send (healthmon_probe_t *self)
     struct evkeyvalq *headers = evhttp_request_get_output_headers (request);
     evhttp_add_header (headers, "User-Agent", S_USER_AGENT);
     evhttp_add_header (headers, "Accept", "*/*");
-    if (self->ssl)
+    if (self->backend->ssl)
         evhttp_add_header (headers, "Connection", "close");
     //  Host, credentials, Headers and Querystring as every request to the backend has them
-    char *uri = of_upstream_prepare (self->backend, self->url, NULL, headers);
+    char *uri = of_upstream_prepare (self->backend, self->backend->health_check_url, NULL,
+                                     headers);
     //  A refused connect can end the request inside this call: note it first
     self->request = request;
     if (evhttp_make_request (self->connection, request,
-                             self->head ? EVHTTP_REQ_HEAD : EVHTTP_REQ_GET, uri) != 0) {
+                             streq (self->backend->health_check_method, "HEAD")
+                             ? EVHTTP_REQ_HEAD : EVHTTP_REQ_GET, uri) != 0) {
         self->request = NULL;
         s_fail (self, "cannot send the request");
     }
@@ -407,7 +394,7 @@ s_on_resolved (int error, struct evutil_addrinfo *found, void *arg)
         return;                 //  the probe ended or went away; nothing to touch
     self->lookup = NULL;
     if (error != 0) {
-        s_fail (self, "dns: %s: %s", self->hostname, evutil_gai_strerror (error));
+        s_fail (self, "dns: %s: %s", self->backend->hostname, evutil_gai_strerror (error));
         return;
     }
     //  IPv4 first: a backend on "localhost" usually listens on 127.0.0.1 only
@@ -425,7 +412,7 @@ s_on_resolved (int error, struct evutil_addrinfo *found, void *arg)
     evutil_inet_ntop (chosen->ai_family, binary, address, sizeof address);
     evutil_freeaddrinfo (found);
     if (s_connect (self, address) != 0)
-        s_fail (self, "%s", self->ssl ? "tls: no client context" : "cannot connect");
+        s_fail (self, "%s", self->backend->ssl ? "tls: no client context" : "cannot connect");
     else
         s_send (self);
 }
@@ -452,8 +439,8 @@ healthmon_probe_start (healthmon_probe_t *self, int64_t timeout_ms)
                                         .ai_socktype = SOCK_STREAM,
                                         .ai_protocol = IPPROTO_TCP};
         //  NULL when the answer came at once (a numeric address, the hosts file)
-        struct evdns_getaddrinfo_request *lookup =
-            evdns_getaddrinfo (self->dns, self->hostname, NULL, &hints, s_on_resolved, self);
+        struct evdns_getaddrinfo_request *lookup = evdns_getaddrinfo (
+            self->dns, self->backend->hostname, NULL, &hints, s_on_resolved, self);
         self->lookup = lookup;
     }
     return 0;
@@ -467,13 +454,10 @@ healthmon_probe_busy (healthmon_probe_t *self)
 }
 
 bool
-healthmon_probe_same (json_t *backend, json_t *other)
+healthmon_probe_same (const of_backend_t *backend, const of_backend_t *other)
 {
-    for (int index = 0; s_probe_fields [index]; index++) {
-        json_t *mine = json_object_get (backend, s_probe_fields [index]);
-        json_t *theirs = json_object_get (other, s_probe_fields [index]);
-        if ((mine || theirs) && !json_equal (mine, theirs))
-            return false;
-    }
-    return true;
+    assert (backend && other);
+    return of_upstream_prepare_same (backend, other)
+           && streq (backend->health_check_method, other->health_check_method)
+           && streq (backend->health_check_url, other->health_check_url);
 }

@@ -37,12 +37,14 @@ typedef void (healthmon_probe_fn) (void *arg, const healthmon_result_t *result);
 
 typedef struct _healthmon_probe_t healthmon_probe_t;
 
-//  Creates the probe of a backend (a normalized Backend object; the fields
-//  the probe uses are copied). dns and tls are borrowed and must outlive it;
-//  tls may be NULL, and then an Ssl backend's probes fail.
+//  Creates the probe of a backend: its record, from records (the probe takes
+//  a reference to the set, and reads the record at every probe). dns and
+//  tls are borrowed and must outlive it; tls may be NULL, and then an Ssl
+//  backend's probes fail.
 healthmon_probe_t *
     healthmon_probe_new (struct event_base *base, struct evdns_base *dns, SSL_CTX *tls,
-                         json_t *backend, healthmon_probe_fn *handler, void *arg);
+                         of_records_t *records, const of_backend_t *backend,
+                         healthmon_probe_fn *handler, void *arg);
 
 //  Destroys the probe, abandoning a probe in flight (no callback); accepts NULL.
 void
@@ -57,10 +59,17 @@ int
 bool
     healthmon_probe_busy (healthmon_probe_t *self);
 
-//  True if two Backend objects are probed alike: same address, TLS, method,
-//  URL, query string, token and headers.
+//  Moves the probe to a newer record of its backend, one probed alike
+//  (healthmon_probe_same), from records (a reference is taken, the old set's
+//  dropped): a probe in flight and a kept connection carry on.
+void
+    healthmon_probe_set_backend (healthmon_probe_t *self, of_records_t *records,
+                                 const of_backend_t *backend);
+
+//  True if two backends are probed alike: the same requests
+//  (of_upstream_prepare_same), HealthCheckMethod and HealthCheckUrl.
 bool
-    healthmon_probe_same (json_t *backend, json_t *other);
+    healthmon_probe_same (const of_backend_t *backend, const of_backend_t *other);
 
 //  Self test
 void

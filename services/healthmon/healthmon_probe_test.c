@@ -66,9 +66,13 @@ s_test_probe (s_test_t *test, struct evdns_base *dns, SSL_CTX *tls, const char *
 {
     json_t *object = json_loads (backend, 0, NULL);
     assert (object);
-    healthmon_probe_t *probe = healthmon_probe_new (test->base, dns, tls, object, s_test_result,
-                                                    test);
+    const of_backend_t *record;
+    of_records_t *records = of_records_test_backend (object, &record);
     json_decref (object);
+    healthmon_probe_t *probe = healthmon_probe_new (test->base, dns, tls, records, record,
+                                                    s_test_result, test);
+    //  The probe keeps the set it reads
+    of_records_destroy (&records);
     int before = test->results;
     assert (healthmon_probe_start (probe, timeout_ms) == 0);
     assert (healthmon_probe_busy (probe));
@@ -87,6 +91,22 @@ s_test_probe (s_test_t *test, struct evdns_base *dns, SSL_CTX *tls, const char *
         assert (test->results == before + 2 && test->result.ok);
     }
     healthmon_probe_destroy (&probe);
+}
+
+//  True if the backend is probed alike with field set to value (stolen)
+static bool
+s_test_same (json_t *object, const char *field, json_t *value)
+{
+    json_t *changed = json_deep_copy (object);
+    json_object_set_new (changed, field, value);
+    const of_backend_t *backend, *other;
+    of_records_t *records = of_records_test_backend (object, &backend);
+    of_records_t *records_other = of_records_test_backend (changed, &other);
+    bool same = healthmon_probe_same (backend, other);
+    of_records_destroy (&records);
+    of_records_destroy (&records_other);
+    json_decref (changed);
+    return same;
 }
 
 void
@@ -177,8 +197,10 @@ healthmon_probe_test (bool verbose)
     //  Destroyed in flight: no callback, nothing leaks
     json_t *object = json_pack ("{s:s, s:i, s:s}", "Hostname", "127.0.0.1", "Port", port,
                                 "HealthCheckUrl", "/hang");
-    healthmon_probe_t *probe = healthmon_probe_new (test.base, dns, tls, object, s_test_result,
-                                                    &test);
+    const of_backend_t *record;
+    of_records_t *records = of_records_test_backend (object, &record);
+    healthmon_probe_t *probe = healthmon_probe_new (test.base, dns, tls, records, record,
+                                                    s_test_result, &test);
     int before = test.results;
     assert (healthmon_probe_start (probe, 5000) == 0);
     struct timeval moment = {0, 50 * 1000};
@@ -186,19 +208,33 @@ healthmon_probe_test (bool verbose)
     event_base_dispatch (test.base);
     healthmon_probe_destroy (&probe);
     assert (test.results == before);
+    of_records_destroy (&records);
 
-    //  What makes two backends probe alike
-    json_t *other = json_deep_copy (object);
-    assert (healthmon_probe_same (object, other));
-    json_object_set_new (other, "MaxParallelRequests", json_integer (9));
-    assert (healthmon_probe_same (object, other));
-    json_object_set_new (other, "BearerToken", json_string ("new"));
-    assert (!healthmon_probe_same (object, other));
-    json_decref (other);
-    other = json_deep_copy (object);
-    json_object_set_new (other, "Port", json_integer (port + 1));
-    assert (!healthmon_probe_same (object, other));
-    json_decref (other);
+    //  What makes two backends probe alike: the same requests, method and URL
+    assert (s_test_same (object, "MaxParallelRequests", json_integer (9)));
+    assert (s_test_same (object, "HealthyThreshold", json_integer (5)));
+    assert (!s_test_same (object, "BearerToken", json_string ("new")));
+    assert (!s_test_same (object, "Port", json_integer (port + 1)));
+    assert (!s_test_same (object, "HealthCheckUrl", json_string ("/ok")));
+    assert (!s_test_same (object, "HealthCheckMethod", json_string ("HEAD")));
+
+    //  A newer record probed alike: the probe reads it once the sets it was
+    //  made from and moved from are gone
+    json_object_set_new (object, "HealthCheckUrl", json_string ("/ok"));
+    records = of_records_test_backend (object, &record);
+    probe = healthmon_probe_new (test.base, dns, tls, records, record, s_test_result, &test);
+    of_records_destroy (&records);
+    assert (healthmon_probe_start (probe, 2000) == 0);
+    event_base_dispatch (test.base);
+    assert (test.result.ok && streq (test.uri, "/ok"));
+    json_object_set_new (object, "Name", json_string ("renamed"));
+    records = of_records_test_backend (object, &record);
+    healthmon_probe_set_backend (probe, records, record);
+    of_records_destroy (&records);
+    assert (healthmon_probe_start (probe, 2000) == 0);
+    event_base_dispatch (test.base);
+    assert (test.result.ok && streq (test.uri, "/ok"));
+    healthmon_probe_destroy (&probe);
     json_decref (object);
 
     evhttp_free (server);

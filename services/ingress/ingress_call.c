@@ -387,15 +387,14 @@ s_send (s_call_t *self)
     ingress_lease_t *lease = self->lease;
     //  The backend as configured now, not when the call began: the scheduler
     //  granted it from its own current copy (it may be newer than the call).
-    //  of_upstream still takes the config's object.
+    //  Borrowed for this event only: of_upstream reads it until the send below.
     const of_backend_t *backend = of_records_backend (of_clone_records (self->ctx->clone),
                                                       lease->backend);
-    json_t *object = of_clone_get (self->ctx->clone, OF_KIND_BACKEND, lease->backend);
     //  An Ollama route goes to an OpenAI-format backend only when translated,
     //  and nowhere this replica has no config for. The scheduler filters by the
     //  route's API already: this only catches config copies that disagree.
     bool translated = lease->openai && !self->route->openai;
-    if (!backend || !object || (translated && !ofp_lease_translated_path (self->route->path))) {
+    if (!backend || (translated && !ofp_lease_translated_path (self->route->path))) {
         of_log_info ("lease on %s not usable for %s %s", lease->backend, "POST",
                      self->route->path);
         json_array_append_new (json_object_get (self->ask, "Exclude"),
@@ -442,7 +441,7 @@ s_send (s_call_t *self)
     json_decref (body);
 
     static const of_upstream_fn_t callbacks = {s_on_head, s_on_data, s_on_done, s_on_fail};
-    self->upstream = of_upstream_new (self->ctx->pool, object, &callbacks, self);
+    self->upstream = of_upstream_new (self->ctx->pool, backend, &callbacks, self);
     s_fill_headers (self, of_upstream_headers (self->upstream));
     const char *chain = of_exchange_header (self->exchange, "X-Forwarded-For");
     char *forwarded = chain && *chain ? zsys_sprintf ("%s, %s", chain,

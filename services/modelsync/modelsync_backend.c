@@ -7,11 +7,6 @@
 #include "modelsync_http.h"
 #include "modelsync_parse.h"
 
-//  The fields that decide how a backend is asked
-static const char *const s_fetch_fields [] = {
-    "Hostname", "Port", "Ssl", "ApiFormat", "Querystring", "BearerToken", "Headers", NULL
-};
-
 //  One of a fetch's requests
 typedef struct {
     modelsync_backend_t *owner;
@@ -29,7 +24,8 @@ struct _modelsync_backend_t {
     modelsync_backend_fn *fetched;
     void *arg;
     char *id;
-    json_t *config;
+    of_records_t *records;      //  a reference to the set of its record
+    const of_backend_t *config; //  its record
     bool openai;
     bool healthy;
     //  The inventory
@@ -46,21 +42,22 @@ struct _modelsync_backend_t {
 };
 
 modelsync_backend_t *
-modelsync_backend_new (of_upstream_pool_t *pool, struct event_base *base, json_t *config,
-                       int64_t timeout_ms, modelsync_backend_fn *fetched, void *arg)
+modelsync_backend_new (of_upstream_pool_t *pool, struct event_base *base, of_records_t *records,
+                       const of_backend_t *config, int64_t timeout_ms,
+                       modelsync_backend_fn *fetched, void *arg)
 {
-    assert (pool && base && config && fetched);
+    assert (pool && base && records && config && fetched);
     modelsync_backend_t *self = (modelsync_backend_t *) zmalloc (sizeof (modelsync_backend_t));
     self->pool = pool;
     self->base = base;
     self->timeout_ms = timeout_ms;
     self->fetched = fetched;
     self->arg = arg;
-    self->id = strdup (json_string_value (json_object_get (config, "Identifier")));
+    self->id = strdup (config->identifier);
     self->models = json_array ();
     self->loaded = json_array ();
     self->keys = zhashx_new ();
-    modelsync_backend_set_config (self, config);
+    modelsync_backend_set_config (self, records, config);
     return self;
 }
 
@@ -84,7 +81,7 @@ modelsync_backend_destroy (modelsync_backend_t **self_p)
     if (!self)
         return;
     s_drop_fetch (self);
-    json_decref (self->config);
+    of_records_destroy (&self->records);
     json_decref (self->models);
     json_decref (self->loaded);
     zhashx_destroy (&self->keys);
@@ -95,17 +92,13 @@ modelsync_backend_destroy (modelsync_backend_t **self_p)
 }
 
 bool
-modelsync_backend_set_config (modelsync_backend_t *self, json_t *config)
+modelsync_backend_set_config (modelsync_backend_t *self, of_records_t *records,
+                              const of_backend_t *config)
 {
-    assert (self && config);
-    bool changed = !self->config;
-    for (size_t index = 0; self->config && s_fetch_fields [index]; index++) {
-        json_t *mine = json_object_get (self->config, s_fetch_fields [index]);
-        json_t *theirs = json_object_get (config, s_fetch_fields [index]);
-        if ((mine || theirs) && !json_equal (mine, theirs))
-            changed = true;
-    }
-    bool openai = streq (json_string_value (json_object_get (config, "ApiFormat")) ?: "", "OpenAI");
+    assert (self && records && config);
+    bool openai = config->api_format == OF_API_OPENAI;
+    bool changed = !self->config || !of_upstream_prepare_same (self->config, config)
+                   || openai != self->openai;
     if (self->config && openai != self->openai) {
         //  Another API: what the old one listed says nothing now
         s_drop_fetch (self);
@@ -117,12 +110,15 @@ modelsync_backend_set_config (modelsync_backend_t *self, json_t *config)
         self->error = NULL;
     }
     self->openai = openai;
-    json_decref (self->config);
-    self->config = json_deep_copy (config);
+    //  The new set first: the old one may be the same
+    records = of_records_ref (records);
+    of_records_destroy (&self->records);
+    self->records = records;
+    self->config = config;
     return changed;
 }
 
-json_t *
+const of_backend_t *
 modelsync_backend_config (modelsync_backend_t *self)
 {
     assert (self);

@@ -23,23 +23,27 @@ typedef struct _modelsync_backend_t modelsync_backend_t;
 //  changed. The backend may be destroyed here.
 typedef void (modelsync_backend_fn) (void *arg, modelsync_backend_t *backend, bool changed);
 
-//  Creates the watch of a backend (a normalized Backend object, copied).
-//  pool and base are borrowed and must outlive it.
+//  Creates the watch of a backend: its record, from records (a reference to
+//  the set is taken). pool and base are borrowed and must outlive it.
 modelsync_backend_t *
-    modelsync_backend_new (of_upstream_pool_t *pool, struct event_base *base, json_t *config,
-                           int64_t timeout_ms, modelsync_backend_fn *fetched, void *arg);
+    modelsync_backend_new (of_upstream_pool_t *pool, struct event_base *base,
+                           of_records_t *records, const of_backend_t *config, int64_t timeout_ms,
+                           modelsync_backend_fn *fetched, void *arg);
 
 //  Destroys the watch, abandoning a fetch in flight; accepts NULL.
 void
     modelsync_backend_destroy (modelsync_backend_t **self_p);
 
-//  Takes a new config (copied). Returns true if the address, format or
+//  Takes a newer record of the backend, from records (a reference to the set
+//  is taken, the old set's dropped). Returns true if the address, format or
 //  credentials changed; a new ApiFormat forgets the lists.
 bool
-    modelsync_backend_set_config (modelsync_backend_t *self, json_t *config);
+    modelsync_backend_set_config (modelsync_backend_t *self, of_records_t *records,
+                                  const of_backend_t *config);
 
-//  The config (borrowed), the Identifier, and whether it is OpenAI-format.
-json_t *
+//  The record (borrowed: until the next modelsync_backend_set_config), the
+//  Identifier, and whether it is OpenAI-format.
+const of_backend_t *
     modelsync_backend_config (modelsync_backend_t *self);
 const char *
     modelsync_backend_id (modelsync_backend_t *self);

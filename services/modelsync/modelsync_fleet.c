@@ -322,12 +322,12 @@ s_backend_drop (modelsync_ctx_t *ctx, modelsync_backend_t *backend)
 void
 modelsync_fleet_reconcile (modelsync_ctx_t *ctx)
 {
-    json_t *objects = of_clone_objects (ctx->clone, OF_KIND_BACKEND);
+    of_records_t *records = of_clone_records (ctx->clone);
     zlistx_t *gone = zlistx_new ();
     for (modelsync_backend_t *backend = (modelsync_backend_t *) zhashx_first (ctx->backends);
          backend; backend = (modelsync_backend_t *) zhashx_next (ctx->backends)) {
-        json_t *config = json_object_get (objects, modelsync_backend_id (backend));
-        if (!config || !json_is_true (json_object_get (config, "Active")))
+        const of_backend_t *config = of_records_backend (records, modelsync_backend_id (backend));
+        if (!config || !config->active)
             zlistx_add_end (gone, backend);
     }
     for (modelsync_backend_t *backend = (modelsync_backend_t *) zlistx_first (gone); backend;
@@ -338,15 +338,18 @@ modelsync_fleet_reconcile (modelsync_ctx_t *ctx)
     }
     zlistx_destroy (&gone);
 
-    const char *id;
-    json_t *config;
-    json_object_foreach (objects, id, config) {
-        if (!json_is_true (json_object_get (config, "Active")))
+    for (size_t index = 0; index < of_records_backend_count (records); index++) {
+        const of_backend_t *config = of_records_backend_at (records, index);
+        if (!config->active)
             continue;
+        const char *id = config->identifier;
         modelsync_backend_t *backend = (modelsync_backend_t *) zhashx_lookup (ctx->backends, id);
         if (backend) {
+            //  An unchanged object keeps its record from one set to the next
+            if (modelsync_backend_config (backend) == config)
+                continue;
             bool was_openai = modelsync_backend_openai (backend);
-            if (!modelsync_backend_set_config (backend, config))
+            if (!modelsync_backend_set_config (backend, records, config))
                 continue;
             if (modelsync_backend_openai (backend) && !was_openai)
                 s_drop_pulls (ctx, backend);        //  OpenAI backends are never pulled to
@@ -354,7 +357,7 @@ modelsync_fleet_reconcile (modelsync_ctx_t *ctx)
                 modelsync_backend_fetch (backend);
         }
         else if (zhashx_size (ctx->backends) < OFP_MODELS_RECORDS_MAX) {
-            backend = modelsync_backend_new (ctx->pool, ctx->base, config,
+            backend = modelsync_backend_new (ctx->pool, ctx->base, records, config,
                                              ctx->settings->models_timeout_ms, s_on_fetched, ctx);
             zhashx_insert (ctx->backends, id, backend);
         }

@@ -162,7 +162,7 @@ s_fill_headers (struct evkeyvalq *headers, const char *body)
 }
 
 modelsync_http_t *
-modelsync_http_new (of_upstream_pool_t *pool, struct event_base *base, json_t *backend,
+modelsync_http_new (of_upstream_pool_t *pool, struct event_base *base, const of_backend_t *backend,
                     enum evhttp_cmd_type method, const char *path, const char *body,
                     int64_t timeout_ms, modelsync_http_line_fn *on_line,
                     modelsync_http_end_fn *on_end, void *arg)
@@ -179,12 +179,6 @@ modelsync_http_new (of_upstream_pool_t *pool, struct event_base *base, json_t *b
     self->ended = event_new (base, -1, 0, s_on_ended, self);
     s_arm (self);
 
-    const char *hostname = json_string_value (json_object_get (backend, "Hostname"));
-    int port = (int) json_integer_value (json_object_get (backend, "Port"));
-    if (!hostname || port <= 0) {
-        s_end (self, 0, "the backend has no address");
-        return self;
-    }
     self->upstream = of_upstream_new (pool, backend, &s_upstream_fn, self);
     s_fill_headers (of_upstream_headers (self->upstream), body);
     //  A request that cannot be queued fails later, through s_on_fail

@@ -35,11 +35,12 @@ typedef void (modelsync_http_line_fn) (void *arg, const char *line, size_t size)
 typedef void (modelsync_http_end_fn) (void *arg, int status, const char *body, size_t size,
                                       const char *error);
 
-//  Sends a request to the backend (a Backend object, borrowed): method, path,
-//  body (JSON text or NULL). timeout_ms bounds the whole request, or with
-//  on_line (streamed) the silence between pieces.
+//  Sends a request to the backend (its record, borrowed for this call only):
+//  method, path, body (JSON text or NULL). timeout_ms bounds the whole
+//  request, or with on_line (streamed) the silence between pieces.
 modelsync_http_t *
-    modelsync_http_new (of_upstream_pool_t *pool, struct event_base *base, json_t *backend,
+    modelsync_http_new (of_upstream_pool_t *pool, struct event_base *base,
+                        const of_backend_t *backend,
                         enum evhttp_cmd_type method, const char *path, const char *body,
                         int64_t timeout_ms, modelsync_http_line_fn *on_line,
                         modelsync_http_end_fn *on_end, void *arg);

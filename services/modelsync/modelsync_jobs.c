@@ -70,28 +70,18 @@ s_refuse (modelsync_ctx_t *ctx, ofp_msg_t *request, int status, const char *erro
     modelsync_reply (ctx, &reply);
 }
 
-//  The frontend a request names, if it exists and is active; else refuses
-static json_t *
+//  The frontend a request names, if it exists and is active; else refuses.
+//  Borrowed from the current records: for this request's handling only.
+static const of_frontend_t *
 s_frontend (modelsync_ctx_t *ctx, ofp_msg_t *request)
 {
     const char *id = json_string_value (json_object_get (ofp_msg_body (request), "Frontend"));
-    json_t *frontend = of_clone_get (ctx->clone, OF_KIND_FRONTEND, id);
-    if (!frontend || !json_is_true (json_object_get (frontend, "Active"))) {
+    const of_frontend_t *frontend = of_records_frontend (of_clone_records (ctx->clone), id);
+    if (!frontend || !frontend->active) {
         s_refuse (ctx, request, 404, "NotFound", "no active frontend '%s'", id);
         return NULL;
     }
     return frontend;
-}
-
-static bool
-s_listed (json_t *list, const char *id)
-{
-    size_t index;
-    json_t *member;
-    json_array_foreach (list, index, member)
-        if (streq (json_string_value (member), id))
-            return true;
-    return false;
 }
 
 //  --------------------------------------------------------------------------
@@ -101,7 +91,7 @@ static void
 s_pull_start (modelsync_ctx_t *ctx, ofp_msg_t *request)
 {
     json_t *body = ofp_msg_body (request);
-    json_t *frontend = s_frontend (ctx, request);
+    const of_frontend_t *frontend = s_frontend (ctx, request);
     if (!frontend)
         return;
     if (modelsync_pulls_jobs (ctx->pulls) >= (size_t) ctx->settings->max_jobs) {
@@ -110,24 +100,25 @@ s_pull_start (modelsync_ctx_t *ctx, ofp_msg_t *request)
         return;
     }
     const char *model = json_string_value (json_object_get (body, "Model"));
-    json_t *members = json_object_get (frontend, "Backends");
+    //  The backends asked for (the codec checked them: Identifiers), else the frontend's
     json_t *asked = json_object_get (body, "Backends");
-    json_t *wanted = json_is_array (asked) ? asked : members;
+    size_t wanted = json_is_array (asked) ? json_array_size (asked) : frontend->backends.count;
     json_t *chosen = json_array ();
     json_t *skipped = json_array ();
     size_t index;
     json_t *member;
-    json_array_foreach (wanted, index, member) {
-        const char *id = json_string_value (member);
+    for (index = 0; index < wanted; index++) {
+        const char *id = json_is_array (asked) ? json_string_value (json_array_get (asked, index))
+                                               : frontend->backends.items [index];
         modelsync_backend_t *backend = (modelsync_backend_t *) zhashx_lookup (ctx->backends, id);
-        bool usable = backend && s_listed (members, id) && !modelsync_backend_openai (backend)
-                      && modelsync_backend_healthy (backend);
-        json_array_append (usable ? chosen : skipped, member);
+        bool usable = backend && of_strings_has (&frontend->backends, id)
+                      && !modelsync_backend_openai (backend) && modelsync_backend_healthy (backend);
+        json_array_append_new (usable ? chosen : skipped, json_string (id));
     }
     if (json_array_size (chosen) == 0) {
         s_refuse (ctx, request, 409, "NoOllamaBackend",
                   "frontend '%s' has no active, healthy Ollama backend to pull to",
-                  json_string_value (json_object_get (frontend, "Identifier")));
+                  frontend->identifier);
         json_decref (chosen);
         json_decref (skipped);
         return;
@@ -206,7 +197,7 @@ static void
 s_delete_model (modelsync_ctx_t *ctx, ofp_msg_t **request_p)
 {
     ofp_msg_t *request = *request_p;
-    json_t *frontend = s_frontend (ctx, request);
+    const of_frontend_t *frontend = s_frontend (ctx, request);
     if (!frontend)
         return;
     if (zlistx_size (ctx->deletes) >= (size_t) ctx->settings->max_jobs) {
@@ -214,17 +205,15 @@ s_delete_model (modelsync_ctx_t *ctx, ofp_msg_t **request_p)
                   ctx->settings->max_jobs);
         return;
     }
-    json_t *members = json_object_get (frontend, "Backends");
     s_delete_t *self = (s_delete_t *) zmalloc (sizeof (s_delete_t));
     self->ctx = ctx;
     self->results = json_array ();
-    self->targets = (s_target_t *) zmalloc (sizeof (s_target_t) * (json_array_size (members) + 1));
+    self->targets = (s_target_t *) zmalloc (sizeof (s_target_t) * (frontend->backends.count + 1));
     bool healthy = false;
     size_t index;
-    json_t *member;
-    json_array_foreach (members, index, member) {
+    for (index = 0; index < frontend->backends.count; index++) {
         modelsync_backend_t *backend =
-            (modelsync_backend_t *) zhashx_lookup (ctx->backends, json_string_value (member));
+            (modelsync_backend_t *) zhashx_lookup (ctx->backends, frontend->backends.items [index]);
         if (!backend || modelsync_backend_openai (backend))
             continue;
         healthy |= modelsync_backend_healthy (backend);
@@ -234,7 +223,7 @@ s_delete_model (modelsync_ctx_t *ctx, ofp_msg_t **request_p)
     if (!healthy) {
         s_refuse (ctx, request, 409, "NoOllamaBackend",
                   "frontend '%s' has no active, healthy Ollama backend to delete from",
-                  json_string_value (json_object_get (frontend, "Identifier")));
+                  frontend->identifier);
         s_delete_destroy (&self);
         return;
     }
