@@ -19,6 +19,8 @@
 #define S_CHUNK_HEAD_MAX  24
 //  Pieces of one chunk written with one system call
 #define S_CHUNK_PIECES_MAX 16
+//  Room for the client's numeric address: IPv6 with a scope (NI_MAXHOST is 1025)
+#define S_PEER_MAX 64
 
 struct _of_exchange_t {
     evhtp_request_t *request;
@@ -32,7 +34,9 @@ struct _of_exchange_t {
     bool streaming;
     bool unframed;                  //  HTTP/1.0 stream: no chunks, ended by closing
     bool tls;                       //  the connection is TLS: never write to its socket
-    char peer [NI_MAXHOST];
+    bool parked;                    //  its parser freed while the response streams (s_park)
+    htp_method method;              //  the request's (evhtp reads it from the parser)
+    char peer [S_PEER_MAX];
     struct evbuffer *output;        //  the client's output buffer, while watched
     struct evbuffer_cb_entry *output_cb;
     size_t high, low;
@@ -64,11 +68,67 @@ s_notify_gone (of_exchange_t *self)
         gone (self, self->gone_arg);
 }
 
+//  --------------------------------------------------------------------------
+//  A streaming response does not need its connection's parser, and in
+//  libevhtp 1.2.18 a parser is 8 KB (its buffer for a header line): the
+//  largest part of what a held stream costs. evhtp reads the parser when it
+//  parses a request, when it writes a response's headers, and once the
+//  response has gone out (it makes it ready for the next request on the
+//  connection); in between, its write callback only checks that there is
+//  one. So once the headers are out, the parser is freed and a stand-in
+//  (one per process, never parsing) takes its place; a new parser replaces
+//  the stand-in before the response ends. The connection freed before that
+//  (the client gone, an error) gets none back.
+
+static htparser *
+s_stand_in (void)
+{
+    //  One per process: the ingress and the simulator serve from one thread
+    static htparser *stand_in = NULL;
+    if (!stand_in) {
+        stand_in = htparser_new ();
+        assert (stand_in);
+        htparser_init (stand_in, htp_type_request);
+    }
+    return stand_in;
+}
+
+static void
+s_park (of_exchange_t *self)
+{
+    evhtp_connection_t *connection = evhtp_request_get_connection (self->request);
+    if (self->parked || !connection || !connection->parser)
+        return;
+    free (connection->parser);
+    connection->parser = s_stand_in ();
+    self->parked = true;
+}
+
+//  Gives the connection a parser again (none when it is being freed)
+static void
+s_unpark (of_exchange_t *self, bool freeing)
+{
+    if (!self->parked)
+        return;
+    self->parked = false;
+    evhtp_connection_t *connection = evhtp_request_get_connection (self->request);
+    htparser *parser = freeing ? NULL : htparser_new ();
+    if (parser) {
+        htparser_init (parser, htp_type_request);
+        htparser_set_userdata (parser, connection);
+    }
+    //  Without one (no memory), evhtp's write callback closes the connection
+    connection->parser = parser;
+}
+
 static evhtp_res
 s_on_fini (evhtp_request_t *request, void *arg)
 {
     (void) request;
     of_exchange_t *self = (of_exchange_t *) arg;
+    //  A request is freed before its connection's parser: with the
+    //  connection, or once its response went out, when it is unparked already
+    s_unpark (self, true);
     s_stop_events (self);
     s_notify_gone (self);
     if (self->fini)
@@ -100,6 +160,7 @@ of_exchange_new (evhtp_request_t *request, struct event_base *base)
     assert (self);
     self->request = request;
     self->base = base;
+    self->method = evhtp_request_get_method (request);
     evhtp_connection_t *connection = evhtp_request_get_connection (request);
     self->tls = connection && connection->ssl;
     if (connection && connection->saddr
@@ -118,7 +179,7 @@ of_exchange_new (evhtp_request_t *request, struct event_base *base)
 htp_method
 of_exchange_method (of_exchange_t *self)
 {
-    return evhtp_request_get_method (self->request);
+    return self->method;
 }
 
 const char *
@@ -257,9 +318,10 @@ of_exchange_stream_start (of_exchange_t *self, int status)
         self->request->flags &= ~EVHTP_REQ_FLAG_KEEPALIVE;
         of_exchange_add_header (self, "Connection", "close");
         evhtp_send_reply_start (self->request, (evhtp_res) status);
-        return;
     }
-    evhtp_send_reply_chunk_start (self->request, (evhtp_res) status);
+    else
+        evhtp_send_reply_chunk_start (self->request, (evhtp_res) status);
+    s_park (self);
 }
 
 //  Writes one chunk: pieces of size bytes in all (buffer, when given, holds
@@ -346,6 +408,7 @@ of_exchange_stream_end (of_exchange_t *self)
     assert (self->streaming);
     if (self->finished)
         return;
+    s_unpark (self, false);
     if (self->unframed)
         evhtp_send_reply_end (self->request);
     else
@@ -530,8 +593,12 @@ of_exchange_test (bool verbose)
     //  A stream to HTTP/1.1: chunks, from memory and from a buffer (emptied),
     //  a last chunk, and the connection kept
     exchange = s_test_ask (&test, &client, "GET /s HTTP/1.1\r\nHost: a\r\n\r\n");
+    evhtp_connection_t *connection = evhtp_request_get_connection (exchange->request);
     of_exchange_stream_start (exchange, 200);
     assert (of_exchange_streaming (exchange) && !of_exchange_finished (exchange));
+    //  While it streams, the connection's parser is freed (the stand-in holds its place)
+    assert (exchange->parked && connection->parser == s_stand_in ());
+    assert (of_exchange_method (exchange) == htp_method_GET);
     of_exchange_stream_send (exchange, "abc", 3);
     //  Once the output is empty, chunks go straight to the socket
     OF_TESTHTTP_UNTIL (test.base, &client, strstr (client.text, "abc\r\n"));
@@ -546,6 +613,15 @@ of_exchange_test (bool verbose)
     assert (strstr (client.text, "Transfer-Encoding: chunked\r\n"));
     assert (strstr (client.text, "\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"));
     assert (test.gone == 0 && !client.eof);
+    //  and a parser of its own again, which reads the next request
+    assert (connection->parser && connection->parser != s_stand_in ());
+    exchange = s_test_ask (&test, &client, "POST /next HTTP/1.1\r\nHost: a\r\n"
+                                           "Content-Length: 2\r\n\r\nok");
+    assert (!strcmp (of_exchange_path (exchange), "/next")
+            && of_exchange_method (exchange) == htp_method_POST);
+    of_exchange_reply (exchange, 200, NULL, "next", 4);
+    OF_TESTHTTP_UNTIL (test.base, &client, strstr (client.text, "next"));
+    assert (strstr (client.text, "next") && !client.eof);
     of_testhttp_close (&client);
 
     //  A stream to HTTP/1.0 (which asked for keep-alive): no chunks, ended by closing
@@ -560,8 +636,8 @@ of_exchange_test (bool verbose)
     assert (!strstr (client.text, "chunked"));
     end = strstr (client.text, "\r\n\r\n");
     assert (end && !strcmp (end + 4, "abc"));
-    OF_TESTHTTP_UNTIL (test.base, NULL, test.fini == 4);
-    assert (test.fini == 4 && test.gone == 0);
+    OF_TESTHTTP_UNTIL (test.base, NULL, test.fini == 5);
+    assert (test.fini == 5 && test.gone == 0);
     of_testhttp_close (&client);
 
     //  Pipelined bytes are not a disconnect; the next request follows the reply
@@ -571,18 +647,18 @@ of_exchange_test (bool verbose)
     of_testhttp_send (&client, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
     for (int turn = 0; turn < 10; turn++)
         of_testhttp_turn (test.base, &client);
-    assert (test.gone == 0 && test.requests == 5);
+    assert (test.gone == 0 && test.requests == 6);
     of_exchange_reply (exchange, 200, NULL, "a", 1);
-    OF_TESTHTTP_UNTIL (test.base, &client, test.requests == 6);
-    assert (test.requests == 6 && !strcmp (of_exchange_path (test.exchange), "/b"));
+    OF_TESTHTTP_UNTIL (test.base, &client, test.requests == 7);
+    assert (test.requests == 7 && !strcmp (of_exchange_path (test.exchange), "/b"));
 
     //  The client goes away while its exchange waits, watched: gone at once,
     //  once, before the fini
     exchange = test.exchange;
     of_exchange_watch (exchange);
     of_testhttp_close (&client);
-    OF_TESTHTTP_UNTIL (test.base, NULL, test.fini == 6);
-    assert (test.gone == 1 && test.fini == 6 && test.gone_at_fini == 1);
+    OF_TESTHTTP_UNTIL (test.base, NULL, test.fini == 7);
+    assert (test.gone == 1 && test.fini == 7 && test.gone_at_fini == 1);
 
     //  An abort: the client sees the stream cut (no last chunk) and no gone runs
     of_testhttp_connect (&client, port, 0);
@@ -591,10 +667,10 @@ of_exchange_test (bool verbose)
     of_exchange_stream_send (exchange, "abc", 3);
     OF_TESTHTTP_UNTIL (test.base, &client, strstr (client.text, "abc"));
     of_exchange_abort (exchange);
-    OF_TESTHTTP_UNTIL (test.base, &client, client.eof && test.fini == 7);
+    OF_TESTHTTP_UNTIL (test.base, &client, client.eof && test.fini == 8);
     assert (client.eof && strstr (client.text, "3\r\nabc\r\n"));
     assert (!strstr (client.text, "0\r\n\r\n"));
-    assert (test.fini == 7 && test.gone == 1);
+    assert (test.fini == 8 && test.gone == 1);
     of_testhttp_close (&client);
 
     //  Watermarks: a client that does not read fills the output over high;
@@ -611,8 +687,8 @@ of_exchange_test (bool verbose)
     OF_TESTHTTP_UNTIL (test.base, &client, test.drained == 1);
     assert (test.full == 1 && test.drained == 1);
     of_exchange_stream_end (exchange);
-    OF_TESTHTTP_UNTIL (test.base, &client, test.fini == 8 && client.total > S_TEST_BULK + 5);
-    assert (test.fini == 8 && client.total > S_TEST_BULK + 5);
+    OF_TESTHTTP_UNTIL (test.base, &client, test.fini == 9 && client.total > S_TEST_BULK + 5);
+    assert (test.fini == 9 && client.total > S_TEST_BULK + 5);
     of_testhttp_close (&client);
 
     evhtp_unbind_socket (htp);

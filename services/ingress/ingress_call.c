@@ -25,7 +25,8 @@
 //  output, resume below the low mark (bounded memory per stream)
 #define S_OUTPUT_HIGH (256 * 1024)
 #define S_OUTPUT_LOW  (64 * 1024)
-#define S_FAILURE_MAX 512
+//  The most of a connect failure's reason told to the client
+#define S_FAILURE_MAX 400
 
 typedef struct {
     ingress_ctx_t *ctx;
@@ -49,7 +50,8 @@ typedef struct {
     char *content_type;         //  its Content-Type
     ingress_answer_t *answer;   //  a translated request's answer, in Ollama's shape
     bool answer_streamed;       //  its client asked for a stream (NDJSON)
-    char failure [S_FAILURE_MAX];   //  the last backend that failed to connect, and why
+    char *failure;              //  the last backend that failed to connect, and why, or NULL
+    char *model;                //  the model asked for (the report's), or NULL
     char id [INGRESS_REQID_MAX + 1];    //  the request's id (ingress_reqid)
     ingress_report_t report;    //  what the metrics and access log see (ingress_ops)
     char key [OF_IDENTIFIER_MAX + 1];   //  the client's API key, "" when none counts
@@ -92,6 +94,8 @@ s_finish (s_call_t *self, const char *outcome)
     if (self->whole)
         evbuffer_free (self->whole);
     free (self->content_type);
+    free (self->failure);
+    free (self->model);
     ingress_answer_destroy (&self->answer);
     self->ctx->calls--;
     free (self);
@@ -182,6 +186,15 @@ s_on_head (void *arg, int status, struct evkeyvalq *headers)
     s_call_t *self = (s_call_t *) arg;
     self->status = status;
     self->ttfb_ms = zclock_mono () - self->sent_at;
+    //  The backend answered: nothing sends the request again, so the LEASE
+    //  body and the request's go now rather than with the call (a held
+    //  stream's memory), the request's unless the access log is to show it
+    json_decref (self->ask);
+    self->ask = NULL;
+    if (!self->report.request_body) {
+        json_decref (self->body);
+        self->body = NULL;
+    }
     bool whole = evhttp_find_header (headers, "Content-Length")
                  && !evhttp_find_header (headers, "Transfer-Encoding");
     //  A translated answer is written in Ollama's shape: a failure is collected
@@ -319,7 +332,8 @@ s_on_fail (void *arg, of_upstream_fail_t fail, const char *reason)
     char backend [OFP_IDENTIFIER_MAX + 1];
     snprintf (backend, sizeof backend, "%s", self->lease->backend);
     s_release (self, "connect_failure");
-    snprintf (self->failure, sizeof self->failure, "backend '%s' failed: %s", backend, reason);
+    free (self->failure);
+    self->failure = zsys_sprintf ("backend '%s' failed: %.*s", backend, S_FAILURE_MAX, reason);
     if (retry) {
         event_del (self->timer);
         json_array_append_new (json_object_get (self->ask, "Exclude"), json_string (backend));
@@ -489,7 +503,7 @@ s_on_lease (void *arg, ingress_lease_t *lease, const ingress_denial_t *denial)
         s_send (self);
         return;
     }
-    if (*self->failure && streq (denial->error, "NoHealthyBackend")) {
+    if (self->failure && streq (denial->error, "NoHealthyBackend")) {
         //  Every backend left failed to connect: what the client needs is why
         s_fail_reply (self, "rejected", 502, "backend_unavailable", "%s", self->failure);
         return;
@@ -691,8 +705,10 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
     self->body = body;
     self->ttfb_ms = -1;
     snprintf (self->id, sizeof self->id, "%s", id);
+    //  The call's own copy: the body may go before the call ends (s_on_head)
+    self->model = model ? strdup (model) : NULL;
     self->report = (ingress_report_t) {
-        .id = self->id, .route = route->path, .kind = route->kind, .model = model,
+        .id = self->id, .route = route->path, .kind = route->kind, .model = self->model,
         .request_body = body
     };
     ingress_ops_start (ctx, &self->report, frontend);
