@@ -267,7 +267,7 @@ sched_cost_full (sched_cost_t *self, sched_models_t *models, sched_table_t *tabl
 
 int64_t
 sched_cost_evict_us (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
-                     const char *backend)
+                     sched_queue_t *queue, const char *backend)
 {
     assert (self && backend);
     s_backend_t *record = s_current (self, models, backend, false);
@@ -277,9 +277,10 @@ sched_cost_evict_us (sched_cost_t *self, sched_models_t *models, sched_table_t *
     size_t victim = s_victim (record, table, backend, 0, resident, false);
     if (victim == resident)
         return 0;
-    double share = s_demand (record, record->recent [victim]);
-    return (int64_t) (share * (double) sched_cost_load_us (self, backend,
-                                                           record->recent [victim]));
+    const char *key = record->recent [victim];
+    double share = s_demand (record, key);
+    size_t queued = queue ? sched_queue_of_model (queue, key) : 0;
+    return (int64_t) ((share + (double) queued) * (double) sched_cost_load_us (self, backend, key));
 }
 
 bool
@@ -554,21 +555,33 @@ sched_cost_test (bool verbose)
     assert (sched_cost_resident (cost, models, table, "b2", "b"));
     //  What a load there costs the model it would push out (b, the first by
     //  name): its load time times its share of b2's grants, none yet
-    assert (sched_cost_evict_us (cost, models, table, "b2") == 0);
+    assert (sched_cost_evict_us (cost, models, table, NULL, "b2") == 0);
     assert (!sched_cost_note_grant (cost, models, table, "b2", "b"));
     double share = 1.0 / SCHED_COST_DEMAND_WEIGHT;
-    assert (sched_cost_evict_us (cost, models, table, "b2")
+    assert (sched_cost_evict_us (cost, models, table, NULL, "b2")
             == (int64_t) (share * (double) sched_cost_load_us (cost, "b2", "b")));
     //  With b busy, c (idle) is the one to go, with its faded share
     assert (sched_table_add (table, "0123456789abcdef", "2", "i1", "b2", "f1", NULL) == 0);
     lease = sched_table_lookup (table, "0123456789abcdef", "2");
     sched_table_set_model (table, lease, "b:latest", false, 0);
     share = 1.0 / SCHED_COST_DEMAND_WEIGHT * (1 - 1.0 / SCHED_COST_DEMAND_WEIGHT);
-    assert (sched_cost_evict_us (cost, models, table, "b2")
+    assert (sched_cost_evict_us (cost, models, table, NULL, "b2")
             == (int64_t) (share * (double) sched_cost_load_us (cost, "b2", "c")));
+    //  Asks queued for c would each wait for it to be loaded again
+    sched_queue_t *queue = sched_queue_new ();
+    for (int index = 0; index < 2; index++) {
+        json_t *body = json_pack ("{s:s, s:s, s:s, s:i}", "Frontend", "f1", "Kind",
+                                  "completions", "Model", "C", "DeadlineMs", 1000);
+        sched_ask_t *ask = sched_ask_new ("i1", index ? "q2" : "q1", body, 0);
+        json_decref (body);
+        sched_queue_push (queue, &ask, NULL, 0);
+    }
+    assert (sched_cost_evict_us (cost, models, table, queue, "b2")
+            == (int64_t) ((share + 2) * (double) sched_cost_load_us (cost, "b2", "c")));
+    sched_queue_destroy (&queue);
     sched_table_remove (table, lease);
     //  A backend below its capacity pushes nothing out
-    assert (sched_cost_evict_us (cost, models, table, "b9") == 0);
+    assert (sched_cost_evict_us (cost, models, table, NULL, "b9") == 0);
     //  A grant before the backend's inventory is known may name a model it
     //  lacks (its answer a 404): not cold, since nothing is known, and once
     //  the inventory is in, what it lists loaded is not pushed out by it

@@ -36,6 +36,7 @@
 
 #include "of_classes.h"
 #include "sched_models.h"
+#include "sched_queue.h"
 #include "sched_table.h"
 
 #define SCHED_COST_WEIGHT          8        //  a new sample weighs 1/8
@@ -102,12 +103,14 @@ bool
 
 //  What loading another model on the backend costs the model it would push
 //  out (Ollama's choice: the first by name among the idle ones), in µs: that
-//  model's load time there times its share of the backend's recent grants
-//  (the chance it is asked for there again); 0 while the backend holds
-//  fewer models than its capacity.
+//  model's load time there, times its share of the backend's recent grants
+//  (the chance it is asked for there again) plus the asks queued for it
+//  (queue may be NULL: none), each of which the load would make wait for it
+//  to be loaded again; 0 while the backend holds fewer models than its
+//  capacity.
 int64_t
     sched_cost_evict_us (sched_cost_t *self, sched_models_t *models, sched_table_t *table,
-                         const char *backend);
+                         sched_queue_t *queue, const char *backend);
 
 //  The learned (or guessed) load time of the model on the backend, and
 //  prefill and decode times per token, in µs.

@@ -157,7 +157,8 @@ s_predict_free (sched_pick_env_t *env, const sched_ask_t *ask, const sched_backe
                                          ask->model);
     if (!resident) {
         total += sched_cost_load_us (env->cost, backend->id, ask->model)
-               + sched_cost_evict_us (env->cost, env->models, env->table, backend->id);
+               + sched_cost_evict_us (env->cost, env->models, env->table, env->queue,
+                                     backend->id);
         if (sched_cost_full (env->cost, env->models, env->table, backend->id)) {
             int64_t duration = env->speed ? sched_speed_duration (env->speed, backend->id,
                                                                   env->now) : -1;

@@ -32,12 +32,24 @@ struct _sched_queue_t {
     zhashx_t *waiting;          //  backend -> asks waiting for it (sched_tally)
     zhashx_t *preferring;       //  backend -> asks that chose to wait for it
     zhashx_t *keys;             //  client API key -> asks queued (sched_tally)
+    zhashx_t *models;           //  model key (ofp_models_key) -> asks queued (sched_tally)
 };
 
 static void
 s_key (char *dest, const char *ingress, const char *id)
 {
     snprintf (dest, S_KEY_MAX, "%s%c%s", ingress, S_KEY_SEPARATOR, id);
+}
+
+//  Counts the ask in (or out of) its model's tally
+static void
+s_count_model (sched_queue_t *self, const sched_ask_t *ask, int delta)
+{
+    if (!*ask->model)
+        return;
+    char key [OFP_MODELS_KEY_MAX];
+    ofp_models_key (key, ask->model);
+    sched_tally_add (self->models, key, delta);
 }
 
 //  Equal ranks keep their arrival order: an insert goes after its equals
@@ -148,6 +160,7 @@ sched_queue_new (void)
     self->waiting = zhashx_new ();
     self->preferring = zhashx_new ();
     self->keys = zhashx_new ();
+    self->models = zhashx_new ();
     return self;
 }
 
@@ -169,6 +182,7 @@ sched_queue_destroy (sched_queue_t **self_p)
     zhashx_destroy (&self->waiting);
     zhashx_destroy (&self->preferring);
     zhashx_destroy (&self->keys);
+    zhashx_destroy (&self->models);
     free (self);
     *self_p = NULL;
 }
@@ -191,6 +205,7 @@ sched_queue_push (sched_queue_t *self, sched_ask_t **ask_p, const char *const *u
     sched_tally_add (self->frontends, ask->frontend, 1);
     if (ask->key)
         sched_tally_add (self->keys, ask->key, 1);
+    s_count_model (self, ask, 1);
     sched_queue_set_usable (self, ask, usable, count);
     return sched_tally_get (self->frontends, ask->frontend);
 }
@@ -261,6 +276,7 @@ sched_queue_remove (sched_queue_t *self, sched_ask_t *ask)
     sched_tally_add (self->frontends, ask->frontend, -1);
     if (ask->key)
         sched_tally_add (self->keys, ask->key, -1);
+    s_count_model (self, ask, -1);
     for (size_t index = 0; index < ask->usable_count; index++)
         sched_tally_add (self->waiting, ask->usable [index], -1);
     s_usable_free (ask);
@@ -341,6 +357,15 @@ sched_queue_of_key (sched_queue_t *self, const char *key)
     return sched_tally_get (self->keys, key);
 }
 
+size_t
+sched_queue_of_model (sched_queue_t *self, const char *model)
+{
+    assert (self && model);
+    char key [OFP_MODELS_KEY_MAX];
+    ofp_models_key (key, model);
+    return sched_tally_get (self->models, key);
+}
+
 //  --------------------------------------------------------------------------
 //  Self test
 
@@ -390,6 +415,9 @@ sched_queue_test (bool verbose)
     assert (sched_queue_waiting (queue, "b1") == 2);
     assert (sched_queue_waiting (queue, "b2") == 3);
     assert (sched_queue_waiting (queue, "b3") == 0);
+    //  Per model, by name or key (every test ask names "m")
+    assert (sched_queue_of_model (queue, "m") == 3 && sched_queue_of_model (queue, "M:latest") == 3);
+    assert (sched_queue_of_model (queue, "n") == 0);
 
     //  Earliest deadline first, oldest arrival first
     sched_ask_t *earliest = sched_queue_earliest (queue);
@@ -432,6 +460,7 @@ sched_queue_test (bool verbose)
     assert (sched_queue_size (queue) == 0);
     assert (sched_queue_waiting (queue, "b2") == 0);
     assert (sched_queue_of_frontend (queue, "f1") == 0);
+    assert (sched_queue_of_model (queue, "m") == 0);
     assert (sched_queue_earliest (queue) == NULL);
 
     //  Ranks: lowest first, arrival order within one rank (a key's priority

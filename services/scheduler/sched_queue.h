@@ -132,6 +132,9 @@ size_t
 //  Asks queued for a client API key.
 size_t
     sched_queue_of_key (sched_queue_t *self, const char *key);
+//  Asks queued for a model (its name or its ofp_models_key: the same count).
+size_t
+    sched_queue_of_model (sched_queue_t *self, const char *model);
 
 //  Self test
 void
