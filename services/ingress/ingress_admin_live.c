@@ -100,9 +100,9 @@ s_health (ingress_watch_t *watch, json_t *config)
 
 //  Answers 503 and returns false until this replica has the config
 static bool
-s_config_ready (ingress_ctx_t *ctx, of_exchange_t *exchange)
+s_config_ready (const ingress_admin_live_t *live, of_exchange_t *exchange)
 {
-    if (of_clone_ready (ctx->clone))
+    if (of_clone_ready (live->clone))
         return true;
     ingress_admin_error (exchange, 503, NULL, "this replica has no configuration yet: configd "
                          "has not answered");
@@ -131,13 +131,14 @@ typedef json_t *(s_view_fn) (ingress_watch_t *watch, json_t *config);
 
 //  A live view of one object of kind (id), or of every one, paged
 static void
-s_view (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange, of_kind_t kind,
+s_view (const ingress_admin_live_t *live, of_exchange_t *exchange, of_kind_t kind,
         const char *one, s_view_fn *view)
 {
-    if (!s_config_ready (ctx, exchange))
+    ingress_watch_t *watch = live->watch;
+    if (!s_config_ready (live, exchange))
         return;
     if (one) {
-        json_t *config = of_clone_get (ctx->clone, kind, one);
+        json_t *config = of_clone_get (live->clone, kind, one);
         if (config)
             ingress_admin_send (exchange, 200, view (watch, config));
         else
@@ -148,7 +149,7 @@ s_view (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange, of_
     json_t *all = json_array ();
     const char *id;
     json_t *config;
-    json_object_foreach (of_clone_objects (ctx->clone, kind), id, config)
+    json_object_foreach (of_clone_objects (live->clone, kind), id, config)
         json_array_append_new (all, view (watch, config));
     char error [OF_SCHEMA_ERROR_MAX];
     size_t total = 0;
@@ -162,17 +163,17 @@ s_view (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange, of_
 }
 
 void
-ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
+ingress_admin_live_health (const ingress_admin_live_t *live, of_exchange_t *exchange,
                            const char *backend)
 {
-    s_view (ctx, watch, exchange, OF_KIND_BACKEND, backend, s_health);
+    s_view (live, exchange, OF_KIND_BACKEND, backend, s_health);
 }
 
 void
-ingress_admin_live_usage (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
+ingress_admin_live_usage (const ingress_admin_live_t *live, of_exchange_t *exchange,
                           const char *key)
 {
-    s_view (ctx, watch, exchange, OF_KIND_KEY, key, s_usage);
+    s_view (live, exchange, OF_KIND_KEY, key, s_usage);
 }
 
 //  --------------------------------------------------------------------------
@@ -217,12 +218,13 @@ s_note_digest (json_t *model, const char *digest, const char *backend)
 }
 
 void
-ingress_admin_live_models (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
+ingress_admin_live_models (const ingress_admin_live_t *live, of_exchange_t *exchange,
                            const char *frontend_id)
 {
-    if (!s_config_ready (ctx, exchange))
+    ingress_watch_t *watch = live->watch;
+    if (!s_config_ready (live, exchange))
         return;
-    json_t *frontend = of_clone_get (ctx->clone, OF_KIND_FRONTEND, frontend_id);
+    json_t *frontend = of_clone_get (live->clone, OF_KIND_FRONTEND, frontend_id);
     if (!frontend) {
         ingress_admin_error (exchange, 404, NULL, "no frontend with Identifier '%.64s'",
                              frontend_id);
@@ -280,32 +282,33 @@ ingress_admin_live_models (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchan
 //  Status
 
 void
-ingress_admin_live_status (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
-                           int64_t started, const char *started_utc)
+ingress_admin_live_status (const ingress_admin_live_t *live, of_exchange_t *exchange)
 {
-    int64_t uptime = zclock_mono () - started;
+    ingress_watch_t *watch = live->watch;
+    int64_t uptime = zclock_mono () - live->started;
     char span [S_SPAN_MAX];
     ingress_admin_live_span (uptime, span, sizeof span);
     json_t *state = ingress_watch_scheduler (watch);
-    json_t *scheduler = json_pack ("{s:b, s:s}", "Linked", ingress_link_up (ctx->link), "Epoch",
-                                   ingress_link_epoch (ctx->link));
+    json_t *scheduler = json_pack ("{s:b, s:s}", "Linked", ingress_link_up (live->link), "Epoch",
+                                   ingress_link_epoch (live->link));
     const char *counts [] = {"Ingresses", "Leases", "Asks"};
     for (size_t i = 0; state && i < sizeof counts / sizeof counts [0]; i++)
         json_object_set (scheduler, counts [i], json_object_get (state, counts [i]));
     json_t *config = json_pack ("{s:b, s:b, s:s, s:I, s:I, s:I}", "Ready",
-                                of_clone_ready (ctx->clone), "Alive", of_clone_alive (ctx->clone),
-                                "Epoch", of_clone_epoch (ctx->clone), "Sequence",
-                                (json_int_t) of_clone_sequence (ctx->clone), "Frontends",
+                                of_clone_ready (live->clone), "Alive", of_clone_alive (live->clone),
+                                "Epoch", of_clone_epoch (live->clone), "Sequence",
+                                (json_int_t) of_clone_sequence (live->clone), "Frontends",
                                 (json_int_t) json_object_size (
-                                    of_clone_objects (ctx->clone, OF_KIND_FRONTEND)),
+                                    of_clone_objects (live->clone, OF_KIND_FRONTEND)),
                                 "Backends",
                                 (json_int_t) json_object_size (
-                                    of_clone_objects (ctx->clone, OF_KIND_BACKEND)));
+                                    of_clone_objects (live->clone, OF_KIND_BACKEND)));
     ingress_admin_send (exchange, 200, json_pack (
         "{s:s, s:s, s:s, s:I, s:s, s:{s:I, s:I}, s:o, s:o, s:o}", "Version", OF_VERSION,
-        "Ingress", ctx->settings->ingress_id, "StartedUtc", started_utc, "UptimeMs",
-        (json_int_t) uptime, "Uptime", span, "Requests", "Served", (json_int_t) ctx->requests,
-        "InFlight", (json_int_t) ctx->calls, "Config", config, "Scheduler", scheduler,
+        "Ingress", live->settings->ingress_id, "StartedUtc", live->started_utc, "UptimeMs",
+        (json_int_t) uptime, "Uptime", span, "Requests", "Served",
+        (json_int_t) ingress_ops_requests (live->ops), "InFlight",
+        (json_int_t) ingress_ops_calls (live->ops), "Config", config, "Scheduler", scheduler,
         "Services", ingress_watch_services (watch)));
 }
 

@@ -5,7 +5,6 @@
 
 #include "ingress_fleet.h"
 #include "ingress_metrics.h"
-#include "ingress_watch.h"
 
 static const char *const s_services [] = {"configd", "scheduler", "healthmon", "modelsync"};
 static const char *const s_states [] = {"Healthy", "Unhealthy", "Unknown"};
@@ -63,7 +62,7 @@ s_number (json_t *record, const char *key)
 }
 
 static void
-s_write_health (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
+s_write_health (ingress_watch_t *watch, struct evbuffer *out, json_t *backends)
 {
     const char *id;
     json_t *config;
@@ -74,7 +73,7 @@ s_write_health (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
     s_head (out, "ollamaflow_backend_up", "1 if healthmon calls the backend Healthy");
     json_object_foreach (backends, id, config) {
         const char *state = json_string_value (json_object_get (
-            ingress_watch_health (ctx->watch, id), "State"));
+            ingress_watch_health (watch, id), "State"));
         s_gauge (out, "ollamaflow_backend_up", "backend", id, NULL, NULL,
                  state && streq (state, "Healthy"));
     }
@@ -82,7 +81,7 @@ s_write_health (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
             "1 for the backend's health state (Healthy, Unhealthy, Unknown), 0 for the others");
     json_object_foreach (backends, id, config) {
         const char *state = json_string_value (json_object_get (
-            ingress_watch_health (ctx->watch, id), "State"));
+            ingress_watch_health (watch, id), "State"));
         for (size_t i = 0; i < 3; i++)
             s_gauge (out, "ollamaflow_backend_health_state", "backend", id, "state", s_states [i],
                      streq (state ? state : "Unknown", s_states [i]));
@@ -91,7 +90,7 @@ s_write_health (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
             "When the backend entered its health state (Unix time)");
     json_object_foreach (backends, id, config) {
         const char *since = json_string_value (json_object_get (
-            ingress_watch_health (ctx->watch, id), "Since"));
+            ingress_watch_health (watch, id), "Since"));
         int64_t ms = since ? of_schema_time_parse (since) : -1;
         if (ms >= 0)
             s_gauge (out, "ollamaflow_backend_health_since_timestamp_seconds", "backend", id,
@@ -100,9 +99,10 @@ s_write_health (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
 }
 
 static void
-s_write_scheduler (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
+s_write_scheduler (ingress_watch_t *watch, of_clone_t *clone, struct evbuffer *out,
+                   json_t *backends)
 {
-    json_t *state = ingress_watch_scheduler (ctx->watch);
+    json_t *state = ingress_watch_scheduler (watch);
     json_t *records = json_object_get (state, "Backends");
     static const struct {
         const char *name, *key, *help;
@@ -126,11 +126,11 @@ s_write_scheduler (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
                  s_number (config, "MaxParallelRequests"));
     json_t *frontends = json_object_get (state, "Frontends");
     s_head (out, "ollamaflow_frontend_queued", "Asks waiting in the frontend's queue");
-    json_object_foreach (of_clone_objects (ctx->clone, OF_KIND_FRONTEND), id, config)
+    json_object_foreach (of_clone_objects (clone, OF_KIND_FRONTEND), id, config)
         s_gauge (out, "ollamaflow_frontend_queued", "frontend", id, NULL, NULL,
                  s_number (s_find (frontends, "Frontend", id), "Queued"));
     s_head (out, "ollamaflow_frontend_sessions", "Sticky sessions of the frontend");
-    json_object_foreach (of_clone_objects (ctx->clone, OF_KIND_FRONTEND), id, config)
+    json_object_foreach (of_clone_objects (clone, OF_KIND_FRONTEND), id, config)
         s_gauge (out, "ollamaflow_frontend_sessions", "frontend", id, NULL, NULL,
                  s_number (s_find (frontends, "Frontend", id), "Sessions"));
     s_head (out, "ollamaflow_scheduler_ingresses", "Ingress replicas the scheduler knows");
@@ -143,7 +143,7 @@ s_write_scheduler (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
 }
 
 static void
-s_write_models (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
+s_write_models (ingress_watch_t *watch, struct evbuffer *out, json_t *backends)
 {
     const char *id;
     json_t *config;
@@ -156,7 +156,7 @@ s_write_models (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
     for (size_t i = 0; i < 2; i++) {
         s_head (out, counts [i].name, counts [i].help);
         json_object_foreach (backends, id, config) {
-            json_t *inventory = ingress_watch_inventory (ctx->watch, id);
+            json_t *inventory = ingress_watch_inventory (watch, id);
             if (inventory)
                 s_gauge (out, counts [i].name, "backend", id, NULL, NULL,
                          (double) json_array_size (json_object_get (inventory, counts [i].key)));
@@ -166,14 +166,14 @@ s_write_models (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
     json_object_foreach (backends, id, config) {
         size_t index;
         json_t *loaded;
-        json_array_foreach (json_object_get (ingress_watch_inventory (ctx->watch, id), "Loaded"),
+        json_array_foreach (json_object_get (ingress_watch_inventory (watch, id), "Loaded"),
                             index, loaded) {
             const char *name = json_string_value (json_object_get (loaded, "Name"));
             if (name)
                 s_gauge (out, "ollamaflow_backend_model_loaded", "backend", id, "model", name, 1);
         }
     }
-    json_t *pulls = ingress_watch_pulls (ctx->watch, NULL);
+    json_t *pulls = ingress_watch_pulls (watch, NULL);
     s_head (out, "ollamaflow_pull_completed_bytes", "Bytes of the current layer a pull has");
     size_t index;
     json_t *pull;
@@ -195,11 +195,12 @@ s_write_models (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
 //  by key while the config has at most Metrics.KeyLabelsMax keys, else summed:
 //  a label set bounded by the operator, and never a secret
 static void
-s_write_keys (ingress_ctx_t *ctx, struct evbuffer *out)
+s_write_keys (ingress_watch_t *watch, of_clone_t *clone, const of_settings_t *settings,
+              struct evbuffer *out)
 {
-    json_t *records = json_object_get (ingress_watch_scheduler (ctx->watch), "Keys");
-    json_t *keys = of_clone_objects (ctx->clone, OF_KIND_KEY);
-    bool named = json_object_size (keys) <= (size_t) ctx->settings->metrics_key_labels_max;
+    json_t *records = json_object_get (ingress_watch_scheduler (watch), "Keys");
+    json_t *keys = of_clone_objects (clone, OF_KIND_KEY);
+    bool named = json_object_size (keys) <= (size_t) settings->metrics_key_labels_max;
     //  The usage counts are counters: they only grow, and start again from 0
     //  with a new scheduler (its epoch), which rate() takes as a reset
     static const struct {
@@ -232,16 +233,17 @@ s_write_keys (ingress_ctx_t *ctx, struct evbuffer *out)
 }
 
 void
-ingress_fleet_write (ingress_ctx_t *ctx, struct evbuffer *out)
+ingress_fleet_write (ingress_watch_t *watch, of_clone_t *clone, const of_settings_t *settings,
+                     struct evbuffer *out)
 {
     s_head (out, "ollamaflow_service_up",
             "1 while the service has been heard within Bus.LivenessMs");
     for (size_t i = 0; i < 4; i++)
         s_gauge (out, "ollamaflow_service_up", "service", s_services [i], NULL, NULL,
-                 ingress_watch_alive (ctx->watch, s_services [i]));
-    json_t *backends = of_clone_objects (ctx->clone, OF_KIND_BACKEND);
-    s_write_health (ctx, out, backends);
-    s_write_scheduler (ctx, out, backends);
-    s_write_models (ctx, out, backends);
-    s_write_keys (ctx, out);
+                 ingress_watch_alive (watch, s_services [i]));
+    json_t *backends = of_clone_objects (clone, OF_KIND_BACKEND);
+    s_write_health (watch, out, backends);
+    s_write_scheduler (watch, clone, out, backends);
+    s_write_models (watch, out, backends);
+    s_write_keys (watch, clone, settings, out);
 }

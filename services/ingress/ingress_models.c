@@ -4,7 +4,7 @@
 */
 
 #include "ingress_models.h"
-#include "ingress_call.h"
+#include "ingress_admit.h"
 #include "ingress_listing.h"
 #include "ingress_pull.h"
 #include "ingress_reply.h"
@@ -134,15 +134,15 @@ ingress_models_handle (ingress_models_t *self, of_exchange_t *exchange,
         return;
     }
     json_t *key;
-    const of_frontend_t *frontend = ingress_call_frontend (self->clone, self->keys, exchange,
-                                                           &key);
+    const of_frontend_t *frontend = ingress_admit_frontend (self->clone, self->keys, exchange,
+                                                            &key);
     if (!frontend)
         return;
     if (route->action == INGRESS_LISTING) {
         s_listing (self, exchange, frontend);
         return;
     }
-    json_t *body = ingress_call_body (exchange, frontend, route);
+    json_t *body = ingress_admit_body (exchange, frontend, route);
     if (!body)
         return;
     const char *model = json_string_value (json_object_get (body, "model"));
