@@ -341,6 +341,14 @@ of_records_error (of_records_t *self)
     return self->error;
 }
 
+json_t *
+of_backend_object (const of_backend_t *record)
+{
+    assert (record);
+    //  The record is the entry's first member
+    return ((const s_entry_t *) record)->source;
+}
+
 const char *
 of_balancing_name (of_balancing_t balancing)
 {
@@ -418,6 +426,7 @@ of_records_test (bool verbose)
     assert (of_records_backend_count (records) == 2);
     assert (of_records_backend_at (records, 0) == b1 && of_records_backend_at (records, 1) == b2);
     assert (of_records_frontend_at (records, 0) == f1);
+    assert (of_backend_object (b2) == json_object_get (backends, "b2"));
     assert (of_records_refused (records) == 2);
     if (verbose)
         printf ("  last refused: %s\n", of_records_error (records));

@@ -151,6 +151,13 @@ size_t
 const of_backend_t *
     of_records_backend_at (of_records_t *self, size_t index);
 
+//  The config's object a backend's record was compiled from, as configd
+//  sent it (borrowed from the set, read only): for a view that shows the
+//  object whole, as the admin API's health does; a field is read from the
+//  record.
+json_t *
+    of_backend_object (const of_backend_t *record);
+
 //  How many objects the schema refused, and why the last one was ("" if none).
 size_t
     of_records_refused (of_records_t *self);

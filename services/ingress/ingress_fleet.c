@@ -62,16 +62,18 @@ s_number (json_t *record, const char *key)
 }
 
 static void
-s_write_health (ingress_watch_t *watch, struct evbuffer *out, json_t *backends)
+s_write_health (ingress_watch_t *watch, struct evbuffer *out, of_records_t *records)
 {
-    const char *id;
-    json_t *config;
+    size_t count = of_records_backend_count (records);
     s_head (out, "ollamaflow_backend_active", "1 if the backend is active in the config");
-    json_object_foreach (backends, id, config)
-        s_gauge (out, "ollamaflow_backend_active", "backend", id, NULL, NULL,
-                 json_is_true (json_object_get (config, "Active")));
+    for (size_t index = 0; index < count; index++) {
+        const of_backend_t *backend = of_records_backend_at (records, index);
+        s_gauge (out, "ollamaflow_backend_active", "backend", backend->identifier, NULL, NULL,
+                 backend->active);
+    }
     s_head (out, "ollamaflow_backend_up", "1 if healthmon calls the backend Healthy");
-    json_object_foreach (backends, id, config) {
+    for (size_t index = 0; index < count; index++) {
+        const char *id = of_records_backend_at (records, index)->identifier;
         const char *state = json_string_value (json_object_get (
             ingress_watch_health (watch, id), "State"));
         s_gauge (out, "ollamaflow_backend_up", "backend", id, NULL, NULL,
@@ -79,7 +81,8 @@ s_write_health (ingress_watch_t *watch, struct evbuffer *out, json_t *backends)
     }
     s_head (out, "ollamaflow_backend_health_state",
             "1 for the backend's health state (Healthy, Unhealthy, Unknown), 0 for the others");
-    json_object_foreach (backends, id, config) {
+    for (size_t index = 0; index < count; index++) {
+        const char *id = of_records_backend_at (records, index)->identifier;
         const char *state = json_string_value (json_object_get (
             ingress_watch_health (watch, id), "State"));
         for (size_t i = 0; i < 3; i++)
@@ -88,7 +91,8 @@ s_write_health (ingress_watch_t *watch, struct evbuffer *out, json_t *backends)
     }
     s_head (out, "ollamaflow_backend_health_since_timestamp_seconds",
             "When the backend entered its health state (Unix time)");
-    json_object_foreach (backends, id, config) {
+    for (size_t index = 0; index < count; index++) {
+        const char *id = of_records_backend_at (records, index)->identifier;
         const char *since = json_string_value (json_object_get (
             ingress_watch_health (watch, id), "Since"));
         int64_t ms = since ? of_schema_time_parse (since) : -1;
@@ -99,11 +103,10 @@ s_write_health (ingress_watch_t *watch, struct evbuffer *out, json_t *backends)
 }
 
 static void
-s_write_scheduler (ingress_watch_t *watch, of_clone_t *clone, struct evbuffer *out,
-                   json_t *backends)
+s_write_scheduler (ingress_watch_t *watch, struct evbuffer *out, of_records_t *records)
 {
     json_t *state = ingress_watch_scheduler (watch);
-    json_t *records = json_object_get (state, "Backends");
+    json_t *leases = json_object_get (state, "Backends");
     static const struct {
         const char *name, *key, *help;
     } per_backend [] = {
@@ -111,28 +114,36 @@ s_write_scheduler (ingress_watch_t *watch, of_clone_t *clone, struct evbuffer *o
         {"ollamaflow_backend_queued", "Queued", "Asks waiting that the backend could serve"},
         {"ollamaflow_backend_sessions", "Sessions", "Sticky sessions pinned to the backend"},
     };
-    const char *id;
-    json_t *config;
+    size_t count = of_records_backend_count (records);
     for (size_t i = 0; i < 3; i++) {
         s_head (out, per_backend [i].name, per_backend [i].help);
-        json_object_foreach (backends, id, config)
+        for (size_t index = 0; index < count; index++) {
+            const char *id = of_records_backend_at (records, index)->identifier;
             s_gauge (out, per_backend [i].name, "backend", id, NULL, NULL,
-                     s_number (s_find (records, "Backend", id), per_backend [i].key));
+                     s_number (s_find (leases, "Backend", id), per_backend [i].key));
+        }
     }
     s_head (out, "ollamaflow_backend_max_parallel_requests",
             "The backend's MaxParallelRequests: leases it may hold at once");
-    json_object_foreach (backends, id, config)
-        s_gauge (out, "ollamaflow_backend_max_parallel_requests", "backend", id, NULL, NULL,
-                 s_number (config, "MaxParallelRequests"));
+    for (size_t index = 0; index < count; index++) {
+        const of_backend_t *backend = of_records_backend_at (records, index);
+        s_gauge (out, "ollamaflow_backend_max_parallel_requests", "backend", backend->identifier,
+                 NULL, NULL, (double) backend->max_parallel_requests);
+    }
     json_t *frontends = json_object_get (state, "Frontends");
+    size_t frontend_count = of_records_frontend_count (records);
     s_head (out, "ollamaflow_frontend_queued", "Asks waiting in the frontend's queue");
-    json_object_foreach (of_clone_objects (clone, OF_KIND_FRONTEND), id, config)
+    for (size_t index = 0; index < frontend_count; index++) {
+        const char *id = of_records_frontend_at (records, index)->identifier;
         s_gauge (out, "ollamaflow_frontend_queued", "frontend", id, NULL, NULL,
                  s_number (s_find (frontends, "Frontend", id), "Queued"));
+    }
     s_head (out, "ollamaflow_frontend_sessions", "Sticky sessions of the frontend");
-    json_object_foreach (of_clone_objects (clone, OF_KIND_FRONTEND), id, config)
+    for (size_t index = 0; index < frontend_count; index++) {
+        const char *id = of_records_frontend_at (records, index)->identifier;
         s_gauge (out, "ollamaflow_frontend_sessions", "frontend", id, NULL, NULL,
                  s_number (s_find (frontends, "Frontend", id), "Sessions"));
+    }
     s_head (out, "ollamaflow_scheduler_ingresses", "Ingress replicas the scheduler knows");
     evbuffer_add_printf (out, "ollamaflow_scheduler_ingresses %.0f\n",
                          s_number (state, "Ingresses"));
@@ -143,19 +154,19 @@ s_write_scheduler (ingress_watch_t *watch, of_clone_t *clone, struct evbuffer *o
 }
 
 static void
-s_write_models (ingress_watch_t *watch, struct evbuffer *out, json_t *backends)
+s_write_models (ingress_watch_t *watch, struct evbuffer *out, of_records_t *records)
 {
-    const char *id;
-    json_t *config;
     static const struct {
         const char *name, *key, *help;
     } counts [] = {
         {"ollamaflow_backend_models", "Models", "Models on the backend's disk (its listing)"},
         {"ollamaflow_backend_models_loaded", "Loaded", "Models loaded in the backend's memory"},
     };
+    size_t count = of_records_backend_count (records);
     for (size_t i = 0; i < 2; i++) {
         s_head (out, counts [i].name, counts [i].help);
-        json_object_foreach (backends, id, config) {
+        for (size_t index = 0; index < count; index++) {
+            const char *id = of_records_backend_at (records, index)->identifier;
             json_t *inventory = ingress_watch_inventory (watch, id);
             if (inventory)
                 s_gauge (out, counts [i].name, "backend", id, NULL, NULL,
@@ -163,11 +174,12 @@ s_write_models (ingress_watch_t *watch, struct evbuffer *out, json_t *backends)
         }
     }
     s_head (out, "ollamaflow_backend_model_loaded", "1 for each model loaded on a backend");
-    json_object_foreach (backends, id, config) {
-        size_t index;
+    for (size_t index = 0; index < count; index++) {
+        const char *id = of_records_backend_at (records, index)->identifier;
+        size_t i;
         json_t *loaded;
-        json_array_foreach (json_object_get (ingress_watch_inventory (watch, id), "Loaded"),
-                            index, loaded) {
+        json_array_foreach (json_object_get (ingress_watch_inventory (watch, id), "Loaded"), i,
+                            loaded) {
             const char *name = json_string_value (json_object_get (loaded, "Name"));
             if (name)
                 s_gauge (out, "ollamaflow_backend_model_loaded", "backend", id, "model", name, 1);
@@ -241,9 +253,9 @@ ingress_fleet_write (ingress_watch_t *watch, of_clone_t *clone, const of_setting
     for (size_t i = 0; i < 4; i++)
         s_gauge (out, "ollamaflow_service_up", "service", s_services [i], NULL, NULL,
                  ingress_watch_alive (watch, s_services [i]));
-    json_t *backends = of_clone_objects (clone, OF_KIND_BACKEND);
-    s_write_health (watch, out, backends);
-    s_write_scheduler (watch, clone, out, backends);
-    s_write_models (watch, out, backends);
+    of_records_t *records = of_clone_records (clone);
+    s_write_health (watch, out, records);
+    s_write_scheduler (watch, out, records);
+    s_write_models (watch, out, records);
     s_write_keys (watch, clone, settings, out);
 }

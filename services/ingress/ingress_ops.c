@@ -75,7 +75,8 @@ ingress_ops_config (ingress_ops_t *self, of_kind_t kind, const char *identifier,
 {
     //  The metrics intern names here, off the request path
     if (self->metrics)
-        ingress_metrics_config (self->metrics, self->sources.clone, kind, identifier, object);
+        ingress_metrics_config (self->metrics, of_clone_records (self->sources.clone), kind,
+                                identifier, object != NULL);
 }
 
 //  Appends a line to why, as much as fits
