@@ -26,7 +26,6 @@ struct _ingress_admin_t {
     of_settings_t *settings;        //  borrowed
     ingress_requester_t *config;    //  configd's ROUTER (the ingress's, borrowed)
     ingress_requester_t *scheduler; //  the scheduler's ROUTER (sessions)
-    ingress_watch_t *watch;         //  the ingress's (borrowed)
     ingress_admin_live_t live;      //  what the live views read
 };
 
@@ -56,7 +55,6 @@ ingress_admin_new (struct event_base *base, of_settings_t *settings, of_clone_t 
     ingress_admin_t *self = (ingress_admin_t *) zmalloc (sizeof (ingress_admin_t));
     self->settings = settings;
     self->config = configd;
-    self->watch = watch;
     self->live = (ingress_admin_live_t) {
         .settings = settings, .clone = clone, .watch = watch, .link = link, .ops = ops,
         .started = zclock_mono ()
