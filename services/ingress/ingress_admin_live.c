@@ -177,20 +177,18 @@ ingress_admin_live_usage (const ingress_admin_live_t *live, of_exchange_t *excha
 {
     if (!s_config_ready (live, exchange))
         return;
-    //  Keys have no typed record yet: their Identifiers are the config's
-    json_t *keys = of_clone_objects (live->clone, OF_KIND_KEY);
+    of_records_t *records = of_clone_records (live->clone);
     if (key) {
-        if (json_object_get (keys, key))
+        if (of_records_key (records, key))
             ingress_admin_send (exchange, 200, s_usage (live->watch, key));
         else
             s_not_found (exchange, OF_KIND_KEY, key);
         return;
     }
     json_t *all = json_array ();
-    const char *id;
-    json_t *config;
-    json_object_foreach (keys, id, config)
-        json_array_append_new (all, s_usage (live->watch, id));
+    for (size_t index = 0; index < of_records_key_count (records); index++)
+        json_array_append_new (all, s_usage (live->watch,
+                                             of_records_key_at (records, index)->identifier));
     s_send_all (exchange, all);
 }
 

@@ -25,7 +25,7 @@ ingress_admit_headers (evhtp_request_t *request)
 
 const of_frontend_t *
 ingress_admit_frontend (of_clone_t *clone, ingress_keys_t *keys, of_exchange_t *exchange,
-                        json_t **key)
+                        const of_key_t **key)
 {
     *key = NULL;
     if (!of_clone_ready (clone)) {

@@ -35,7 +35,7 @@ void
 //  every request that names a frontend.
 const of_frontend_t *
     ingress_admit_frontend (of_clone_t *clone, ingress_keys_t *keys, of_exchange_t *exchange,
-                            json_t **key);
+                            const of_key_t **key);
 
 //  The client's JSON body (new) for route, or NULL once the error is answered
 //  (413 over the frontend's MaxRequestBodySize, 400 when missing, not an

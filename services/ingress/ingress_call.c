@@ -543,7 +543,7 @@ s_show (ingress_ctx_t *ctx, of_exchange_t *exchange, const of_frontend_t *fronte
 static void
 s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route, const char *id)
 {
-    json_t *key;
+    const of_key_t *key;
     const of_frontend_t *frontend = ingress_admit_frontend (ctx->clone, ctx->keys, exchange, &key);
     if (!frontend)
         return;
@@ -612,8 +612,7 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
     };
     ingress_ops_start (ctx->ops, &self->report, frontend);
     if (key) {
-        snprintf (self->key, sizeof self->key, "%s",
-                  json_string_value (json_object_get (key, "Identifier")));
+        snprintf (self->key, sizeof self->key, "%s", key->identifier);
         self->report.key = self->key;
     }
     self->timer = evtimer_new (ctx->base, s_on_timer, self);
@@ -628,10 +627,10 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
     if (key) {
         json_object_set_new (self->ask, "Key", json_string (self->key));
         json_object_set_new (self->ask, "KeyLimits", json_pack (
-            "{s:O, s:O, s:O, s:O}", "Priority", json_object_get (key, "Priority"),
-            "MaxConcurrentRequests", json_object_get (key, "MaxConcurrentRequests"),
-            "RequestsPerMinute", json_object_get (key, "RequestsPerMinute"), "TokensPerMinute",
-            json_object_get (key, "TokensPerMinute")));
+            "{s:s, s:I, s:I, s:I}", "Priority", of_priority_name (key->priority),
+            "MaxConcurrentRequests", (json_int_t) key->max_concurrent_requests,
+            "RequestsPerMinute", (json_int_t) key->requests_per_minute, "TokensPerMinute",
+            (json_int_t) key->tokens_per_minute));
     }
     of_exchange_set_owner (exchange, s_on_client_gone, self);
     of_exchange_watch (exchange);

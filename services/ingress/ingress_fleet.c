@@ -207,12 +207,12 @@ s_write_models (ingress_watch_t *watch, struct evbuffer *out, of_records_t *reco
 //  by key while the config has at most Metrics.KeyLabelsMax keys, else summed:
 //  a label set bounded by the operator, and never a secret
 static void
-s_write_keys (ingress_watch_t *watch, of_clone_t *clone, const of_settings_t *settings,
+s_write_keys (ingress_watch_t *watch, of_records_t *records, const of_settings_t *settings,
               struct evbuffer *out)
 {
-    json_t *records = json_object_get (ingress_watch_scheduler (watch), "Keys");
-    json_t *keys = of_clone_objects (clone, OF_KIND_KEY);
-    bool named = json_object_size (keys) <= (size_t) settings->metrics_key_labels_max;
+    json_t *usage = json_object_get (ingress_watch_scheduler (watch), "Keys");
+    size_t count = of_records_key_count (records);
+    bool named = count <= (size_t) settings->metrics_key_labels_max;
     //  The usage counts are counters: they only grow, and start again from 0
     //  with a new scheduler (its epoch), which rate() takes as a reset
     static const struct {
@@ -230,11 +230,10 @@ s_write_keys (ingress_watch_t *watch, of_clone_t *clone, const of_settings_t *se
     };
     for (size_t i = 0; i < sizeof per_key / sizeof per_key [0]; i++) {
         s_head_typed (out, per_key [i].name, per_key [i].type, per_key [i].help);
-        const char *id;
-        json_t *config;
         double sum = 0;
-        json_object_foreach (keys, id, config) {
-            double value = s_number (s_find (records, "Key", id), per_key [i].field);
+        for (size_t index = 0; index < count; index++) {
+            const char *id = of_records_key_at (records, index)->identifier;
+            double value = s_number (s_find (usage, "Key", id), per_key [i].field);
             if (named)
                 s_gauge (out, per_key [i].name, "key", id, NULL, NULL, value);
             sum += value;
@@ -257,5 +256,5 @@ ingress_fleet_write (ingress_watch_t *watch, of_clone_t *clone, const of_setting
     s_write_health (watch, out, records);
     s_write_scheduler (watch, out, records);
     s_write_models (watch, out, records);
-    s_write_keys (watch, clone, settings, out);
+    s_write_keys (watch, records, settings, out);
 }
