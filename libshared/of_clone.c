@@ -77,7 +77,7 @@ of_clone_new (const char *publisher, const char *router, int64_t liveness_ms)
     for (int kind = 0; kind < OF_KIND_COUNT; kind++)
         self->objects [kind] = json_object ();
     self->pending = json_array ();
-    self->records = of_records_new (NULL, NULL, NULL);
+    self->records = of_records_new (NULL, NULL, NULL, NULL);
     self->heard_at = zclock_mono () - liveness_ms;
     s_request_snapshot (self);
     return self;
@@ -131,7 +131,8 @@ static void
 s_compile (of_clone_t *self)
 {
     of_records_t *records = of_records_new (self->objects [OF_KIND_FRONTEND],
-                                            self->objects [OF_KIND_BACKEND], self->records);
+                                            self->objects [OF_KIND_BACKEND],
+                                            self->objects [OF_KIND_KEY], self->records);
     of_records_destroy (&self->records);
     self->records = records;
 }
@@ -150,8 +151,7 @@ s_apply (of_clone_t *self, json_t *body)
     else
         json_object_del (self->objects [kind], identifier);
     self->sequence = json_integer_value (json_object_get (body, "Sequence"));
-    if (kind == OF_KIND_FRONTEND || kind == OF_KIND_BACKEND)
-        s_compile (self);
+    s_compile (self);
     if (self->handler)
         self->handler (self->handler_arg, kind, identifier,
                        json_is_object (object) ? object : NULL);

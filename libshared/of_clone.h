@@ -98,7 +98,7 @@ json_t *
 json_t *
     of_clone_get (of_clone_t *self, of_kind_t kind, const char *identifier);
 
-//  The frontends and backends of the copy as typed records, compiled again
+//  The frontends, backends and keys of the copy as typed records, compiled again
 //  on every snapshot and update (before the handler is called), so never
 //  older than the copy; an empty set until the first snapshot. Borrowed: it
 //  lasts until the next change, and whoever keeps it longer (a request in

@@ -1,17 +1,20 @@
 /*  =========================================================================
-    of_records - the frontends and backends, compiled into typed records
+    of_records - the frontends, backends and keys, compiled into typed records
     =========================================================================
 */
 
 #include "of_records.h"
 #include <czmq.h>
 
-//  A compiled frontend or backend: the record, then what it is made of. The
+#define S_SLOTS 3               //  frontends, backends, keys
+
+//  A compiled frontend, backend or key: the record, then what it is made of. The
 //  record comes first, so that a pointer to it is a pointer to the entry.
 typedef struct {
     union {
         of_frontend_t frontend;
         of_backend_t backend;
+        of_key_t key;
     } record;
     of_kind_t kind;
     int links;                  //  sets holding it
@@ -23,9 +26,9 @@ typedef struct {
 
 struct _of_records_t {
     int links;
-    s_entry_t **entries [2];    //  frontends, backends, in the order given
-    size_t counts [2];
-    zhashx_t *index [2];        //  Identifier -> entry (not owned)
+    s_entry_t **entries [S_SLOTS];  //  frontends, backends, keys, in the order given
+    size_t counts [S_SLOTS];
+    zhashx_t *index [S_SLOTS];  //  Identifier -> entry (not owned)
     size_t refused;
     char error [OF_SCHEMA_ERROR_MAX + OF_IDENTIFIER_MAX + 32];
 };
@@ -41,6 +44,13 @@ static const char *const s_balancing_names [] = {
 static const char *const s_api_format_names [] = {
     [OF_API_OLLAMA] = "Ollama",
     [OF_API_OPENAI] = "OpenAI",
+};
+
+//  The schema's names, its default first (s_enum)
+static const char *const s_priority_names [] = {
+    [OF_PRIORITY_NORMAL] = "Normal",
+    [OF_PRIORITY_HIGH] = "High",
+    [OF_PRIORITY_LOW] = "Low",
 };
 
 #define S_COUNT(array) (sizeof (array) / sizeof ((array) [0]))
@@ -169,6 +179,28 @@ s_compile_backend (s_entry_t *entry)
 }
 
 static void
+s_compile_key (s_entry_t *entry)
+{
+    of_key_t *record = &entry->record.key;
+    json_t *object = entry->object;
+    record->identifier = s_string (object, "Identifier");
+    record->name = s_string (object, "Name");
+    record->owner = s_string (object, "Owner");
+    s_list (object, "Frontends", &record->frontends, &entry->lists [0]);
+    s_list (object, "Models", &record->models, &entry->lists [1]);
+    record->priority = (of_priority_t) s_enum (s_priority_names, S_COUNT (s_priority_names),
+                                               s_string (object, "Priority"));
+    record->max_concurrent_requests = s_int (object, "MaxConcurrentRequests");
+    record->requests_per_minute = s_int (object, "RequestsPerMinute");
+    record->tokens_per_minute = s_int (object, "TokensPerMinute");
+    record->expires_utc = s_string (object, "ExpiresUtc");
+    record->active = s_bool (object, "Active");
+    record->secret_hash = s_string (object, "SecretHash");
+    record->created_utc = s_string (object, "CreatedUtc");
+    record->last_update_utc = s_string (object, "LastUpdateUtc");
+}
+
+static void
 s_entry_unlink (s_entry_t **entry_p)
 {
     s_entry_t *entry = *entry_p;
@@ -206,7 +238,10 @@ s_entry_new (of_kind_t kind, json_t *source, char *error, size_t size)
     if (kind == OF_KIND_FRONTEND)
         s_compile_frontend (entry);
     else
+    if (kind == OF_KIND_BACKEND)
         s_compile_backend (entry);
+    else
+        s_compile_key (entry);
     return entry;
 }
 
@@ -249,12 +284,13 @@ s_fill (of_records_t *self, int slot, of_kind_t kind, json_t *objects, of_record
 //  The set
 
 of_records_t *
-of_records_new (json_t *frontends, json_t *backends, of_records_t *previous)
+of_records_new (json_t *frontends, json_t *backends, json_t *keys, of_records_t *previous)
 {
     of_records_t *self = (of_records_t *) zmalloc (sizeof (of_records_t));
     self->links = 1;
     s_fill (self, 0, OF_KIND_FRONTEND, frontends, previous);
     s_fill (self, 1, OF_KIND_BACKEND, backends, previous);
+    s_fill (self, 2, OF_KIND_KEY, keys, previous);
     return self;
 }
 
@@ -274,7 +310,7 @@ of_records_destroy (of_records_t **self_p)
     *self_p = NULL;
     if (!self || __atomic_sub_fetch (&self->links, 1, __ATOMIC_ACQ_REL) > 0)
         return;
-    for (int slot = 0; slot < 2; slot++) {
+    for (int slot = 0; slot < S_SLOTS; slot++) {
         for (size_t index = 0; index < self->counts [slot]; index++)
             s_entry_unlink (&self->entries [slot][index]);
         free (self->entries [slot]);
@@ -297,6 +333,14 @@ of_records_backend (of_records_t *self, const char *identifier)
     assert (self && identifier);
     s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->index [1], identifier);
     return entry ? &entry->record.backend : NULL;
+}
+
+const of_key_t *
+of_records_key (of_records_t *self, const char *identifier)
+{
+    assert (self && identifier);
+    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->index [2], identifier);
+    return entry ? &entry->record.key : NULL;
 }
 
 size_t
@@ -328,6 +372,20 @@ of_records_backend_at (of_records_t *self, size_t index)
 }
 
 size_t
+of_records_key_count (of_records_t *self)
+{
+    assert (self);
+    return self->counts [2];
+}
+
+const of_key_t *
+of_records_key_at (of_records_t *self, size_t index)
+{
+    assert (self && index < self->counts [2]);
+    return &self->entries [2][index]->record.key;
+}
+
+size_t
 of_records_refused (of_records_t *self)
 {
     assert (self);
@@ -339,6 +397,14 @@ of_records_error (of_records_t *self)
 {
     assert (self);
     return self->error;
+}
+
+json_t *
+of_backend_object (const of_backend_t *record)
+{
+    assert (record);
+    //  The record is the entry's first member
+    return ((const s_entry_t *) record)->source;
 }
 
 const char *
@@ -353,6 +419,13 @@ of_api_format_name (of_api_format_t format)
 {
     assert ((size_t) format < S_COUNT (s_api_format_names));
     return s_api_format_names [format];
+}
+
+const char *
+of_priority_name (of_priority_t priority)
+{
+    assert ((size_t) priority < S_COUNT (s_priority_names));
+    return s_priority_names [priority];
 }
 
 bool
@@ -375,7 +448,7 @@ of_records_test_backend (json_t *object, const of_backend_t **backend_p)
     json_t *backends = json_object ();
     json_object_set (backends, json_string_value (json_object_get (copy, "Identifier")), copy);
     json_decref (copy);
-    of_records_t *self = of_records_new (NULL, backends, NULL);
+    of_records_t *self = of_records_new (NULL, backends, NULL, NULL);
     json_decref (backends);
     assert (of_records_backend_count (self) == 1);
     *backend_p = of_records_backend_at (self, 0);
@@ -403,10 +476,15 @@ of_records_test (bool verbose)
         "  \"Querystring\": \"?k=v\", \"HealthCheckMethod\": \"head\"},"
         " \"b2\": {\"Identifier\": \"b2\"},"
         " \"b3\": {\"Identifier\": \"other\"}}", 0, NULL);
-    assert (frontends && backends);
+    json_t *keys = json_loads (
+        "{\"k1\": {\"Identifier\": \"k1\", \"Frontends\": [\"f1\"], \"Priority\": \"high\","
+        "  \"TokensPerMinute\": 900, \"ExpiresUtc\": \"2027-01-31T00:00:00Z\"},"
+        " \"k2\": {\"Identifier\": \"k2\", \"Active\": false, \"Models\": [\"llama3\"]},"
+        " \"k3\": {\"Identifier\": \"k3\", \"Priority\": \"urgent\"}}", 0, NULL);
+    assert (frontends && backends && keys);
 
     //  Typed fields, defaults filled in by the schema; refusals counted, with the reason
-    of_records_t *records = of_records_new (frontends, backends, NULL);
+    of_records_t *records = of_records_new (frontends, backends, keys, NULL);
     const of_frontend_t *f1 = of_records_frontend (records, "f1");
     assert (f1 && streq (f1->identifier, "f1") && streq (f1->hostname, "a.example"));
     assert (f1->timeout_ms == 500 && f1->load_balancing == OF_BALANCING_LEAST_LATENCY);
@@ -435,10 +513,22 @@ of_records_test (bool verbose)
     assert (of_records_backend_count (records) == 2);
     assert (of_records_backend_at (records, 0) == b1 && of_records_backend_at (records, 1) == b2);
     assert (of_records_frontend_at (records, 0) == f1);
-    assert (of_records_refused (records) == 2);
+    assert (of_backend_object (b2) == json_object_get (backends, "b2"));
+    const of_key_t *k1 = of_records_key (records, "k1");
+    assert (k1 && of_strings_has (&k1->frontends, "f1") && k1->models.count == 0);
+    assert (k1->priority == OF_PRIORITY_HIGH && k1->tokens_per_minute == 900 && k1->active);
+    assert (k1->max_concurrent_requests == 0 && k1->requests_per_minute == 0);
+    assert (streq (k1->expires_utc, "2027-01-31T00:00:00.000000Z") && !k1->secret_hash);
+    const of_key_t *k2 = of_records_key (records, "k2");
+    assert (k2 && !k2->active && k2->priority == OF_PRIORITY_NORMAL && !k2->expires_utc);
+    assert (of_strings_has (&k2->frontends, "*") && of_strings_has (&k2->models, "llama3"));
+    assert (of_records_key (records, "k3") == NULL && of_records_key_count (records) == 2);
+    assert (of_records_key_at (records, 1) == k2);
+    assert (streq (of_priority_name (k1->priority), "High"));
+    assert (of_records_refused (records) == 3);
     if (verbose)
         printf ("  last refused: %s\n", of_records_error (records));
-    assert (strstr (of_records_error (records), "backend b3: Identifier"));
+    assert (strstr (of_records_error (records), "key k3: Priority"));
     assert (streq (of_balancing_name (f1->load_balancing), "LeastLatency"));
     assert (streq (of_api_format_name (b1->api_format), "OpenAI"));
 
@@ -447,10 +537,11 @@ of_records_test (bool verbose)
     of_records_t *held = of_records_ref (records);
     json_object_set_new (backends, "b1", json_pack ("{s:s, s:i}", "Identifier", "b1",
                                                     "Port", 9090));
-    of_records_t *next = of_records_new (frontends, backends, records);
+    of_records_t *next = of_records_new (frontends, backends, keys, records);
     of_records_destroy (&records);
     assert (records == NULL);
     assert (of_records_backend (next, "b2") == b2 && of_records_frontend (next, "f1") == f1);
+    assert (of_records_key (next, "k1") == k1);
     const of_backend_t *b1_next = of_records_backend (next, "b1");
     assert (b1_next != b1 && b1_next->port == 9090 && b1_next->api_format == OF_API_OLLAMA);
     assert (of_records_backend (held, "b1") == b1);
@@ -460,13 +551,15 @@ of_records_test (bool verbose)
     assert (streq (b2->identifier, "b2") && f1->timeout_ms == 500);
 
     //  Nothing at all
-    of_records_t *empty = of_records_new (NULL, NULL, next);
+    of_records_t *empty = of_records_new (NULL, NULL, NULL, next);
     assert (of_records_frontend_count (empty) == 0 && of_records_backend_count (empty) == 0);
+    assert (of_records_key_count (empty) == 0);
     assert (of_records_refused (empty) == 0 && streq (of_records_error (empty), ""));
     of_records_destroy (&empty);
     of_records_destroy (&next);
     of_records_destroy (&next);
     json_decref (frontends);
     json_decref (backends);
+    json_decref (keys);
     printf ("OK\n");
 }

@@ -1,11 +1,12 @@
 /*  =========================================================================
-    of_records - the frontends and backends, compiled into typed records
+    of_records - the frontends, backends and keys, compiled into typed records
 
-    What a frontend and a backend are, as the services read them: every
-    field of_schema defines, typed (integers, booleans, enums, lists of
-    strings), validated by the same schema configd writes with, so that a
-    service reads record->port instead of looking a key up in JSON where it
-    uses it, and a field's type and default live in one place.
+    What a frontend, a backend and a client API key are, as the services
+    read them: every field of_schema defines, typed (integers, booleans,
+    enums, lists of strings), validated by the same schema configd writes
+    with, so that a service reads record->port instead of looking a key up
+    in JSON where it uses it, and a field's type and default live in one
+    place.
 
     A set of records is compiled once per config change (of_clone does it on
     every snapshot and update) and never changes afterwards. It is shared by
@@ -39,6 +40,12 @@ typedef enum {
     OF_API_OLLAMA,
     OF_API_OPENAI
 } of_api_format_t;
+
+typedef enum {
+    OF_PRIORITY_NORMAL,
+    OF_PRIORITY_HIGH,
+    OF_PRIORITY_LOW
+} of_priority_t;
 
 //  A list of strings (Labels, Backends, RequiredModels, ImageModels). Plain
 //  record, read directly.
@@ -115,15 +122,33 @@ typedef struct {
     const char *last_update_utc;        //  nullable
 } of_backend_t;
 
+//  A client API key (plain record, as above)
+typedef struct {
+    const char *identifier;
+    const char *name;                   //  nullable
+    const char *owner;                  //  nullable
+    of_strings_t frontends;             //  frontend Identifiers, or ["*"]: every one
+    of_strings_t models;                //  empty: every model
+    of_priority_t priority;
+    int64_t max_concurrent_requests;    //  0: no limit
+    int64_t requests_per_minute;        //  0: no limit
+    int64_t tokens_per_minute;          //  0: no limit
+    const char *expires_utc;            //  nullable: never
+    bool active;
+    const char *secret_hash;            //  nullable (no secret yet); the SHA-256 in hex
+    const char *created_utc;            //  nullable
+    const char *last_update_utc;        //  nullable
+} of_key_t;
+
 typedef struct _of_records_t of_records_t;
 
-//  Compiles the config's frontends and backends (JSON objects from Identifier
-//  to object, as of_clone_objects gives them; borrowed, either may be NULL)
-//  into a new set with one reference, the caller's. Records of previous
+//  Compiles the config's frontends, backends and keys (JSON objects from
+//  Identifier to object, as of_clone_objects gives them; borrowed, any may be
+//  NULL) into a new set with one reference, the caller's. Records of previous
 //  (borrowed, may be NULL) whose object is unchanged are shared. An object
 //  the schema refuses is left out of the set and counted, with the reason.
 of_records_t *
-    of_records_new (json_t *frontends, json_t *backends, of_records_t *previous);
+    of_records_new (json_t *frontends, json_t *backends, json_t *keys, of_records_t *previous);
 
 //  Takes another reference to the set; returns it.
 of_records_t *
@@ -139,8 +164,10 @@ const of_frontend_t *
     of_records_frontend (of_records_t *self, const char *identifier);
 const of_backend_t *
     of_records_backend (of_records_t *self, const char *identifier);
+const of_key_t *
+    of_records_key (of_records_t *self, const char *identifier);
 
-//  How many frontends and backends the set holds, and each by position, in
+//  How many frontends, backends and keys the set holds, and each by position, in
 //  the order of the objects it was compiled from.
 size_t
     of_records_frontend_count (of_records_t *self);
@@ -150,6 +177,17 @@ size_t
     of_records_backend_count (of_records_t *self);
 const of_backend_t *
     of_records_backend_at (of_records_t *self, size_t index);
+size_t
+    of_records_key_count (of_records_t *self);
+const of_key_t *
+    of_records_key_at (of_records_t *self, size_t index);
+
+//  The config's object a backend's record was compiled from, as configd
+//  sent it (borrowed from the set, read only): for a view that shows the
+//  object whole, as the admin API's health does; a field is read from the
+//  record.
+json_t *
+    of_backend_object (const of_backend_t *record);
 
 //  How many objects the schema refused, and why the last one was ("" if none).
 size_t
@@ -162,6 +200,8 @@ const char *
     of_balancing_name (of_balancing_t balancing);
 const char *
     of_api_format_name (of_api_format_t format);
+const char *
+    of_priority_name (of_priority_t priority);
 
 //  True if list holds text (compared exactly).
 bool

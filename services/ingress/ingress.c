@@ -13,12 +13,8 @@
 
 #include "ingress.h"
 #include "ingress_call.h"
-#include "ingress_admin.h"
 #include "ingress_tls.h"
-#include "ingress_metrics.h"
-#include "ingress_access.h"
 #include "ingress_wire.h"
-#include "ingress_ops.h"
 #include "of_service.h"
 #include "of_conns.h"
 #include "of_loop.h"
@@ -52,7 +48,9 @@ typedef struct {
     of_conns_t *conns;                  //  every open client connection, bounded
     ingress_wire_t *wire;               //  strict HTTP and client timeouts on them
     ingress_tls_t *tls;                 //  HTTPS (Webserver.Ssl.Enable), or NULL
-    ingress_ctx_t ctx;
+    ingress_watch_t *watch;             //  every service's PUB, followed once
+    ingress_requester_t *configd;       //  requests to configd's ROUTER
+    ingress_ctx_t ctx;                  //  what the calls share; its handles are owned here
 } s_ingress_t;
 
 static void
@@ -113,9 +111,7 @@ static void
 s_on_config_change (void *arg, of_kind_t kind, const char *identifier, json_t *object)
 {
     s_ingress_t *self = (s_ingress_t *) arg;
-    //  The metrics intern names here, off the request path
-    if (self->ctx.metrics)
-        ingress_metrics_config (self->ctx.metrics, self->ctx.clone, kind, identifier, object);
+    ingress_ops_config (self->ctx.ops, kind, identifier, object);
     if (kind == OF_KIND_COUNT)
         of_log_info ("config snapshot applied");
     else
@@ -199,7 +195,7 @@ s_listen_main (s_ingress_t *self, char *error, size_t size)
 static void
 s_on_ops_request (evhtp_request_t *request, void *arg)
 {
-    ingress_ops_serve (&((s_ingress_t *) arg)->ctx, request);
+    ingress_ops_serve (((s_ingress_t *) arg)->ctx.ops, request);
 }
 
 //  Metrics.Port: the operator's routes on a port of this replica's own, so a
@@ -238,13 +234,12 @@ s_destroy (s_ingress_t *self)
     of_claim_release (&self->claim);
     ingress_wire_destroy (&self->wire);
     ingress_tls_destroy (&self->tls);
-    ingress_metrics_destroy (&self->ctx.metrics);
-    ingress_access_destroy (&self->ctx.access);
+    ingress_ops_destroy (&self->ctx.ops);
     ingress_keys_destroy (&self->ctx.keys);
     ingress_models_destroy (&self->ctx.models);
     ingress_admin_destroy (&self->ctx.admin);
-    ingress_requester_destroy (&self->ctx.configd);
-    ingress_watch_destroy (&self->ctx.watch);
+    ingress_requester_destroy (&self->configd);
+    ingress_watch_destroy (&self->watch);
     ingress_link_destroy (&self->ctx.link);
     of_upstream_pool_destroy (&self->ctx.pool);
     of_evzmq_destroy (&self->pipe_watch);
@@ -292,19 +287,41 @@ ingress_actor (zsock_t *pipe, void *args)
     evhtp_set_gencb (self.htp, s_on_request, &self);
     s_raise_file_limit (settings);
     self.conns = of_conns_new (self.htp, (size_t) settings->max_connections, s_on_accept, &self);
-    self.ctx.conns = self.conns;
-    self.ctx.started_at = zclock_time ();
-    self.ctx.metrics = settings->metrics_enable ? ingress_metrics_new () : NULL;
-    self.wire = ingress_wire_new (&self.ctx, self.conns);
-    evhtp_set_max_body_size (self.htp, S_HARD_BODY_LIMIT);
-    if (settings->ssl_enable
-        && !(self.tls = ingress_tls_new (self.htp, settings, error, sizeof error))) {
+    self.ctx.clone = of_clone_new (settings->config_publisher, settings->config_router,
+                                   settings->liveness_ms);
+    self.ctx.link = ingress_link_new (self.ctx.base, settings);
+    self.configd = self.ctx.clone
+                       ? ingress_requester_new (self.ctx.base, &ofp_config_protocol,
+                                                settings->config_router, "configd",
+                                                settings->liveness_ms, s_configd_alive,
+                                                self.ctx.clone)
+                       : NULL;
+    self.watch = self.ctx.clone ? ingress_watch_new (self.ctx.base, settings, self.ctx.clone)
+                                : NULL;
+    if (!self.ctx.clone || !self.ctx.link || !self.configd || !self.watch) {
+        s_destroy (&self);
+        of_service_failed (pipe, "cannot connect to configd (%s, %s), the scheduler (%s, %s), "
+                           "healthmon (%s) or modelsync (%s)", settings->config_publisher,
+                           settings->config_router, settings->scheduler_publisher,
+                           settings->scheduler_router, settings->health_publisher,
+                           settings->models_publisher);
+        return;
+    }
+    ingress_ops_sources_t sources = {
+        .settings = settings, .base = self.ctx.base, .clone = self.ctx.clone,
+        .link = self.ctx.link, .watch = self.watch, .pool = self.ctx.pool, .conns = self.conns
+    };
+    self.ctx.ops = ingress_ops_new (&sources, error, sizeof error);
+    if (!self.ctx.ops) {
         s_destroy (&self);
         of_service_failed (pipe, "%s", error);
         return;
     }
-    self.ctx.access = ingress_access_new (self.ctx.base, settings, error, sizeof error);
-    if (!self.ctx.access && *error) {
+    self.wire = ingress_wire_new (settings, self.ctx.base, self.ctx.clone, self.ctx.ops,
+                                  self.conns);
+    evhtp_set_max_body_size (self.htp, S_HARD_BODY_LIMIT);
+    if (settings->ssl_enable
+        && !(self.tls = ingress_tls_new (self.htp, settings, error, sizeof error))) {
         s_destroy (&self);
         of_service_failed (pipe, "%s", error);
         return;
@@ -315,30 +332,11 @@ ingress_actor (zsock_t *pipe, void *args)
         of_service_failed (pipe, "%s", error);
         return;
     }
-    self.ctx.clone = of_clone_new (settings->config_publisher, settings->config_router,
-                                   settings->liveness_ms);
-    self.ctx.link = ingress_link_new (self.ctx.base, settings);
-    self.ctx.configd = self.ctx.clone
-                           ? ingress_requester_new (self.ctx.base, &ofp_config_protocol,
-                                                    settings->config_router, "configd",
-                                                    settings->liveness_ms, s_configd_alive,
-                                                    self.ctx.clone)
-                           : NULL;
-    self.ctx.watch = self.ctx.clone ? ingress_watch_new (self.ctx.base, settings, self.ctx.clone)
-                                    : NULL;
-    if (!self.ctx.clone || !self.ctx.link || !self.ctx.configd || !self.ctx.watch) {
-        s_destroy (&self);
-        of_service_failed (pipe, "cannot connect to configd (%s, %s), the scheduler (%s, %s), "
-                           "healthmon (%s) or modelsync (%s)", settings->config_publisher,
-                           settings->config_router, settings->scheduler_publisher,
-                           settings->scheduler_router, settings->health_publisher,
-                           settings->models_publisher);
-        return;
-    }
-    self.ctx.admin = ingress_admin_new (&self.ctx);
+    self.ctx.admin = ingress_admin_new (self.ctx.base, settings, self.ctx.clone, self.configd,
+                                        self.watch, self.ctx.link, self.ctx.ops);
     self.ctx.models = self.ctx.admin ? ingress_models_new (self.ctx.base, settings,
-                                                           self.ctx.clone, self.ctx.watch,
-                                                           self.ctx.configd)
+                                                           self.ctx.clone, self.watch,
+                                                           self.configd)
                                      : NULL;
     if (!self.ctx.admin || !self.ctx.models) {
         s_destroy (&self);

@@ -23,12 +23,10 @@
 #define S_SEGMENT_MAX  (OFP_LEASE_STICKY_MAX + 1)
 
 struct _ingress_admin_t {
-    ingress_ctx_t *ctx;
+    of_settings_t *settings;        //  borrowed
     ingress_requester_t *config;    //  configd's ROUTER (the ingress's, borrowed)
     ingress_requester_t *scheduler; //  the scheduler's ROUTER (sessions)
-    ingress_watch_t *watch;         //  the ingress's (borrowed)
-    int64_t started;                //  zclock_mono
-    char started_utc [OFP_TIMESTAMP_LENGTH + 1];
+    ingress_admin_live_t live;      //  what the live views read
 };
 
 //  What a config request was for, to shape its answer
@@ -49,18 +47,21 @@ static const char *const s_session_params [] = {"frontend", "backend", "key",
                                                 INGRESS_ADMIN_PAGING, NULL};
 
 ingress_admin_t *
-ingress_admin_new (ingress_ctx_t *ctx)
+ingress_admin_new (struct event_base *base, of_settings_t *settings, of_clone_t *clone,
+                   ingress_requester_t *configd, ingress_watch_t *watch, ingress_link_t *link,
+                   ingress_ops_t *ops)
 {
-    assert (ctx);
+    assert (base && settings && clone && configd && watch && link && ops);
     ingress_admin_t *self = (ingress_admin_t *) zmalloc (sizeof (ingress_admin_t));
-    self->ctx = ctx;
-    self->started = zclock_mono ();
-    of_schema_timestamp (self->started_utc, sizeof self->started_utc);
-    of_settings_t *settings = ctx->settings;
-    self->config = ctx->configd;
-    self->watch = ctx->watch;
+    self->settings = settings;
+    self->config = configd;
+    self->live = (ingress_admin_live_t) {
+        .settings = settings, .clone = clone, .watch = watch, .link = link, .ops = ops,
+        .started = zclock_mono ()
+    };
+    of_schema_timestamp (self->live.started_utc, sizeof self->live.started_utc);
     //  Sessions are asked without a liveness check: only the timeout ends them
-    self->scheduler = ingress_requester_new (ctx->base, &ofp_lease_protocol,
+    self->scheduler = ingress_requester_new (base, &ofp_lease_protocol,
                                              settings->scheduler_router, "admin",
                                              settings->liveness_ms, NULL, NULL);
     if (!self->scheduler)
@@ -465,7 +466,6 @@ s_dispatch (ingress_admin_t *self, of_exchange_t *exchange)
     of_kind_t kind = OF_KIND_COUNT;
     bool config = of_kind_parse (segments [0], &kind) == 0
                   && streq (segments [0], of_kind_plural (kind));
-    ingress_ctx_t *ctx = self->ctx;
     if (config && count == 1) {
         if (s_allowed (exchange, "GET, HEAD, PUT"))
             s_collection (self, exchange, kind);
@@ -473,15 +473,15 @@ s_dispatch (ingress_admin_t *self, of_exchange_t *exchange)
     else
     if (kind == OF_KIND_BACKEND && config && count == 2 && streq (segments [1], "health")
         && of_exchange_method (exchange) == htp_method_GET)
-        ingress_admin_live_health (ctx, self->watch, exchange, NULL);
+        ingress_admin_live_health (&self->live, exchange, NULL);
     else
     if (kind == OF_KIND_KEY && config && count == 2 && streq (segments [1], "usage")
         && of_exchange_method (exchange) == htp_method_GET)
-        ingress_admin_live_usage (ctx, self->watch, exchange, NULL);
+        ingress_admin_live_usage (&self->live, exchange, NULL);
     else
     if (kind == OF_KIND_KEY && config && count == 3 && streq (segments [2], "usage")) {
         if (s_allowed (exchange, "GET, HEAD"))
-            ingress_admin_live_usage (ctx, self->watch, exchange, segments [1]);
+            ingress_admin_live_usage (&self->live, exchange, segments [1]);
     }
     else
     if (config && count == 2) {
@@ -493,9 +493,9 @@ s_dispatch (ingress_admin_t *self, of_exchange_t *exchange)
         && streq (segments [2], kind == OF_KIND_BACKEND ? "health" : "models")) {
         if (s_allowed (exchange, "GET, HEAD")) {
             if (kind == OF_KIND_BACKEND)
-                ingress_admin_live_health (ctx, self->watch, exchange, segments [1]);
+                ingress_admin_live_health (&self->live, exchange, segments [1]);
             else
-                ingress_admin_live_models (ctx, self->watch, exchange, segments [1]);
+                ingress_admin_live_models (&self->live, exchange, segments [1]);
         }
     }
     else
@@ -511,8 +511,7 @@ s_dispatch (ingress_admin_t *self, of_exchange_t *exchange)
     else
     if (streq (segments [0], "status") && count == 1) {
         if (s_allowed (exchange, "GET, HEAD"))
-            ingress_admin_live_status (ctx, self->watch, exchange, self->started,
-                                       self->started_utc);
+            ingress_admin_live_status (&self->live, exchange);
     }
     else
         ingress_admin_error (exchange, 404, NULL, "unknown admin route %.200s", path);
@@ -522,7 +521,7 @@ void
 ingress_admin_handle (ingress_admin_t *self, of_exchange_t *exchange)
 {
     assert (self && exchange);
-    switch (ingress_admin_auth (self->ctx->settings->admin_tokens,
+    switch (ingress_admin_auth (self->settings->admin_tokens,
                                 of_exchange_header (exchange, "Authorization"))) {
         case INGRESS_AUTH_DISABLED:
             ingress_admin_error (exchange, 403, NULL, "the admin API is disabled: no "

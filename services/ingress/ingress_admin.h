@@ -14,17 +14,27 @@
 #ifndef INGRESS_ADMIN_H_INCLUDED
 #define INGRESS_ADMIN_H_INCLUDED
 
-#include "ingress_call.h"
+#include "of_classes.h"
 #include "of_exchange.h"
+#include "ingress_link.h"
+#include "ingress_ops.h"
+#include "ingress_requester.h"
+#include "ingress_watch.h"
+
+typedef struct _ingress_admin_t ingress_admin_t;
 
 #define INGRESS_ADMIN_PREFIX "/v1.0/"
 //  How long configd or the scheduler may take to answer an admin request
 #define INGRESS_ADMIN_TIMEOUT_MS 5000
 
-//  Connects the admin API to configd, the scheduler and the publishers.
-//  NULL if an endpoint is invalid.
+//  Connects the admin API to the scheduler (sessions), and serves the
+//  objects through configd's requester, the live views from the config
+//  copy (clone), the publishers (watch), the scheduler link and the
+//  replica's counts (ops); all borrowed. NULL if an endpoint is invalid.
 ingress_admin_t *
-    ingress_admin_new (ingress_ctx_t *ctx);
+    ingress_admin_new (struct event_base *base, of_settings_t *settings, of_clone_t *clone,
+                       ingress_requester_t *configd, ingress_watch_t *watch,
+                       ingress_link_t *link, ingress_ops_t *ops);
 
 //  Destroys it; accepts NULL.
 void

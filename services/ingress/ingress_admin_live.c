@@ -55,10 +55,10 @@ s_names (json_t *records)
 
 //  OllamaFlow's in-memory Backend, with what it never showed
 static json_t *
-s_health (ingress_watch_t *watch, json_t *config)
+s_health (ingress_watch_t *watch, const of_backend_t *backend)
 {
-    const char *id = json_string_value (json_object_get (config, "Identifier"));
-    json_t *record = of_schema_redact (OF_KIND_BACKEND, config);
+    const char *id = backend->identifier;
+    json_t *record = of_schema_redact (OF_KIND_BACKEND, of_backend_object (backend));
     json_t *health = ingress_watch_health (watch, id);
     const char *state = health ? json_string_value (json_object_get (health, "State")) : "Unknown";
     bool healthy = streq (state, "Healthy");
@@ -100,9 +100,9 @@ s_health (ingress_watch_t *watch, json_t *config)
 
 //  Answers 503 and returns false until this replica has the config
 static bool
-s_config_ready (ingress_ctx_t *ctx, of_exchange_t *exchange)
+s_config_ready (const ingress_admin_live_t *live, of_exchange_t *exchange)
 {
-    if (of_clone_ready (ctx->clone))
+    if (of_clone_ready (live->clone))
         return true;
     ingress_admin_error (exchange, 503, NULL, "this replica has no configuration yet: configd "
                          "has not answered");
@@ -111,9 +111,8 @@ s_config_ready (ingress_ctx_t *ctx, of_exchange_t *exchange)
 
 //  A client API key's usage since the scheduler started (its STATE's Keys)
 static json_t *
-s_usage (ingress_watch_t *watch, json_t *config)
+s_usage (ingress_watch_t *watch, const char *id)
 {
-    const char *id = json_string_value (json_object_get (config, "Identifier"));
     json_t *state_body = ingress_watch_scheduler (watch);
     json_t *usage = s_find (json_object_get (state_body, "Keys"), "Key", id);
     json_t *record = json_pack ("{s:s}", "Identifier", id);
@@ -127,29 +126,18 @@ s_usage (ingress_watch_t *watch, json_t *config)
     return record;
 }
 
-typedef json_t *(s_view_fn) (ingress_watch_t *watch, json_t *config);
-
-//  A live view of one object of kind (id), or of every one, paged
+//  Answers 404 for an object of kind the config does not have
 static void
-s_view (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange, of_kind_t kind,
-        const char *one, s_view_fn *view)
+s_not_found (of_exchange_t *exchange, of_kind_t kind, const char *id)
 {
-    if (!s_config_ready (ctx, exchange))
-        return;
-    if (one) {
-        json_t *config = of_clone_get (ctx->clone, kind, one);
-        if (config)
-            ingress_admin_send (exchange, 200, view (watch, config));
-        else
-            ingress_admin_error (exchange, 404, NULL, "no %s with Identifier '%.64s'",
-                                 of_kind_name (kind), one);
-        return;
-    }
-    json_t *all = json_array ();
-    const char *id;
-    json_t *config;
-    json_object_foreach (of_clone_objects (ctx->clone, kind), id, config)
-        json_array_append_new (all, view (watch, config));
+    ingress_admin_error (exchange, 404, NULL, "no %s with Identifier '%.64s'",
+                         of_kind_name (kind), id);
+}
+
+//  Sends the views of every object (all, taken), paged by the query
+static void
+s_send_all (of_exchange_t *exchange, json_t *all)
+{
     char error [OF_SCHEMA_ERROR_MAX];
     size_t total = 0;
     json_t *page = ingress_admin_paged (all, of_exchange_query (exchange),
@@ -162,17 +150,46 @@ s_view (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange, of_
 }
 
 void
-ingress_admin_live_health (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
+ingress_admin_live_health (const ingress_admin_live_t *live, of_exchange_t *exchange,
                            const char *backend)
 {
-    s_view (ctx, watch, exchange, OF_KIND_BACKEND, backend, s_health);
+    if (!s_config_ready (live, exchange))
+        return;
+    of_records_t *records = of_clone_records (live->clone);
+    if (backend) {
+        const of_backend_t *record = of_records_backend (records, backend);
+        if (record)
+            ingress_admin_send (exchange, 200, s_health (live->watch, record));
+        else
+            s_not_found (exchange, OF_KIND_BACKEND, backend);
+        return;
+    }
+    json_t *all = json_array ();
+    for (size_t index = 0; index < of_records_backend_count (records); index++)
+        json_array_append_new (all, s_health (live->watch,
+                                              of_records_backend_at (records, index)));
+    s_send_all (exchange, all);
 }
 
 void
-ingress_admin_live_usage (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
+ingress_admin_live_usage (const ingress_admin_live_t *live, of_exchange_t *exchange,
                           const char *key)
 {
-    s_view (ctx, watch, exchange, OF_KIND_KEY, key, s_usage);
+    if (!s_config_ready (live, exchange))
+        return;
+    of_records_t *records = of_clone_records (live->clone);
+    if (key) {
+        if (of_records_key (records, key))
+            ingress_admin_send (exchange, 200, s_usage (live->watch, key));
+        else
+            s_not_found (exchange, OF_KIND_KEY, key);
+        return;
+    }
+    json_t *all = json_array ();
+    for (size_t index = 0; index < of_records_key_count (records); index++)
+        json_array_append_new (all, s_usage (live->watch,
+                                             of_records_key_at (records, index)->identifier));
+    s_send_all (exchange, all);
 }
 
 //  --------------------------------------------------------------------------
@@ -217,24 +234,26 @@ s_note_digest (json_t *model, const char *digest, const char *backend)
 }
 
 void
-ingress_admin_live_models (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
+ingress_admin_live_models (const ingress_admin_live_t *live, of_exchange_t *exchange,
                            const char *frontend_id)
 {
-    if (!s_config_ready (ctx, exchange))
+    ingress_watch_t *watch = live->watch;
+    if (!s_config_ready (live, exchange))
         return;
-    json_t *frontend = of_clone_get (ctx->clone, OF_KIND_FRONTEND, frontend_id);
+    const of_frontend_t *frontend = of_records_frontend (of_clone_records (live->clone),
+                                                         frontend_id);
     if (!frontend) {
-        ingress_admin_error (exchange, 404, NULL, "no frontend with Identifier '%.64s'",
-                             frontend_id);
+        s_not_found (exchange, OF_KIND_FRONTEND, frontend_id);
         return;
     }
     json_t *models = json_object ();
     json_t *backends = json_array ();
     json_t *pulls = json_array ();
-    size_t index;
-    json_t *member;
-    json_array_foreach (json_object_get (frontend, "Backends"), index, member) {
-        const char *id = json_string_value (member);
+    json_t *required = json_array ();
+    for (size_t index = 0; index < frontend->required_models.count; index++)
+        json_array_append_new (required, json_string (frontend->required_models.items [index]));
+    for (size_t index = 0; index < frontend->backends.count; index++) {
+        const char *id = frontend->backends.items [index];
         json_t *inventory = ingress_watch_inventory (watch, id);
         json_t *health = ingress_watch_health (watch, id);
         json_t *record = json_pack ("{s:s, s:b, s:s}", "Backend", id, "ModelsKnown",
@@ -271,8 +290,8 @@ ingress_admin_live_models (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchan
                                           sizeof error, &total);
     json_decref (list);
     ingress_admin_send (exchange, 200, json_pack (
-        "{s:s, s:O, s:o, s:o, s:o, s:b}", "Frontend", frontend_id, "RequiredModels",
-        json_object_get (frontend, "RequiredModels"), "Models", sorted, "Backends", backends,
+        "{s:s, s:o, s:o, s:o, s:o, s:b}", "Frontend", frontend_id, "RequiredModels", required,
+        "Models", sorted, "Backends", backends,
         "Pulls", pulls, "ModelsStale", !ingress_watch_alive (watch, "modelsync")));
 }
 
@@ -280,32 +299,31 @@ ingress_admin_live_models (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchan
 //  Status
 
 void
-ingress_admin_live_status (ingress_ctx_t *ctx, ingress_watch_t *watch, of_exchange_t *exchange,
-                           int64_t started, const char *started_utc)
+ingress_admin_live_status (const ingress_admin_live_t *live, of_exchange_t *exchange)
 {
-    int64_t uptime = zclock_mono () - started;
+    ingress_watch_t *watch = live->watch;
+    int64_t uptime = zclock_mono () - live->started;
     char span [S_SPAN_MAX];
     ingress_admin_live_span (uptime, span, sizeof span);
     json_t *state = ingress_watch_scheduler (watch);
-    json_t *scheduler = json_pack ("{s:b, s:s}", "Linked", ingress_link_up (ctx->link), "Epoch",
-                                   ingress_link_epoch (ctx->link));
+    json_t *scheduler = json_pack ("{s:b, s:s}", "Linked", ingress_link_up (live->link), "Epoch",
+                                   ingress_link_epoch (live->link));
     const char *counts [] = {"Ingresses", "Leases", "Asks"};
     for (size_t i = 0; state && i < sizeof counts / sizeof counts [0]; i++)
         json_object_set (scheduler, counts [i], json_object_get (state, counts [i]));
+    of_records_t *records = of_clone_records (live->clone);
     json_t *config = json_pack ("{s:b, s:b, s:s, s:I, s:I, s:I}", "Ready",
-                                of_clone_ready (ctx->clone), "Alive", of_clone_alive (ctx->clone),
-                                "Epoch", of_clone_epoch (ctx->clone), "Sequence",
-                                (json_int_t) of_clone_sequence (ctx->clone), "Frontends",
-                                (json_int_t) json_object_size (
-                                    of_clone_objects (ctx->clone, OF_KIND_FRONTEND)),
-                                "Backends",
-                                (json_int_t) json_object_size (
-                                    of_clone_objects (ctx->clone, OF_KIND_BACKEND)));
+                                of_clone_ready (live->clone), "Alive", of_clone_alive (live->clone),
+                                "Epoch", of_clone_epoch (live->clone), "Sequence",
+                                (json_int_t) of_clone_sequence (live->clone), "Frontends",
+                                (json_int_t) of_records_frontend_count (records), "Backends",
+                                (json_int_t) of_records_backend_count (records));
     ingress_admin_send (exchange, 200, json_pack (
         "{s:s, s:s, s:s, s:I, s:s, s:{s:I, s:I}, s:o, s:o, s:o}", "Version", OF_VERSION,
-        "Ingress", ctx->settings->ingress_id, "StartedUtc", started_utc, "UptimeMs",
-        (json_int_t) uptime, "Uptime", span, "Requests", "Served", (json_int_t) ctx->requests,
-        "InFlight", (json_int_t) ctx->calls, "Config", config, "Scheduler", scheduler,
+        "Ingress", live->settings->ingress_id, "StartedUtc", live->started_utc, "UptimeMs",
+        (json_int_t) uptime, "Uptime", span, "Requests", "Served",
+        (json_int_t) ingress_ops_requests (live->ops), "InFlight",
+        (json_int_t) ingress_ops_calls (live->ops), "Config", config, "Scheduler", scheduler,
         "Services", ingress_watch_services (watch)));
 }
 

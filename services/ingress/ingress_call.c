@@ -10,6 +10,7 @@
 
 #include "ingress_call.h"
 #include "ingress_admin.h"
+#include "ingress_admit.h"
 #include "ingress_listing.h"
 #include "ingress_match.h"
 #include "ingress_reply.h"
@@ -17,7 +18,6 @@
 #include "ingress_answer.h"
 #include "ingress_ops.h"
 #include "ingress_reqid.h"
-#include "ingress_validate.h"
 #include "ingress_prefix.h"
 #include <event2/keyvalq_struct.h>
 
@@ -81,7 +81,7 @@ s_finish (s_call_t *self, const char *outcome)
     self->report.outcome = outcome;
     if (!self->report.status)
         self->report.status = streq (outcome, "client_gone") ? 0 : self->status;
-    ingress_ops_report (self->ctx, &self->report);
+    ingress_ops_report (self->ctx->ops, &self->report);
     if (self->asking)
         ingress_link_cancel (self->ctx->link, &self->asking, outcome);
     of_upstream_cancel (&self->upstream);
@@ -97,7 +97,6 @@ s_finish (s_call_t *self, const char *outcome)
     free (self->failure);
     free (self->model);
     ingress_answer_destroy (&self->answer);
-    self->ctx->calls--;
     free (self);
 }
 
@@ -494,11 +493,7 @@ s_on_lease (void *arg, ingress_lease_t *lease, const ingress_denial_t *denial)
     self->asking = NULL;
     if (lease) {
         self->lease = lease;
-        self->report.backend = self->ctx->metrics ? ingress_metrics_backend (self->ctx->metrics,
-                                                                             lease->backend)
-                                                  : -1;
-        snprintf (self->report.backend_name, sizeof self->report.backend_name, "%s",
-                  lease->backend);
+        ingress_ops_backend (self->ctx->ops, &self->report, lease->backend);
         self->report.queue_ms = lease->queued_ms;
         s_send (self);
         return;
@@ -527,87 +522,6 @@ s_ask (s_call_t *self)
 
 //  --------------------------------------------------------------------------
 //  Arrival
-
-void
-ingress_call_check_headers (ingress_ctx_t *ctx, evhtp_request_t *request)
-{
-    (void) ctx;
-    //  Every body here is JSON, whatever the client labels it (curl -d says
-    //  form-urlencoded). Left as a form, evhtp would parse the body into the
-    //  query string, which would then travel on to the backend.
-    evhtp_header_t *type = evhtp_headers_find_header (request->headers_in, "Content-Type");
-    if (type && type->val
-        && strncasecmp (type->val, "application/x-www-form-urlencoded", 33) == 0) {
-        evhtp_header_rm_and_free (request->headers_in, type);
-        evhtp_headers_add_header (request->headers_in,
-                                  evhtp_header_new ("Content-Type", "application/json", 0, 0));
-    }
-}
-
-const of_frontend_t *
-ingress_call_frontend (of_clone_t *clone, ingress_keys_t *keys, of_exchange_t *exchange,
-                       json_t **key)
-{
-    *key = NULL;
-    if (!of_clone_ready (clone)) {
-        ingress_reply_error (exchange, 503, "not_ready", 1000,
-                             "ollamaflow has no configuration yet: configd has not answered");
-        return NULL;
-    }
-    const char *host = of_exchange_header (exchange, "Host");
-    const of_frontend_t *frontend = ingress_match_frontend (of_clone_records (clone), host);
-    if (!frontend) {
-        ingress_reply_error (exchange, 404, "frontend_not_found", -1,
-                             "no active frontend serves host '%s'", host ? host : "");
-        return NULL;
-    }
-    if (evhtp_request_get_proto (of_exchange_request (exchange)) == EVHTP_PROTO_10
-        && frontend->block_http10) {
-        ingress_reply_error (exchange, 505, "http_version_not_supported", -1,
-                             "HTTP/1.0 is not accepted on frontend '%s' (BlockHttp10): use "
-                             "HTTP/1.1", frontend->identifier);
-        return NULL;
-    }
-    return ingress_keys_admit (keys, exchange, frontend, key) ? frontend : NULL;
-}
-
-json_t *
-ingress_call_body (of_exchange_t *exchange, const of_frontend_t *frontend,
-                   const ingress_route_t *route)
-{
-    size_t size;
-    const char *raw = of_exchange_body (exchange, &size);
-    json_int_t limit = frontend->max_request_body_size;
-    if ((json_int_t) size > limit) {
-        ingress_reply_error (exchange, 413, "request_too_large", -1,
-                             "request body of %zu bytes is over this frontend's limit of %lld "
-                             "(MaxRequestBodySize)", size, (long long) limit);
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *body = size ? json_loadb (raw, size, 0, &jerr) : NULL;
-    if (!json_is_object (body)) {
-        if (size == 0)
-            ingress_reply_error (exchange, 400, "invalid_request", -1, "missing request body");
-        else if (!body)
-            ingress_reply_error (exchange, 400, "invalid_request", -1,
-                                 "invalid JSON in the request body: %s (at byte %d)", jerr.text,
-                                 jerr.position);
-        else
-            ingress_reply_error (exchange, 400, "invalid_request", -1,
-                                 "the request body must be a JSON object");
-        json_decref (body);
-        return NULL;
-    }
-    //  The one check of the fields' types, before anything reads them
-    char why [256];
-    if (!ingress_validate_body (ingress_route_kind (route), body, why, sizeof why)) {
-        ingress_reply_error (exchange, 400, "invalid_request", -1, "%s", why);
-        json_decref (body);
-        return NULL;
-    }
-    return body;
-}
 
 //  True if every backend of the frontend is OpenAI-format (none serves
 //  Ollama's own routes such as /api/show)
@@ -642,8 +556,8 @@ s_show (ingress_ctx_t *ctx, of_exchange_t *exchange, const of_frontend_t *fronte
 static void
 s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *route, const char *id)
 {
-    json_t *key;
-    const of_frontend_t *frontend = ingress_call_frontend (ctx->clone, ctx->keys, exchange, &key);
+    const of_key_t *key;
+    const of_frontend_t *frontend = ingress_admit_frontend (ctx->clone, ctx->keys, exchange, &key);
     if (!frontend)
         return;
     bool embeddings = streq (route->kind, "embeddings");
@@ -654,7 +568,7 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
                              frontend->identifier);
         return;
     }
-    json_t *body = ingress_call_body (exchange, frontend, route);
+    json_t *body = ingress_admit_body (exchange, frontend, route);
     if (!body)
         return;
     char error [256];
@@ -711,10 +625,9 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
         .id = self->id, .route = route->path, .kind = route->kind, .model = self->model,
         .request_body = body
     };
-    ingress_ops_start (ctx, &self->report, frontend);
+    ingress_ops_start (ctx->ops, &self->report, frontend);
     if (key) {
-        snprintf (self->key, sizeof self->key, "%s",
-                  json_string_value (json_object_get (key, "Identifier")));
+        snprintf (self->key, sizeof self->key, "%s", key->identifier);
         self->report.key = self->key;
     }
     self->timer = evtimer_new (ctx->base, s_on_timer, self);
@@ -729,12 +642,11 @@ s_start (ingress_ctx_t *ctx, of_exchange_t *exchange, const ingress_route_t *rou
     if (key) {
         json_object_set_new (self->ask, "Key", json_string (self->key));
         json_object_set_new (self->ask, "KeyLimits", json_pack (
-            "{s:O, s:O, s:O, s:O}", "Priority", json_object_get (key, "Priority"),
-            "MaxConcurrentRequests", json_object_get (key, "MaxConcurrentRequests"),
-            "RequestsPerMinute", json_object_get (key, "RequestsPerMinute"), "TokensPerMinute",
-            json_object_get (key, "TokensPerMinute")));
+            "{s:s, s:I, s:I, s:I}", "Priority", of_priority_name (key->priority),
+            "MaxConcurrentRequests", (json_int_t) key->max_concurrent_requests,
+            "RequestsPerMinute", (json_int_t) key->requests_per_minute, "TokensPerMinute",
+            (json_int_t) key->tokens_per_minute));
     }
-    ctx->calls++;
     of_exchange_set_owner (exchange, s_on_client_gone, self);
     of_exchange_watch (exchange);
     s_ask (self);
@@ -745,7 +657,8 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
 {
     of_exchange_t *exchange = of_exchange_new (request, ctx->base);
     char id [INGRESS_REQID_MAX + 1];
-    ingress_reqid_make (exchange, ctx->settings->ingress_id, ++ctx->requests, id, sizeof id);
+    ingress_reqid_make (exchange, ctx->settings->ingress_id, ingress_ops_arrived (ctx->ops), id,
+                        sizeof id);
     of_exchange_add_header (exchange, "X-OllamaFlow-Request", id);
     of_exchange_add_header (exchange, "X-Request-Id", id);
     ingress_reply_cors (exchange);
@@ -756,7 +669,7 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
         ingress_reply_preflight (exchange);
         return;
     }
-    if (ingress_ops_handle (ctx, exchange))
+    if (ingress_ops_handle (ctx->ops, exchange))
         return;
     if (ingress_admin_path (path)) {
         ingress_admin_handle (ctx->admin, exchange);
@@ -777,7 +690,7 @@ ingress_call_handle (ingress_ctx_t *ctx, evhtp_request_t *request)
         ingress_reply_home (exchange);
     else if (route->action == INGRESS_PROXY) {
         s_start (ctx, exchange, route, id);
-        ingress_ops_refused (ctx, route, id, exchange);
+        ingress_ops_refused (ctx->ops, route, id, exchange);
     }
     else if (route->action == INGRESS_REFUSE)
         //  They change one server's models, and a frontend is many servers

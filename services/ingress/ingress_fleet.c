@@ -5,7 +5,6 @@
 
 #include "ingress_fleet.h"
 #include "ingress_metrics.h"
-#include "ingress_watch.h"
 
 static const char *const s_services [] = {"configd", "scheduler", "healthmon", "modelsync"};
 static const char *const s_states [] = {"Healthy", "Unhealthy", "Unknown"};
@@ -63,35 +62,39 @@ s_number (json_t *record, const char *key)
 }
 
 static void
-s_write_health (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
+s_write_health (ingress_watch_t *watch, struct evbuffer *out, of_records_t *records)
 {
-    const char *id;
-    json_t *config;
+    size_t count = of_records_backend_count (records);
     s_head (out, "ollamaflow_backend_active", "1 if the backend is active in the config");
-    json_object_foreach (backends, id, config)
-        s_gauge (out, "ollamaflow_backend_active", "backend", id, NULL, NULL,
-                 json_is_true (json_object_get (config, "Active")));
+    for (size_t index = 0; index < count; index++) {
+        const of_backend_t *backend = of_records_backend_at (records, index);
+        s_gauge (out, "ollamaflow_backend_active", "backend", backend->identifier, NULL, NULL,
+                 backend->active);
+    }
     s_head (out, "ollamaflow_backend_up", "1 if healthmon calls the backend Healthy");
-    json_object_foreach (backends, id, config) {
+    for (size_t index = 0; index < count; index++) {
+        const char *id = of_records_backend_at (records, index)->identifier;
         const char *state = json_string_value (json_object_get (
-            ingress_watch_health (ctx->watch, id), "State"));
+            ingress_watch_health (watch, id), "State"));
         s_gauge (out, "ollamaflow_backend_up", "backend", id, NULL, NULL,
                  state && streq (state, "Healthy"));
     }
     s_head (out, "ollamaflow_backend_health_state",
             "1 for the backend's health state (Healthy, Unhealthy, Unknown), 0 for the others");
-    json_object_foreach (backends, id, config) {
+    for (size_t index = 0; index < count; index++) {
+        const char *id = of_records_backend_at (records, index)->identifier;
         const char *state = json_string_value (json_object_get (
-            ingress_watch_health (ctx->watch, id), "State"));
+            ingress_watch_health (watch, id), "State"));
         for (size_t i = 0; i < 3; i++)
             s_gauge (out, "ollamaflow_backend_health_state", "backend", id, "state", s_states [i],
                      streq (state ? state : "Unknown", s_states [i]));
     }
     s_head (out, "ollamaflow_backend_health_since_timestamp_seconds",
             "When the backend entered its health state (Unix time)");
-    json_object_foreach (backends, id, config) {
+    for (size_t index = 0; index < count; index++) {
+        const char *id = of_records_backend_at (records, index)->identifier;
         const char *since = json_string_value (json_object_get (
-            ingress_watch_health (ctx->watch, id), "Since"));
+            ingress_watch_health (watch, id), "Since"));
         int64_t ms = since ? of_schema_time_parse (since) : -1;
         if (ms >= 0)
             s_gauge (out, "ollamaflow_backend_health_since_timestamp_seconds", "backend", id,
@@ -100,10 +103,10 @@ s_write_health (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
 }
 
 static void
-s_write_scheduler (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
+s_write_scheduler (ingress_watch_t *watch, struct evbuffer *out, of_records_t *records)
 {
-    json_t *state = ingress_watch_scheduler (ctx->watch);
-    json_t *records = json_object_get (state, "Backends");
+    json_t *state = ingress_watch_scheduler (watch);
+    json_t *leases = json_object_get (state, "Backends");
     static const struct {
         const char *name, *key, *help;
     } per_backend [] = {
@@ -111,28 +114,36 @@ s_write_scheduler (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
         {"ollamaflow_backend_queued", "Queued", "Asks waiting that the backend could serve"},
         {"ollamaflow_backend_sessions", "Sessions", "Sticky sessions pinned to the backend"},
     };
-    const char *id;
-    json_t *config;
+    size_t count = of_records_backend_count (records);
     for (size_t i = 0; i < 3; i++) {
         s_head (out, per_backend [i].name, per_backend [i].help);
-        json_object_foreach (backends, id, config)
+        for (size_t index = 0; index < count; index++) {
+            const char *id = of_records_backend_at (records, index)->identifier;
             s_gauge (out, per_backend [i].name, "backend", id, NULL, NULL,
-                     s_number (s_find (records, "Backend", id), per_backend [i].key));
+                     s_number (s_find (leases, "Backend", id), per_backend [i].key));
+        }
     }
     s_head (out, "ollamaflow_backend_max_parallel_requests",
             "The backend's MaxParallelRequests: leases it may hold at once");
-    json_object_foreach (backends, id, config)
-        s_gauge (out, "ollamaflow_backend_max_parallel_requests", "backend", id, NULL, NULL,
-                 s_number (config, "MaxParallelRequests"));
+    for (size_t index = 0; index < count; index++) {
+        const of_backend_t *backend = of_records_backend_at (records, index);
+        s_gauge (out, "ollamaflow_backend_max_parallel_requests", "backend", backend->identifier,
+                 NULL, NULL, (double) backend->max_parallel_requests);
+    }
     json_t *frontends = json_object_get (state, "Frontends");
+    size_t frontend_count = of_records_frontend_count (records);
     s_head (out, "ollamaflow_frontend_queued", "Asks waiting in the frontend's queue");
-    json_object_foreach (of_clone_objects (ctx->clone, OF_KIND_FRONTEND), id, config)
+    for (size_t index = 0; index < frontend_count; index++) {
+        const char *id = of_records_frontend_at (records, index)->identifier;
         s_gauge (out, "ollamaflow_frontend_queued", "frontend", id, NULL, NULL,
                  s_number (s_find (frontends, "Frontend", id), "Queued"));
+    }
     s_head (out, "ollamaflow_frontend_sessions", "Sticky sessions of the frontend");
-    json_object_foreach (of_clone_objects (ctx->clone, OF_KIND_FRONTEND), id, config)
+    for (size_t index = 0; index < frontend_count; index++) {
+        const char *id = of_records_frontend_at (records, index)->identifier;
         s_gauge (out, "ollamaflow_frontend_sessions", "frontend", id, NULL, NULL,
                  s_number (s_find (frontends, "Frontend", id), "Sessions"));
+    }
     s_head (out, "ollamaflow_scheduler_ingresses", "Ingress replicas the scheduler knows");
     evbuffer_add_printf (out, "ollamaflow_scheduler_ingresses %.0f\n",
                          s_number (state, "Ingresses"));
@@ -143,37 +154,38 @@ s_write_scheduler (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
 }
 
 static void
-s_write_models (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
+s_write_models (ingress_watch_t *watch, struct evbuffer *out, of_records_t *records)
 {
-    const char *id;
-    json_t *config;
     static const struct {
         const char *name, *key, *help;
     } counts [] = {
         {"ollamaflow_backend_models", "Models", "Models on the backend's disk (its listing)"},
         {"ollamaflow_backend_models_loaded", "Loaded", "Models loaded in the backend's memory"},
     };
+    size_t count = of_records_backend_count (records);
     for (size_t i = 0; i < 2; i++) {
         s_head (out, counts [i].name, counts [i].help);
-        json_object_foreach (backends, id, config) {
-            json_t *inventory = ingress_watch_inventory (ctx->watch, id);
+        for (size_t index = 0; index < count; index++) {
+            const char *id = of_records_backend_at (records, index)->identifier;
+            json_t *inventory = ingress_watch_inventory (watch, id);
             if (inventory)
                 s_gauge (out, counts [i].name, "backend", id, NULL, NULL,
                          (double) json_array_size (json_object_get (inventory, counts [i].key)));
         }
     }
     s_head (out, "ollamaflow_backend_model_loaded", "1 for each model loaded on a backend");
-    json_object_foreach (backends, id, config) {
-        size_t index;
+    for (size_t index = 0; index < count; index++) {
+        const char *id = of_records_backend_at (records, index)->identifier;
+        size_t i;
         json_t *loaded;
-        json_array_foreach (json_object_get (ingress_watch_inventory (ctx->watch, id), "Loaded"),
-                            index, loaded) {
+        json_array_foreach (json_object_get (ingress_watch_inventory (watch, id), "Loaded"), i,
+                            loaded) {
             const char *name = json_string_value (json_object_get (loaded, "Name"));
             if (name)
                 s_gauge (out, "ollamaflow_backend_model_loaded", "backend", id, "model", name, 1);
         }
     }
-    json_t *pulls = ingress_watch_pulls (ctx->watch, NULL);
+    json_t *pulls = ingress_watch_pulls (watch, NULL);
     s_head (out, "ollamaflow_pull_completed_bytes", "Bytes of the current layer a pull has");
     size_t index;
     json_t *pull;
@@ -195,11 +207,12 @@ s_write_models (ingress_ctx_t *ctx, struct evbuffer *out, json_t *backends)
 //  by key while the config has at most Metrics.KeyLabelsMax keys, else summed:
 //  a label set bounded by the operator, and never a secret
 static void
-s_write_keys (ingress_ctx_t *ctx, struct evbuffer *out)
+s_write_keys (ingress_watch_t *watch, of_records_t *records, const of_settings_t *settings,
+              struct evbuffer *out)
 {
-    json_t *records = json_object_get (ingress_watch_scheduler (ctx->watch), "Keys");
-    json_t *keys = of_clone_objects (ctx->clone, OF_KIND_KEY);
-    bool named = json_object_size (keys) <= (size_t) ctx->settings->metrics_key_labels_max;
+    json_t *usage = json_object_get (ingress_watch_scheduler (watch), "Keys");
+    size_t count = of_records_key_count (records);
+    bool named = count <= (size_t) settings->metrics_key_labels_max;
     //  The usage counts are counters: they only grow, and start again from 0
     //  with a new scheduler (its epoch), which rate() takes as a reset
     static const struct {
@@ -217,11 +230,10 @@ s_write_keys (ingress_ctx_t *ctx, struct evbuffer *out)
     };
     for (size_t i = 0; i < sizeof per_key / sizeof per_key [0]; i++) {
         s_head_typed (out, per_key [i].name, per_key [i].type, per_key [i].help);
-        const char *id;
-        json_t *config;
         double sum = 0;
-        json_object_foreach (keys, id, config) {
-            double value = s_number (s_find (records, "Key", id), per_key [i].field);
+        for (size_t index = 0; index < count; index++) {
+            const char *id = of_records_key_at (records, index)->identifier;
+            double value = s_number (s_find (usage, "Key", id), per_key [i].field);
             if (named)
                 s_gauge (out, per_key [i].name, "key", id, NULL, NULL, value);
             sum += value;
@@ -232,16 +244,17 @@ s_write_keys (ingress_ctx_t *ctx, struct evbuffer *out)
 }
 
 void
-ingress_fleet_write (ingress_ctx_t *ctx, struct evbuffer *out)
+ingress_fleet_write (ingress_watch_t *watch, of_clone_t *clone, const of_settings_t *settings,
+                     struct evbuffer *out)
 {
     s_head (out, "ollamaflow_service_up",
             "1 while the service has been heard within Bus.LivenessMs");
     for (size_t i = 0; i < 4; i++)
         s_gauge (out, "ollamaflow_service_up", "service", s_services [i], NULL, NULL,
-                 ingress_watch_alive (ctx->watch, s_services [i]));
-    json_t *backends = of_clone_objects (ctx->clone, OF_KIND_BACKEND);
-    s_write_health (ctx, out, backends);
-    s_write_scheduler (ctx, out, backends);
-    s_write_models (ctx, out, backends);
-    s_write_keys (ctx, out);
+                 ingress_watch_alive (watch, s_services [i]));
+    of_records_t *records = of_clone_records (clone);
+    s_write_health (watch, out, records);
+    s_write_scheduler (watch, out, records);
+    s_write_models (watch, out, records);
+    s_write_keys (watch, records, settings, out);
 }

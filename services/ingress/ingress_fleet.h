@@ -15,10 +15,15 @@
 #ifndef INGRESS_FLEET_H_INCLUDED
 #define INGRESS_FLEET_H_INCLUDED
 
-#include "ingress_call.h"
+#include "of_classes.h"
+#include "ingress_watch.h"
+#include <event2/buffer.h>
 
-//  Appends the fleet series in the text exposition format 0.0.4.
+//  Appends the fleet series in the text exposition format 0.0.4: the live
+//  state from watch, for the objects of the clone's config (settings give
+//  Metrics.KeyLabelsMax). All borrowed.
 void
-    ingress_fleet_write (ingress_ctx_t *ctx, struct evbuffer *out);
+    ingress_fleet_write (ingress_watch_t *watch, of_clone_t *clone, const of_settings_t *settings,
+                         struct evbuffer *out);
 
 #endif

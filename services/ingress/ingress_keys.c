@@ -30,9 +30,8 @@ typedef struct {
 struct _ingress_keys_t {
     struct event_base *base;
     of_clone_t *clone;
-    zhashx_t *by_hash;          //  SecretHash -> Identifier, of the copy below
-    char epoch [OFP_EPOCH_LENGTH + 1];
-    int64_t sequence;           //  of the config copy the index was built from
+    zhashx_t *by_hash;          //  SecretHash -> key record, of the set below
+    of_records_t *indexed;      //  the records the index was built from (a reference)
     zhashx_t *failures;         //  address -> s_failures_t
     zlistx_t *held;             //  s_held_t
 };
@@ -77,7 +76,6 @@ ingress_keys_new (struct event_base *base, of_clone_t *clone)
     self->base = base;
     self->clone = clone;
     self->by_hash = zhashx_new ();
-    self->sequence = -1;
     self->failures = zhashx_new ();
     zhashx_set_destructor (self->failures, s_failures_free);
     self->held = zlistx_new ();
@@ -115,39 +113,37 @@ ingress_keys_destroy (ingress_keys_t **self_p)
     zlistx_destroy (&self->held);
     zhashx_destroy (&self->failures);
     zhashx_destroy (&self->by_hash);
+    of_records_destroy (&self->indexed);
     free (self);
     *self_p = NULL;
 }
 
-//  Rebuilds the index when the config copy changed since it was built
+//  Rebuilds the index when the config copy changed since it was built (the
+//  reference held keeps the records it points to, and their address unique)
 static void
 s_index (ingress_keys_t *self)
 {
-    const char *epoch = of_clone_epoch (self->clone);
-    int64_t sequence = of_clone_sequence (self->clone);
-    if (sequence == self->sequence && streq (epoch ? epoch : "", self->epoch))
+    of_records_t *records = of_clone_records (self->clone);
+    if (records == self->indexed)
         return;
     zhashx_purge (self->by_hash);
-    const char *id;
-    json_t *key;
-    json_object_foreach (of_clone_objects (self->clone, OF_KIND_KEY), id, key) {
-        const char *hash = json_string_value (json_object_get (key, "SecretHash"));
-        if (hash)
-            zhashx_update (self->by_hash, hash, (void *) id);
+    for (size_t index = 0; index < of_records_key_count (records); index++) {
+        const of_key_t *key = of_records_key_at (records, index);
+        if (key->secret_hash)
+            zhashx_update (self->by_hash, key->secret_hash, (void *) key);
     }
-    snprintf (self->epoch, sizeof self->epoch, "%s", epoch ? epoch : "");
-    self->sequence = sequence;
+    of_records_destroy (&self->indexed);
+    self->indexed = of_records_ref (records);
 }
 
 //  The key whose secret is text, or NULL
-static json_t *
+static const of_key_t *
 s_find (ingress_keys_t *self, const char *text)
 {
     char hash [OF_SCHEMA_KEY_HASH_LENGTH + 1];
     ingress_keys_hash (text, strlen (text), hash);
-    const char *id = (const char *) zhashx_lookup (self->by_hash, hash);
-    json_t *key = id ? of_clone_get (self->clone, OF_KIND_KEY, id) : NULL;
-    const char *stored = json_string_value (json_object_get (key, "SecretHash"));
+    const of_key_t *key = (const of_key_t *) zhashx_lookup (self->by_hash, hash);
+    const char *stored = key ? key->secret_hash : NULL;
     //  The lookup compared hashes, which say nothing of the secret; the last
     //  word is a comparison in constant time all the same
     if (!stored || strlen (stored) != OF_SCHEMA_KEY_HASH_LENGTH
@@ -177,28 +173,21 @@ s_candidates (of_exchange_t *exchange, const char *candidates [S_CANDIDATES])
 
 //  True if the key may use frontend
 static bool
-s_allows_frontend (json_t *key, const char *frontend)
+s_allows_frontend (const of_key_t *key, const char *frontend)
 {
-    size_t index;
-    json_t *item;
-    json_array_foreach (json_object_get (key, "Frontends"), index, item) {
-        const char *name = json_string_value (item);
-        if (name && (streq (name, "*") || streq (name, frontend)))
-            return true;
-    }
-    return false;
+    return of_strings_has (&key->frontends, "*") || of_strings_has (&key->frontends, frontend);
 }
 
 //  Why a known key cannot be used now, or NULL
 static const char *
-s_unusable (json_t *key, char *why, size_t size)
+s_unusable (const of_key_t *key, char *why, size_t size)
 {
-    const char *id = json_string_value (json_object_get (key, "Identifier"));
-    if (!json_is_true (json_object_get (key, "Active"))) {
+    const char *id = key->identifier;
+    if (!key->active) {
         snprintf (why, size, "API key '%s' is not active", id);
         return why;
     }
-    const char *expires = json_string_value (json_object_get (key, "ExpiresUtc"));
+    const char *expires = key->expires_utc;
     int64_t at = expires ? of_schema_time_parse (expires) : -1;
     if (at >= 0 && zclock_time () >= at) {
         snprintf (why, size, "API key '%s' expired at %s", id, expires);
@@ -289,7 +278,7 @@ s_refuse_unknown (ingress_keys_t *self, of_exchange_t *exchange, const char *mes
 
 bool
 ingress_keys_admit (ingress_keys_t *self, of_exchange_t *exchange,
-                    const of_frontend_t *frontend, json_t **key)
+                    const of_frontend_t *frontend, const of_key_t **key)
 {
     assert (self && exchange && frontend && key);
     *key = NULL;
@@ -298,7 +287,7 @@ ingress_keys_admit (ingress_keys_t *self, of_exchange_t *exchange,
     bool required = frontend->require_api_key;
     const char *candidates [S_CANDIDATES];
     size_t count = s_candidates (exchange, candidates);
-    json_t *found = NULL;
+    const of_key_t *found = NULL;
     for (size_t i = 0; i < count && !found; i++)
         found = s_find (self, candidates [i]);
     char why [256];
@@ -325,8 +314,7 @@ ingress_keys_admit (ingress_keys_t *self, of_exchange_t *exchange,
     }
     if (!s_allows_frontend (found, frontend_id)) {
         ingress_reply_error (exchange, 403, "api_key_not_allowed", -1,
-                             "API key '%s' may not use frontend '%s'",
-                             json_string_value (json_object_get (found, "Identifier")),
+                             "API key '%s' may not use frontend '%s'", found->identifier,
                              frontend_id);
         return false;
     }
@@ -335,23 +323,19 @@ ingress_keys_admit (ingress_keys_t *self, of_exchange_t *exchange,
 }
 
 bool
-ingress_keys_admit_model (of_exchange_t *exchange, json_t *key, const char *model)
+ingress_keys_admit_model (of_exchange_t *exchange, const of_key_t *key, const char *model)
 {
-    json_t *models = json_object_get (key, "Models");
-    if (!key || json_array_size (models) == 0)
+    if (!key || key->models.count == 0)
         return true;
     char wanted [OFP_MODELS_KEY_MAX], entry [OFP_MODELS_KEY_MAX];
     ofp_models_key (wanted, model ? model : "");
-    size_t index;
-    json_t *item;
-    json_array_foreach (models, index, item) {
-        ofp_models_key (entry, json_string_value (item));
+    for (size_t index = 0; index < key->models.count; index++) {
+        ofp_models_key (entry, key->models.items [index]);
         if (model && streq (entry, wanted))
             return true;
     }
     ingress_reply_error (exchange, 403, "api_key_not_allowed", -1,
-                         "API key '%s' may not use model '%s'",
-                         json_string_value (json_object_get (key, "Identifier")),
+                         "API key '%s' may not use model '%s'", key->identifier,
                          model ? model : "");
     return false;
 }
@@ -407,16 +391,21 @@ ingress_keys_test (bool verbose)
     }
     assert (zhashx_size (self->failures) <= INGRESS_KEYS_ADDRESSES_MAX);
     //  Keys: frontends, and what makes one unusable
-    json_t *key = json_pack ("{s:s, s:[s], s:b, s:n}", "Identifier", "k1", "Frontends", "main",
-                             "Active", true, "ExpiresUtc");
+    json_t *keys = json_pack (
+        "{s:{s:s, s:[s]}, s:{s:s, s:s}, s:{s:s, s:b}}", "k1", "Identifier", "k1", "Frontends",
+        "main", "k2", "Identifier", "k2", "ExpiresUtc", "2020-01-01T00:00:00.000000Z", "k3",
+        "Identifier", "k3", "Active", false);
+    of_records_t *records = of_records_new (NULL, NULL, keys, NULL);
+    const of_key_t *key = of_records_key (records, "k1");
     assert (s_allows_frontend (key, "main") && !s_allows_frontend (key, "team"));
     assert (!s_unusable (key, error, sizeof error));
-    json_object_set_new (key, "ExpiresUtc", json_string ("2020-01-01T00:00:00.000000Z"));
-    assert (s_unusable (key, error, sizeof error) && strstr (error, "expired"));
-    json_object_set_new (key, "ExpiresUtc", json_null ());
-    json_object_set_new (key, "Active", json_false ());
-    assert (s_unusable (key, error, sizeof error) && strstr (error, "not active"));
-    json_decref (key);
+    assert (s_allows_frontend (of_records_key (records, "k2"), "team"));
+    assert (s_unusable (of_records_key (records, "k2"), error, sizeof error)
+            && strstr (error, "expired"));
+    assert (s_unusable (of_records_key (records, "k3"), error, sizeof error)
+            && strstr (error, "not active"));
+    of_records_destroy (&records);
+    json_decref (keys);
     ingress_keys_destroy (&self);
     ingress_keys_destroy (&self);
     of_clone_destroy (&clone);

@@ -55,7 +55,8 @@ void
     ingress_keys_destroy (ingress_keys_t **self_p);
 
 //  The check of a request on frontend: true when it may go on, with *key the
-//  key it presented (borrowed from the config copy; NULL when none counts).
+//  key it presented (borrowed from the clone's current records; NULL when
+//  none counts).
 //  On a frontend with RequireApiKey, a missing, unknown, inactive or expired
 //  key is answered 401 and one the key may not use 403, in the route's
 //  dialect (the answer to a repeated unknown secret possibly held back);
@@ -63,11 +64,12 @@ void
 //  anything else is ignored (clients such as openai's always send one).
 bool
     ingress_keys_admit (ingress_keys_t *self, of_exchange_t *exchange,
-                        const of_frontend_t *frontend, json_t **key);
+                        const of_frontend_t *frontend, const of_key_t **key);
 
 //  True if key (NULL: none) may use model; else answers 403 and false.
 bool
-    ingress_keys_admit_model (of_exchange_t *exchange, json_t *key, const char *model);
+    ingress_keys_admit_model (of_exchange_t *exchange, const of_key_t *key,
+                              const char *model);
 
 //  Self test
 void

@@ -142,7 +142,7 @@ ingress_match_test (bool verbose)
         "zzz", "Identifier", "zzz", "Hostname", "*", "Active", true,
         "api", "Identifier", "api", "Hostname", "api.example.com", "Active", true,
         "off", "Identifier", "off", "Hostname", "off.example.com", "Active", false);
-    of_records_t *records = of_records_new (frontends, NULL, NULL);
+    of_records_t *records = of_records_new (frontends, NULL, NULL, NULL);
     const of_frontend_t *match = ingress_match_frontend (records, "API.example.com:43411");
     assert (match && streq (match->identifier, "api"));
     match = ingress_match_frontend (records, "other.example.com");
@@ -155,7 +155,7 @@ ingress_match_test (bool verbose)
     of_records_destroy (&records);
     json_object_del (frontends, "any");
     json_object_del (frontends, "zzz");
-    records = of_records_new (frontends, NULL, NULL);
+    records = of_records_new (frontends, NULL, NULL, NULL);
     assert (ingress_match_frontend (records, "nowhere") == NULL);
     match = ingress_match_frontend (records, "[::1]:80");
     assert (match == NULL);

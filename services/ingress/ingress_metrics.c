@@ -141,20 +141,18 @@ ingress_metrics_backend (ingress_metrics_t *self, const char *identifier)
 }
 
 void
-ingress_metrics_config (ingress_metrics_t *self, of_clone_t *clone, of_kind_t kind,
-                        const char *identifier, json_t *object)
+ingress_metrics_config (ingress_metrics_t *self, of_records_t *records, of_kind_t kind,
+                        const char *identifier, bool present)
 {
     if (kind == OF_KIND_COUNT) {
-        const char *name;
-        json_t *value;
-        json_object_foreach (of_clone_objects (clone, OF_KIND_FRONTEND), name, value)
-            s_intern (&self->frontends, name);
-        json_object_foreach (of_clone_objects (clone, OF_KIND_BACKEND), name, value)
-            s_intern (&self->backends, name);
+        for (size_t index = 0; index < of_records_frontend_count (records); index++)
+            s_intern (&self->frontends, of_records_frontend_at (records, index)->identifier);
+        for (size_t index = 0; index < of_records_backend_count (records); index++)
+            s_intern (&self->backends, of_records_backend_at (records, index)->identifier);
     }
-    else if (object && kind == OF_KIND_FRONTEND)
+    else if (present && kind == OF_KIND_FRONTEND)
         s_intern (&self->frontends, identifier);
-    else if (object && kind == OF_KIND_BACKEND)
+    else if (present && kind == OF_KIND_BACKEND)
         s_intern (&self->backends, identifier);
 }
 

@@ -67,11 +67,12 @@ int
 int
     ingress_metrics_backend (ingress_metrics_t *self, const char *identifier);
 
-//  Interns the names a config change brings (the clone's change handler;
-//  after a snapshot, kind OF_KIND_COUNT: every frontend and backend).
+//  Interns the names a config change brings (the clone's change handler:
+//  identifier's object of kind is present, or deleted; after a snapshot,
+//  kind OF_KIND_COUNT: every frontend and backend of records, borrowed).
 void
-    ingress_metrics_config (ingress_metrics_t *self, of_clone_t *clone, of_kind_t kind,
-                            const char *identifier, json_t *object);
+    ingress_metrics_config (ingress_metrics_t *self, of_records_t *records, of_kind_t kind,
+                            const char *identifier, bool present);
 
 //  The name behind an index ("" for -1).
 const char *

@@ -4,7 +4,7 @@
 */
 
 #include "ingress_models.h"
-#include "ingress_call.h"
+#include "ingress_admit.h"
 #include "ingress_listing.h"
 #include "ingress_pull.h"
 #include "ingress_reply.h"
@@ -133,16 +133,16 @@ ingress_models_handle (ingress_models_t *self, of_exchange_t *exchange,
         ingress_reply_json (exchange, 200, json_pack ("{s:s}", "version", INGRESS_OLLAMA_VERSION));
         return;
     }
-    json_t *key;
-    const of_frontend_t *frontend = ingress_call_frontend (self->clone, self->keys, exchange,
-                                                           &key);
+    const of_key_t *key;
+    const of_frontend_t *frontend = ingress_admit_frontend (self->clone, self->keys, exchange,
+                                                            &key);
     if (!frontend)
         return;
     if (route->action == INGRESS_LISTING) {
         s_listing (self, exchange, frontend);
         return;
     }
-    json_t *body = ingress_call_body (exchange, frontend, route);
+    json_t *body = ingress_admit_body (exchange, frontend, route);
     if (!body)
         return;
     const char *model = json_string_value (json_object_get (body, "model"));
@@ -190,7 +190,7 @@ ingress_models_test (bool verbose)
     ofp_msg_destroy (&msg);
     json_t *frontends = json_pack ("{s:{s:s, s:[s, s]}}", "f", "Identifier", "f", "Backends",
                                    "a", "b");
-    of_records_t *records = of_records_new (frontends, NULL, NULL);
+    of_records_t *records = of_records_new (frontends, NULL, NULL, NULL);
     json_t *inventories = ingress_models_inventories (self, of_records_frontend (records, "f"));
     assert (json_array_size (inventories) == 0);        //  no config, no inventory
     json_decref (inventories);

@@ -5,17 +5,19 @@
 */
 
 #include "ingress_wire.h"
+#include "ingress_admit.h"
 #include "ingress_match.h"
 #include "ingress_reply.h"
 #include "ingress_route.h"
-#include "ingress_ops.h"
 #include <stdarg.h>
 
 //  "HTTP/1.1" and the spaces and line end around the method and target
 #define S_REQUEST_LINE_EXTRA 12
 
 struct _ingress_wire_t {
-    ingress_ctx_t *ctx;             //  borrowed
+    of_settings_t *settings;        //  borrowed
+    of_clone_t *clone;              //  borrowed
+    ingress_ops_t *ops;             //  borrowed
     of_conns_t *conns;              //  borrowed
 };
 
@@ -81,7 +83,7 @@ s_account (ingress_wire_t *self, evhtp_request_t *request, int status)
     const ingress_route_t *route = path ? ingress_route_find (evhtp_request_get_method (request),
                                                              path, &known)
                                         : NULL;
-    ingress_ops_wire_refused (self->ctx, route, status);
+    ingress_ops_wire_refused (self->ops, route, status);
 }
 
 //  Answers the request with an error and closes its connection; the hook
@@ -118,7 +120,7 @@ static evhtp_res
 s_on_header (evhtp_request_t *request, evhtp_header_t *header, void *arg)
 {
     ingress_wire_t *self = (ingress_wire_t *) arg;
-    of_settings_t *settings = self->ctx->settings;
+    of_settings_t *settings = self->settings;
     size_t count, bytes;
     of_conns_header_seen (self->conns, evhtp_request_get_connection (request),
                           header->klen + header->vlen, &count, &bytes);
@@ -148,7 +150,7 @@ s_on_headers (evhtp_request_t *request, evhtp_headers_t *headers, void *arg)
 {
     (void) headers;
     ingress_wire_t *self = (ingress_wire_t *) arg;
-    of_settings_t *settings = self->ctx->settings;
+    of_settings_t *settings = self->settings;
     if (request->uri && s_request_line (request) > (size_t) settings->max_request_line_bytes)
         return s_refuse (self, request, 414, "uri_too_long",
                          "request line over %d bytes (Ingress.MaxRequestLineBytes)",
@@ -159,8 +161,8 @@ s_on_headers (evhtp_request_t *request, evhtp_headers_t *headers, void *arg)
     if (major != 1 || minor > 1)
         return s_refuse (self, request, 505, "http_version_not_supported",
                          "HTTP/%d.%d is not supported: use HTTP/1.1 (or 1.0)", major, minor);
-    const of_frontend_t *frontend = of_clone_ready (self->ctx->clone)
-        ? ingress_match_frontend (of_clone_records (self->ctx->clone),
+    const of_frontend_t *frontend = of_clone_ready (self->clone)
+        ? ingress_match_frontend (of_clone_records (self->clone),
                                   evhtp_header_find (request->headers_in, "Host"))
         : NULL;
     const char *length = evhtp_header_find (request->headers_in, "Content-Length");
@@ -170,7 +172,7 @@ s_on_headers (evhtp_request_t *request, evhtp_headers_t *headers, void *arg)
         return s_refuse (self, request, 413, "request_too_large",
                          "request body of %lld bytes is over this frontend's limit of %lld "
                          "(MaxRequestBodySize)", atoll (length), (long long) limit);
-    ingress_call_check_headers (self->ctx, request);
+    ingress_admit_headers (request);
     of_conns_body_begin (self->conns, evhtp_request_get_connection (request),
                          frontend ? frontend->timeout_ms : 0);
     return EVHTP_RES_OK;
@@ -187,7 +189,7 @@ s_on_malformed (evhtp_connection_t *connection, htpparse_error error, void *arg,
         s_account (self, request, 414);
         return s_answer (path, 414, "uri_too_long", size_p,
                          "request line over %d bytes (Ingress.MaxRequestLineBytes)",
-                         self->ctx->settings->max_request_line_bytes);
+                         self->settings->max_request_line_bytes);
     }
     if (error == htparse_error_too_big) {
         s_account (self, request, 431);
@@ -209,14 +211,16 @@ s_on_malformed (evhtp_connection_t *connection, htpparse_error error, void *arg,
 }
 
 ingress_wire_t *
-ingress_wire_new (ingress_ctx_t *ctx, of_conns_t *conns)
+ingress_wire_new (of_settings_t *settings, struct event_base *base, of_clone_t *clone,
+                  ingress_ops_t *ops, of_conns_t *conns)
 {
-    assert (ctx && conns);
+    assert (settings && base && clone && ops && conns);
     ingress_wire_t *self = (ingress_wire_t *) zmalloc (sizeof (ingress_wire_t));
-    self->ctx = ctx;
+    self->settings = settings;
+    self->clone = clone;
+    self->ops = ops;
     self->conns = conns;
-    of_settings_t *settings = ctx->settings;
-    of_conns_set_timeouts (conns, ctx->base, settings->header_timeout_ms,
+    of_conns_set_timeouts (conns, base, settings->header_timeout_ms,
                            settings->body_timeout_ms, settings->keepalive_timeout_ms);
     of_conns_set_malformed (conns, s_on_malformed, self);
     return self;

@@ -20,16 +20,19 @@
 #ifndef INGRESS_WIRE_H_INCLUDED
 #define INGRESS_WIRE_H_INCLUDED
 
-#include "ingress_call.h"
+#include "of_classes.h"
 #include "of_conns.h"
+#include "ingress_ops.h"
 #include <evhtp.h>
 
 typedef struct _ingress_wire_t ingress_wire_t;
 
-//  The wire of the connections conns follows (both borrowed), with ctx's
-//  settings and config; sets the client timeouts and the malformed answer.
+//  The wire of the connections conns follows, with the limits of settings,
+//  the frontends of clone's config and the refusals counted by ops (all
+//  borrowed); sets the client timeouts and the malformed answer.
 ingress_wire_t *
-    ingress_wire_new (ingress_ctx_t *ctx, of_conns_t *conns);
+    ingress_wire_new (of_settings_t *settings, struct event_base *base, of_clone_t *clone,
+                      ingress_ops_t *ops, of_conns_t *conns);
 
 //  Destroys the wire; accepts NULL.
 void

@@ -459,7 +459,7 @@ s_test_healthy (void *arg, const char *backend)
 static void
 s_test_recompile (sched_pick_env_t *env, json_t *frontends, json_t *backends)
 {
-    of_records_t *records = of_records_new (frontends, backends, NULL);
+    of_records_t *records = of_records_new (frontends, backends, NULL, NULL);
     sched_fleet_t *fleet = sched_fleet_new (records, s_test_healthy, NULL, env->fleet);
     of_records_destroy (&records);
     sched_fleet_destroy (&env->fleet);
@@ -521,7 +521,7 @@ s_test_fleet_start (s_test_fleet_t *test, const char *backends, const char *fron
     memset (test, 0, sizeof *test);
     test->backends = sched_fleet_objects (OF_KIND_BACKEND, backends);
     test->frontends = sched_fleet_objects (OF_KIND_FRONTEND, frontends);
-    of_records_t *records = of_records_new (test->frontends, test->backends, NULL);
+    of_records_t *records = of_records_new (test->frontends, test->backends, NULL, NULL);
     test->env.fleet = sched_fleet_new (records, s_test_healthy, NULL, NULL);
     of_records_destroy (&records);
     test->env.table = sched_table_new ();

@@ -287,7 +287,7 @@ sched_fleet_test (bool verbose)
         "[{\"Identifier\":\"f1\",\"Backends\":[\"b3\",\"b1\",\"b2\"],"
         "\"LoadBalancing\":\"leastoutstanding\",\"UseStickySessions\":true}]");
 
-    of_records_t *records = of_records_new (frontends, backends, NULL);
+    of_records_t *records = of_records_new (frontends, backends, NULL, NULL);
     sched_fleet_t *fleet = sched_fleet_new (records, s_test_healthy, NULL, NULL);
     of_records_destroy (&records);
     sched_frontend_t *frontend = sched_fleet_frontend (fleet, "f1");
@@ -314,7 +314,7 @@ sched_fleet_test (bool verbose)
     //  b1 leaves the frontend, b9 (not configured) joins it: b1's sessions go
     json_object_set_new (json_object_get (frontends, "f1"), "Backends",
                          json_pack ("[s, s, s]", "b3", "b9", "b2"));
-    records = of_records_new (frontends, backends, NULL);
+    records = of_records_new (frontends, backends, NULL, NULL);
     sched_fleet_t *next = sched_fleet_new (records, s_test_healthy, NULL, fleet);
     of_records_destroy (&records);
     frontend = sched_fleet_frontend (next, "f1");
@@ -326,7 +326,7 @@ sched_fleet_test (bool verbose)
     assert (streq (log, "f1/b1 f1/b2 "));
 
     //  The frontend is deleted: all its sessions go
-    records = of_records_new (NULL, backends, NULL);
+    records = of_records_new (NULL, backends, NULL, NULL);
     sched_fleet_t *empty = sched_fleet_new (records, s_test_healthy, NULL, next);
     of_records_destroy (&records);
     *log = 0;

@@ -524,7 +524,7 @@ s_test_healthy (void *arg, const char *backend)
 static void
 s_test_rebuild (s_test_t *test)
 {
-    of_records_t *records = of_records_new (test->frontends, test->backends, NULL);
+    of_records_t *records = of_records_new (test->frontends, test->backends, NULL, NULL);
     sched_fleet_t *fleet = sched_fleet_new (records, s_test_healthy, test, test->env.fleet);
     of_records_destroy (&records);
     sched_fleet_destroy (&test->env.fleet);

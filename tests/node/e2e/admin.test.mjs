@@ -266,6 +266,17 @@ test('a frontend\'s models, and 404 for an unknown frontend', async () => {
   assert.deepEqual(response.json.Backends.map((b) => b.Backend), ['a']);
   assert.equal(typeof response.json.ModelsStale, 'boolean');
   assertError(await admin(flow, 'GET', '/frontends/nope/models'), 404, 'NotFound', /nope/);
+  // RequiredModels as the replica's copy has them (inactive: modelsync pulls nothing for it)
+  const body = { Identifier: 'rm', Hostname: 'rm.local', Active: false, Backends: ['a'],
+    RequiredModels: ['m1', 'm2:7b'] };
+  assert.equal((await admin(flow, 'PUT', '/frontends', { body })).status, 201);
+  const view = await waitFor(async () => {
+    const got = await admin(flow, 'GET', '/frontends/rm/models');
+    return got.status === 200 && got;
+  }, { what: 'frontend rm on the replica' });
+  assert.deepEqual(view.json.RequiredModels, ['m1', 'm2:7b']);
+  assert.deepEqual(view.json.Backends.map((b) => b.Backend), ['a']);
+  assert.equal((await admin(flow, 'DELETE', '/frontends/rm')).status, 204);
 });
 
 test('sessions: listed from the scheduler, one client\'s, deleted', async () => {
