@@ -102,6 +102,17 @@ function conversationFleet() {
   return { host: '127.0.0.1', seed: 7, backends: [backend('c1', 4, 60, 1500), backend('c2', 2, 40, 1000), backend('c3', 2, 40, 800)] };
 }
 
+// An experiment (BENCH_FREE_PREFILL=1): the same fleet with every prefill and cache restore
+// instant, so that a turn's time to first token is its wait for a slot alone. What a system
+// reaches there is a floor for its queue: no routing that keeps the queue's order can cache
+// more than every prompt. The arrivals stay those of the real fleet (sessionCapacity reads
+// conversationFleet)
+function freePrefillFleet() {
+  const fleet = conversationFleet();
+  for (const b of fleet.backends) Object.assign(b, { prefill_rate: 0, cache_restore_rate: 0 });
+  return fleet;
+}
+
 // The sessions of a seed, without start times: 20 system prompts, 300 sessions of 4-10 turns
 function sessionsOf(seed, count) {
   const r = random(seed * 15485863 + 3);
@@ -149,7 +160,7 @@ function conversations(bursts) {
   return {
     name: bursts ? 'bursts' : 'conversations',
     kind: 'sessions',
-    fleet: conversationFleet,
+    fleet: process.env.BENCH_FREE_PREFILL === '1' ? freePrefillFleet : conversationFleet,
     path: '/api/chat',
     workload(seed, count = 300) {
       const sessions = sessionsOf(seed, count);

@@ -79,6 +79,9 @@ export async function startOllamaflow(dir, bin, backends,
     Ingress: { QueueTimeoutMs: LONG_TIMEOUT_S * 1000, IdleTimeoutMs: LONG_TIMEOUT_S * 1000,
                MaxConnections: PROXY_MAX_CONNECTIONS, Deployment: `bench-${process.pid}-${flows}` },
     Scheduler: { MaxQueue: 1000000 },
+    //  BENCH_ACCESS_LOG=1: every request's line (backend, queue wait, first byte, cached tokens)
+    //  in the system's directory, to see what makes a tail; off by default, as it costs
+    ...(process.env.BENCH_ACCESS_LOG === '1' ? { AccessLog: { SampleEvery: 1, File: join(home, 'access.log') } } : {}),
     StickyHeaders: ['X-Conversation-Id'],
     Backends: backends.map((b) => ({
       Identifier: b.name, Hostname: '127.0.0.1', Port: b.port, MaxParallelRequests: b.slots,
