@@ -4,19 +4,7 @@
 */
 
 #include "sched_pick.h"
-#include <math.h>
-
-//  LeastLatency waits for a full backend only if that promises a first token
-//  at least this much sooner (percent) than the free one it passes over, and
-//  only while the expected wait fits in half of what is left of DeadlineMs
-#define S_HOLD_GAIN_PERCENT 10
-#define S_HOLD_DEADLINE_SHARE 2
-//  A lease's duration before one is learned (PredictedLatency's eviction wait)
-#define S_DURATION_GUESS_MS 1000
-//  PredictedLatency: asks that may choose to wait for one backend, per slot
-//  (the multi-model scenario's cold loads, 5 seeds against HAProxy: 2 rounds
-//  0.38x, 3 rounds 0.30x, 4 rounds 0.32x)
-#define S_HOLD_ROUNDS 3
+#include "sched_predict.h"
 
 static const char *const s_kind_names [SCHED_KIND_COUNT] = {"completions", "embeddings", "other"};
 
@@ -61,8 +49,8 @@ s_has_labels (const sched_backend_t *backend, json_t *labels)
     return true;
 }
 
-static bool
-s_has_room (sched_pick_env_t *env, const sched_backend_t *backend)
+bool
+sched_pick_has_room (sched_pick_env_t *env, const sched_backend_t *backend)
 {
     return sched_table_leases (env->table, backend->id) < backend->max_parallel;
 }
@@ -74,15 +62,6 @@ s_less_loaded (sched_pick_env_t *env, const sched_backend_t *a, const sched_back
     size_t load_a = sched_table_leases (env->table, a->id);
     size_t load_b = sched_table_leases (env->table, b->id);
     return (uint64_t) load_a * b->max_parallel < (uint64_t) load_b * a->max_parallel;
-}
-
-//  LeastLatency's estimate of the time to first token of a request started
-//  now on the backend (0 when nothing is learned: s_hold does not avoid a
-//  backend it knows nothing of)
-static int64_t
-s_first_token (sched_pick_env_t *env, const sched_backend_t *backend)
-{
-    return env->speed ? sched_speed_first_token (env->speed, backend->id, env->now) : 0;
 }
 
 //  True while nothing is learned of the backend: exploration's business
@@ -110,8 +89,8 @@ s_better (sched_pick_env_t *env, const char *model, bool by_latency, const sched
     bool known_b = by_latency && env->speed && sched_speed_samples (env->speed, b->id) > 0;
     if (known_a != known_b)
         return known_a;
-    int64_t first_a = by_latency ? s_first_token (env, a) : 0;
-    int64_t first_b = by_latency ? s_first_token (env, b) : 0;
+    int64_t first_a = by_latency ? sched_predict_latency (env, a) : 0;
+    int64_t first_b = by_latency ? sched_predict_latency (env, b) : 0;
     if (first_a != first_b)
         return first_a < first_b;
     return s_less_loaded (env, a, b);
@@ -138,61 +117,6 @@ s_explore (sched_pick_env_t *env, sched_frontend_t *frontend, const char *model,
             return index;
     }
     return count;
-}
-
-static int64_t s_wait (sched_pick_env_t *env, const sched_ask_t *ask,
-                       const sched_backend_t *backend);
-
-//  PredictedLatency's estimate of the ask's time to first token on the
-//  backend once it has a slot, in µs: the model's load when it is not
-//  resident (and, when every model the backend holds is busy, half a lease
-//  for one of them to go idle first), the prefill of the prompt's tokens the
-//  backend probably does not hold, and one token. The rates are the
-//  backend's learned ones (sched_cost), the held prefix the index's
-//  (sched_prefix)
-static int64_t
-s_predict_free (sched_pick_env_t *env, const sched_ask_t *ask, const sched_backend_t *backend)
-{
-    if (!env->cost)
-        return 0;
-    int64_t total = 0;
-    bool resident = sched_cost_resident (env->cost, env->models, env->table, backend->id,
-                                         ask->model);
-    if (!resident) {
-        total += sched_cost_load_us (env->cost, backend->id, ask->model)
-               + sched_cost_evict_us (env->cost, env->models, env->table, env->queue,
-                                     backend->id);
-        if (sched_cost_full (env->cost, env->models, env->table, backend->id)) {
-            int64_t duration = env->speed ? sched_speed_duration (env->speed, backend->id,
-                                                                  env->now) : -1;
-            total += (duration > 0 ? duration : S_DURATION_GUESS_MS) * 1000 / 2;
-        }
-    }
-    if (ask->prompt_bytes > 0) {
-        //  A cache belongs to the model's runner: none when it is not loaded
-        size_t matched = resident && env->prefix
-                       ? sched_prefix_match (env->prefix, backend->id, ask->prefix) : 0;
-        int64_t held = matched ? json_integer_value (json_array_get (ask->prefix_ends,
-                                                                     matched - 1)) : 0;
-        double tokens = (double) (ask->prompt_bytes - held)
-                      * sched_cost_tokens_per_byte (env->cost);
-        total += (int64_t) (tokens * sched_cost_prefill_us (env->cost, backend->id, ask->model));
-    }
-    return total + (int64_t) sched_cost_decode_us (env->cost, backend->id, ask->model);
-}
-
-//  The same with the wait for a slot first when the backend is full
-//  (s_wait); -1 when a full backend's wait is unknown
-static int64_t
-s_predict (sched_pick_env_t *env, const sched_ask_t *ask, const sched_backend_t *backend)
-{
-    int64_t wait = 0;
-    if (!s_has_room (env, backend)) {
-        wait = s_wait (env, ask, backend);
-        if (wait < 0)
-            return -1;
-    }
-    return wait * 1000 + s_predict_free (env, ask, backend);
 }
 
 //  Picks among free candidates (positions in the frontend, ascending) by the
@@ -223,11 +147,11 @@ s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_as
         if (frontend->policy == SCHED_POLICY_PREDICTED_LATENCY) {
             //  The lowest predicted time to first token; ties to the least
             //  loaded, then in rotation order
-            int64_t best = s_predict (env, ask, frontend->backends [free [chosen]]);
+            int64_t best = sched_predict (env, ask, frontend->backends [free [chosen]]);
             for (size_t step = 1; step < count; step++) {
                 size_t index = (start + step) % count;
                 sched_backend_t *backend = frontend->backends [free [index]];
-                int64_t predicted = s_predict (env, ask, backend);
+                int64_t predicted = sched_predict (env, ask, backend);
                 if (predicted < best
                 ||  (predicted == best
                      && s_less_loaded (env, backend, frontend->backends [free [chosen]]))) {
@@ -249,113 +173,6 @@ s_policy_pick (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_as
     if (frontend->policy != SCHED_POLICY_RANDOM)
         frontend->cursor = (free [chosen] + 1) % frontend->count;
     return frontend->backends [free [chosen]];
-}
-
-//  LeastLatency's estimate of how long an ask would wait for a slot of a
-//  full backend: its mean lease duration, times the asks that wait for it
-//  (a queued ask waits for every candidate it had: itself excluded) plus
-//  one, over its slots; -1 if its durations are not known
-static int64_t
-s_wait (sched_pick_env_t *env, const sched_ask_t *ask, const sched_backend_t *backend)
-{
-    int64_t duration = env->speed ? sched_speed_duration (env->speed, backend->id, env->now) : -1;
-    if (duration < 0 || backend->max_parallel == 0)
-        return -1;
-    size_t ahead = env->queue ? sched_queue_waiting (env->queue, backend->id) : 0;
-    if (ahead && ask->arrival_handle)
-        ahead--;
-    //  Leases above a lowered cap must end before a slot frees
-    size_t leases = sched_table_leases (env->table, backend->id);
-    if (leases > backend->max_parallel)
-        ahead += leases - backend->max_parallel;
-    return duration * (int64_t) (ahead + 1) / (int64_t) backend->max_parallel;
-}
-
-//  LeastLatency: true if the ask had better wait for a full candidate than
-//  start on the free one picked: the wait plus that backend's time to first
-//  token beats the free one's by S_HOLD_GAIN_PERCENT, and the wait fits the
-//  ask's deadline. Never for an ask that may not wait, nor before the free
-//  backend's speed is known (a new backend is tried, not avoided).
-static bool
-s_hold (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
-        const size_t *candidates, size_t count, sched_backend_t *picked)
-{
-    int64_t picked_ms = s_first_token (env, picked);
-    if (ask->deadline_ms == 0 || picked_ms == 0)
-        return false;
-    int64_t left = ask->deadline - env->now;
-    for (size_t index = 0; index < count; index++) {
-        sched_backend_t *backend = frontend->backends [candidates [index]];
-        if (s_has_room (env, backend))
-            continue;
-        int64_t wait = s_wait (env, ask, backend);
-        if (wait < 0 || wait * S_HOLD_DEADLINE_SHARE > left)
-            continue;
-        int64_t expected = wait + s_first_token (env, backend);
-        if (expected * 100 < picked_ms * (100 - S_HOLD_GAIN_PERCENT))
-            return true;
-    }
-    return false;
-}
-
-//  What a wait by choice is priced at: the expected wait plus one standard
-//  deviation. Slots free at random, so the wait for the next of them is
-//  about exponential (its deviation as long as its mean), and the wait behind
-//  `ahead` asks is the sum of ahead + 1 such intervals (a deviation of the
-//  mean over the root of ahead + 1). An ask that waits risks that tail, and
-//  so does every ask queued behind it: the first in line waits only for a
-//  clear saving (a long history's prefill), a model's load is worth a queue.
-//  (Conversations, seed 1, TTFT p99: 6.1 s priced at the mean alone, 5.5 s
-//  so, 5.4 s for HAProxy leastconn; multi-model's cold loads as before.)
-static int64_t
-s_wait_risk (int64_t wait, size_t ahead)
-{
-    return wait + (int64_t) ((double) wait / sqrt ((double) (ahead + 1)));
-}
-
-//  PredictedLatency: the full candidate the ask had better wait for than
-//  start on the free one picked, or NULL; as s_hold decides for LeastLatency
-//  but on the predicted times (a resident model and a held prefix count).
-//  The wait counts the asks that chose that backend before (its slots go to
-//  them first), not every ask that could use it: in a queue where every ask
-//  could use every backend that count is the whole queue, and no ask would
-//  ever wait for its model's backend. The wait is priced with its risk
-//  (s_wait_risk). And the imbalance is bounded: an ask
-//  waits by choice for a backend only while fewer asks have chosen it than
-//  S_HOLD_ROUNDS times its slots, so a hot model or prefix spills over to
-//  the other backends instead of queueing on its own.
-static sched_backend_t *
-s_hold_predicted (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *ask,
-                  const size_t *candidates, size_t count, sched_backend_t *picked)
-{
-    if (ask->deadline_ms == 0 || !env->speed || sched_speed_samples (env->speed, picked->id) == 0)
-        return NULL;
-    int64_t picked_us = s_predict (env, ask, picked);
-    int64_t left = ask->deadline - env->now;
-    sched_backend_t *best = NULL;
-    int64_t best_us = picked_us * (100 - S_HOLD_GAIN_PERCENT) / 100;
-    for (size_t index = 0; index < count; index++) {
-        sched_backend_t *backend = frontend->backends [candidates [index]];
-        if (s_has_room (env, backend) || backend->max_parallel == 0)
-            continue;
-        size_t chosen = env->queue ? sched_queue_preferring (env->queue, backend->id) : 0;
-        if (chosen && ask->prefer && streq (ask->prefer, backend->id))
-            chosen--;
-        if (chosen >= backend->max_parallel * S_HOLD_ROUNDS)
-            continue;
-        int64_t duration = sched_speed_duration (env->speed, backend->id, env->now);
-        if (duration < 0)
-            continue;
-        int64_t wait = duration * (int64_t) (chosen + 1) / (int64_t) backend->max_parallel;
-        if (wait * S_HOLD_DEADLINE_SHARE > left)
-            continue;
-        int64_t expected = s_predict_free (env, ask, backend) + s_wait_risk (wait, chosen) * 1000;
-        if (expected < best_us) {
-            best_us = expected;
-            best = backend;
-        }
-    }
-    return best;
 }
 
 //  The frontend's candidates for the ask (positions, in the frontend's
@@ -449,7 +266,7 @@ s_sticky (sched_pick_env_t *env, sched_frontend_t *frontend, const sched_ask_t *
         sched_backend_t *backend = frontend->backends [candidates [index]];
         if (!streq (backend->id, pinned))
             continue;
-        if (s_has_room (env, backend))
+        if (sched_pick_has_room (env, backend))
             s_grant (pick, backend, true);
         else {
             s_verdict (pick, SCHED_PICK_WAIT);
@@ -496,17 +313,17 @@ sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *
     size_t free [SCHED_PICK_BACKENDS_MAX];
     size_t free_count = 0;
     for (size_t index = 0; index < count; index++)
-        if (s_has_room (env, frontend->backends [candidates [index]]))
+        if (sched_pick_has_room (env, frontend->backends [candidates [index]]))
             free [free_count++] = candidates [index];
     sched_backend_t *picked = NULL;
     if (free_count) {
         size_t cursor = frontend->cursor;
         picked = s_policy_pick (env, frontend, ask, free, free_count);
         if (frontend->policy == SCHED_POLICY_PREDICTED_LATENCY)
-            pick->prefer = s_hold_predicted (env, frontend, ask, candidates, count, picked);
+            pick->prefer = sched_predict_hold (env, frontend, ask, candidates, count, picked);
         if (pick->prefer
         ||  (frontend->policy == SCHED_POLICY_LEAST_LATENCY
-             && s_hold (env, frontend, ask, candidates, count, picked))) {
+             && sched_predict_hold_latency (env, frontend, ask, candidates, count, picked))) {
             frontend->cursor = cursor;
             pick->fallback = picked;
             picked = NULL;
@@ -949,12 +766,6 @@ sched_pick_test (bool verbose)
     sched_speed_destroy (&test.env.speed);
     sched_queue_destroy (&test.env.queue);
 
-    //  A wait by choice is priced at its mean plus one deviation, which
-    //  shrinks relative to the mean as the asks ahead add up
-    assert (s_wait_risk (100, 0) == 200);
-    assert (s_wait_risk (100, 3) == 150);
-    assert (s_wait_risk (0, 5) == 0);
-
     //  PredictedLatency: every backend known (nothing to explore), llama3
     //  loaded on b2 and b3, not on b1
     s_test_release_all (&test);
@@ -978,14 +789,14 @@ sched_pick_test (bool verbose)
     assert (pick.prefer && !streq (pick.prefer->id, "b1"));
     //  Asks that merely could use b2 and b3 do not count against the bound:
     //  with a queue of them an ask still waits for its warm backend (with a
-    //  deadline long enough for S_HOLD_ROUNDS rounds of leases)
+    //  deadline long enough for SCHED_PREDICT_HOLD_ROUNDS rounds of leases)
     const char *patient = "{\"Frontend\":\"pl\",\"Model\":\"llama3\",\"DeadlineMs\":60000}";
     json_t *hot_body = json_pack ("{s:s, s:s, s:s, s:[], s:[], s:i}", "Frontend", "pl", "Kind",
                                   "completions", "Model", "llama3", "Labels", "Exclude",
                                   "DeadlineMs", 60000);
     const char *warm [] = {"b2", "b3"};
-    sched_ask_t *queued [2 * 2 * S_HOLD_ROUNDS];
-    for (int index = 0; index < 2 * 2 * S_HOLD_ROUNDS; index++) {
+    sched_ask_t *queued [2 * 2 * SCHED_PREDICT_HOLD_ROUNDS];
+    for (int index = 0; index < 2 * 2 * SCHED_PREDICT_HOLD_ROUNDS; index++) {
         char id [8];
         snprintf (id, sizeof id, "h%d", index);
         sched_ask_t *waiting = sched_ask_new ("i1", id, hot_body, test.env.now);
@@ -994,11 +805,11 @@ sched_pick_test (bool verbose)
     }
     s_test_decide (&test, patient, &pick);
     assert (pick.verdict == SCHED_PICK_WAIT && pick.prefer);
-    //  With S_HOLD_ROUNDS rounds of asks having chosen each of b2 and b3,
+    //  With SCHED_PREDICT_HOLD_ROUNDS rounds of asks having chosen each of b2 and b3,
     //  the hot model spills over to b1 (the bound on imbalance)
-    for (int index = 0; index < 2 * 2 * S_HOLD_ROUNDS; index++) {
+    for (int index = 0; index < 2 * 2 * SCHED_PREDICT_HOLD_ROUNDS; index++) {
         sched_queue_set_prefer (test.env.queue, queued [index], warm [index % 2]);
-        if (index < 2 * 2 * S_HOLD_ROUNDS - 1) {
+        if (index < 2 * 2 * SCHED_PREDICT_HOLD_ROUNDS - 1) {
             s_test_decide (&test, patient, &pick);
             assert (pick.verdict == SCHED_PICK_WAIT && pick.prefer);
         }

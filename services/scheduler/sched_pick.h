@@ -14,7 +14,7 @@
     candidate has it loaded. LeastLatency picks the one with
     the lowest expected time to first token (sched_speed), and may choose to
     wait for a faster backend that is full rather than start on a slow one
-    that is free. The verdict: GRANT that backend, WAIT for the candidates
+    that is free (the estimates and that choice: sched_predict). The verdict: GRANT that backend, WAIT for the candidates
     (all full, or waiting is expected to be faster), or DENY with the status
     the client gets.
 
@@ -84,6 +84,10 @@ typedef struct {
 //  Decides an ask; fills pick.
 void
     sched_pick_decide (sched_pick_env_t *env, const sched_ask_t *ask, sched_pick_t *pick);
+
+//  True if the backend has a free slot (leases below MaxParallelRequests)
+bool
+    sched_pick_has_room (sched_pick_env_t *env, const sched_backend_t *backend);
 
 //  Self test
 void

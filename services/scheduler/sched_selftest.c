@@ -8,6 +8,7 @@
 #include "sched_view.h"
 #include "sched_keys.h"
 #include "sched_pick.h"
+#include "sched_predict.h"
 #include "sched_queue.h"
 #include "sched_sessions.h"
 #include "sched_speed.h"
@@ -29,6 +30,7 @@ static const of_selftest_t s_tests [] = {
     {"sched_cost", sched_cost_test},
     {"sched_prefix", sched_prefix_test},
     {"sched_pick", sched_pick_test},
+    {"sched_predict", sched_predict_test},
     {"sched_broker", sched_broker_test},
     {"sched_keys", sched_keys_test},
     {"sched_settle", sched_settle_test},
