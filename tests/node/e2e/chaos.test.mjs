@@ -106,6 +106,7 @@ test(`${DURATION_MS / 1000} s of streams and admin writes while each service is 
   })();
   // The kills, evenly spread; after each, the time until a new request is served
   const recovery = {};
+  const slow = {};
   const cuts = [];
   const gap = DURATION_MS / (KILLED.length + 1);
   for (const name of KILLED) {
@@ -115,12 +116,27 @@ test(`${DURATION_MS / 1000} s of streams and admin writes while each service is 
     const killedAt = Date.now();
     await flow.kill(name, 'SIGKILL');
     flow.restart(name);
+    //  What each probe met, so that a slow recovery says where the time went
+    const probes = [];
+    const note = (what) => {
+      const last = probes[probes.length - 1];
+      if (last && last.what === what) last.count++;
+      else probes.push({ what, from: Date.now() - killedAt, count: 1 });
+    };
     await waitFor(async () => {
-      const response = await fetch(`${flow.url(replica)}/api/generate`, { method: 'POST', body: body('probe', false, 1) });
-      await response.text();
-      return response.status === 200;
+      try {
+        const response = await fetch(`${flow.url(replica)}/api/generate`, { method: 'POST', body: body('probe', false, 1) });
+        const text = await response.text();
+        note(response.status === 200 ? '200' : `${response.status} ${text.slice(0, 120)}`);
+        return response.status === 200;
+      } catch (error) {
+        note(`${error.message} ${error.cause?.code ?? ''}`);
+        throw error;
+      }
     }, { timeout: 30000, interval: 50, what: `requests served after ${name} was killed` });
     recovery[name] = Date.now() - killedAt;
+    if (recovery[name] >= RECOVERY_MS)
+      slow[name] = { probes, log: flow.log(name).slice(-3000) };
     if (name === 'ingress1') cuts.push({ streamsBefore, killedAt });
   }
   await Promise.all([...workers, writer]);
@@ -152,7 +168,8 @@ test(`${DURATION_MS / 1000} s of streams and admin writes while each service is 
     `${cuts[0].streamsBefore} streams in flight on replica 1 at its kill, none seen cut`);
   // Served again within 5 s of each kill
   for (const [name, ms] of Object.entries(recovery))
-    assert.ok(ms < RECOVERY_MS, `${ms} ms to serve again after ${name} was killed`);
+    assert.ok(ms < RECOVERY_MS, `${ms} ms to serve again after ${name} was killed; `
+      + `the probes met (ms after the kill): ${JSON.stringify(slow[name]?.probes)}; its log:\n${slow[name]?.log}`);
   // Every acknowledged write is there
   assert.ok(acknowledged.length > 50, `only ${acknowledged.length} writes acknowledged`);
   for (const id of acknowledged) {

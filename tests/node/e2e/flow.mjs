@@ -21,15 +21,45 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // The path of one of ollamaflow's programs ('ingress', 'tap', ...)
 export const binPath = (program) => join(process.env.OF_BIN_DIR || DEFAULT_BIN, `ollamaflow-${program}`);
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
+// The kernel's range for the local ports of outgoing connections: a port from it, once its
+// listener is gone (a replica killed and restarted), may be taken by any connect() meanwhile
+function ephemeralRange() {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim()
+      .split(/\s+/).map(Number);
+    if (low > 0 && high >= low) return [low, high];
+  } catch { /* not Linux: the usual default */ }
+  return [32768, 60999];
+}
+
+function tryListen(port) {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
+    server.once('error', () => resolve(null));
+    server.listen(port, '127.0.0.1', () => {
+      const bound = server.address().port;
+      server.close(() => resolve(bound));
     });
-    server.on('error', reject);
   });
+}
+
+// A port free now, never handed out before in this process (a port is free again once its
+// prober closes: two calls in a row could get the same one, and two replicas meant to have
+// their own ports would share it), and outside the ephemeral range, so that a test can stop a
+// listener and start it again on the same port without an outgoing connection having taken it
+const handedOut = new Set();
+export async function freePort() {
+  const [low, high] = ephemeralRange();
+  const [from, to] = low > 11000 ? [10000, low - 1] : [high + 1, 65535];
+  for (let attempt = 0; attempt < 256; attempt++) {
+    const candidate = attempt < 64 && to > from ? from + Math.floor(Math.random() * (to - from + 1)) : 0;
+    const port = handedOut.has(candidate) ? null : await tryListen(candidate);
+    if (port && !handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port on 127.0.0.1');
 }
 
 // Polls fn until it returns a truthy value or the time is up
