@@ -267,6 +267,9 @@ ingress_access_write (ingress_access_t *self, const ingress_report_t *report,
     s_number (&line, "PromptTokens", meter->tokens_in);
     s_number (&line, "CompletionTokens", meter->tokens_out);
     s_number (&line, "CachedTokens", meter->tokens_cached);
+    s_ms (&line, "LoadMs", meter->load_us);
+    s_ms (&line, "PrefillMs", meter->prefill_us);
+    s_ms (&line, "DecodeMs", meter->decode_us);
     s_ms (&line, "TtfbMs", ingress_meter_ttfb_us (meter));
     s_ms (&line, "TotalMs", ingress_meter_total_us (meter));
     s_number (&line, "QueueMs", report->queue_ms);

@@ -54,6 +54,10 @@ test('a streamed chat from the ollama client is one line with its id, backend, t
   assert.equal(line.Reason, null);
   assert.equal(line.CompletionTokens, last.eval_count);
   assert.equal(line.PromptTokens, last.prompt_eval_count);
+  // Ollama's durations are nanoseconds, the line's milliseconds
+  assert.equal(line.LoadMs, Math.round(last.load_duration / 1000) / 1000);
+  assert.equal(line.PrefillMs, Math.round(last.prompt_eval_duration / 1000) / 1000);
+  assert.equal(line.DecodeMs, Math.round(last.eval_duration / 1000) / 1000);
   assert.ok(line.Bytes > 0);
   assert.ok(line.TtfbMs > 0 && line.TtfbMs <= line.TotalMs, `${line.TtfbMs} <= ${line.TotalMs}`);
   assert.equal(typeof line.QueueMs, 'number');
